@@ -1,0 +1,146 @@
+// Enforcement helpers: the checks the worker runs on every entry, dump, create and update.
+// They work on EntryScope (what the host's scanner re-derived from the bytes), never on anything
+// the plugin claims about an entry.
+import type { CreateSpec, DumpFilter, Family } from '../conntrack/conntrack.js';
+import type { EntryScope } from '../conntrack/scope.js';
+import { FAMILIES, type FamilyName, type Mark, MAX_ZONE, PROTOCOLS, type ProtocolName, type Scope, hex, zoneCount } from './capabilities.js';
+
+/** Grants with at most this many zones are dumped zone by zone with a kernel filter each. */
+export const MAX_PER_ZONE_DUMPS = 16;
+
+const familyName = new Map<number, FamilyName>(Object.entries(FAMILIES).map(([k, v]) => [v, k as FamilyName]));
+const protocolName = new Map<number, ProtocolName>(Object.entries(PROTOCOLS).map(([k, v]) => [v, k as ProtocolName]));
+
+function markOk(mark: number, m: Mark): boolean {
+  return ((mark & m.mask) >>> 0) === m.value;
+}
+
+/**
+ * A compiled scope: answers "is this entry inside?" in a few array lookups, because the worker asks
+ * it once per entry of every dump. Narrowed copies add the restrictions of one DumpRequest.
+ */
+export class ScopeMatcher {
+  private constructor(
+    private readonly zones: Uint8Array | null, // index = zone; null: any zone
+    private readonly families: number[] | null,
+    private readonly protocols: number[] | null,
+    private readonly marks: Mark[],
+  ) {}
+
+  static of(scope: Scope): ScopeMatcher {
+    let zones: Uint8Array | null = null;
+    if (scope.zones !== 'any') {
+      zones = new Uint8Array(MAX_ZONE + 1);
+      for (const r of scope.zones) zones.fill(1, r.from, r.to + 1);
+    }
+    return new ScopeMatcher(
+      zones,
+      scope.families === 'any' ? null : scope.families.map((f) => FAMILIES[f]),
+      scope.protocols === 'any' ? null : scope.protocols.map((p) => PROTOCOLS[p]),
+      scope.mark ? [scope.mark] : [],
+    );
+  }
+
+  zoneOk(zone: number): boolean { return this.zones === null || this.zones[zone] === 1; }
+  familyOk(family: number): boolean { return this.families === null || this.families.includes(family); }
+  protocolOk(protocol: number): boolean { return this.protocols === null || this.protocols.includes(protocol); }
+  markOk(mark: number): boolean { return this.marks.every((m) => markOk(mark, m)); }
+
+  matches(s: EntryScope): boolean {
+    return this.zoneOk(s.zone) && this.familyOk(s.family) && this.protocolOk(s.protocol) && this.markOk(s.mark);
+  }
+
+  /** Why an entry is outside, for the log line that explains a refusal. */
+  why(s: EntryScope): string {
+    if (!this.zoneOk(s.zone)) return `zone ${s.zone} is outside the grant`;
+    if (!this.familyOk(s.family)) return `family ${familyName.get(s.family) ?? s.family} is outside the grant`;
+    if (!this.protocolOk(s.protocol)) return `protocol ${protocolName.get(s.protocol) ?? s.protocol} is outside the grant`;
+    if (!this.markOk(s.mark)) return `mark ${hex(s.mark)} is outside the grant`;
+    return 'in scope';
+  }
+
+  narrowed(req: { family?: number; protocol?: number; zone?: number; mark?: Mark }): ScopeMatcher {
+    let zones = this.zones;
+    if (req.zone !== undefined) {
+      zones = new Uint8Array(MAX_ZONE + 1);
+      zones[req.zone] = 1;
+    }
+    return new ScopeMatcher(
+      zones,
+      req.family ? [req.family] : this.families,
+      req.protocol ? [req.protocol] : this.protocols,
+      req.mark ? [...this.marks, req.mark] : this.marks,
+    );
+  }
+}
+
+/** A decoded ABI DumpRequest; 0 in family/protocol means any. */
+export interface DumpRequest { family: number; protocol: number; zone?: number; mark?: Mark }
+
+export type DumpPlan =
+  | { ok: true; filters: DumpFilter[]; matcher: ScopeMatcher; kernelExact: boolean }
+  | { ok: false; reason: string };
+
+/**
+ * Narrow a dump request to the grant. "All zones" becomes the grant's zones; anything explicit
+ * outside the grant is refused. The kernel filters are an optimisation: every entry is still
+ * re-checked with `matcher`. `kernelExact` says the filters alone select exactly the matcher's set
+ * (used to decide whether a flush can be done by the kernel or must be dump + delete).
+ */
+export function planDump(req: DumpRequest, scope: Scope, base = ScopeMatcher.of(scope)): DumpPlan {
+  if (req.family && !familyName.has(req.family)) return { ok: false, reason: `unknown family ${req.family}` };
+  if (req.family && !base.familyOk(req.family)) return { ok: false, reason: `family ${familyName.get(req.family)} is outside the grant` };
+  if (req.protocol && !base.protocolOk(req.protocol)) return { ok: false, reason: `protocol ${protocolName.get(req.protocol) ?? req.protocol} is outside the grant` };
+  if (req.zone !== undefined && !base.zoneOk(req.zone)) return { ok: false, reason: `zone ${req.zone} is outside the grant` };
+
+  let mark: Mark | undefined;
+  let kernelExact = req.protocol === 0 && scope.protocols === 'any';
+  const g = scope.mark, r = req.mark;
+  if (r && g) {
+    const both = r.mask & g.mask;
+    if (((r.value ^ g.value) & both) !== 0) return { ok: false, reason: `mark ${hex(r.value)}/${hex(r.mask)} cannot match the grant's mark ${hex(g.value)}/${hex(g.mask)}` };
+    mark = { value: ((r.value & r.mask) | (g.value & g.mask)) >>> 0, mask: (r.mask | g.mask) >>> 0 };
+  } else mark = r ?? g ?? undefined;
+
+  let family: Family | undefined;
+  if (req.family) family = familyName.get(req.family);
+  else if (scope.families !== 'any' && scope.families.length === 1) family = scope.families[0];
+
+  let zones: (number | undefined)[];
+  if (req.zone !== undefined) zones = [req.zone];
+  else if (scope.zones === 'any') zones = [undefined];
+  else if (zoneCount(scope.zones) <= MAX_PER_ZONE_DUMPS) zones = scope.zones.flatMap((z) => Array.from({ length: z.to - z.from + 1 }, (_, i) => z.from + i));
+  else { zones = [undefined]; kernelExact = false; }
+
+  const filters = zones.map((zone): DumpFilter => {
+    const f: DumpFilter = {};
+    if (family) f.family = family;
+    if (zone !== undefined) f.zone = zone;
+    if (mark) { f.mark = mark.value; f.markMask = mark.mask; }
+    return f;
+  });
+  return { ok: true, filters, matcher: base.narrowed({ family: req.family, protocol: req.protocol, zone: req.zone, mark: r }), kernelExact };
+}
+
+/** null when the create is inside the grant, else the reason it is not. */
+export function checkCreate(spec: CreateSpec, matcher: ScopeMatcher): string | null {
+  const family = FAMILIES[spec.family], protocol = PROTOCOLS[spec.protocol];
+  if (!matcher.familyOk(family)) return `family ${spec.family} is outside the grant`;
+  if (!matcher.protocolOk(protocol)) return `protocol ${spec.protocol} is outside the grant`;
+  if (!matcher.zoneOk(spec.zone ?? 0)) return `zone ${spec.zone ?? 0} is outside the grant`;
+  if (!matcher.markOk(spec.mark ?? 0)) return `mark ${hex(spec.mark ?? 0)} is outside the grant`;
+  return null;
+}
+
+/**
+ * An update may only change the mark bits the grant lists, and the entry must stay inside the
+ * grant's mark filter afterwards (else a plugin could move entries out of its own reach or into
+ * another tenant's). Returns the new mark, or the reason it is refused.
+ */
+export function checkMarkUpdate(oldMark: number, mark: number, mask: number, scope: Scope, matcher: ScopeMatcher): number | string {
+  const allowed = scope.markBits ?? 0;
+  if ((mask & ~allowed) !== 0) return `mark bits ${hex(mask & ~allowed)} may not be changed (grant allows ${scope.markBits === null ? 'none' : hex(allowed)})`;
+  const next = ((oldMark & ~mask) | (mark & mask)) >>> 0;
+  if (!matcher.markOk(next)) return `new mark ${hex(next)} would be outside the grant`;
+  return next;
+}

@@ -1,0 +1,59 @@
+// The operator's policy: what each plugin (by manifest name) may do, with a default for the rest.
+//   { "default": { "capabilities": {...}, "limits": {...} },
+//     "plugins": { "zone-gc": { "capabilities": {...}, "limits": {...} } } }
+// A plugin entry replaces the default's capabilities (no merging: what is written is what is allowed);
+// limits are layered DEFAULT_LIMITS <- default.limits <- plugins[name].limits.
+import { readFileSync } from 'node:fs';
+import { PolicyError } from '../runtime/errors.js';
+import { type Capabilities, checkKeys, isObject, parseCapabilities } from './capabilities.js';
+import { type Limits, DEFAULT_LIMITS, parseLimits } from './limits.js';
+import { NAME_RE } from './manifest.js';
+
+export interface PolicyEntry { capabilities: Capabilities; limits: Partial<Limits> }
+export interface Policy { default: PolicyEntry | null; plugins: Record<string, PolicyEntry> }
+
+/** What a plugin name is allowed under a policy; null when the policy says nothing about it. */
+export interface Allowance { capabilities: Capabilities | null; limits: Limits; source: string }
+
+function parseEntry(v: unknown, where: string, fail: (m: string) => never): PolicyEntry {
+  if (!isObject(v)) fail(`${where} must be an object with "capabilities" and optional "limits"`);
+  const e = v as Record<string, unknown>;
+  checkKeys(e, ['capabilities', 'limits'], where, fail);
+  return { capabilities: parseCapabilities(e.capabilities, `${where}.capabilities`, fail), limits: parseLimits(e.limits, `${where}.limits`, fail) };
+}
+
+export function parsePolicy(raw: unknown, source = 'policy'): Policy {
+  const fail = (msg: string): never => { throw new PolicyError(`${source}: ${msg}`); };
+  if (!isObject(raw)) fail('must be a JSON object with "default" and/or "plugins"');
+  const p = raw as Record<string, unknown>;
+  checkKeys(p, ['default', 'plugins', '$comment'], 'top level', fail);
+  const plugins: Record<string, PolicyEntry> = {};
+  if (p.plugins !== undefined) {
+    if (!isObject(p.plugins)) fail('"plugins" must be an object keyed by plugin name');
+    for (const [name, e] of Object.entries(p.plugins as Record<string, unknown>)) {
+      if (!NAME_RE.test(name)) fail(`plugins: ${JSON.stringify(name)} is not a valid plugin name`);
+      plugins[name] = parseEntry(e, `plugins.${name}`, fail);
+    }
+  }
+  return { default: p.default === undefined || p.default === null ? null : parseEntry(p.default, 'default', fail), plugins };
+}
+
+export function loadPolicy(path: string): Policy {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new PolicyError(`policy ${path}: ${(e as Error).message}`);
+  }
+  return parsePolicy(raw, path);
+}
+
+export function allowanceFor(policy: Policy, plugin: string): Allowance {
+  const own = policy.plugins[plugin];
+  const entry = own ?? policy.default;
+  return {
+    capabilities: entry?.capabilities ?? null,
+    limits: { ...DEFAULT_LIMITS, ...policy.default?.limits, ...own?.limits },
+    source: own ? `policy entry "${plugin}"` : entry ? 'policy default' : 'policy',
+  };
+}
