@@ -1,0 +1,268 @@
+// Conntrack operations over ctnetlink, in the network namespace the caller names.
+import { release } from 'node:os';
+import { AttrDecoder } from '../netlink/attr.js';
+import { NETLINK_NETFILTER, NLMSG_HDRLEN } from '../netlink/constants.js';
+import { NetlinkConnection, RECV_BUFFER_BYTES, type DumpProgress } from '../netlink/connection.js';
+import { errnoName } from '../netlink/errors.js';
+import { NFGENMSG_LEN, splitMessages } from '../netlink/message.js';
+import { openNetlinkSocket, type NetlinkSocketLike } from '../netlink/socket.js';
+import { CTA_STATS_CPU, CTA_STATS_GLOBAL_ENTRIES, IPPROTO, TCP_STATES } from './constants.js';
+import { CtError, TOLERATED, fromNetlink, invalid } from './errors.js';
+import {
+  createRequest, cpuStatsRequest, deleteRequest, dumpRequest, flushRequest, getRequest, statsRequest,
+  type KernelFilter, type Lookup, type NewEntry,
+} from './request.js';
+import { scanEntry, type EntryScope } from './scope.js';
+import { icmpHasInverse, type Tuple } from './tuple.js';
+import {
+  PROTOCOLS_WITH_PORTS, netnsPath, parseAddress, parseFamily, parseMark, parsePort, parseProtocol, parseTcpState,
+  parseU32, parseU8, parseZone, type Family,
+} from './validate.js';
+
+export type { KernelFilter as DumpFilter } from './request.js';
+
+export interface BatchFailure {
+  index: number;
+  errno: string;
+  message: string;
+}
+
+export interface BatchResult {
+  /** Requests the kernel carried out. */
+  ok: number;
+  /** Tolerated misses (delete: the entry was already gone). */
+  gone: number;
+  failed: BatchFailure[];
+}
+
+/** A flow to create, as users describe it. Validated by `toNewEntry`. */
+export interface CreateSpec {
+  family?: Family;
+  protocol: string | number;
+  src: string;
+  dst: string;
+  sport?: number;
+  dport?: number;
+  icmpType?: number;
+  icmpCode?: number;
+  icmpId?: number;
+  tcpState?: string;
+  zone?: number;
+  mark?: number;
+  timeout: number;
+  status?: number;
+}
+
+export interface OpenOptions {
+  /** A namespace name (`ip netns`) or path (/proc/PID/ns/net). Default: the caller's. */
+  netns?: string;
+  /** A socket to use instead of the kernel's (the fake kernel in tests). */
+  socket?: NetlinkSocketLike;
+  /** A second socket for batches sent while a dump is being read. */
+  actionSocket?: NetlinkSocketLike;
+}
+
+/** Validates a CreateSpec into a request description; throws CtError('create', ...) on bad input. */
+export function toNewEntry(s: CreateSpec): NewEntry {
+  const proto = parseProtocol(s.protocol);
+  const src = parseAddress(s.src, s.family && parseFamily(s.family), 'source address');
+  const dst = parseAddress(s.dst, src.family, 'destination address');
+  const tuple: Tuple = { family: src.family, protocol: proto.number, src: src.bytes, dst: dst.bytes };
+  if (PROTOCOLS_WITH_PORTS.has(proto.name)) {
+    if (s.sport === undefined || s.dport === undefined) throw invalid('create', `${proto.name} needs a source and a destination port`);
+    tuple.sport = parsePort(s.sport, 'source port');
+    tuple.dport = parsePort(s.dport, 'destination port');
+  } else if (proto.name === 'icmp' || proto.name === 'icmpv6') {
+    if ((proto.name === 'icmp') !== (src.family === 'ipv4')) throw invalid('create', `${proto.name} needs ${proto.name === 'icmp' ? 'IPv4' : 'IPv6'} addresses`);
+    tuple.icmpType = parseU8(s.icmpType ?? (proto.name === 'icmp' ? 8 : 128), 'icmp type');
+    tuple.icmpCode = parseU8(s.icmpCode ?? 0, 'icmp code');
+    tuple.icmpId = parsePort(s.icmpId ?? 0, 'icmp id');
+    if (!icmpHasInverse(proto.number, tuple.icmpType)) throw invalid('create', `icmp type ${tuple.icmpType} is not a query the kernel tracks (use echo, timestamp, info or address requests)`);
+  }
+  if (s.timeout === undefined) throw invalid('create', 'a timeout is required (seconds)');
+  return {
+    tuple,
+    timeout: parseU32(s.timeout, 'timeout'),
+    zone: s.zone === undefined ? undefined : parseZone(s.zone),
+    mark: s.mark === undefined ? undefined : parseMark(s.mark).mark,
+    tcpState: s.tcpState === undefined ? (proto.number === IPPROTO.tcp ? TCP_STATES.indexOf('ESTABLISHED') : undefined) : parseTcpState(s.tcpState),
+    status: s.status === undefined ? undefined : parseU32(s.status, 'status'),
+  };
+}
+
+function validateFilter(f: KernelFilter): KernelFilter {
+  return {
+    family: f.family === undefined ? undefined : parseFamily(f.family),
+    zone: f.zone === undefined ? undefined : parseZone(f.zone),
+    mark: f.mark === undefined ? undefined : parseU32(f.mark, 'mark'),
+    markMask: f.markMask === undefined ? undefined : parseU32(f.markMask, 'mark mask'),
+  };
+}
+
+/** Kernel-side filtered delete by zone exists from Linux 6.8; older kernels ignore CTA_ZONE
+ * there and would flush everything, so they get dump + batch delete instead. */
+export function kernelFiltersDeleteByZone(rel = release()): boolean {
+  const [maj, min] = rel.split('.').map((x) => parseInt(x, 10));
+  return maj > 6 || (maj === 6 && min >= 8);
+}
+
+export class Conntrack {
+  private readonly conn: NetlinkConnection;
+  private actionConn?: NetlinkConnection;
+
+  private constructor(
+    socket: NetlinkSocketLike,
+    private readonly openAction: () => NetlinkSocketLike,
+  ) {
+    this.conn = new NetlinkConnection(socket);
+  }
+
+  static open(opts: OpenOptions = {}): Conntrack {
+    const path = opts.netns === undefined ? undefined : netnsPath(opts.netns);
+    const open = () => {
+      try {
+        return openNetlinkSocket(NETLINK_NETFILTER, path);
+      } catch (e) {
+        throw fromNetlink('open', e);
+      }
+    };
+    if (opts.socket) return new Conntrack(opts.socket, () => opts.actionSocket ?? opts.socket!);
+    return new Conntrack(open(), open);
+  }
+
+  /** Batches sent while a dump is read go over a second socket, opened on first use. */
+  private actions(): NetlinkConnection {
+    return (this.actionConn ??= new NetlinkConnection(this.openAction()));
+  }
+
+  private run<T>(op: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      throw fromNetlink(op, e);
+    }
+  }
+
+  /** A dump, filtered in the kernel; entries are handed over in place, one call per buffer. */
+  dumpSync(filter: KernelFilter, buf: Uint8Array, onBatch: (entries: Uint8Array, count: number) => boolean | void, onRestart?: () => void): DumpProgress {
+    const f = validateFilter(filter);
+    return this.run('dump', () => this.conn.dumpSync((enc, seq) => dumpRequest(enc, seq, f), buf, onBatch, onRestart));
+  }
+
+  async dump(filter: KernelFilter, onBatch: (entries: Uint8Array, count: number) => boolean | void | Promise<boolean | void>, onRestart?: () => void): Promise<DumpProgress> {
+    const f = validateFilter(filter);
+    try {
+      return await this.conn.dump((enc, seq) => dumpRequest(enc, seq, f), onBatch, onRestart);
+    } catch (e) {
+      throw fromNetlink('dump', e);
+    }
+  }
+
+  /** One entry by tuple (+ zone); null when there is none. */
+  getSync(lookup: Lookup): Uint8Array | null {
+    let found: Uint8Array | null = null;
+    try {
+      this.conn.requestSync((enc, seq) => getRequest(enc, seq, lookup), (msg) => (found = msg.slice()));
+    } catch (e) {
+      const err = fromNetlink('get', e);
+      if (err instanceof CtError && err.code === 'ENOENT') return null;
+      throw err;
+    }
+    return found;
+  }
+
+  /**
+   * Deletes entries as the kernel returned them (whole messages). Each request is re-derived
+   * from the message's own tuple/zone/id attributes; a message that is not a conntrack entry
+   * fails with EINVAL and is never sent.
+   */
+  deleteSync(entries: Uint8Array[], onProgress?: (done: number) => void): BatchResult {
+    const scopes: (EntryScope | null)[] = entries.map(scanEntry);
+    const valid = scopes.flatMap((s, i) => (s ? [i] : []));
+    const outcome = this.run('delete', () =>
+      this.actions().batchSync(valid.length, (enc, k, seq) => deleteRequest(enc, seq, scopes[valid[k]]!), onProgress),
+    );
+    const result = tally('delete', outcome.errnos, outcome.messages, (k) => valid[k]);
+    scopes.forEach((s, i) => s || result.failed.push({ index: i, errno: 'EINVAL', message: 'not a conntrack entry message' }));
+    result.failed.sort((a, b) => a.index - b.index);
+    return result;
+  }
+
+  /** Creates entries, many per send; each failure is reported with its index. */
+  createSync(specs: (CreateSpec | NewEntry)[], onProgress?: (done: number) => void): BatchResult {
+    const entries = specs.map((s) => ('tuple' in s ? s : toNewEntry(s)));
+    const outcome = this.run('create', () => this.actions().batchSync(entries.length, (enc, i, seq) => createRequest(enc, seq, entries[i]), onProgress));
+    return tally('create', outcome.errnos, outcome.messages, (i) => i);
+  }
+
+  /** Kernel-side delete of everything matching `filter` (all entries when empty). */
+  flushSync(filter: KernelFilter = {}): void {
+    const f = validateFilter(filter);
+    this.run('flush', () => this.conn.requestSync((enc, seq) => flushRequest(enc, seq, f)));
+  }
+
+  /**
+   * Deletes one zone: in the kernel where it can filter by zone, else dump the zone and
+   * batch-delete. Returns how many entries were removed when known (the fallback path).
+   */
+  deleteZoneSync(zone: number): BatchResult | undefined {
+    const z = parseZone(zone);
+    if (kernelFiltersDeleteByZone()) {
+      this.flushSync({ zone: z });
+      return undefined;
+    }
+    const held: Uint8Array[] = [];
+    this.dumpSync({ zone: z }, new Uint8Array(RECV_BUFFER_BYTES), (b) => {
+      for (const m of splitMessages(b)) held.push(m.slice());
+    });
+    return this.deleteSync(held);
+  }
+
+  countSync(): number {
+    let count = 0;
+    this.run('count', () =>
+      this.conn.requestSync((enc, seq) => statsRequest(enc, seq), (msg) => {
+        for (const d = new AttrDecoder(msg, NLMSG_HDRLEN + NFGENMSG_LEN, msg.length); d.next(); ) {
+          if (d.type === CTA_STATS_GLOBAL_ENTRIES) count = d.u32be() ?? 0;
+        }
+      }),
+    );
+    return count;
+  }
+
+  /** Per-CPU statistics, as `conntrack -S` prints them. */
+  statsSync(): Record<string, number>[] {
+    const cpus: Record<string, number>[] = [];
+    this.run('stats', () =>
+      this.conn.dumpSync((enc, seq) => cpuStatsRequest(enc, seq), new Uint8Array(RECV_BUFFER_BYTES), (b) => {
+        for (const msg of splitMessages(b)) {
+          const cpu: Record<string, number> = { cpu: new DataView(msg.buffer, msg.byteOffset).getUint16(NLMSG_HDRLEN + 2, false) };
+          for (const d = new AttrDecoder(msg, NLMSG_HDRLEN + NFGENMSG_LEN, msg.length); d.next(); ) {
+            const name = CTA_STATS_CPU[d.type];
+            if (name && d.length === 4) cpu[name] = d.u32be()!;
+          }
+          cpus.push(cpu);
+        }
+      }),
+    );
+    return cpus;
+  }
+
+  close(): void {
+    this.conn.close();
+    if (this.actionConn && this.actionConn.sock !== this.conn.sock) this.actionConn.close();
+  }
+}
+
+function tally(op: string, errnos: Int32Array, messages: Map<number, string>, index: (k: number) => number): BatchResult {
+  const tolerated = TOLERATED[op];
+  const result: BatchResult = { ok: 0, gone: 0, failed: [] };
+  errnos.forEach((e, k) => {
+    if (e === 0) return void result.ok++;
+    const name = errnoName(e);
+    if (tolerated[name]) return void result.gone++;
+    const text = messages.get(k);
+    result.failed.push({ index: index(k), errno: name, message: text ? `${name}: ${text}` : name });
+  });
+  return result;
+}

@@ -1,0 +1,150 @@
+// Strict input validation. Every function throws CtError(kind 'usage' or 'environment') with
+// a message that names the bad value and what is allowed; nothing invalid reaches the kernel.
+import { existsSync } from 'node:fs';
+import { isIPv4, isIPv6 } from 'node:net';
+import { AF_INET, AF_INET6, IPPROTO, MAX_ZONE, TCP_STATES, type ProtocolName } from './constants.js';
+import { CtError, invalid } from './errors.js';
+
+export type Family = 'ipv4' | 'ipv6';
+
+const integer = (v: unknown): number | undefined => {
+  if (typeof v === 'number') return Number.isInteger(v) ? v : undefined;
+  if (typeof v === 'string' && /^(0|[1-9]\d*|0x[0-9a-f]+)$/i.test(v.trim())) return Number(v.trim());
+  return undefined;
+};
+
+export function parseZone(v: unknown, what = 'zone'): number {
+  const n = integer(v);
+  if (n === undefined || n < 0 || n > MAX_ZONE) throw invalid(what, `${JSON.stringify(v)} is not a zone: use an integer from 0 to ${MAX_ZONE}`);
+  return n;
+}
+
+export function parsePort(v: unknown, what = 'port'): number {
+  const n = integer(v);
+  if (n === undefined || n < 0 || n > 65535) throw invalid(what, `${JSON.stringify(v)} is not a port: use an integer from 0 to 65535`);
+  return n;
+}
+
+export function parseU8(v: unknown, what: string): number {
+  const n = integer(v);
+  if (n === undefined || n < 0 || n > 255) throw invalid(what, `${JSON.stringify(v)} is out of range: use an integer from 0 to 255`);
+  return n;
+}
+
+export function parseU32(v: unknown, what: string): number {
+  const n = integer(v);
+  if (n === undefined || n < 0 || n > 0xffffffff) throw invalid(what, `${JSON.stringify(v)} is out of range: use an integer from 0 to 4294967295`);
+  return n;
+}
+
+/** `M` or `M/MASK`, decimal or 0x-hex, 32 bits each. */
+export function parseMark(v: unknown): { mark: number; mask: number } {
+  const s = String(v);
+  const [m, mask, extra] = s.split('/');
+  if (extra !== undefined) throw invalid('mark', `${JSON.stringify(v)} is not a mark: use MARK or MARK/MASK`);
+  return { mark: parseU32(m, 'mark'), mask: mask === undefined ? 0xffffffff : parseU32(mask, 'mark mask') };
+}
+
+export function parseFamily(v: unknown): Family {
+  const s = String(v).toLowerCase();
+  if (s === 'ipv4' || s === 'inet' || s === '4') return 'ipv4';
+  if (s === 'ipv6' || s === 'inet6' || s === '6') return 'ipv6';
+  throw invalid('family', `${JSON.stringify(v)} is not a family: use ipv4 or ipv6`);
+}
+
+export const familyNumber = (f: Family) => (f === 'ipv4' ? AF_INET : AF_INET6);
+
+export function parseProtocol(v: unknown): { name: ProtocolName; number: number } {
+  const s = String(v).toLowerCase();
+  const alias = s === 'ipv6-icmp' || s === 'icmp6' ? 'icmpv6' : s;
+  if (alias in IPPROTO) return { name: alias as ProtocolName, number: IPPROTO[alias as ProtocolName] };
+  const n = integer(v);
+  const byNumber = Object.entries(IPPROTO).find(([, num]) => num === n);
+  if (byNumber) return { name: byNumber[0] as ProtocolName, number: byNumber[1] };
+  throw invalid('protocol', `${JSON.stringify(v)} is not a supported protocol: use one of ${Object.keys(IPPROTO).join(', ')}`);
+}
+
+export function parseTcpState(v: unknown): number {
+  const s = String(v).toUpperCase();
+  const i = TCP_STATES.indexOf(s as (typeof TCP_STATES)[number]);
+  if (i < 0) throw invalid('state', `${JSON.stringify(v)} is not a TCP state: use one of ${TCP_STATES.join(', ')}`);
+  return i;
+}
+
+export interface Address {
+  family: Family;
+  bytes: Uint8Array; // 4 or 16, network order
+}
+
+function v6Bytes(s: string): Uint8Array {
+  const out = new Uint8Array(16);
+  let text = s;
+  let tail: number[] = [];
+  const dotted = text.lastIndexOf(':');
+  if (text.includes('.')) {
+    tail = text.slice(dotted + 1).split('.').map(Number);
+    text = text.slice(0, dotted + 1) + '0:0';
+  }
+  const [head, rest] = text.split('::');
+  const hs = head ? head.split(':') : [];
+  const rs = rest !== undefined && rest !== '' ? rest.split(':') : [];
+  const groups = rest === undefined ? hs : [...hs, ...Array(8 - hs.length - rs.length).fill('0'), ...rs];
+  groups.forEach((g, i) => {
+    const n = parseInt(g, 16);
+    out[i * 2] = n >> 8;
+    out[i * 2 + 1] = n & 0xff;
+  });
+  if (tail.length) out.set(tail, 12);
+  return out;
+}
+
+export function parseAddress(v: unknown, family?: Family, what = 'address'): Address {
+  const s = String(v).trim();
+  let addr: Address | undefined;
+  if (isIPv4(s)) addr = { family: 'ipv4', bytes: Uint8Array.from(s.split('.').map(Number)) };
+  else if (isIPv6(s) && !s.includes('%')) addr = { family: 'ipv6', bytes: v6Bytes(s) };
+  if (!addr) throw invalid(what, `${JSON.stringify(v)} is not an IPv4 or IPv6 address`);
+  if (family && addr.family !== family) throw invalid(what, `${s} is an ${addr.family} address but the family is ${family}`);
+  return addr;
+}
+
+export interface Cidr extends Address {
+  prefix: number;
+}
+
+/** `ADDR` or `ADDR/PREFIX`; host bits must be zero (a typo there usually means a wrong prefix). */
+export function parseCidr(v: unknown, family?: Family, what = 'address'): Cidr {
+  const s = String(v).trim();
+  const slash = s.indexOf('/');
+  const addr = parseAddress(slash < 0 ? s : s.slice(0, slash), family, what);
+  const max = addr.bytes.length * 8;
+  const prefix = slash < 0 ? max : integer(s.slice(slash + 1));
+  if (prefix === undefined || prefix < 0 || prefix > max) throw invalid(what, `${JSON.stringify(v)} has a bad prefix length: use 0..${max}`);
+  for (let bit = prefix; bit < max; bit++) {
+    if (addr.bytes[bit >> 3] & (0x80 >> (bit & 7))) throw invalid(what, `${s} has host bits set beyond /${prefix}`);
+  }
+  return { ...addr, prefix };
+}
+
+/**
+ * A namespace given as a name (`ip netns add NAME` → /var/run/netns/NAME) or a path such as
+ * /proc/PID/ns/net. It must exist now; the kernel rechecks when the socket is opened.
+ */
+export function netnsPath(v: string): string {
+  let path: string;
+  if (v.includes('/')) {
+    if (!v.startsWith('/')) throw invalid('netns', `${JSON.stringify(v)}: give a namespace name (see \`ip netns list\`) or an absolute path like /proc/PID/ns/net`);
+    path = v;
+  } else {
+    if (!/^[A-Za-z0-9_.-]+$/.test(v) || v === '.' || v === '..') throw invalid('netns', `${JSON.stringify(v)} is not a namespace name`);
+    path = `/var/run/netns/${v}`;
+  }
+  if (!existsSync(path)) {
+    throw new CtError('netns', 'ENOENT', 'environment', `network namespace ${JSON.stringify(v)} does not exist (${path})`, {
+      hint: 'create it with `ip netns add`, or check `ip netns list`',
+    });
+  }
+  return path;
+}
+
+export const PROTOCOLS_WITH_PORTS = new Set(['tcp', 'udp', 'udplite', 'sctp', 'dccp']);

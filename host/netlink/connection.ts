@@ -1,0 +1,254 @@
+// Request/response over one netlink socket: sequence numbers, acks matched to requests,
+// multipart dumps to NLMSG_DONE (restarted on NLM_F_DUMP_INTR), and batches of many
+// requests per send.
+import { Encoder } from './attr.js';
+import {
+  NETLINK_CAP_ACK, NETLINK_EXT_ACK, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN, NLM_F_ACK,
+  NLM_F_DUMP_INTR, NLM_F_REQUEST, SOL_NETLINK, SOL_SOCKET, SO_RCVBUF, SO_RCVBUFFORCE, SO_SNDBUF, SO_SNDBUFFORCE,
+} from './constants.js';
+import { NetlinkError, errnoName, parseAck } from './errors.js';
+import { MessageReader, beginMessage, endMessage } from './message.js';
+import type { NetlinkSocketLike } from './socket.js';
+
+/** A dump datagram is at most ~32 KiB (the kernel caps its dump skbs); 64 KiB leaves room. */
+export const RECV_BUFFER_BYTES = 64 * 1024;
+/** Requests per send in a batch: small enough that every answer fits the receive buffer. */
+export const BATCH_MESSAGES = 512;
+const BATCH_BYTES = 96 * 1024;
+/** Socket buffers for batches and dumps (FORCE: not capped by net.core.rmem_max). */
+const SOCKET_BUFFER_BYTES = 8 * 1024 * 1024;
+const MAX_DUMP_RESTARTS = 3;
+
+export interface DumpProgress {
+  messages: number;
+  batches: number;
+  restarts: number;
+}
+
+/** What one received buffer held: entries in [0, end); whether the dump finished; an error. */
+interface DumpChunk {
+  end: number;
+  count: number;
+  done: boolean;
+  interrupted: boolean;
+  error?: NetlinkError;
+}
+
+export interface BatchOutcome {
+  /** Per request index: 0 = done, else the errno the kernel answered. */
+  errnos: Int32Array;
+  /** Per request index: the extended-ack text, when an error carried one. */
+  messages: Map<number, string>;
+}
+
+export class NetlinkConnection {
+  private seq: number;
+  private readonly rx = new Uint8Array(RECV_BUFFER_BYTES);
+  readonly enc = new Encoder(BATCH_BYTES + 4096);
+
+  constructor(readonly sock: NetlinkSocketLike) {
+    this.seq = (Date.now() & 0x7fffffff) >>> 0;
+    // Small acks (request header only) so a batch's answers stay small; kernel error texts.
+    sock.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1);
+    sock.setsockopt(SOL_NETLINK, NETLINK_EXT_ACK, 1);
+    for (const [force, plain] of [[SO_RCVBUFFORCE, SO_RCVBUF], [SO_SNDBUFFORCE, SO_SNDBUF]]) {
+      try {
+        sock.setsockopt(SOL_SOCKET, force, SOCKET_BUFFER_BYTES);
+      } catch {
+        sock.setsockopt(SOL_SOCKET, plain, SOCKET_BUFFER_BYTES); // capped by sysctl; still works
+      }
+    }
+  }
+
+  nextSeq(): number {
+    this.seq = (this.seq + 1) >>> 0;
+    return this.seq;
+  }
+
+  /**
+   * One request expecting replies and/or an ack. `build` writes exactly one message with the
+   * given seq. Reply messages (not the ack) go to `onReply`. Throws NetlinkError on a kernel error.
+   */
+  requestSync(build: (enc: Encoder, seq: number) => void, onReply?: (msg: Uint8Array) => void): void {
+    const seq = this.nextSeq();
+    this.enc.reset();
+    build(this.enc, seq);
+    this.sock.send(this.enc.bytes());
+    for (;;) {
+      const n = this.sock.recv(this.rx);
+      const r = new MessageReader(this.rx, n);
+      while (r.next()) {
+        const h = r.header;
+        if (h.seq !== seq) continue; // a stale answer to an earlier, abandoned request
+        if (h.type === NLMSG_ERROR) {
+          const ack = parseAck(r.message(), h.flags);
+          if (!ack) throw new NetlinkError('EPROTO', 71, 'truncated netlink error message');
+          if (ack.errno) throw kernelError(ack.errno, ack.message);
+          return;
+        }
+        if (h.type === NLMSG_DONE) return;
+        onReply?.(r.message());
+      }
+    }
+  }
+
+  /** Interprets one received dump buffer. Entries stay where they are, a prefix of `buf`. */
+  private dumpChunk(buf: Uint8Array, n: number, seq: number): DumpChunk {
+    const r = new MessageReader(buf, n);
+    const out: DumpChunk = { end: 0, count: 0, done: false, interrupted: false };
+    while (r.next()) {
+      const h = r.header;
+      if (h.seq !== seq) continue;
+      if (h.flags & NLM_F_DUMP_INTR) out.interrupted = true;
+      if (h.type === NLMSG_DONE) {
+        out.done = true;
+        break;
+      }
+      if (h.type === NLMSG_ERROR) {
+        const ack = parseAck(r.message(), h.flags);
+        out.error = ack ? kernelError(ack.errno, ack.message) : new NetlinkError('EPROTO', 71, 'truncated netlink error message');
+        out.done = true;
+        break;
+      }
+      if (h.type === NLMSG_NOOP || h.type === NLMSG_OVERRUN) continue;
+      out.count++;
+      out.end = h.offset + h.length;
+      // Entries must be contiguous for a zero-copy view; a control message in between
+      // (never seen from ctnetlink) would end the view early. Count it as malformed.
+    }
+    if (r.malformed) out.error = new NetlinkError('EPROTO', 71, 'malformed netlink message in dump');
+    return out;
+  }
+
+  /**
+   * A dump, synchronously (worker threads). The kernel's answers are received into `buf`
+   * (e.g. a view into a Wasm memory) and handed to `onBatch` in place. Return false from
+   * `onBatch` to stop early. On NLM_F_DUMP_INTR the dump is run again after `onRestart`.
+   */
+  dumpSync(
+    build: (enc: Encoder, seq: number) => void,
+    buf: Uint8Array,
+    onBatch: (entries: Uint8Array, count: number) => boolean | void,
+    onRestart?: () => void,
+  ): DumpProgress {
+    const progress: DumpProgress = { messages: 0, batches: 0, restarts: 0 };
+    for (;;) {
+      const seq = this.nextSeq();
+      this.enc.reset();
+      build(this.enc, seq);
+      this.sock.send(this.enc.bytes());
+      let interrupted = false, stopped = false;
+      for (;;) {
+        const c = this.dumpChunk(buf, this.sock.recv(buf), seq);
+        interrupted ||= c.interrupted;
+        if (c.count && !stopped) {
+          progress.messages += c.count;
+          progress.batches++;
+          if (onBatch(buf.subarray(0, c.end), c.count) === false) stopped = true; // keep draining
+        }
+        if (c.error) throw c.error;
+        if (c.done) break;
+      }
+      if (!interrupted || stopped) return progress;
+      if (++progress.restarts > MAX_DUMP_RESTARTS) throw new NetlinkError('EINTR', 4, `dump interrupted ${MAX_DUMP_RESTARTS} times by concurrent changes`);
+      onRestart?.();
+    }
+  }
+
+  /** The same dump without blocking the event loop. */
+  async dump(
+    build: (enc: Encoder, seq: number) => void,
+    onBatch: (entries: Uint8Array, count: number) => boolean | void | Promise<boolean | void>,
+    onRestart?: () => void,
+  ): Promise<DumpProgress> {
+    const progress: DumpProgress = { messages: 0, batches: 0, restarts: 0 };
+    const buf = new Uint8Array(RECV_BUFFER_BYTES);
+    for (;;) {
+      const seq = this.nextSeq();
+      this.enc.reset();
+      build(this.enc, seq);
+      this.sock.send(this.enc.bytes());
+      let interrupted = false, stopped = false;
+      for (;;) {
+        const c = this.dumpChunk(buf, await this.sock.recvAsync(buf), seq);
+        interrupted ||= c.interrupted;
+        if (c.count && !stopped) {
+          progress.messages += c.count;
+          progress.batches++;
+          if ((await onBatch(buf.subarray(0, c.end), c.count)) === false) stopped = true;
+        }
+        if (c.error) throw c.error;
+        if (c.done) break;
+      }
+      if (!interrupted || stopped) return progress;
+      if (++progress.restarts > MAX_DUMP_RESTARTS) throw new NetlinkError('EINTR', 4, `dump interrupted ${MAX_DUMP_RESTARTS} times by concurrent changes`);
+      onRestart?.();
+    }
+  }
+
+  /**
+   * Sends `count` requests, many per send. `build(enc, i, seq)` writes request i without
+   * NLM_F_ACK: the kernel answers only failures, and a trailing NOOP with NLM_F_ACK marks
+   * the end of each send, so a request with no error before that mark is known done. This
+   * keeps the answers to a handful per send instead of one per request.
+   */
+  batchSync(count: number, build: (enc: Encoder, index: number, seq: number) => void, onChunk?: (done: number) => void): BatchOutcome {
+    const errnos = new Int32Array(count);
+    const messages = new Map<number, string>();
+    let i = 0;
+    while (i < count) {
+      this.enc.reset();
+      const first = i;
+      const firstSeq = (this.seq + 1) >>> 0;
+      while (i < count && i - first < BATCH_MESSAGES && this.enc.len < BATCH_BYTES) build(this.enc, i++, this.nextSeq());
+      const barrier = this.nextSeq();
+      const at = beginMessage(this.enc, NLMSG_NOOP, NLM_F_REQUEST | NLM_F_ACK, barrier, 0);
+      endMessage(this.enc, at);
+      this.sock.send(this.enc.bytes());
+      this.collect(firstSeq, first, i, barrier, errnos, messages);
+      onChunk?.(i);
+    }
+    return { errnos, messages };
+  }
+
+  private collect(firstSeq: number, first: number, end: number, barrier: number, errnos: Int32Array, messages: Map<number, string>): void {
+    for (;;) {
+      let n: number;
+      try {
+        n = this.sock.recv(this.rx);
+      } catch (e) {
+        // ENOBUFS: answers were dropped, so the outcome of this chunk is unknown. Never
+        // report those requests as done.
+        for (let k = first; k < end; k++) if (!errnos[k]) errnos[k] = (e as NetlinkError).errno || 105;
+        throw e;
+      }
+      const r = new MessageReader(this.rx, n);
+      while (r.next()) {
+        const h = r.header;
+        if (h.type !== NLMSG_ERROR) continue;
+        const ack = parseAck(r.message(), h.flags);
+        if (!ack) continue;
+        if (ack.seq === barrier) return;
+        const k = first + ((ack.seq - firstSeq) >>> 0);
+        if (k < first || k >= end) continue;
+        errnos[k] = ack.errno;
+        if (ack.message) messages.set(k, ack.message);
+        // nfnetlink refuses a whole send with one EPERM (capability check per skb): nothing
+        // in it ran and no barrier ack follows.
+        if (ack.errno === 1) {
+          for (let j = first; j < end; j++) errnos[j] = 1;
+          return;
+        }
+      }
+    }
+  }
+
+  close(): void {
+    this.sock.close();
+  }
+}
+
+export function kernelError(errno: number, ack?: string): NetlinkError {
+  const code = errnoName(errno);
+  return new NetlinkError(code, errno, ack ? `${code}: ${ack}` : code, ack);
+}

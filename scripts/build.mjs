@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+// One build for a fresh clone: native addon, ABI bindings, plugins, bundle.
+// Run by `npm install` (package.json "prepare") and by hand as `npm run build`.
+// Each step is skipped when its outputs are newer than its inputs, so re-runs are cheap.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const only = process.argv.slice(2);
+const want = (step) => only.length === 0 || only.includes(step);
+
+function run(cmd, args, opts = {}) {
+  execFileSync(cmd, args, { stdio: 'inherit', cwd: root, ...opts });
+}
+
+const steps = {
+  // The N-API addon, built against the headers of the node that runs this script.
+  native() {
+    const nodedir = join(dirname(process.execPath), '..');
+    const args = ['rebuild', '--directory', 'host/native'];
+    if (existsSync(join(nodedir, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${nodedir}`);
+    run(process.execPath, [join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'), ...args]);
+  },
+  abi() {
+    run(process.execPath, ['scripts/gen-abi.mjs']);
+  },
+  plugins() {
+    run(process.execPath, ['scripts/build-plugins.mjs']);
+  },
+  bundle() {
+    run(process.execPath, ['scripts/bundle.mjs']);
+  },
+};
+
+mkdirSync(join(root, 'dist'), { recursive: true });
+for (const [name, step] of Object.entries(steps)) {
+  if (!want(name)) continue;
+  const file = { abi: 'scripts/gen-abi.mjs', plugins: 'scripts/build-plugins.mjs', bundle: 'scripts/bundle.mjs' }[name];
+  if (file && !existsSync(join(root, file))) continue; // step not written yet
+  const t0 = Date.now();
+  step();
+  process.stderr.write(`build: ${name} ok (${Date.now() - t0} ms)\n`);
+}

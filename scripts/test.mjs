@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+// Runs every uvu test file in its own node process and ends with the line CI reads:
+// `N passed, N failed, N skipped`. Exit status is non-zero on any failure.
+//   npm test                      unit, plugin, hostile, fuzz (short), integration (root only)
+//   npm run test:adversarial      the same plus the long fuzz and hostile runs (CTPLUG_LONG=1)
+//   node scripts/test.mjs FILTER  only files whose path contains FILTER
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const long = args.includes('--adversarial');
+const filters = args.filter((a) => !a.startsWith('--'));
+const layers = ['unit', 'fuzz', 'plugin', 'hostile', 'integration'];
+
+function files(dir) {
+  let out = [];
+  for (const name of readdirSync(dir).sort()) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out = out.concat(files(p));
+    else if (/\.test\.(ts|mjs|js)$/.test(name)) out.push(p);
+  }
+  return out;
+}
+
+let passed = 0, failed = 0, skipped = 0;
+const broken = [];
+for (const layer of layers) {
+  let list;
+  try { list = files(join(root, 'test', layer)); } catch { continue; }
+  list = list.filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
+  for (const file of list) {
+    const rel = relative(root, file);
+    const t0 = Date.now();
+    const r = spawnSync(process.execPath, ['--import', './scripts/ts-register.mjs', file], {
+      cwd: root, encoding: 'utf8', timeout: 15 * 60_000,
+      env: { ...process.env, ...(long ? { CTPLUG_LONG: '1' } : {}) },
+    });
+    const out = (r.stdout || '') + (r.stderr || '');
+    const num = (k) => Number((out.match(new RegExp(`${k}:\\s+(\\d+)`)) || [])[1] ?? NaN);
+    const total = num('Total'), ok = num('Passed'), skip = num('Skipped');
+    const ms = Date.now() - t0;
+    if (Number.isNaN(total) || r.status !== 0) {
+      // A file that crashed before uvu's summary still counts as (at least) one failure.
+      const f = Number.isNaN(total) ? 1 : Math.max(1, total - ok - skip);
+      failed += f; passed += Number.isNaN(ok) ? 0 : ok; skipped += Number.isNaN(skip) ? 0 : skip;
+      broken.push(rel);
+      process.stdout.write(`FAIL ${rel} (${ms} ms)\n${out}\n`);
+    } else {
+      passed += ok; skipped += skip; failed += total - ok - skip;
+      const note = skip ? ` (${skip} skipped)` : '';
+      process.stdout.write(`ok   ${rel}: ${ok}/${total}${note} ${ms} ms\n`);
+      // Skips say why, loudly (e.g. integration tests when not root).
+      for (const line of out.split('\n')) if (line.startsWith('SKIP')) process.stdout.write(`     ${line}\n`);
+    }
+  }
+}
+if (broken.length) process.stdout.write(`\nfailing files:\n  ${broken.join('\n  ')}\n`);
+process.stdout.write(`\n${passed} passed, ${failed} failed, ${skipped} skipped\n`);
+process.exit(failed > 0 ? 1 : 0);
