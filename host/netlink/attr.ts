@@ -43,7 +43,10 @@ export class Encoder {
 
   private pad(): void {
     const p = align4(this.len) - this.len;
-    if (p) this.buf.fill(0, this.reserve(p), this.len);
+    if (p) {
+      const at = this.reserve(p);
+      this.buf.fill(0, at, this.len);
+    }
   }
 
   /** Writes an attribute header and reserves its payload; returns the payload offset. */
@@ -54,29 +57,35 @@ export class Encoder {
     return at + NLA_HDRLEN;
   }
 
+  // Each writer takes the offset first: header() may grow (replace) buf and view.
   u8(type: number, v: number): this {
-    this.buf[this.header(type, 1)] = v;
+    const at = this.header(type, 1);
+    this.buf[at] = v;
     this.pad();
     return this;
   }
   /** ctnetlink multi-byte values are big-endian. */
   u16be(type: number, v: number): this {
-    this.view.setUint16(this.header(type, 2), v, false);
+    const at = this.header(type, 2);
+    this.view.setUint16(at, v, false);
     this.pad();
     return this;
   }
   u32be(type: number, v: number): this {
-    this.view.setUint32(this.header(type, 4), v >>> 0, false);
+    const at = this.header(type, 4);
+    this.view.setUint32(at, v >>> 0, false);
     return this;
   }
   bytesAttr(type: number, data: Uint8Array): this {
-    this.buf.set(data, this.header(type, data.length));
+    const at = this.header(type, data.length);
+    this.buf.set(data, at);
     this.pad();
     return this;
   }
   /** Copies an already-encoded attribute (header included) verbatim. */
   raw(attr: Uint8Array): this {
-    this.buf.set(attr, this.reserve(attr.length));
+    const at = this.reserve(attr.length);
+    this.buf.set(attr, at);
     this.pad();
     return this;
   }

@@ -1,0 +1,312 @@
+// A fake ctnetlink kernel behind the same socket seam as the native addon: an in-memory
+// conntrack table that answers dumps (with zone/mark/family filters), get, create, delete
+// (by tuple+zone+id, or filtered flush), stats and NOOP acks the way Linux does. It lets the
+// whole host stack, the plugin runtime and plugin authors' tests run with no root.
+import { AttrDecoder, Encoder } from '../../host/netlink/attr.js';
+import {
+  NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_NOOP, NLM_F_ACK, NLM_F_CAPPED, NLM_F_DUMP, NLM_F_MULTI,
+} from '../../host/netlink/constants.js';
+import { MessageReader, NFGENMSG_LEN, beginMessage, endMessage } from '../../host/netlink/message.js';
+import type { NetlinkSocketLike } from '../../host/netlink/socket.js';
+import {
+  CTA, CTA_STATS_GLOBAL_ENTRIES, IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_GET, IPCTNL_MSG_CT_GET_STATS,
+  IPCTNL_MSG_CT_GET_STATS_CPU, IPCTNL_MSG_CT_NEW, IPS, NFNL_SUBSYS_CTNETLINK, msgType,
+} from '../../host/conntrack/constants.js';
+import { createRequest } from '../../host/conntrack/request.js';
+import { scanEntry } from '../../host/conntrack/scope.js';
+import { toNewEntry, type CreateSpec } from '../../host/conntrack/conntrack.js';
+
+const EPERM = 1, ENOENT = 2, EBUSY = 16, EEXIST = 17, EINVAL = 22, EOPNOTSUPP = 95;
+const DATAGRAM_BYTES = 32 * 1024;
+
+interface Row {
+  key: string;
+  family: number;
+  zone: number;
+  mark: number;
+  id: number;
+  msg: Uint8Array;
+}
+
+/** Faults a test can inject: the next matching requests fail with `errno`. */
+export interface Fault {
+  type: 'delete' | 'create' | 'dump' | 'any';
+  errno: number;
+  count: number;
+}
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+export class FakeKernel {
+  private rows = new Map<string, Row>();
+  private nextId = 1;
+  private faults: Fault[] = [];
+  /** Simulates a process without CAP_NET_ADMIN: every send is refused with one EPERM. */
+  unprivileged = false;
+  /** Counters tests can assert on. */
+  readonly calls = { sends: 0, messages: 0 };
+
+  /** A table seeded with typed flow descriptions (the same encoder `create` uses). */
+  static fromSpecs(specs: CreateSpec[]): FakeKernel {
+    const k = new FakeKernel();
+    const enc = new Encoder();
+    for (const s of specs) {
+      enc.reset();
+      createRequest(enc, 0, toNewEntry(s));
+      const r = k.insert(enc.bytes().slice());
+      if (r) throw new Error(`fake kernel: cannot seed ${JSON.stringify(s)}: errno ${r}`);
+    }
+    return k;
+  }
+
+  /** A table holding entry messages exactly as a kernel produced them (recorded fixtures). */
+  static fromMessages(msgs: Iterable<Uint8Array>): FakeKernel {
+    const k = new FakeKernel();
+    for (const m of msgs) {
+      const s = scanEntry(m);
+      if (!s) throw new Error('fake kernel: not a conntrack entry message');
+      const key = k.keyOf(s.family, s.origZone, s.origTuple);
+      k.rows.set(key, { key, family: s.family, zone: s.zone, mark: s.mark, id: s.id ?? k.nextId++, msg: m.slice() });
+    }
+    return k;
+  }
+
+  /** The entries now in the table, as kernel messages. */
+  messages(): Uint8Array[] {
+    return [...this.rows.values()].map((r) => r.msg);
+  }
+
+  get size(): number {
+    return this.rows.size;
+  }
+
+  inject(f: Fault): void {
+    this.faults.push({ ...f });
+  }
+
+  socket(): NetlinkSocketLike {
+    const queue: Uint8Array[] = [];
+    return {
+      send: (data) => {
+        this.calls.sends++;
+        this.handle(data, queue);
+        return data.length;
+      },
+      recv: (buf, dontwait) => {
+        const d = queue.shift();
+        if (!d) {
+          if (dontwait) return -1;
+          throw new Error('fake kernel: recv would block forever (no answer queued)');
+        }
+        if (d.length > buf.length) throw Object.assign(new Error('recv: EMSGSIZE'), { code: 'EMSGSIZE' });
+        buf.set(d);
+        return d.length;
+      },
+      recvAsync(buf) {
+        return Promise.resolve().then(() => this.recv(buf));
+      },
+      setsockopt: () => undefined,
+      getsockopt: () => 0,
+      close: () => undefined,
+    };
+  }
+
+  private keyOf(family: number, zone: number, tuple: Uint8Array): string {
+    return `${family}/${zone}/${hex(tuple)}`;
+  }
+
+  private fault(type: Fault['type']): number {
+    const f = this.faults.find((x) => x.count > 0 && (x.type === type || x.type === 'any'));
+    if (!f) return 0;
+    f.count--;
+    return f.errno;
+  }
+
+  private handle(data: Uint8Array, queue: Uint8Array[]): void {
+    const r = new MessageReader(data);
+    let first = true;
+    while (r.next()) {
+      const h = { ...r.header };
+      const msg = r.message();
+      this.calls.messages++;
+      if (this.unprivileged) {
+        if (first) queue.push(ack(msg, EPERM));
+        return; // nfnetlink refuses the whole send once
+      }
+      first = false;
+      if (h.type === NLMSG_NOOP) {
+        if (h.flags & NLM_F_ACK) queue.push(ack(msg, 0));
+        continue;
+      }
+      if (h.type >> 8 !== NFNL_SUBSYS_CTNETLINK) {
+        queue.push(ack(msg, EOPNOTSUPP));
+        continue;
+      }
+      const err = this.dispatch(h.type & 0xff, h.flags, h.seq, msg, queue);
+      if (err || h.flags & NLM_F_ACK) queue.push(ack(msg, err));
+    }
+  }
+
+  /** Returns an errno for the ack (0 = success); dumps queue their own answers. */
+  private dispatch(type: number, flags: number, seq: number, msg: Uint8Array, queue: Uint8Array[]): number {
+    const family = msg[NLMSG_HDRLEN];
+    const attrs = topAttrs(msg);
+    if (!attrs) return EINVAL;
+    switch (type) {
+      case IPCTNL_MSG_CT_GET:
+        if ((flags & NLM_F_DUMP) === NLM_F_DUMP) {
+          const err = this.fault('dump');
+          if (err) return err;
+          this.dump(seq, family, attrs, queue);
+          return 0;
+        } else {
+          const row = this.lookup(family, attrs);
+          if (!row) return ENOENT;
+          queue.push(withSeq(row.msg, seq, 0));
+          return 0;
+        }
+      case IPCTNL_MSG_CT_NEW: {
+        const err = this.fault('create');
+        return err || this.insert(msg);
+      }
+      case IPCTNL_MSG_CT_DELETE: {
+        const err = this.fault('delete');
+        if (err) return err;
+        if (!attrs.has(CTA.TUPLE_ORIG)) {
+          const version = msg[NLMSG_HDRLEN + 1];
+          for (const row of [...this.rows.values()]) if (this.matches(row, version ? family : 0, attrs)) this.rows.delete(row.key);
+          return 0;
+        }
+        const row = this.lookup(family, attrs);
+        if (!row) return ENOENT;
+        const id = attrs.get(CTA.ID);
+        if (id && new DataView(id.buffer, id.byteOffset).getUint32(4, false) !== row.id) return ENOENT;
+        this.rows.delete(row.key);
+        return 0;
+      }
+      case IPCTNL_MSG_CT_GET_STATS: {
+        const enc = new Encoder();
+        const at = beginMessage(enc, msgType(IPCTNL_MSG_CT_GET_STATS), 0, seq, 0);
+        enc.u32be(CTA_STATS_GLOBAL_ENTRIES, this.rows.size);
+        endMessage(enc, at);
+        queue.push(enc.bytes().slice());
+        return 0;
+      }
+      case IPCTNL_MSG_CT_GET_STATS_CPU: {
+        const enc = new Encoder();
+        endMessage(enc, beginMessage(enc, msgType(IPCTNL_MSG_CT_GET_STATS_CPU), NLM_F_MULTI, seq, 0));
+        endMessage(enc, beginMessage(enc, NLMSG_DONE, NLM_F_MULTI, seq, 0));
+        queue.push(enc.bytes().slice());
+        return 0;
+      }
+      default:
+        return EOPNOTSUPP;
+    }
+  }
+
+  private lookup(family: number, attrs: Map<number, Uint8Array>): Row | undefined {
+    const tuple = attrs.get(CTA.TUPLE_ORIG);
+    if (!tuple) return undefined;
+    return this.rows.get(this.keyOf(family, zoneOf(attrs), tuple));
+  }
+
+  private matches(row: Row, family: number, attrs: Map<number, Uint8Array>): boolean {
+    if (family && row.family !== family) return false;
+    if (attrs.has(CTA.ZONE) && row.zone !== zoneOf(attrs)) return false;
+    const mark = attrs.get(CTA.MARK);
+    if (mark) {
+      const m = new DataView(mark.buffer, mark.byteOffset).getUint32(4, false);
+      const maskAttr = attrs.get(CTA.MARK_MASK);
+      const mask = maskAttr ? new DataView(maskAttr.buffer, maskAttr.byteOffset).getUint32(4, false) : 0xffffffff;
+      if (((row.mark & mask) >>> 0) !== ((m & mask) >>> 0)) return false;
+    }
+    return true;
+  }
+
+  private dump(seq: number, family: number, attrs: Map<number, Uint8Array>, queue: Uint8Array[]): void {
+    let parts: Uint8Array[] = [];
+    let size = 0;
+    const flushDatagram = () => {
+      if (!parts.length) return;
+      const d = new Uint8Array(size);
+      let at = 0;
+      for (const p of parts) d.set(p, at), (at += p.length);
+      queue.push(d);
+      (parts = []), (size = 0);
+    };
+    for (const row of this.rows.values()) {
+      if (!this.matches(row, family, attrs)) continue;
+      const m = withSeq(row.msg, seq, NLM_F_MULTI);
+      if (size + m.length > DATAGRAM_BYTES) flushDatagram();
+      parts.push(m);
+      size += m.length;
+    }
+    const enc = new Encoder();
+    endMessage(enc, beginMessage(enc, NLMSG_DONE, NLM_F_MULTI, seq, 0));
+    parts.push(enc.bytes().slice());
+    size += enc.len;
+    flushDatagram();
+  }
+
+  /** Inserts a CT_NEW request as a table entry the way the kernel reports it back. */
+  private insert(req: Uint8Array): number {
+    const attrs = topAttrs(req);
+    const tuple = attrs?.get(CTA.TUPLE_ORIG);
+    if (!attrs || !tuple || !attrs.get(CTA.TUPLE_REPLY) || !attrs.get(CTA.TIMEOUT)) return EINVAL;
+    const status = attrs.get(CTA.STATUS);
+    if (!status || !(new DataView(status.buffer, status.byteOffset).getUint32(4, false) & IPS.CONFIRMED)) return EBUSY;
+    const family = req[NLMSG_HDRLEN];
+    const zone = zoneOf(attrs);
+    const key = this.keyOf(family, zone, tuple);
+    if (this.rows.has(key)) return EEXIST;
+    const id = this.nextId++;
+    const enc = new Encoder();
+    const at = beginMessage(enc, msgType(IPCTNL_MSG_CT_NEW), 0, 0, family);
+    for (const t of [CTA.TUPLE_ORIG, CTA.TUPLE_REPLY, CTA.STATUS, CTA.TIMEOUT, CTA.PROTOINFO, CTA.MARK]) {
+      const a = attrs.get(t);
+      if (a) enc.raw(a);
+      else if (t === CTA.MARK) enc.u32be(CTA.MARK, 0);
+    }
+    if (zone) enc.u16be(CTA.ZONE, zone); // the kernel omits CTA_ZONE for zone 0
+    enc.u32be(CTA.USE, 1).u32be(CTA.ID, id);
+    endMessage(enc, at);
+    const markAttr = attrs.get(CTA.MARK);
+    const mark = markAttr ? new DataView(markAttr.buffer, markAttr.byteOffset).getUint32(4, false) : 0;
+    this.rows.set(key, { key, family, zone, mark, id, msg: enc.bytes().slice() });
+    return 0;
+  }
+}
+
+function zoneOf(attrs: Map<number, Uint8Array>): number {
+  const z = attrs.get(CTA.ZONE);
+  return z ? new DataView(z.buffer, z.byteOffset).getUint16(4, false) : 0;
+}
+
+/** Top-level attributes of a ctnetlink message (whole attribute bytes), or null if malformed. */
+function topAttrs(msg: Uint8Array): Map<number, Uint8Array> | null {
+  const out = new Map<number, Uint8Array>();
+  const d = new AttrDecoder(msg, NLMSG_HDRLEN + NFGENMSG_LEN, msg.length);
+  while (d.next()) out.set(d.type, d.rawAttr());
+  return d.malformed ? null : out;
+}
+
+function withSeq(msg: Uint8Array, seq: number, flags: number): Uint8Array {
+  const m = msg.slice();
+  const v = new DataView(m.buffer);
+  v.setUint16(6, flags, true);
+  v.setUint32(8, seq, true);
+  return m;
+}
+
+/** An NLMSG_ERROR answer (capped: the request's header only), as with NETLINK_CAP_ACK. */
+function ack(req: Uint8Array, errno: number): Uint8Array {
+  const out = new Uint8Array(NLMSG_HDRLEN + 4 + NLMSG_HDRLEN);
+  const v = new DataView(out.buffer);
+  v.setUint32(0, out.length, true);
+  v.setUint16(4, NLMSG_ERROR, true);
+  v.setUint16(6, NLM_F_CAPPED, true);
+  v.setUint32(8, new DataView(req.buffer, req.byteOffset).getUint32(8, true), true);
+  v.setInt32(NLMSG_HDRLEN, -errno, true);
+  out.set(req.subarray(0, NLMSG_HDRLEN), NLMSG_HDRLEN + 4);
+  return out;
+}
