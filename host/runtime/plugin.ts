@@ -1,0 +1,204 @@
+// Main-thread side of a plugin: check everything that can be checked before any code runs
+// (manifest, grant, module), then run the plugin in its own worker under a per-call deadline.
+import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { packageRoot } from '../paths.js';
+import { computeGrant, type Grant } from '../policy/grant.js';
+import type { Limits } from '../policy/limits.js';
+import { loadManifest, type Manifest, parseManifest } from '../policy/manifest.js';
+import { loadPolicy, parsePolicy, type Policy } from '../policy/policy.js';
+import {
+  ManifestError, PluginError, PluginFailedError, PluginHostError, PluginTimeoutError, PluginTrapError,
+} from './errors.js';
+import { checkModule } from './module-check.js';
+import type { BackendSpec, FromWorker, LogLine, RunStats, WorkerError, WorkerInit } from './protocol.js';
+import { CallClock } from './watchdog.js';
+
+/** A plugin on disk (its manifest path) or in memory. */
+export type PluginSource = string | { manifest: Manifest | Record<string, unknown>; wasm: Uint8Array };
+
+export interface LoadOptions {
+  /** The operator policy: a file path or its JSON content. */
+  policy: string | Policy | Record<string, unknown>;
+  /** Network namespace (name or path) the plugin's conntrack operations go to. */
+  netns?: string;
+  /** The plugin's config; handed to it as JSON by the `config` hostcall. */
+  config?: unknown;
+  /** The embedder's caps on top of the policy's limits. */
+  limits?: Partial<Limits>;
+  /** Where conntrack operations go; default the kernel in `netns`. The test kit passes a fake. */
+  backend?: BackendSpec;
+}
+
+export interface PluginLogLine extends LogLine { plugin: string }
+
+export interface RunOptions {
+  /** Output as it is emitted (one chunk per export call). Without it, output is collected in the result. */
+  onOutput?: (bytes: Uint8Array) => void;
+  onLog?: (line: PluginLogLine) => void;
+  onProgress?: (stats: RunStats) => void;
+}
+
+export interface RunResult {
+  plugin: string;
+  stats: RunStats;
+  /** All output, when no onOutput callback was given. */
+  output: Uint8Array;
+  logs: PluginLogLine[];
+  /** The fake backend's table after the run (test kit only). */
+  table?: Uint8Array[];
+}
+
+/** How often the main thread looks at the worker's call clock while a run is active. */
+const WATCHDOG_INTERVAL_MS = 10;
+
+/** The worker entry: dist/worker.js next to the bundle, else the TypeScript source (tests, dev). */
+export function workerEntry(): { url: URL; execArgv?: string[] } {
+  const bundled = new URL('./worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(bundled))) return { url: bundled };
+  return { url: new URL('./worker.ts', import.meta.url), execArgv: ['--import', join(packageRoot(), 'scripts', 'ts-register.mjs')] };
+}
+
+function readSource(src: PluginSource): { manifest: Manifest; wasm: Uint8Array } {
+  if (typeof src !== 'string') return { manifest: parseManifest(src.manifest), wasm: src.wasm };
+  const { manifest, modulePath } = loadManifest(src);
+  try {
+    return { manifest, wasm: readFileSync(modulePath) };
+  } catch (e) {
+    throw new ManifestError(manifest.name, `plugin "${manifest.name}": cannot read module ${modulePath}: ${(e as Error).message}`);
+  }
+}
+
+/** Checks manifest, grant and module in this thread, then starts the plugin's worker. */
+export async function loadPlugin(src: PluginSource, opts: LoadOptions): Promise<Plugin> {
+  const policy = typeof opts.policy === 'string' ? loadPolicy(opts.policy) : parsePolicy(opts.policy);
+  const { manifest, wasm } = readSource(src);
+  const grant = computeGrant(manifest, policy, opts.limits);
+  const checked = checkModule(manifest.name, wasm, { sha256: manifest.sha256, memoryMaxPages: grant.limits.memory_max_pages });
+  const init: Omit<WorkerInit, 'clock'> = {
+    plugin: manifest.name,
+    grant,
+    module: checked.module,
+    usesWasi: checked.usesWasi,
+    config: JSON.stringify(opts.config ?? {}),
+    backend: opts.backend ?? { kind: 'kernel', netns: opts.netns },
+  };
+  return new Plugin(manifest, grant, init);
+}
+
+export class Plugin {
+  readonly name: string;
+  private worker?: Worker;
+  private clock?: CallClock;
+  private busy = false;
+
+  constructor(readonly manifest: Manifest, readonly grant: Grant, private readonly init: Omit<WorkerInit, 'clock'>) {
+    this.name = manifest.name;
+    this.spawn();
+  }
+
+  /** One worker per plugin instance, reused across runs until it is terminated (timeout, close). */
+  private spawn(): Worker {
+    if (this.worker) return this.worker;
+    this.clock = new CallClock();
+    const entry = workerEntry();
+    const w = new Worker(entry.url, { workerData: { ...this.init, clock: this.clock.buffer } satisfies WorkerInit, execArgv: entry.execArgv });
+    w.unref(); // an idle plugin does not keep the process alive; a run holds a ref
+    w.on('exit', () => { if (this.worker === w) this.worker = undefined; });
+    return (this.worker = w);
+  }
+
+  /** Runs the plugin once: _start, ctplug_init, the scheduled dumps, ctplug_finish. */
+  run(opts: RunOptions = {}): Promise<RunResult> {
+    if (this.busy) return Promise.reject(new PluginError(this.name, `plugin "${this.name}" is already running`));
+    this.busy = true;
+    const worker = this.spawn();
+    const clock = this.clock!;
+    const limit = this.grant.limits.timeout_ms;
+    const output: Uint8Array[] = [];
+    const logs: PluginLogLine[] = [];
+    worker.ref();
+
+    return new Promise<RunResult>((resolve, reject) => {
+      const finish = (err: Error | null, result?: RunResult) => {
+        clearInterval(watchdog);
+        worker.off('message', onMessage).off('error', onError).off('exit', onExit);
+        worker.unref();
+        this.busy = false;
+        if (err) reject(err);
+        else resolve(result!);
+      };
+      const watchdog = setInterval(() => {
+        const c = clock.current();
+        if (c && c.elapsedMs > limit) {
+          // Termination is the only preemption Node offers; the next run gets a fresh worker.
+          this.worker = undefined;
+          void worker.terminate();
+          finish(new PluginTimeoutError(this.name, limit, c.name));
+        }
+      }, WATCHDOG_INTERVAL_MS);
+      const onMessage = (m: FromWorker) => {
+        switch (m.type) {
+          case 'log':
+            for (const l of m.lines) {
+              const line = { plugin: this.name, ...l };
+              logs.push(line);
+              opts.onLog?.(line);
+            }
+            break;
+          case 'emit':
+            if (opts.onOutput) opts.onOutput(m.bytes);
+            else output.push(m.bytes);
+            break;
+          case 'progress':
+            opts.onProgress?.(m.stats);
+            break;
+          case 'done':
+            finish(null, { plugin: this.name, stats: m.stats, output: Buffer.concat(output), logs, table: m.table });
+            break;
+          case 'failed':
+            finish(this.toError(m.error));
+            break;
+        }
+      };
+      const onError = (e: Error) => finish(new PluginHostError(this.name, `worker failed: ${e.message}`, e.name));
+      const onExit = (code: number) => finish(new PluginHostError(this.name, `worker exited unexpectedly (code ${code})`));
+      worker.on('message', onMessage).on('error', onError).on('exit', onExit);
+      worker.postMessage({ type: 'run' });
+    });
+  }
+
+  /** The run's output as an async iterator of chunks; `result` settles when the run ends. */
+  stream(opts: Omit<RunOptions, 'onOutput'> = {}): { output: AsyncIterable<Uint8Array>; result: Promise<RunResult> } {
+    const chunks: Uint8Array[] = [];
+    let wake: (() => void) | undefined;
+    let ended = false;
+    const result = this.run({ ...opts, onOutput: (b) => { chunks.push(b); wake?.(); } });
+    result.then(() => { ended = true; wake?.(); }, () => { ended = true; wake?.(); });
+    async function* output() {
+      for (;;) {
+        if (chunks.length) yield chunks.shift()!;
+        else if (ended) { await result; return; } // rethrows the run's error
+        else await new Promise<void>((r) => (wake = r));
+      }
+    }
+    return { output: output(), result };
+  }
+
+  private toError(e: WorkerError): PluginError {
+    switch (e.kind) {
+      case 'trap': return new PluginTrapError(this.name, e.message, e.call, e.stack);
+      case 'exit':
+      case 'status': return new PluginFailedError(this.name, e.call, e.code, e.detail);
+      case 'host': return new PluginHostError(this.name, `${e.message} (in ${e.call})`, e.name, e.hint);
+    }
+  }
+
+  async close(): Promise<void> {
+    const w = this.worker;
+    this.worker = undefined;
+    if (w) await w.terminate();
+  }
+}

@@ -1,0 +1,68 @@
+// Messages between the main thread (plugin.ts) and a plugin worker (worker.ts).
+import type { Grant } from '../policy/grant.js';
+
+/** Where the worker's conntrack operations go: the kernel (in a netns) or an in-memory table. */
+export type BackendSpec =
+  | { kind: 'kernel'; netns?: string }
+  | { kind: 'fake'; table: Uint8Array[] };
+
+export interface WorkerInit {
+  plugin: string;
+  grant: Grant;
+  module: WebAssembly.Module;
+  usesWasi: boolean;
+  /** The plugin's config as UTF-8 JSON text. */
+  config: string;
+  backend: BackendSpec;
+  /** CallClock buffer (watchdog.ts). */
+  clock: SharedArrayBuffer;
+}
+
+export interface RunStats {
+  /** Entries delivered to the plugin (after the scope re-check). */
+  entries: number;
+  /** Entries the kernel returned that the scope scanner dropped. */
+  filtered: number;
+  batches: number;
+  dumps: number;
+  deleted: number;
+  /** Deletes the kernel answered ENOENT: already gone. */
+  gone: number;
+  failed: number;
+  created: number;
+  updated: number;
+  flushes: number;
+  emittedBytes: number;
+  logLines: number;
+  droppedLogLines: number;
+  /** Hostcalls refused (E_BOUNDS, E_DENIED, E_SCOPE, E_INVAL, E_LIMIT, E_STATE). */
+  refused: number;
+}
+
+export const emptyStats = (): RunStats => ({
+  entries: 0, filtered: 0, batches: 0, dumps: 0, deleted: 0, gone: 0, failed: 0, created: 0, updated: 0, flushes: 0,
+  emittedBytes: 0, logLines: 0, droppedLogLines: 0, refused: 0,
+});
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+export interface LogLine {
+  level: LogLevel;
+  /** log(): the plugin's log hostcall; stdout/stderr: WASI fd 1/2; host: the runtime about the plugin. */
+  source: 'log' | 'stdout' | 'stderr' | 'host';
+  text: string;
+}
+
+export type WorkerError =
+  | { kind: 'trap'; call: string; message: string; stack?: string }
+  | { kind: 'exit'; call: string; code: number; detail: string }
+  | { kind: 'status'; call: string; code: number; detail: string }
+  | { kind: 'host'; call: string; message: string; name?: string; hint?: string };
+
+export type ToWorker = { type: 'run' };
+
+export type FromWorker =
+  | { type: 'log'; lines: LogLine[] }
+  | { type: 'emit'; bytes: Uint8Array }
+  | { type: 'progress'; stats: RunStats }
+  | { type: 'done'; stats: RunStats; table?: Uint8Array[] }
+  | { type: 'failed'; error: WorkerError; stats: RunStats };

@@ -1,0 +1,87 @@
+// Decoders for the fixed-size ABI records a plugin passes to hostcalls (DumpRequest, CreateRecord,
+// UpdateRecord). Offsets and flag bits come from sdk/abi.json. Callers have bounds-checked the
+// bytes; these only interpret them.
+import type { CreateSpec } from '../conntrack/conntrack.js';
+import { TCP_STATES } from '../conntrack/constants.js';
+import { FAMILIES, PROTOCOLS, type FamilyName, type ProtocolName } from '../policy/capabilities.js';
+import type { DumpRequest } from '../policy/enforce.js';
+import { abi, field, flagBit } from './abi.js';
+
+export const DUMP_REQUEST_SIZE = abi.records.DumpRequest.size;
+export const CREATE_RECORD_SIZE = abi.records.CreateRecord.size;
+export const UPDATE_RECORD_SIZE = abi.records.UpdateRecord.size;
+
+const D = {
+  family: field('DumpRequest', 'family'), protocol: field('DumpRequest', 'protocol'), flags: field('DumpRequest', 'flags'),
+  zone: field('DumpRequest', 'zone'), mark: field('DumpRequest', 'mark'), markMask: field('DumpRequest', 'markMask'),
+  ZONE: flagBit('DumpRequest', 'flags', 'ZONE'), MARK: flagBit('DumpRequest', 'flags', 'MARK'),
+};
+
+export function readDumpRequest(v: DataView, at: number): DumpRequest {
+  const flags = v.getUint16(at + D.flags, true);
+  const req: DumpRequest = { family: v.getUint8(at + D.family), protocol: v.getUint8(at + D.protocol) };
+  if (flags & D.ZONE) req.zone = v.getUint16(at + D.zone, true);
+  if (flags & D.MARK) {
+    const mask = v.getUint32(at + D.markMask, true);
+    req.mark = { value: (v.getUint32(at + D.mark, true) & mask) >>> 0, mask };
+  }
+  return req;
+}
+
+const C = Object.fromEntries(Object.keys(abi.records.CreateRecord.fields).map((k) => [k, field('CreateRecord', k)])) as Record<string, number>;
+const C_ZONE = flagBit('CreateRecord', 'flags', 'ZONE'), C_MARK = flagBit('CreateRecord', 'flags', 'MARK');
+const familyNames = new Map(Object.entries(FAMILIES).map(([k, v]) => [v as number, k as FamilyName]));
+const protocolNames = new Map(Object.entries(PROTOCOLS).map(([k, v]) => [v as number, k as ProtocolName]));
+
+function address(v: DataView, at: number, family: FamilyName): string {
+  if (family === 'ipv4') return [0, 1, 2, 3].map((i) => v.getUint8(at + i)).join('.');
+  return Array.from({ length: 8 }, (_, i) => v.getUint16(at + 2 * i, false).toString(16)).join(':');
+}
+
+/** A CreateRecord as the conntrack layer's CreateSpec (which validates it further), or an error text. */
+export function readCreateRecord(v: DataView, at: number): { spec: CreateSpec; family: number; protocol: number } | string {
+  const familyNum = v.getUint8(at + C.family), protocolNum = v.getUint8(at + C.protocol);
+  const family = familyNames.get(familyNum), protocol = protocolNames.get(protocolNum);
+  if (!family) return `unknown family ${familyNum}`;
+  if (!protocol) return `unsupported protocol ${protocolNum}`;
+  const flags = v.getUint8(at + C.flags);
+  const state = v.getUint8(at + C.tcpState);
+  const spec: CreateSpec = {
+    family, protocol,
+    src: address(v, at + C.src, family), dst: address(v, at + C.dst, family),
+    timeout: v.getUint32(at + C.timeout, true),
+  };
+  if (protocol === 'tcp' || protocol === 'udp') {
+    spec.sport = v.getUint16(at + C.srcPort, true);
+    spec.dport = v.getUint16(at + C.dstPort, true);
+  } else {
+    spec.icmpType = v.getUint8(at + C.icmpType);
+    spec.icmpCode = v.getUint8(at + C.icmpCode);
+    spec.icmpId = v.getUint16(at + C.icmpId, true);
+  }
+  if (protocol === 'tcp' && state !== 0) {
+    if (state >= TCP_STATES.length) return `unknown tcp state ${state}`;
+    spec.tcpState = TCP_STATES[state];
+  }
+  if (flags & C_ZONE) spec.zone = v.getUint16(at + C.zone, true);
+  if (flags & C_MARK) spec.mark = v.getUint32(at + C.mark, true);
+  const status = v.getUint32(at + C.status, true);
+  if (status !== 0) spec.status = status;
+  return { spec, family: familyNum, protocol: protocolNum };
+}
+
+const U = {
+  flags: field('UpdateRecord', 'flags'), mark: field('UpdateRecord', 'mark'), markMask: field('UpdateRecord', 'markMask'),
+  timeout: field('UpdateRecord', 'timeout'),
+  MARK: flagBit('UpdateRecord', 'flags', 'MARK'), TIMEOUT: flagBit('UpdateRecord', 'flags', 'TIMEOUT'),
+};
+
+export interface UpdateRecord { mark?: { value: number; mask: number }; timeout?: number }
+
+export function readUpdateRecord(v: DataView, at: number): UpdateRecord {
+  const flags = v.getUint32(at + U.flags, true);
+  const r: UpdateRecord = {};
+  if (flags & U.MARK) r.mark = { value: v.getUint32(at + U.mark, true), mask: v.getUint32(at + U.markMask, true) };
+  if (flags & U.TIMEOUT) r.timeout = v.getUint32(at + U.timeout, true);
+  return r;
+}

@@ -1,0 +1,481 @@
+// Plugin worker (worker_threads entry; bundled separately as dist/worker.js). It owns one plugin's
+// Wasm instance, its conntrack backend and the ctplug hostcalls. The main thread only spawns it,
+// watches the call clock and relays what it posts (protocol.ts).
+import { parentPort, workerData } from 'node:worker_threads';
+import { init as initWasi, WASI } from '@wasmer/wasi';
+import { align4 } from '../netlink/attr.js';
+import { RECV_BUFFER_BYTES } from '../netlink/connection.js';
+import { splitMessages } from '../netlink/message.js';
+import { scanEntry } from '../conntrack/scope.js';
+import type { CreateSpec } from '../conntrack/conntrack.js';
+import { checkCreate, checkMarkUpdate, type DumpPlan, planDump, ScopeMatcher } from '../policy/enforce.js';
+import { abi, STATUS } from './abi.js';
+import { type Backend, openBackend, type UpdateItem } from './backend.js';
+import { LineLimiter } from './lines.js';
+import { emptyStats, type FromWorker, type LogLevel, type LogLine, type RunStats, type WorkerError, type WorkerInit } from './protocol.js';
+import { CREATE_RECORD_SIZE, DUMP_REQUEST_SIZE, readCreateRecord, readDumpRequest, readUpdateRecord, UPDATE_RECORD_SIZE } from './records.js';
+import { CallClock } from './watchdog.js';
+
+const data = workerData as WorkerInit;
+const port = parentPort!;
+const post = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+
+/** Bytes one on_entries batch can hold: one kernel dump datagram (+ padding of the last message). */
+const BATCH_BYTES = RECV_BUFFER_BYTES + 8;
+/** Per export call: queued delete/update bytes beyond this return E_LIMIT (the queue is host memory). */
+const MAX_PENDING_BYTES = 16 * 1024 * 1024;
+const MAX_SCHEDULED_DUMPS = 64;
+const MAX_LINE_BYTES = 4096;
+/** WASI errno values (wasi_snapshot_preview1). */
+const WASI_ESUCCESS = 0, WASI_EBADF = 8, WASI_EFAULT = 21;
+
+const { OK, STOP, E_INVAL, E_BOUNDS, E_DENIED, E_SCOPE, E_LIMIT, E_STATE } = STATUS;
+const statusName = new Map(Object.entries(STATUS).filter(([k]) => k.startsWith('E_')).map(([k, v]) => [v, k]));
+const levelName = new Map(Object.entries(abi.logLevels).map(([k, v]) => [v, k.toLowerCase() as LogLevel]));
+
+/** Thrown by proc_exit: unwinds the Wasm stack back to the export call. */
+class ProcExit { constructor(readonly code: number) {} }
+/** A failure that ends the run, already described for the main thread. */
+class RunFailure { constructor(readonly error: WorkerError) {} }
+
+type Op =
+  | { kind: 'delete'; msgs: Uint8Array[] }
+  | { kind: 'update'; items: UpdateItem[] }
+  | { kind: 'create'; specs: CreateSpec[] }
+  | { kind: 'flush'; plan: Extract<DumpPlan, { ok: true }> };
+
+const clock = new CallClock(data.clock);
+const grant = data.grant;
+const baseMatcher = ScopeMatcher.of(grant.scope);
+const configBytes = new TextEncoder().encode(data.config);
+let backend: Backend | undefined;
+let wasiReady = false;
+
+class Run {
+  readonly stats: RunStats = emptyStats();
+  private instance!: WebAssembly.Instance;
+  private memory!: WebAssembly.Memory;
+  private u8 = new Uint8Array(0);
+  private dv = new DataView(new ArrayBuffer(0));
+  private readonly lines = new LineLimiter(grant.limits.log_lines_per_s);
+  private logs: LogLine[] = [];
+  private output: Uint8Array[] = [];
+  private pending: Op[] = [];
+  private pendingBytes = 0;
+  private readonly dumps: Extract<DumpPlan, { ok: true }>[] = [];
+  private readonly noted = new Set<string>();
+  private readonly partial = new Map<number, string>(); // fd -> unterminated stdout/stderr text
+  private current = 'instantiate';
+
+  /** Builds the import object: ctplug hostcalls from abi.json, plus the allowed WASI functions. */
+  instantiate(): void {
+    const impls: Record<string, (...a: number[]) => number> = {
+      dump: (p, n) => this.dump(p, n), delete: (p, n) => this.del(p, n), update: (p, n) => this.update(p, n),
+      create: (p, n) => this.create(p, n), flush: (p, n) => this.flush(p, n), emit: (p, n) => this.emit(p, n),
+      log: (l, p, n) => this.log(l, p, n), config: (p, n) => this.config(p, n),
+    };
+    const ctplug: Record<string, (...a: number[]) => number> = {};
+    for (const [name, def] of Object.entries(abi.imports)) {
+      const impl = impls[name];
+      if (!impl) throw new Error(`host bug: sdk/abi.json import ctplug.${name} has no implementation`);
+      ctplug[name] = def.needs && !grant.operations.includes(def.needs as never)
+        ? () => this.refuse(name, E_DENIED, `needs the "${def.needs}" operation, which the grant does not include`)
+        : impl;
+    }
+    const imports: WebAssembly.Imports = { [abi.importModule]: ctplug };
+    let wasi: WASI | undefined;
+    if (data.usesWasi) {
+      // @wasmer/wasi with its in-memory FS: no preopens, no env, argv = [plugin name]. The host
+      // implements fd_write (so stdout/stderr become capped, rate-limited log lines) and proc_exit
+      // (so the exit code unwinds to the export call that caused it).
+      wasi = new WASI({ args: [data.plugin], env: {} });
+      const all = (wasi.getImports(data.module) as Record<string, Record<string, WebAssembly.ImportValue>>)[abi.wasiModule];
+      const own: Record<string, WebAssembly.ImportValue> = {
+        fd_write: (fd: number, iovs: number, count: number, nwritten: number) => this.fdWrite(fd, iovs, count, nwritten),
+        proc_exit: (code: number) => { throw new ProcExit(code >>> 0); },
+      };
+      imports[abi.wasiModule] = Object.fromEntries(abi.wasiAllowed.map((n) => [n, own[n] ?? all[n]]));
+    }
+    this.instance = new WebAssembly.Instance(data.module, imports);
+    wasi?.instantiate(this.instance); // binds the WASI functions to this instance's memory
+    this.memory = this.instance.exports.memory as WebAssembly.Memory;
+  }
+
+  /** Views of the current memory; memory.grow detaches the old ArrayBuffer. */
+  private refresh(): void {
+    if (this.u8.buffer !== this.memory.buffer) {
+      this.u8 = new Uint8Array(this.memory.buffer);
+      this.dv = new DataView(this.memory.buffer);
+    }
+  }
+
+  /** The i32 (ptr, len) pair as a checked range; negative or past the end of memory is E_BOUNDS. */
+  private span(ptr: number, len: number): boolean {
+    this.refresh();
+    return ptr >= 0 && len >= 0 && ptr + len <= this.u8.length;
+  }
+
+  private note(key: string, level: LogLevel, text: string): void {
+    if (this.noted.has(key)) return;
+    this.noted.add(key);
+    this.logs.push({ level, source: 'host', text });
+  }
+
+  /** A refused hostcall: counted, explained once per (call, status), status returned to the plugin. */
+  private refuse(call: string, status: number, why: string): number {
+    this.stats.refused++;
+    this.note(`${call}:${status}`, 'warn', `${call} refused (${statusName.get(status)}): ${why}`);
+    return status;
+  }
+
+  private line(level: LogLevel, source: LogLine['source'], text: string): boolean {
+    const notice = this.lines.notice();
+    if (notice) this.logs.push({ level: 'warn', source: 'host', text: notice });
+    if (!this.lines.take()) { this.stats.droppedLogLines++; return false; }
+    this.stats.logLines++;
+    this.logs.push({ level, source, text: text.length > MAX_LINE_BYTES ? text.slice(0, MAX_LINE_BYTES) + '…' : text });
+    return true;
+  }
+
+  // ---- hostcalls ---------------------------------------------------------------------------
+
+  private dump(ptr: number, len: number): number {
+    if (!this.span(ptr, len)) return this.refuse('dump', E_BOUNDS, 'request out of bounds');
+    if (len !== DUMP_REQUEST_SIZE) return this.refuse('dump', E_INVAL, `a DumpRequest is ${DUMP_REQUEST_SIZE} bytes, got ${len}`);
+    if (this.dumps.length >= MAX_SCHEDULED_DUMPS) return this.refuse('dump', E_LIMIT, `more than ${MAX_SCHEDULED_DUMPS} dumps in one run`);
+    const plan = planDump(readDumpRequest(this.dv, ptr), grant.scope, baseMatcher);
+    if (!plan.ok) return this.refuse('dump', E_SCOPE, plan.reason);
+    this.dumps.push(plan);
+    return OK;
+  }
+
+  /** Copies (ptr, len) and splits it into whole entry messages, each re-checked against the grant. */
+  private entries(call: string, ptr: number, len: number): Uint8Array[] | number {
+    if (!this.span(ptr, len)) return this.refuse(call, E_BOUNDS, 'buffer out of bounds');
+    if (this.pendingBytes + len > MAX_PENDING_BYTES) return this.refuse(call, E_LIMIT, `more than ${MAX_PENDING_BYTES} bytes queued in one call`);
+    const copy = this.u8.slice(ptr, ptr + len); // the plugin cannot change the bytes after the check
+    const msgs: Uint8Array[] = [];
+    let end = 0;
+    for (const m of splitMessages(copy)) {
+      const s = scanEntry(m);
+      if (!s) return this.refuse(call, E_INVAL, 'not a conntrack entry message');
+      const why = baseMatcher.why(s);
+      if (why) return this.refuse(call, E_SCOPE, why);
+      msgs.push(m);
+      end = m.byteOffset + align4(m.length);
+    }
+    if (end < len) return this.refuse(call, E_INVAL, `bytes ${end}..${len} are not a whole netlink message`);
+    this.pendingBytes += len;
+    return msgs;
+  }
+
+  private del(ptr: number, len: number): number {
+    const msgs = this.entries('delete', ptr, len);
+    if (typeof msgs === 'number') return msgs;
+    this.queue({ kind: 'delete', msgs });
+    return msgs.length;
+  }
+
+  /** UpdateRecord, then the entry message it applies to (padded to 4), repeated. */
+  private update(ptr: number, len: number): number {
+    if (!this.span(ptr, len)) return this.refuse('update', E_BOUNDS, 'buffer out of bounds');
+    const items: UpdateItem[] = [];
+    const copy = this.u8.slice(ptr, ptr + len);
+    const v = new DataView(copy.buffer);
+    for (let at = 0; at < len; ) {
+      if (at + UPDATE_RECORD_SIZE + 4 > len) return this.refuse('update', E_INVAL, 'truncated UpdateRecord');
+      const rec = readUpdateRecord(v, at);
+      const msgLen = v.getUint32(at + UPDATE_RECORD_SIZE, true);
+      const start = at + UPDATE_RECORD_SIZE;
+      if (msgLen > len - start) return this.refuse('update', E_INVAL, 'entry message runs past the buffer');
+      const entry = copy.subarray(start, start + msgLen);
+      const s = scanEntry(entry);
+      if (!s) return this.refuse('update', E_INVAL, 'not a conntrack entry message');
+      const why = baseMatcher.why(s);
+      if (why) return this.refuse('update', E_SCOPE, why);
+      let mark: number | undefined;
+      if (rec.mark) {
+        const next = checkMarkUpdate(s.mark, rec.mark.value, rec.mark.mask, grant.scope, baseMatcher);
+        if (typeof next === 'string') return this.refuse('update', E_SCOPE, next);
+        mark = next;
+      }
+      items.push({ entry, mark, timeout: rec.timeout });
+      at = start + align4(msgLen);
+    }
+    if (!backendHasUpdate()) return this.refuse('update', E_STATE, 'this host cannot update entries yet');
+    this.queue({ kind: 'update', items });
+    return items.length;
+  }
+
+  private create(ptr: number, len: number): number {
+    if (!this.span(ptr, len)) return this.refuse('create', E_BOUNDS, 'buffer out of bounds');
+    if (len === 0 || len % CREATE_RECORD_SIZE !== 0) return this.refuse('create', E_INVAL, `length ${len} is not a multiple of ${CREATE_RECORD_SIZE} (CreateRecord)`);
+    const specs: CreateSpec[] = [];
+    for (let at = ptr; at < ptr + len; at += CREATE_RECORD_SIZE) {
+      const r = readCreateRecord(this.dv, at);
+      if (typeof r === 'string') return this.refuse('create', E_INVAL, r);
+      const why = checkCreate({ family: r.family, protocol: r.protocol, zone: r.spec.zone, mark: r.spec.mark }, baseMatcher);
+      if (why) return this.refuse('create', E_SCOPE, why);
+      specs.push(r.spec);
+    }
+    this.queue({ kind: 'create', specs });
+    return specs.length;
+  }
+
+  private flush(ptr: number, len: number): number {
+    if (!this.span(ptr, len)) return this.refuse('flush', E_BOUNDS, 'request out of bounds');
+    if (len !== DUMP_REQUEST_SIZE) return this.refuse('flush', E_INVAL, `a flush filter is a ${DUMP_REQUEST_SIZE}-byte DumpRequest, got ${len}`);
+    const plan = planDump(readDumpRequest(this.dv, ptr), grant.scope, baseMatcher);
+    if (!plan.ok) return this.refuse('flush', E_SCOPE, plan.reason);
+    this.queue({ kind: 'flush', plan });
+    return OK;
+  }
+
+  private emit(ptr: number, len: number): number {
+    if (!this.span(ptr, len)) return this.refuse('emit', E_BOUNDS, 'buffer out of bounds');
+    const cap = grant.limits.output_bytes;
+    if (this.stats.emittedBytes + len > cap) {
+      this.stats.refused++;
+      this.note('emit:cap', 'warn', `output limit reached (${cap} bytes); further output is dropped`);
+      return E_LIMIT;
+    }
+    this.output.push(this.u8.slice(ptr, ptr + len));
+    this.stats.emittedBytes += len;
+    return OK;
+  }
+
+  private log(level: number, ptr: number, len: number): number {
+    if (!this.span(ptr, len)) return this.refuse('log', E_BOUNDS, 'buffer out of bounds');
+    const name = levelName.get(level);
+    if (!name) return this.refuse('log', E_INVAL, `unknown log level ${level}`);
+    const text = new TextDecoder().decode(this.u8.subarray(ptr, ptr + Math.min(len, MAX_LINE_BYTES + 4)));
+    return this.line(name, 'log', text.replace(/\n$/, '')) ? OK : E_LIMIT;
+  }
+
+  private config(ptr: number, cap: number): number {
+    if (!this.span(ptr, cap)) return this.refuse('config', E_BOUNDS, 'buffer out of bounds');
+    if (configBytes.length <= cap) this.u8.set(configBytes, ptr);
+    return configBytes.length;
+  }
+
+  /** WASI fd_write: fd 1/2 become log lines (stdout: info, stderr: warn); other fds do not exist. */
+  private fdWrite(fd: number, iovs: number, count: number, nwrittenPtr: number): number {
+    if (fd !== 1 && fd !== 2) return WASI_EBADF;
+    if (!this.span(iovs, count * 8) || !this.span(nwrittenPtr, 4)) return WASI_EFAULT;
+    let text = this.partial.get(fd) ?? '', total = 0;
+    const dec = new TextDecoder();
+    for (let i = 0; i < count; i++) {
+      const p = this.dv.getUint32(iovs + 8 * i, true), n = this.dv.getUint32(iovs + 8 * i + 4, true);
+      if (!this.span(p, n)) return WASI_EFAULT;
+      total += n;
+      // Only what a line can hold is decoded; a flood costs the plugin its own time, not host memory.
+      if (text.length <= MAX_LINE_BYTES) text += dec.decode(this.u8.subarray(p, p + Math.min(n, MAX_LINE_BYTES + 1)), { stream: true });
+      for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n')) {
+        this.line(fd === 1 ? 'info' : 'warn', fd === 1 ? 'stdout' : 'stderr', text.slice(0, nl));
+        text = text.slice(nl + 1);
+      }
+    }
+    this.partial.set(fd, text);
+    this.dv.setUint32(nwrittenPtr, total, true);
+    return WASI_ESUCCESS;
+  }
+
+  // ---- export calls ------------------------------------------------------------------------
+
+  private queue(op: Op): void {
+    const last = this.pending[this.pending.length - 1];
+    // Consecutive deletes (creates, updates) go to the kernel as one batch: many per send.
+    if (last && last.kind === op.kind && op.kind !== 'flush') {
+      if (op.kind === 'delete') (last as typeof op).msgs.push(...op.msgs);
+      else if (op.kind === 'create') (last as typeof op).specs.push(...op.specs);
+      else if (op.kind === 'update') (last as typeof op).items.push(...op.items);
+    } else this.pending.push(op);
+  }
+
+  /** Calls one export under the watchdog clock; traps and exits become RunFailure. */
+  private call(name: string, ...args: number[]): number {
+    const fn = this.instance.exports[name] as ((...a: number[]) => number) | undefined;
+    if (!fn) return OK;
+    this.current = name;
+    clock.enter(name);
+    try {
+      return fn(...args) ?? OK;
+    } catch (e) {
+      this.pending = []; // a call that did not finish does not get its queued operations sent
+      throw this.describe(e, name);
+    } finally {
+      clock.leave();
+      this.pendingBytes = 0;
+      this.flushPartialLines();
+    }
+  }
+
+  private check(name: string, status: number): number {
+    if (status < 0) {
+      throw new RunFailure({ kind: 'status', call: name, code: status, detail: `returned ${statusName.get(status) ?? status}` });
+    }
+    return status;
+  }
+
+  private describe(e: unknown, call: string): RunFailure | ProcExit {
+    if (e instanceof ProcExit) {
+      if (e.code === 0) return e;
+      const last = this.logs.filter((l) => l.source === 'stderr').pop()?.text ?? this.partial.get(2);
+      return new RunFailure({ kind: 'exit', call, code: e.code, detail: `exit code ${e.code}${last ? `: ${last}` : ''}` });
+    }
+    if (e instanceof RunFailure) return e;
+    // Stack overflow in Wasm surfaces as a RangeError; everything else the engine raises is a RuntimeError.
+    if (e instanceof WebAssembly.RuntimeError || e instanceof RangeError) {
+      const frames = (e.stack ?? '').split('\n').filter((l) => l.includes('wasm://') || l.includes('wasm-function'));
+      return new RunFailure({ kind: 'trap', call, message: e.message, stack: frames.slice(0, 20).join('\n') || undefined });
+    }
+    const err = e as { message?: string; name?: string; hint?: string };
+    return new RunFailure({ kind: 'host', call, message: err?.message ?? String(e), name: err?.name, hint: err?.hint });
+  }
+
+  private flushPartialLines(): void {
+    for (const [fd, text] of this.partial) {
+      if (text.length > MAX_LINE_BYTES) this.line(fd === 1 ? 'info' : 'warn', fd === 1 ? 'stdout' : 'stderr', text);
+      if (text.length > MAX_LINE_BYTES) this.partial.set(fd, '');
+    }
+  }
+
+  /** After each export call: queued kernel operations, then logs, output and progress to main. */
+  private afterCall(): void {
+    const ops = this.pending;
+    this.pending = [];
+    for (const op of ops) this.send(op);
+    this.publish();
+  }
+
+  private publish(): void {
+    if (this.logs.length) { post({ type: 'log', lines: this.logs }); this.logs = []; }
+    if (this.output.length) {
+      const bytes = this.output.length === 1 ? this.output[0] : concat(this.output);
+      this.output = [];
+      post({ type: 'emit', bytes }, [bytes.buffer as ArrayBuffer]);
+    }
+    post({ type: 'progress', stats: this.stats });
+  }
+
+  private send(op: Op): void {
+    const ct = backend!.ct;
+    const tally = (r: { ok: number; gone: number; failed: { errno: string; message: string }[] }, what: 'deleted' | 'created' | 'updated') => {
+      this.stats[what] += r.ok;
+      this.stats.gone += r.gone;
+      this.stats.failed += r.failed.length;
+      for (const f of r.failed.slice(0, 3)) this.note(`${what}:${f.errno}`, 'warn', `${op.kind} failed: ${f.message}`);
+    };
+    switch (op.kind) {
+      case 'delete': return tally(ct.deleteSync(op.msgs), 'deleted');
+      case 'create': return tally(ct.createSync(op.specs), 'created');
+      case 'update': return tally(ct.updateSync!(op.items), 'updated');
+      case 'flush':
+        this.stats.flushes++;
+        // The kernel can only filter by zone, mark and family; when the grant narrows further
+        // (protocols, more than 16 zones) the flush is a dump re-checked by the scanner + deletes.
+        if (op.plan.kernelExact) for (const f of op.plan.filters) ct.flushSync(f);
+        else {
+          const held: Uint8Array[] = [];
+          const staging = new Uint8Array(RECV_BUFFER_BYTES);
+          for (const f of op.plan.filters) {
+            ct.dumpSync(f, staging, (batch) => {
+              for (const m of splitMessages(batch)) { const s = scanEntry(m); if (s && op.plan.matcher.matches(s)) held.push(m.slice()); }
+            });
+          }
+          tally(ct.deleteSync(held), 'deleted');
+        }
+    }
+  }
+
+  /** Copies the in-scope messages of one received buffer into the plugin's batch buffer. */
+  private compact(batch: Uint8Array, matcher: ScopeMatcher, dest: number): number {
+    this.refresh();
+    let w = dest;
+    for (const m of splitMessages(batch)) {
+      const s = scanEntry(m);
+      if (!s || !matcher.matches(s)) { this.stats.filtered++; continue; }
+      this.u8.set(m, w);
+      const padded = align4(m.length);
+      this.u8.fill(0, w + m.length, w + padded);
+      w += padded;
+      this.stats.entries++;
+    }
+    return w - dest;
+  }
+
+  execute(): void {
+    try {
+      this.instantiate();
+      if (this.instance.exports._start) this.call('_start');
+      this.check('ctplug_init', this.call('ctplug_init'));
+      this.afterCall();
+      if (this.dumps.length) this.deliver();
+      this.check('ctplug_finish', this.call('ctplug_finish'));
+      this.afterCall();
+    } catch (e) {
+      if (!(e instanceof ProcExit)) throw e; // exit(0): the plugin is done
+      this.afterCall();
+    } finally {
+      const notice = this.lines.notice(true);
+      if (notice) this.logs.push({ level: 'warn', source: 'host', text: notice });
+      for (const [fd, text] of this.partial) if (text) this.line(fd === 1 ? 'info' : 'warn', fd === 1 ? 'stdout' : 'stderr', text);
+      this.publish();
+    }
+  }
+
+  /** Push model: every scheduled dump, one ctplug_on_entries call per received buffer. */
+  private deliver(): void {
+    const ptr = this.check('ctplug_alloc', this.call('ctplug_alloc', BATCH_BYTES));
+    if (!this.span(ptr, BATCH_BYTES)) {
+      throw new RunFailure({ kind: 'status', call: 'ctplug_alloc', code: E_BOUNDS, detail: `returned ${ptr}, which is not a ${BATCH_BYTES}-byte buffer inside memory` });
+    }
+    const ct = backend!.ct;
+    const staging = new Uint8Array(RECV_BUFFER_BYTES);
+    // Dumps scheduled from inside on_entries are appended and delivered after the current one.
+    for (let i = 0; i < this.dumps.length; i++) {
+      const plan = this.dumps[i];
+      this.stats.dumps++;
+      let flags = 0, stopped = false;
+      for (const filter of plan.filters) {
+        ct.dumpSync(filter, staging, (batch) => {
+          const len = this.compact(batch, plan.matcher, ptr);
+          if (len === 0) return;
+          this.stats.batches++;
+          const status = this.check('ctplug_on_entries', this.call('ctplug_on_entries', ptr, len, flags));
+          flags = 0;
+          this.afterCall();
+          if (status === STOP) { stopped = true; return false; }
+        }, () => { flags |= abi.batchFlags.RESYNC; });
+        if (stopped) break;
+      }
+    }
+  }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
+}
+
+function backendHasUpdate(): boolean {
+  return typeof backend!.ct.updateSync === 'function';
+}
+
+port.on('message', async (msg: { type: string }) => {
+  if (msg.type !== 'run') return;
+  const run = new Run();
+  try {
+    // @wasmer/wasi's own module costs ~50 ms to initialise: once per worker, reused across runs.
+    if (data.usesWasi && !wasiReady) { await initWasi(); wasiReady = true; }
+    backend ??= await openBackend(data.backend);
+    run.execute();
+    post({ type: 'done', stats: run.stats, table: backend?.table?.() });
+  } catch (e) {
+    const error: WorkerError = e instanceof RunFailure ? e.error
+      : { kind: 'host', call: 'run', message: (e as Error)?.message ?? String(e), name: (e as Error)?.name, hint: (e as { hint?: string })?.hint };
+    post({ type: 'failed', error, stats: run.stats });
+  }
+});
