@@ -50,6 +50,9 @@ export function fromNetlink(op: string, e: unknown): unknown {
       errno: e.errno, hint: 'the network namespace does not exist, or nf_conntrack is not loaded',
     });
   }
+  if (op === 'open' && e.code === 'EPERM') {
+    return new CtError(op, e.code, 'privilege', e.message, { errno: e.errno, hint: 'entering another network namespace needs CAP_SYS_ADMIN: run as root' });
+  }
   const h = hints[e.code];
   return new CtError(op, e.code, h?.kind ?? 'kernel', e.message, { errno: e.errno, ack: e.ack, hint: h?.hint });
 }

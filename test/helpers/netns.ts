@@ -1,0 +1,61 @@
+// Throwaway network namespaces for integration tests, removed even when a test fails.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { suite } from 'uvu';
+
+export const isRoot = process.getuid?.() === 0;
+
+/** Why kernel tests cannot run here, or undefined when they can. */
+export function kernelSkipReason(): string | undefined {
+  if (!isRoot) return 'integration tests need root (they create network namespaces)';
+  if (spawnSync('conntrack', ['--version']).status !== 0) return 'conntrack (conntrack-tools) is not installed: apt-get install -y conntrack';
+  return undefined;
+}
+
+export function makeNetns(): string {
+  const name = `ctplug-test-${randomBytes(4).toString('hex')}`;
+  execFileSync('ip', ['netns', 'add', name]);
+  return name;
+}
+
+export function removeNetns(name: string): void {
+  spawnSync('ip', ['netns', 'del', name]);
+}
+
+/** Runs fn with a fresh namespace and always deletes it. */
+export async function withNetns<T>(fn: (ns: string) => T | Promise<T>): Promise<T> {
+  const ns = makeNetns();
+  try {
+    return await fn(ns);
+  } finally {
+    removeNetns(ns);
+  }
+}
+
+/** `conntrack ARGS` inside the namespace; returns stdout (stderr has its summary line). */
+export function conntrackIn(ns: string, args: string[], opts: { allowFail?: boolean; input?: string } = {}): string {
+  const r = spawnSync('ip', ['netns', 'exec', ns, 'conntrack', ...args], { encoding: 'utf8', input: opts.input, maxBuffer: 1 << 30 });
+  if (r.status !== 0 && !opts.allowFail) throw new Error(`conntrack ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  return r.stdout;
+}
+
+/** The ids `conntrack -L ARGS -o id` prints, sorted. */
+export function conntrackIds(ns: string, args: string[] = []): number[] {
+  return conntrackIn(ns, ['-L', ...args, '-o', 'id'])
+    .split('\n')
+    .map((l) => l.match(/ id=(\d+)$/)?.[1])
+    .filter((x): x is string => !!x)
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
+/**
+ * A uvu suite for kernel tests. Without root (or conntrack) every test registered with `it`
+ * is reported as skipped, and a `SKIP file: reason` line says why; hooks are not run.
+ */
+export function kernelSuite(name: string, file: string) {
+  const skip = kernelSkipReason();
+  const t = suite(name);
+  if (skip) process.stdout.write(`SKIP ${file}: ${skip}\n`);
+  return { t, it: skip ? t.skip : t, skip };
+}
