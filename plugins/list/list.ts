@@ -1,0 +1,44 @@
+// list: print conntrack entries like `conntrack -L` (text, extended, id) or as NDJSON,
+// optionally filtered with the same keys as the `match` plugin.
+import {
+  Entry, Verdict, Plugin, Filter, JsonValue, renderText, renderJson, setRenderClock,
+  TEXT_EXTENDED, TEXT_ID, TEXT_LABELS, logInfo, u32Of,
+} from "../../sdk/assembly";
+export * from "../../sdk/assembly/exports";
+
+let filter = new Filter();
+let json = false;
+let textFlags = 0;
+let shown: u64 = 0;
+let limit: u64 = 0; // 0 = no limit
+
+Plugin.init((cfg: JsonValue) => {
+  filter = Filter.fromConfig(cfg);
+  // "output": "text" | "extended" | "id" | "json", or a comma list like conntrack's -o ("extended,id")
+  const parts = cfg.getString("output", "text").split(",");
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i].trim().toLowerCase();
+    if (p == "text" || p == "" || p == "default") continue;
+    else if (p == "extended") textFlags |= TEXT_EXTENDED;
+    else if (p == "id") textFlags |= TEXT_ID;
+    else if (p == "labels") textFlags |= TEXT_LABELS;
+    else if (p == "json") json = true;
+    else Plugin.fail("config: output must be text, extended, id, labels or json (got \"" + p + "\")");
+  }
+  const now = cfg.get("now");
+  if (now) { const s = u32Of(now); if (s < 0) Plugin.fail("config: now must be epoch seconds"); else setRenderClock(<u64>s); }
+  const lim = cfg.get("limit");
+  if (lim) { const n = u32Of(lim); if (n < 0) Plugin.fail("config: limit must be a count"); else limit = <u64>n; }
+  Plugin.dumpAll(filter.kernelRequests());
+});
+
+Plugin.onEntry((e: Entry): Verdict => {
+  if (!filter.matches(e)) return Verdict.Keep;
+  if (json) renderJson(Plugin.out, e); else renderText(Plugin.out, e, textFlags);
+  shown++;
+  return limit != 0 && shown >= limit ? Verdict.Stop : Verdict.Keep;
+});
+
+Plugin.onFinish(() => {
+  logInfo(shown.toString() + " flow entries have been shown.");
+});

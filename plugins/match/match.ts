@@ -1,0 +1,46 @@
+// match: select entries with conntrack-CLI filters, then list or delete them.
+//   {"action": "list" | "delete" | "count", "print": bool, "output": "text"|"extended"|"json", ...filter keys}
+import {
+  Entry, Verdict, Plugin, Filter, JsonValue, renderText, renderJson, TEXT_EXTENDED, TEXT_ID, logInfo,
+} from "../../sdk/assembly";
+export * from "../../sdk/assembly/exports";
+
+const LIST = 0, DELETE = 1, COUNT = 2;
+let filter = new Filter();
+let action = LIST;
+let print = true;
+let json = false;
+let textFlags = 0;
+let matched: u64 = 0;
+
+Plugin.init((cfg: JsonValue) => {
+  filter = Filter.fromConfig(cfg);
+  const a = cfg.getString("action", "list");
+  if (a == "list") action = LIST;
+  else if (a == "delete") action = DELETE;
+  else if (a == "count") action = COUNT;
+  else Plugin.fail("config: action must be list, delete or count (got \"" + a + "\")");
+  if (action == DELETE && filter.empty && !cfg.getBool("all", false))
+    Plugin.fail("config: refusing to delete every entry without a filter; set \"all\": true to mean it");
+  // conntrack -D prints every deleted entry too; "print": false keeps deletes quiet
+  print = action != COUNT && cfg.getBool("print", true);
+  const o = cfg.getString("output", "text");
+  if (o == "json") json = true;
+  else if (o == "extended") textFlags = TEXT_EXTENDED;
+  else if (o == "id") textFlags = TEXT_ID;
+  else if (o != "text") Plugin.fail("config: output must be text, extended, id or json");
+  Plugin.dumpAll(filter.kernelRequests());
+});
+
+Plugin.onEntry((e: Entry): Verdict => {
+  if (!filter.matches(e)) return Verdict.Keep;
+  matched++;
+  if (print) { if (json) renderJson(Plugin.out, e); else renderText(Plugin.out, e, textFlags); }
+  return action == DELETE ? Verdict.Delete : Verdict.Keep;
+});
+
+Plugin.onFinish(() => {
+  if (action == DELETE) logInfo(matched.toString() + " flow entries have been deleted.");
+  else if (action == COUNT) Plugin.print(matched.toString());
+  else logInfo(matched.toString() + " flow entries have been shown.");
+});

@@ -1,0 +1,259 @@
+// The glue between the ctplug host and a plugin author's callbacks:
+//   Plugin.init(fn)      fn(config) runs from ctplug_init: read config, schedule dumps
+//   Plugin.onEntry(fn)   fn(entry) -> Verdict, for every entry of every delivered batch
+//   Plugin.onFinish(fn)  fn() runs from ctplug_finish (print a summary, flush state)
+// Deletes are staged in one buffer and handed to the host once per batch (`delete`);
+// output is staged in Plugin.out and handed over once per batch (`emit`). Both buffers
+// are allocated once. AssemblyScript has no closures: keep state in module globals.
+import {
+  ctplug_dump, ctplug_delete, ctplug_config, STATUS_OK, STATUS_CONTINUE, STATUS_STOP,
+  STATUS_E_INVAL, DUMP_REQUEST_SIZE, DUMP_REQUEST_FAMILY, DUMP_REQUEST_PROTOCOL,
+  DUMP_REQUEST_FLAGS, DUMP_REQUEST_FLAGS_ZONE, DUMP_REQUEST_FLAGS_MARK, DUMP_REQUEST_ZONE,
+  DUMP_REQUEST_MARK, DUMP_REQUEST_MARK_MASK, ABI_VERSION,
+} from "./abi";
+import { Entry } from "./entry";
+import { ByteBuf } from "./buf";
+import { DumpRequest } from "./filter";
+import { JsonValue, JsonKind, parseJson, jsonError } from "./json";
+import { fail, failStatus, logError, logWarn } from "./log";
+import { NLMSG_HDRLEN, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP } from "./ctnetlink";
+import { align4 } from "./bytes";
+
+/** What to do with an entry. */
+export enum Verdict {
+  /** Leave the entry alone. */
+  Keep = 0,
+  /** Queue the entry for deletion (needs the "delete" capability). */
+  Delete = 1,
+  /** Keep it, and stop: no further entries are delivered. */
+  Stop = 2,
+}
+
+export type InitFn = (config: JsonValue) => void;
+export type EntryFn = (e: Entry) => Verdict;
+export type FinishFn = () => void;
+
+/** Output staging size (bytes handed to `emit` at once). */
+export const OUT_BYTES: i32 = 512 * 1024;
+/** Free space kept before rendering an entry so a line is never split across emit calls. */
+export const OUT_RESERVE: i32 = 16 * 1024;
+/** Delete staging size when the host never told us its batch size via ctplug_alloc. */
+export const DELETE_BYTES_DEFAULT: i32 = 256 * 1024;
+/** Largest single ctplug_alloc the SDK honours. */
+export const ALLOC_MAX: i32 = 64 * 1024 * 1024;
+
+let initFn: InitFn | null = null;
+let entryFn: EntryFn | null = null;
+let finishFn: FinishFn | null = null;
+
+const entry = new Entry();
+let outBuf: ByteBuf | null = null;
+let delPtr: usize = 0;
+let delCap: i32 = 0;
+let delPos: i32 = 0;
+let delCount: i32 = 0;
+let largestAlloc: i32 = 0;
+let stopped = false;
+let dumpsScheduled = 0;
+let configValue: JsonValue | null = null;
+let configStr: string = "";
+const REQ = memory.data(16);
+
+// statistics
+let nSeen: u64 = 0;
+let nSkipped: u64 = 0;
+let nDeleteQueued: u64 = 0;
+let nDeleteRefused: u64 = 0;
+let nBatches: u64 = 0;
+
+function stageDelete(e: Entry): void {
+  const n = align4(e.len);
+  // never copy past the message: align4 only adds padding the sender already counted
+  const copy = e.len;
+  if (delPtr == 0) {
+    delCap = largestAlloc > DELETE_BYTES_DEFAULT ? largestAlloc : DELETE_BYTES_DEFAULT;
+    delPtr = heap.alloc(<usize>delCap);
+  }
+  if (delPos + n > delCap) flushDeletes();
+  if (n > delCap) { logWarn("entry larger than the delete buffer; not deleted"); return; }
+  memory.copy(delPtr + <usize>delPos, e.ptr, <usize>copy);
+  if (n > copy) memory.fill(delPtr + <usize>(delPos + copy), 0, <usize>(n - copy));
+  delPos += n;
+  delCount++;
+}
+
+function flushDeletes(): void {
+  if (delPos == 0) return;
+  const r = ctplug_delete(<i32>delPtr, delPos);
+  if (r < 0) {
+    nDeleteRefused += <u64>delCount;
+    logError("delete refused by the host: status " + r.toString());
+  } else nDeleteQueued += <u64>delCount;
+  delPos = 0;
+  delCount = 0;
+}
+
+function writeRequest(r: DumpRequest): void {
+  memory.fill(REQ, 0, <usize>DUMP_REQUEST_SIZE);
+  store<u8>(REQ + <usize>DUMP_REQUEST_FAMILY, <u8>r.family);
+  store<u8>(REQ + <usize>DUMP_REQUEST_PROTOCOL, <u8>r.protocol);
+  let flags: u16 = 0;
+  if (r.hasZone) flags |= <u16>DUMP_REQUEST_FLAGS_ZONE;
+  if (r.hasMark) flags |= <u16>DUMP_REQUEST_FLAGS_MARK;
+  store<u16>(REQ + <usize>DUMP_REQUEST_FLAGS, flags);
+  store<u16>(REQ + <usize>DUMP_REQUEST_ZONE, <u16>r.zone);
+  store<u32>(REQ + <usize>DUMP_REQUEST_MARK, r.mark);
+  store<u32>(REQ + <usize>DUMP_REQUEST_MARK_MASK, r.hasMark ? r.markMask : 0);
+}
+
+export class Plugin {
+  /** Register the init callback (runs once, from ctplug_init, with the parsed config). */
+  static init(fn: InitFn): void { initFn = fn; }
+  /** Register the per-entry callback. */
+  static onEntry(fn: EntryFn): void { entryFn = fn; }
+  /** Register the finish callback. */
+  static onFinish(fn: FinishFn): void { finishFn = fn; }
+
+  /** Schedule one dump. Returns OK or a negative status (also logged). */
+  static dump(r: DumpRequest): i32 {
+    writeRequest(r);
+    const st = ctplug_dump(<i32>REQ, DUMP_REQUEST_SIZE);
+    if (st < 0) logError("dump refused by the host: status " + st.toString());
+    else dumpsScheduled++;
+    return st;
+  }
+  /** Schedule several dumps (e.g. Filter.kernelRequests()). Returns the first failure or OK. */
+  static dumpAll(rs: Array<DumpRequest>): i32 {
+    let first = STATUS_OK;
+    for (let i = 0; i < rs.length; i++) {
+      const st = Plugin.dump(rs[i]);
+      if (st < 0 && first == STATUS_OK) first = st;
+    }
+    return first;
+  }
+  /** Schedule a dump of everything the grant allows. */
+  static dumpEverything(): i32 { return Plugin.dump(new DumpRequest()); }
+
+  /** Queue `e` for deletion now (same as returning Verdict.Delete). */
+  static delete(e: Entry): void { stageDelete(e); }
+
+  /** The output buffer; flushed to the host at the end of every batch and at finish. */
+  static get out(): ByteBuf {
+    let b = outBuf;
+    if (!b) { b = new ByteBuf(OUT_BYTES, true); outBuf = b; }
+    return b;
+  }
+  /** Append a line (string + "\n") to the output. */
+  static print(s: string): void { Plugin.out.utf8(s).byte(10); }
+  /** Hand buffered output to the host now. False once the host's output cap is reached. */
+  static flush(): bool { return outBuf ? outBuf!.flush() : true; }
+
+  /** The parsed config (an empty object when the host gave none). */
+  static get config(): JsonValue { return configValue !== null ? configValue! : emptyObject(); }
+  static get configText(): string { return configStr; }
+
+  /** Fail init / the current call with a logged message. */
+  static fail(msg: string): void { fail(msg); }
+  /** Stop the run after the current entry (like Verdict.Stop). */
+  static stop(): void { stopped = true; }
+
+  static get entriesSeen(): u64 { return nSeen; }
+  static get entriesSkipped(): u64 { return nSkipped; }
+  static get deletesQueued(): u64 { return nDeleteQueued + <u64>delCount; }
+  static get deletesRefused(): u64 { return nDeleteRefused; }
+  static get batches(): u64 { return nBatches; }
+}
+
+function emptyObject(): JsonValue { const v = new JsonValue(); v.kind = JsonKind.Object; return v; }
+
+function readConfig(): bool {
+  let cap = 4096;
+  let buf = heap.alloc(<usize>cap);
+  let n = ctplug_config(<i32>buf, cap);
+  if (n > cap) {
+    if (n > ALLOC_MAX) { heap.free(buf); fail("config too large: " + n.toString() + " bytes"); return false; }
+    heap.free(buf);
+    cap = n;
+    buf = heap.alloc(<usize>cap);
+    n = ctplug_config(<i32>buf, cap);
+    if (n > cap) n = cap;
+  }
+  if (n < 0) { heap.free(buf); fail("config hostcall failed: status " + n.toString()); return false; }
+  configStr = String.UTF8.decodeUnsafe(buf, <usize>n);
+  heap.free(buf);
+  let blank = true;
+  for (let i = 0; i < configStr.length; i++) {
+    const c = configStr.charCodeAt(i);
+    if (c != 32 && c != 9 && c != 10 && c != 13) { blank = false; break; }
+  }
+  if (blank) { configValue = emptyObject(); return true; }
+  const v = parseJson(configStr);
+  if (v === null) { fail("config is not valid JSON: " + jsonError); return false; }
+  configValue = v;
+  return true;
+}
+
+// ---- the ABI exports (re-exported by exports.ts) ----
+
+export function ctplug_abi_v1(): i32 { return ABI_VERSION; }
+
+export function ctplug_alloc(len: i32): i32 {
+  if (len <= 0 || len > ALLOC_MAX) return 0;
+  if (len > largestAlloc) largestAlloc = len;
+  return <i32>heap.alloc(<usize>len);
+}
+
+export function ctplug_init(): i32 {
+  if (!readConfig()) return failStatus != 0 ? failStatus : STATUS_E_INVAL;
+  const fn = initFn;
+  if (fn) fn(Plugin.config);
+  if (failStatus != 0) return failStatus;
+  // A plugin that only looks at entries and scheduled nothing gets everything the grant allows.
+  if (dumpsScheduled == 0 && entryFn !== null) {
+    const st = Plugin.dumpEverything();
+    if (st < 0) return st;
+  }
+  __collect();
+  return STATUS_OK;
+}
+
+export function ctplug_on_entries(ptr: i32, len: i32, flags: i32): i32 {
+  if (stopped) return STATUS_STOP;
+  nBatches++;
+  const fn = entryFn;
+  const base = <usize>ptr;
+  let pos: i32 = 0;
+  const out = outBuf;
+  while (len - pos >= NLMSG_HDRLEN) {
+    const p = base + <usize>pos;
+    const mlen = <i32>load<u32>(p);
+    if (mlen < NLMSG_HDRLEN || mlen > len - pos) { nSkipped++; break; } // malformed framing: drop the rest
+    const step = align4(mlen);
+    pos = step > len - pos ? len : pos + step;
+    const type = <i32>load<u16>(p, 4);
+    if (type == NLMSG_DONE || type == NLMSG_ERROR || type == NLMSG_NOOP) continue;
+    if (!entry.reset(p, mlen)) { nSkipped++; continue; }
+    nSeen++;
+    if (!fn) continue;
+    if (out && out.free < OUT_RESERVE) out.flush();
+    const v = fn(entry);
+    if (v == Verdict.Delete) stageDelete(entry);
+    else if (v == Verdict.Stop) stopped = true;
+    if (stopped) break;
+    if (out && out.overflow) { stopped = true; break; }
+  }
+  flushDeletes();
+  if (outBuf) { if (!outBuf!.flush()) stopped = true; }
+  __collect();
+  if (failStatus != 0) return failStatus;
+  return stopped ? STATUS_STOP : STATUS_CONTINUE;
+}
+
+export function ctplug_finish(): i32 {
+  const fn = finishFn;
+  if (fn) fn();
+  flushDeletes();
+  if (outBuf) outBuf!.flush();
+  return failStatus != 0 ? failStatus : STATUS_OK;
+}
+
