@@ -22,7 +22,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
 /** Hard ceilings a policy may not exceed: a typo such as timeout_ms 1e12 is an error, not "no limit". */
 const CEILING: Readonly<Limits> = Object.freeze({
   timeout_ms: 10 * 60_000,
-  memory_max_pages: 65536, // the whole 32-bit address space
+  // 2 GiB: hostcalls take i32 pointers, and a negative one must always be out of bounds.
+  memory_max_pages: 32768,
   log_lines_per_s: 1_000_000,
   output_bytes: 2 ** 31 - 1,
 });
