@@ -12,7 +12,7 @@ import {
   createRequest, cpuStatsRequest, deleteRequest, dumpRequest, flushRequest, getRequest, statsRequest,
   type KernelFilter, type Lookup, type NewEntry,
 } from './request.js';
-import { scanEntry, type EntryScope } from './scope.js';
+import { emptyScope, scanInto, type ScopeFields } from './scope.js';
 import { icmpHasInverse, type Tuple } from './tuple.js';
 import {
   PROTOCOLS_WITH_PORTS, netnsPath, parseAddress, parseFamily, parseMark, parsePort, parseProtocol, parseTcpState,
@@ -177,13 +177,20 @@ export class Conntrack {
    * fails with EINVAL and is never sent.
    */
   deleteSync(entries: Uint8Array[], onProgress?: (done: number) => void): BatchResult {
-    const scopes: (EntryScope | null)[] = entries.map(scanEntry);
-    const valid = scopes.flatMap((s, i) => (s ? [i] : []));
+    const valid: number[] = [];
+    const invalid: number[] = [];
+    const scratch = emptyScope();
+    entries.forEach((m, i) => (scanInto(m, 0, m.length, scratch) ? valid : invalid).push(i));
+    const scope: ScopeFields = emptyScope();
     const outcome = this.run('delete', () =>
-      this.actions().batchSync(valid.length, (enc, k, seq) => deleteRequest(enc, seq, scopes[valid[k]]!), onProgress),
+      this.actions().batchSync(valid.length, (enc, k, seq) => {
+        const m = entries[valid[k]];
+        scanInto(m, 0, m.length, scope);
+        deleteRequest(enc, seq, m, 0, scope);
+      }, onProgress),
     );
     const result = tally('delete', outcome.errnos, outcome.messages, (k) => valid[k]);
-    scopes.forEach((s, i) => s || result.failed.push({ index: i, errno: 'EINVAL', message: 'not a conntrack entry message' }));
+    for (const i of invalid) result.failed.push({ index: i, errno: 'EINVAL', message: 'not a conntrack entry message' });
     result.failed.sort((a, b) => a.index - b.index);
     return result;
   }

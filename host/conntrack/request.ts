@@ -6,7 +6,7 @@ import {
   AF_UNSPEC, CTA, CTA_PROTOINFO_TCP, CTA_PROTOINFO_TCP_STATE, IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_GET,
   IPCTNL_MSG_CT_GET_STATS, IPCTNL_MSG_CT_GET_STATS_CPU, IPCTNL_MSG_CT_NEW, IPPROTO, IPS, msgType,
 } from './constants.js';
-import type { EntryScope } from './scope.js';
+import type { ScopeFields } from './scope.js';
 import { encodeTuple, invertTuple, type Tuple } from './tuple.js';
 import { familyNumber, type Family } from './validate.js';
 
@@ -39,12 +39,15 @@ export function flushRequest(enc: Encoder, seq: number, f: KernelFilter): void {
   endMessage(enc, at);
 }
 
-/** Delete one entry as the kernel returned it: its tuple, zone and id attributes copied verbatim. */
-export function deleteRequest(enc: Encoder, seq: number, e: EntryScope): void {
+/**
+ * Delete one entry as the kernel returned it (`msg[base...]`, scanned into `e`): its tuple,
+ * zone and id attributes copied verbatim, so the host need not interpret them.
+ */
+export function deleteRequest(enc: Encoder, seq: number, msg: Uint8Array, base: number, e: ScopeFields): void {
   const at = beginMessage(enc, msgType(IPCTNL_MSG_CT_DELETE), NLM_F_REQUEST, seq, e.family);
-  enc.raw(e.origTuple);
-  if (e.zoneAttr) enc.raw(e.zoneAttr);
-  if (e.idAttr) enc.raw(e.idAttr);
+  enc.rawRange(msg, base + e.tupleOffset, base + e.tupleOffset + e.tupleLength);
+  if (e.zoneOffset >= 0) enc.rawRange(msg, base + e.zoneOffset, base + e.zoneOffset + 6);
+  if (e.idOffset >= 0) enc.rawRange(msg, base + e.idOffset, base + e.idOffset + 8);
   endMessage(enc, at);
 }
 

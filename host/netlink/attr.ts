@@ -84,8 +84,12 @@ export class Encoder {
   }
   /** Copies an already-encoded attribute (header included) verbatim. */
   raw(attr: Uint8Array): this {
-    const at = this.reserve(attr.length);
-    this.buf.set(attr, at);
+    return this.rawRange(attr, 0, attr.length);
+  }
+  /** Copies `src[start, end)` verbatim; no subarray view (they are slow to create in V8). */
+  rawRange(src: Uint8Array, start: number, end: number): this {
+    const at = this.reserve(end - start);
+    for (let i = start, j = at; i < end; ) this.buf[j++] = src[i++];
     this.pad();
     return this;
   }
