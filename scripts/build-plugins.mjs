@@ -8,6 +8,7 @@
 // permissive default for test plugins) plus "module" and the "sha256" of the built wasm.
 // Outputs newer than every input are skipped; `--force` rebuilds everything.
 //   node scripts/build-plugins.mjs [--force] [name ...]
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
@@ -81,18 +82,27 @@ for (const job of jobs) {
   const newestIn = Math.max(commonTime, ...job.inputs.map(mtime));
   if (!force && mtime(wasm) > newestIn && mtime(manOut) > newestIn) { skipped++; continue; }
 
-  asc ??= (await import('assemblyscript/asc')).default;
   const argv = [
     relative(root, job.entry),
     '--config', relative(root, job.wasi ? CONFIG_WASI : CONFIG_DEFAULT),
     '--outFile', relative(root, wasm),
   ];
   let stderr = '';
+  let error = null;
   const t0 = Date.now();
-  const { error } = await asc.main(argv, {
-    stdout: { write: () => true },
-    stderr: { write: (s) => { stderr += String(s); return true; } },
-  });
+  if (job.wasi) {
+    // asc keeps --lib state between in-process runs, so a WASI-shim build (which adds lib
+    // files) runs in its own process and cannot leak into the plain builds.
+    const r = spawnSync(process.execPath, [join(root, 'node_modules', 'assemblyscript', 'bin', 'asc.js'), ...argv], { cwd: root, encoding: 'utf8' });
+    stderr = (r.stderr || '') + (r.stdout || '');
+    if (r.status !== 0) error = new Error(`asc exited with ${r.status}`);
+  } else {
+    asc ??= (await import('assemblyscript/asc')).default;
+    ({ error } = await asc.main(argv, {
+      stdout: { write: () => true },
+      stderr: { write: (s) => { stderr += String(s); return true; } },
+    }));
+  }
   // asc prints INFO/WARNING diagnostics on stderr; keep only real trouble
   const trouble = stderr.split('\n').some((l) => /^(ERROR|FAILURE)/.test(l.trim()));
   if (error || trouble) {

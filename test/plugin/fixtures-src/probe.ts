@@ -1,0 +1,35 @@
+// Test plugin: renders every entry as NDJSON and as extended text (+id, labels), and counts.
+// Config {"mode": "json"|"text"|"both"|"none", "verdict": "keep"|"delete"|"stop-after-1"}.
+import { Entry, Verdict, Plugin, JsonValue, renderText, renderJson, TEXT_EXTENDED, TEXT_ID, TEXT_LABELS, logInfo } from "../../../sdk/assembly";
+export * from "../../../sdk/assembly/exports";
+
+let mode = "both";
+let verdict = "keep";
+let n = 0;
+
+Plugin.init((cfg: JsonValue) => {
+  mode = cfg.getString("mode", "both");
+  verdict = cfg.getString("verdict", "keep");
+});
+
+Plugin.onEntry((e: Entry): Verdict => {
+  n++;
+  if (mode == "json" || mode == "both") renderJson(Plugin.out, e);
+  if (mode == "text" || mode == "both") renderText(Plugin.out, e, TEXT_EXTENDED | TEXT_ID | TEXT_LABELS);
+  if (e.malformed) Plugin.print("MALFORMED");
+  if (verdict == "delete") return Verdict.Delete;
+  if (verdict == "stop-after-1") return Verdict.Stop;
+  return Verdict.Keep;
+});
+
+Plugin.onFinish(() => { logInfo("probe saw " + n.toString()); });
+
+/** Extra export for tests: trigger an abort to check it is logged and traps with a name. */
+export function probe_abort(): void {
+  abort("probe abort requested");
+}
+/** Extra export: index out of range on an array (bounds check -> abort). */
+export function probe_oob(i: i32): i32 {
+  const a = new Array<i32>(2);
+  return a[i];
+}

@@ -1,0 +1,123 @@
+// The list plugin's text output against lines the real `conntrack -L` printed, and its JSON.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { PluginRun, pluginPath, built } from './harness.js';
+import { batch, entryMessage, IPS, TCP } from '../helpers/ctmsg.js';
+import { renderCases } from './cases.js';
+
+const LIST = pluginPath('list');
+const run = (config: unknown, ...b: Uint8Array[]) => new PluginRun(LIST, config).run(...b);
+
+if (!built(LIST)) {
+  console.log('SKIP plugin tests: dist/plugins/list.wasm missing (run node scripts/build.mjs plugins)');
+  test.skip('list plugin built', () => {});
+} else {
+  for (const c of renderCases) {
+    test(`text: ${c.name}`, () => {
+      const r = run({}, entryMessage(c.spec));
+      assert.equal(r.lines, [c.text]);
+    });
+    test(`extended,id: ${c.name}`, () => {
+      const r = run({ output: 'extended,id' }, entryMessage(c.spec));
+      assert.equal(r.lines, [`${c.l3}${c.text} id=${c.spec.id}`]);
+    });
+  }
+
+  test('all cases in one batch, one emit call, order kept', () => {
+    const r = run({ output: 'text' }, batch(renderCases.map((c) => c.spec)));
+    assert.equal(r.lines, renderCases.map((c) => c.text));
+    assert.is(r.emitCalls, 1);
+    assert.ok(r.logs.some((l) => l.msg === `${renderCases.length} flow entries have been shown.`));
+  });
+
+  test('ordering of optional fields: zone-orig, secmark, secctx, helper, delta-time, [OFFLOAD]', () => {
+    const spec = {
+      proto: 'tcp' as const, src: '10.1.1.1', dst: '10.2.2.2', sport: 40000, dport: 21, timeout: 7, tcpState: TCP.ESTABLISHED,
+      status: IPS.CONFIRMED | IPS.SEEN_REPLY | IPS.ASSURED | IPS.OFFLOAD, zone: 9, mark: 0xffffffff, use: 2,
+      secmark: 7, secctx: 'system_u:object_r:x_t:s0', helper: 'ftp', timestamp: { start: 1_000_000_000_000n },
+      counters: { orig: [12345678901234n, 99n], reply: [1n, 2n] }, reply: { src: '10.2.2.2', dst: '10.1.1.1', sport: 21, dport: 40000, zone: 3 },
+    };
+    const r = run({ now: 1030 }, entryMessage({ ...spec, src: spec.src, zone: 9 }));
+    assert.equal(r.lines, [
+      'tcp      6 7 ESTABLISHED src=10.1.1.1 dst=10.2.2.2 sport=40000 dport=21 packets=12345678901234 bytes=99 ' +
+      'src=10.2.2.2 dst=10.1.1.1 sport=21 dport=40000 zone-reply=3 packets=1 bytes=2 [OFFLOAD] mark=4294967295 secmark=7 ' +
+      'secctx=system_u:object_r:x_t:s0 zone=9 delta-time=30 helper=ftp use=2',
+    ]);
+  });
+
+  test('HW_OFFLOAD wins over OFFLOAD and ASSURED; 32-bit counters', () => {
+    const r = run({}, entryMessage({ proto: 'udp', src: '1.2.3.4', dst: '5.6.7.8', sport: 1, dport: 2, timeout: 1,
+      status: IPS.CONFIRMED | IPS.SEEN_REPLY | IPS.ASSURED | IPS.OFFLOAD | IPS.HW_OFFLOAD, counters: { orig: [5, 6], reply: [7, 8] }, counters32: true }));
+    assert.equal(r.lines, ['udp      17 1 src=1.2.3.4 dst=5.6.7.8 sport=1 dport=2 packets=5 bytes=6 src=5.6.7.8 dst=1.2.3.4 sport=2 dport=1 packets=7 bytes=8 [HW_OFFLOAD] mark=0 use=1']);
+  });
+
+  test('labels as bit numbers with output labels', () => {
+    const labels = new Uint8Array(16); labels[0] = 0b100010; labels[15] = 0x80;
+    const r = run({ output: 'labels' }, entryMessage({ proto: 'udp', src: '1.2.3.4', dst: '5.6.7.8', sport: 1, dport: 2, timeout: 1, labels }));
+    assert.ok(r.lines[0].endsWith('use=1 labels=1,5,127'), r.lines[0]);
+    const plain = run({}, entryMessage({ proto: 'udp', src: '1.2.3.4', dst: '5.6.7.8', sport: 1, dport: 2, timeout: 1, labels }));
+    assert.ok(plain.lines[0].endsWith('use=1'), 'conntrack prints no labels without a connlabel map');
+  });
+
+  test('json: every field', () => {
+    const labels = new Uint8Array(16); labels[0] = 2;
+    const r = run({ output: 'json' }, entryMessage({
+      proto: 'tcp', src: '2001:db8::1', dst: '2001:db8::2', sport: 1, dport: 443, timeout: 300, tcpState: TCP.ESTABLISHED, tcpWscale: [7, 8],
+      status: IPS.CONFIRMED | IPS.SEEN_REPLY | IPS.ASSURED, mark: 42, zone: 4097, use: 3, id: 4000000000, secmark: 5,
+      counters: { orig: [10n, 1000n], reply: [20n, 2000n] }, timestamp: { start: 1700000000000000000n, stop: 1700000001000000000n },
+      labels, helper: 'sip"x', secctx: 'ctx\\y',
+      master: { src: '2001:db8::9', dst: '2001:db8::8', sport: 5060, dport: 5060 },
+    }));
+    assert.is(r.lines.length, 1);
+    const o = JSON.parse(r.lines[0]);
+    assert.equal(o, {
+      family: 'ipv6', l3num: 10, proto: 'tcp', protonum: 6, timeout: 300, state: 'ESTABLISHED',
+      orig: { src: '2001:db8::1', dst: '2001:db8::2', protonum: 6, sport: 1, dport: 443 },
+      reply: { src: '2001:db8::2', dst: '2001:db8::1', protonum: 6, sport: 443, dport: 1 },
+      master: { src: '2001:db8::9', dst: '2001:db8::8', protonum: 6, sport: 5060, dport: 5060 },
+      status: 14, flags: ['SEEN_REPLY', 'ASSURED', 'CONFIRMED'], mark: 42, secmark: 5, zone: 4097, use: 3, id: 4000000000,
+      counters: { orig: { packets: 10, bytes: 1000 }, reply: { packets: 20, bytes: 2000 } },
+      timestamp: { start: 1700000000000000000, stop: 1700000001000000000 },
+      tcp: { wscale_orig: 7, wscale_reply: 8, flags_orig: 0x23, flags_reply: 0x23 },
+      labels: [1], helper: 'sip"x', secctx: 'ctx\\y',
+    });
+  });
+
+  test('json: icmp, zone 0 when CTA_ZONE absent, unknown family fields', () => {
+    const r = run({ output: 'json' }, entryMessage({ proto: 'icmp', src: '1.1.1.1', dst: '2.2.2.2', icmpType: 8, icmpCode: 0, icmpId: 77, timeout: 29 }));
+    const o = JSON.parse(r.lines[0]);
+    assert.is(o.zone, 0);
+    assert.equal(o.orig, { src: '1.1.1.1', dst: '2.2.2.2', protonum: 1, type: 8, code: 0, id: 77 });
+    assert.equal(o.reply.type, 0);
+  });
+
+  test('limit stops the run', () => {
+    const specs = Array.from({ length: 10 }, (_, i) => ({ proto: 'udp' as const, src: '1.1.1.1', dst: '2.2.2.2', sport: i + 1, dport: 53, timeout: 5 }));
+    const r = new PluginRun(LIST, { limit: 3 }).start();
+    assert.is(r.init(), 0);
+    assert.is(r.feed(batch(specs)), 1, 'STOP');
+    assert.is(r.feed(batch(specs)), 1, 'still STOP');
+    r.finish();
+    assert.is(r.lines.length, 3);
+  });
+
+  test('filters apply to list (proto + dport) and the dump request carries family/proto', () => {
+    const specs = [
+      { proto: 'tcp' as const, src: '1.1.1.1', dst: '2.2.2.2', sport: 1000, dport: 443, timeout: 5, tcpState: TCP.ESTABLISHED },
+      { proto: 'tcp' as const, src: '1.1.1.1', dst: '2.2.2.2', sport: 1001, dport: 80, timeout: 5, tcpState: TCP.ESTABLISHED },
+      { proto: 'udp' as const, src: '1.1.1.1', dst: '2.2.2.2', sport: 1002, dport: 443, timeout: 5 },
+    ];
+    const r = run({ proto: 'tcp', dport: 443, family: 'ipv4' }, batch(specs));
+    assert.is(r.lines.length, 1);
+    assert.ok(r.lines[0].includes('sport=1000 dport=443'));
+    assert.equal(r.dumps, [{ family: 2, protocol: 6, flags: 0, zone: 0, mark: 0, markMask: 0 }]);
+  });
+
+  test('bad output value fails init with a logged reason', () => {
+    const r = new PluginRun(LIST, { output: 'xml' }).start();
+    assert.is(r.init(), -1);
+    assert.ok(r.logs.some((l) => l.level === 0 && l.msg.includes('output must be')), JSON.stringify(r.logs));
+  });
+}
+
+test.run();
