@@ -44,8 +44,9 @@ const CTPLUG_IMPORTS: Record<string, string> = {
 };
 
 /**
- * Memory layout of the skeleton: 0..1023 scratch for tests (data segments), 1024.. bump heap for
- * ctplug_alloc. Globals $calls / $last count on_entries calls and keep the last status for tests.
+ * Memory layout of the skeleton: 0..1019 scratch for tests (data segments), 1020 the word $report
+ * emits (so tests can read hostcall statuses from the output), 1024.. bump heap for ctplug_alloc.
+ * $calls counts on_entries calls.
  */
 export function plugin(p: PluginParts = {}): string {
   const imports = Object.entries(CTPLUG_IMPORTS)
@@ -59,7 +60,9 @@ ${p.imports ?? ''}
   ${p.marker ?? '(global (export "ctplug_abi_v1") i32 (i32.const 1))'}
   (global $heap (mut i32) (i32.const 1024))
   (global $calls (mut i32) (i32.const 0))
-  (global $last (mut i32) (i32.const 0))
+  (func $report (param $v i32)
+    (i32.store (i32.const 1020) (local.get $v))
+    (drop (call $emit (i32.const 1020) (i32.const 4))))
   (func $alloc (export "ctplug_alloc") (param $n i32) (result i32)
     (local $p i32)
     (local.set $p (global.get $heap))
@@ -85,4 +88,15 @@ export function sha(bytes: Uint8Array): string {
 /** A manifest object for `bytes` with the given capabilities (default: read, any scope). */
 export function manifestFor(name: string, bytes: Uint8Array, capabilities: object = { operations: ['read'] }, limits: object = {}) {
   return { name, version: '0.0.1', abi: 1, module: `${name}.wasm`, sha256: sha(bytes), capabilities, limits };
+}
+
+/** Bytes as a WAT data string. */
+export function dataString(bytes: Uint8Array): string {
+  return '"' + Array.from(bytes, (b) => '\\' + b.toString(16).padStart(2, '0')).join('') + '"';
+}
+
+/** The i32 values a plugin emitted with $report. */
+export function statuses(output: Uint8Array): number[] {
+  const v = new DataView(output.buffer, output.byteOffset, output.byteLength);
+  return Array.from({ length: output.length / 4 }, (_, i) => v.getInt32(4 * i, true));
 }
