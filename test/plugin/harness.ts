@@ -73,10 +73,13 @@ export class PluginRun {
   init(): number { return this.exports.ctplug_init(); }
 
   /** Copy `data` into the plugin's batch buffer (allocated once) and call ctplug_on_entries. */
-  feed(data: Uint8Array, flags = 0, cap = 256 * 1024): number {
+  feed(data: Uint8Array, flags = 0, cap = 256 * 1024, poison?: Uint8Array): number {
     if (!this.batchPtr) { this.batchCap = Math.max(cap, data.length); this.batchPtr = this.exports.ctplug_alloc(this.batchCap); }
     if (data.length > this.batchCap) throw new Error('batch larger than the buffer');
-    new Uint8Array(this.memory.buffer).set(data, this.batchPtr);
+    const mem = new Uint8Array(this.memory.buffer);
+    mem.set(data, this.batchPtr);
+    // bytes after the batch that a correct parser never looks at
+    if (poison) for (let i = this.batchPtr + data.length, j = 0; i < this.batchPtr + this.batchCap; i++, j++) mem[i] = poison[j % poison.length];
     return this.exports.ctplug_on_entries(this.batchPtr, data.length, flags);
   }
   finish(): number { return this.exports.ctplug_finish(); }
