@@ -9,8 +9,8 @@ import { openNetlinkSocket, type NetlinkSocketLike } from '../netlink/socket.js'
 import { CTA_STATS_CPU, CTA_STATS_GLOBAL_ENTRIES, IPPROTO, TCP_STATES } from './constants.js';
 import { CtError, TOLERATED, fromNetlink, invalid } from './errors.js';
 import {
-  createRequest, cpuStatsRequest, deleteRequest, dumpRequest, flushRequest, getRequest, statsRequest,
-  type KernelFilter, type Lookup, type NewEntry,
+  createRequest, cpuStatsRequest, deleteRequest, dumpRequest, flushRequest, getRequest, statsRequest, updateRequest,
+  type Change, type KernelFilter, type Lookup, type NewEntry,
 } from './request.js';
 import { emptyScope, scanInto, type ScopeFields } from './scope.js';
 import { icmpHasInverse, type Tuple } from './tuple.js';
@@ -190,6 +190,33 @@ export class Conntrack {
       }, onProgress),
     );
     const result = tally('delete', outcome.errnos, outcome.messages, (k) => valid[k]);
+    for (const i of invalid) result.failed.push({ index: i, errno: 'EINVAL', message: 'not a conntrack entry message' });
+    result.failed.sort((a, b) => a.index - b.index);
+    return result;
+  }
+
+  /**
+   * Changes mark bits and/or timeout of entries as the kernel returned them, many per send.
+   * An entry that vanished meanwhile counts as gone.
+   */
+  updateSync(items: (Change & { entry: Uint8Array })[], onProgress?: (done: number) => void): BatchResult {
+    for (const it of items) {
+      if (it.mark !== undefined) parseU32(it.mark, 'mark');
+      if (it.markMask !== undefined) parseU32(it.markMask, 'mark mask');
+      if (it.timeout !== undefined) parseU32(it.timeout, 'timeout');
+    }
+    const valid: number[] = [];
+    const invalid: number[] = [];
+    const scope = emptyScope();
+    items.forEach((it, i) => (scanInto(it.entry, 0, it.entry.length, scope) ? valid : invalid).push(i));
+    const outcome = this.run('update', () =>
+      this.actions().batchSync(valid.length, (enc, k, seq) => {
+        const it = items[valid[k]];
+        scanInto(it.entry, 0, it.entry.length, scope);
+        updateRequest(enc, seq, it.entry, 0, scope, it);
+      }, onProgress),
+    );
+    const result = tally('update', outcome.errnos, outcome.messages, (k) => valid[k]);
     for (const i of invalid) result.failed.push({ index: i, errno: 'EINVAL', message: 'not a conntrack entry message' });
     result.failed.sort((a, b) => a.index - b.index);
     return result;

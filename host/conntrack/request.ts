@@ -51,6 +51,27 @@ export function deleteRequest(enc: Encoder, seq: number, msg: Uint8Array, base: 
   endMessage(enc, at);
 }
 
+export interface Change {
+  /** New mark bits: mark = (old & ~markMask) | (mark & markMask). */
+  mark?: number;
+  markMask?: number;
+  timeout?: number;
+}
+
+/** CT_NEW without CREATE: changes an existing entry, found by its own tuple/zone attributes. */
+export function updateRequest(enc: Encoder, seq: number, msg: Uint8Array, base: number, e: ScopeFields, c: Change): void {
+  const at = beginMessage(enc, msgType(IPCTNL_MSG_CT_NEW), NLM_F_REQUEST, seq, e.family);
+  enc.rawRange(msg, base + e.tupleOffset, base + e.tupleOffset + e.tupleLength);
+  if (e.zoneOffset >= 0) enc.rawRange(msg, base + e.zoneOffset, base + e.zoneOffset + 6);
+  if (c.mark !== undefined) {
+    const mask = c.markMask ?? 0xffffffff;
+    // The kernel computes (old & ~mask) ^ mark, so only bits inside the mask may be sent.
+    enc.u32be(CTA.MARK, (c.mark & mask) >>> 0).u32be(CTA.MARK_MASK, mask);
+  }
+  if (c.timeout !== undefined) enc.u32be(CTA.TIMEOUT, c.timeout);
+  endMessage(enc, at);
+}
+
 export interface Lookup {
   tuple: Tuple;
   /** Which direction `tuple` describes. */

@@ -4,7 +4,7 @@
 // whole host stack, the plugin runtime and plugin authors' tests run with no root.
 import { AttrDecoder, Encoder } from '../../host/netlink/attr.js';
 import {
-  NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_NOOP, NLM_F_ACK, NLM_F_CAPPED, NLM_F_DUMP, NLM_F_MULTI,
+  NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_NOOP, NLM_F_ACK, NLM_F_CAPPED, NLM_F_CREATE, NLM_F_DUMP, NLM_F_MULTI,
 } from '../../host/netlink/constants.js';
 import { MessageReader, NFGENMSG_LEN, beginMessage, endMessage } from '../../host/netlink/message.js';
 import type { NetlinkSocketLike } from '../../host/netlink/socket.js';
@@ -30,7 +30,7 @@ interface Row {
 
 /** Faults a test can inject: the next matching requests fail with `errno`. */
 export interface Fault {
-  type: 'delete' | 'create' | 'dump' | 'any';
+  type: 'delete' | 'create' | 'update' | 'dump' | 'any';
   errno: number;
   count: number;
 }
@@ -166,6 +166,12 @@ export class FakeKernel {
           return 0;
         }
       case IPCTNL_MSG_CT_NEW: {
+        if (!(flags & NLM_F_CREATE)) {
+          const err = this.fault('update');
+          if (err) return err;
+          const row = this.lookup(family, attrs);
+          return row ? this.change(row, attrs) : ENOENT;
+        }
         const err = this.fault('create');
         return err || this.insert(msg);
       }
@@ -246,6 +252,26 @@ export class FakeKernel {
     parts.push(enc.bytes().slice());
     size += enc.len;
     flushDatagram();
+  }
+
+  /** Mark (with mask, as the kernel computes it) and timeout changes, rewritten in the stored message. */
+  private change(row: Row, attrs: Map<number, Uint8Array>): number {
+    const be32 = (a: Uint8Array) => new DataView(a.buffer, a.byteOffset).getUint32(4, false);
+    const markAttr = attrs.get(CTA.MARK);
+    const maskAttr = attrs.get(CTA.MARK_MASK);
+    const timeout = attrs.get(CTA.TIMEOUT);
+    if (markAttr) row.mark = ((row.mark & (maskAttr ? ~be32(maskAttr) : 0)) ^ be32(markAttr)) >>> 0;
+    const enc = new Encoder();
+    const at = beginMessage(enc, msgType(IPCTNL_MSG_CT_NEW), 0, 0, row.family);
+    const d = new AttrDecoder(row.msg, NLMSG_HDRLEN + NFGENMSG_LEN, row.msg.length);
+    while (d.next()) {
+      if (d.type === CTA.MARK) enc.u32be(CTA.MARK, row.mark);
+      else if (d.type === CTA.TIMEOUT && timeout) enc.raw(timeout);
+      else enc.raw(d.rawAttr());
+    }
+    endMessage(enc, at);
+    row.msg = enc.bytes().slice();
+    return 0;
   }
 
   /** Inserts a CT_NEW request as a table entry the way the kernel reports it back. */

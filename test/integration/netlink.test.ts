@@ -112,6 +112,18 @@ it('get by original tuple and zone; a missing entry is null', () => {
   assert.is(ct.getSync({ tuple, direction: 'original', zone: 13 }), null);
 });
 
+it('update: a masked mark change leaves the other bits alone (conntrack -L as oracle)', () => {
+  ct.createSync([{ protocol: 'udp', src: '10.8.0.1', dst: '10.8.0.2', sport: 1, dport: 2, timeout: 50, zone: 3, mark: 0x1234 }]);
+  const held: Uint8Array[] = [];
+  ct.dumpSync({ zone: 3 }, new Uint8Array(65536), (b) => {
+    for (const m of splitMessages(b)) held.push(m.slice());
+  });
+  assert.equal(ct.updateSync([{ entry: held[0], mark: 0xab00, markMask: 0xff00, timeout: 500 }]), { ok: 1, gone: 0, failed: [] });
+  const line = conntrackIn(ns, ['-L', '-w', '3']);
+  assert.match(line, new RegExp(`mark=${0xab34} `));
+  assert.match(line, /^udp +17 (49\d|500) /);
+});
+
 it('per-CPU statistics have one row per CPU', () => {
   const rows = ct.statsSync();
   assert.ok(rows.length >= 1);

@@ -149,6 +149,17 @@ test('a failed dump start is a typed error', () => {
   }
 });
 
+test('update: masked mark change keeps the other bits; vanished entries count as gone', () => {
+  const k = new FakeKernel();
+  const ct = open(k);
+  ct.createSync([{ protocol: 'udp', src: '1.1.1.1', dst: '2.2.2.2', sport: 1, dport: 2, timeout: 9, mark: 0x1234 }]);
+  const [e] = dumpAll(ct);
+  assert.equal(ct.updateSync([{ entry: e, mark: 0xab00, markMask: 0xff00 }]), { ok: 1, gone: 0, failed: [] });
+  assert.is(scanEntry(dumpAll(ct)[0])!.mark, 0xab34);
+  ct.flushSync();
+  assert.equal(ct.updateSync([{ entry: e, mark: 1 }]), { ok: 0, gone: 1, failed: [] });
+});
+
 test('bad input never reaches the kernel', () => {
   const k = new FakeKernel();
   const ct = open(k);
