@@ -7,6 +7,7 @@ import { NETLINK_ADD_MEMBERSHIP, NETLINK_NETFILTER, SOL_NETLINK, SOL_SOCKET, SO_
 import { NetlinkError } from '../netlink/errors.js';
 import { MessageReader } from '../netlink/message.js';
 import { openNetlinkSocket, type NetlinkSocketLike } from '../netlink/socket.js';
+import { eventFilterProgram, type EventFilter } from './bpf.js';
 import { IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_NEW, msgType } from './constants.js';
 import { fromNetlink, invalid } from './errors.js';
 import { netnsPath } from './validate.js';
@@ -42,6 +43,8 @@ export interface EventSourceOptions {
   /** Receive buffer bytes (SO_RCVBUFFORCE; falls back to SO_RCVBUF capped by rmem_max). */
   bufferBytes?: number;
   socket?: NetlinkSocketLike;
+  /** Kernel-side filter (family, zone, mark) attached as a BPF program. */
+  filter?: EventFilter;
 }
 
 /** One receive's worth of events: whole messages back to back in `bytes`. */
@@ -62,7 +65,9 @@ export class EventSource {
   readonly bufferBytes: number;
   private readonly one = new Uint8Array(65536);
 
-  private constructor(private readonly sock: NetlinkSocketLike, kinds: EventKind[], wanted: number) {
+  private constructor(private readonly sock: NetlinkSocketLike, kinds: EventKind[], wanted: number, filter?: EventFilter) {
+    const program = filter && eventFilterProgram(filter);
+    if (program) sock.attachFilter(program); // before joining groups: nothing unfiltered gets in
     for (const k of kinds) sock.setsockopt(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, EVENT_GROUPS[k]);
     try {
       sock.setsockopt(SOL_SOCKET, SO_RCVBUFFORCE, wanted);
@@ -79,7 +84,7 @@ export class EventSource {
     const kinds = opts.kinds ?? ['NEW', 'UPDATE', 'DESTROY'];
     try {
       const sock = opts.socket ?? openNetlinkSocket(NETLINK_NETFILTER, opts.netns === undefined ? undefined : netnsPath(opts.netns));
-      return new EventSource(sock, kinds, opts.bufferBytes ?? DEFAULT_EVENT_BUFFER);
+      return new EventSource(sock, kinds, opts.bufferBytes ?? DEFAULT_EVENT_BUFFER, opts.filter);
     } catch (e) {
       throw fromNetlink('events', e);
     }

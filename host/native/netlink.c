@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <linux/filter.h>
 #include <linux/netlink.h>
 #include <node_api.h>
 
@@ -272,6 +273,26 @@ static napi_value nl_setsockopt(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// attachFilter(fd, program): SO_ATTACH_FILTER with a classic BPF program given as raw
+// struct sock_filter records (8 bytes each). The one pointer-carrying option, built here so
+// no pointer ever comes from JS. The kernel verifies the program.
+static napi_value nl_attach_filter(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd;
+  uint8_t *data;
+  size_t len;
+  if (argc < 2 || !arg_int(env, argv[0], &fd) || !arg_bytes(env, argv[1], &data, &len) || len == 0 ||
+      len % sizeof(struct sock_filter) != 0 || len / sizeof(struct sock_filter) > BPF_MAXINSNS) {
+    napi_throw_type_error(env, NULL, "attachFilter(fd, Uint8Array of 8-byte sock_filter records, at most 4096)");
+    return NULL;
+  }
+  struct sock_fprog prog = {.len = (unsigned short)(len / sizeof(struct sock_filter)), .filter = (struct sock_filter *)data};
+  if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) < 0) return throw_errno(env, errno, "setsockopt", "SO_ATTACH_FILTER");
+  return NULL;
+}
+
 // getsockopt(fd, level, name) -> int: to report the receive buffer the kernel really gave.
 static napi_value nl_getsockopt(napi_env env, napi_callback_info info) {
   size_t argc = 3;
@@ -312,6 +333,7 @@ NAPI_MODULE_INIT() {
       {"recvAsync", NULL, nl_recv_async, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setsockopt", NULL, nl_setsockopt, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getsockopt", NULL, nl_getsockopt, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"attachFilter", NULL, nl_attach_filter, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, nl_close, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);

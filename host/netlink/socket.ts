@@ -12,6 +12,8 @@ export interface NetlinkSocketLike {
   recvAsync(buf: Uint8Array): Promise<number>;
   setsockopt(level: number, name: number, value: number | Uint8Array): void;
   getsockopt(level: number, name: number): number;
+  /** Attaches a classic BPF program (8-byte sock_filter records) to filter what is received. */
+  attachFilter(program: Uint8Array): void;
   close(): void;
 }
 
@@ -22,6 +24,7 @@ interface NativeBinding {
   recvAsync(fd: number, buf: Uint8Array): Promise<number>;
   setsockopt(fd: number, level: number, name: number, value: number | Uint8Array): void;
   getsockopt(fd: number, level: number, name: number): number;
+  attachFilter(fd: number, program: Uint8Array): void;
   close(fd: number): void;
 }
 
@@ -66,6 +69,7 @@ export function openNetlinkSocket(protocol: number, netnsPath?: string): Netlink
     recvAsync: (buf) => n.recvAsync(fd, buf).catch((e) => Promise.reject(toNetlinkError(e))),
     setsockopt: (level, name, value) => wrap(() => n.setsockopt(fd, level, name, value)),
     getsockopt: (level, name) => wrap(() => n.getsockopt(fd, level, name)),
+    attachFilter: (program) => wrap(() => n.attachFilter(fd, program)),
     close: () => {
       if (open) (open = false), n.close(fd);
     },

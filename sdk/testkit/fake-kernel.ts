@@ -107,6 +107,7 @@ export class FakeKernel {
       },
       setsockopt: () => undefined,
       getsockopt: () => 0,
+      attachFilter: () => undefined,
       close: () => undefined,
     };
   }

@@ -84,6 +84,27 @@ it('only the subscribed kinds arrive', () => {
   }
 });
 
+it('a kernel-side BPF filter passes only the granted zones and marks while other zones churn', () => {
+  const ev = EventSource.open({ netns: ns, filter: { zones: [5, 0], mark: { value: 0x10, mask: 0xf0 } } });
+  try {
+    const specs = [...flows(30, 5), ...flows(30, 7), ...flows(30, 0)].map((s, i) => ({ ...s, mark: i % 2 ? 0x1f : 0x2f }));
+    ct.createSync(specs);
+    const got = drain(ev);
+    assert.is(got.events.length, 30, 'zones 5 and 0, odd marks only');
+    const zones = new Set<number>();
+    ct.dumpSync({}, new Uint8Array(65536), (b) => {
+      for (const m of splitMessages(b)) {
+        const s = scanEntry(m)!;
+        if (got.events.some(([, id]) => id === s.id)) zones.add(s.zone);
+        if (got.events.some(([, id]) => id === s.id)) assert.is(s.mark & 0xf0, 0x10);
+      }
+    });
+    assert.equal([...zones].sort(), [0, 5]);
+  } finally {
+    ev.close();
+  }
+});
+
 it('a tiny receive buffer overruns on a burst, and the overrun is reported', () => {
   const ev = EventSource.open({ netns: ns, bufferBytes: 64 * 1024 });
   try {
