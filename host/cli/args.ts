@@ -1,0 +1,203 @@
+// The command-line parser: hand-written, no dependency, strict. An unknown flag, a flag given
+// twice, a flag the command does not take, or a flag without its value is a UsageError (exit 2).
+// Values are only checked for presence here; their meaning is validated by host/conntrack/validate.ts
+// when the command runs, so there is exactly one place that decides what a valid zone is.
+//
+// Accepted forms: `--zone 5`, `--zone=5`, `-w 5`, `-w5`. conntrack's command letters work too:
+// `ctplug -L -w 5` is `ctplug list -w 5`.
+
+export class UsageError extends Error {
+  constructor(message: string, readonly command?: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export interface OptSpec {
+  short?: string;
+  long: string[];
+  /** Placeholder for the value in help; absent for boolean flags. */
+  value?: string;
+  help: string;
+}
+
+export const OPTIONS = {
+  netns: { long: ['netns'], value: 'NAME', help: 'network namespace (`ip netns` name or /proc/PID/ns/net path)' },
+  zone: { short: 'w', long: ['zone'], value: 'ZONE', help: 'conntrack zone, 0..65535' },
+  proto: { short: 'p', long: ['proto', 'protonum'], value: 'PROTO', help: 'tcp, udp, icmp, icmpv6, sctp, dccp, udplite, gre or a number' },
+  family: { short: 'f', long: ['family'], value: 'FAMILY', help: 'ipv4 or ipv6' },
+  src: { short: 's', long: ['src', 'orig-src'], value: 'ADDR', help: 'original source address (CIDR allowed in filters)' },
+  dst: { short: 'd', long: ['dst', 'orig-dst'], value: 'ADDR', help: 'original destination address (CIDR allowed in filters)' },
+  replySrc: { short: 'r', long: ['reply-src'], value: 'ADDR', help: 'reply source address (CIDR allowed in filters)' },
+  replyDst: { short: 'q', long: ['reply-dst'], value: 'ADDR', help: 'reply destination address (CIDR allowed in filters)' },
+  sport: { long: ['sport', 'orig-port-src'], value: 'PORT', help: 'original source port' },
+  dport: { long: ['dport', 'orig-port-dst'], value: 'PORT', help: 'original destination port' },
+  replySport: { long: ['reply-port-src'], value: 'PORT', help: 'reply source port' },
+  replyDport: { long: ['reply-port-dst'], value: 'PORT', help: 'reply destination port' },
+  mark: { short: 'm', long: ['mark'], value: 'MARK[/MASK]', help: 'conntrack mark, decimal or 0x hex, optional mask' },
+  state: { long: ['state'], value: 'STATE', help: 'TCP state, e.g. ESTABLISHED' },
+  status: { short: 'u', long: ['status'], value: 'BITS', help: 'status bits, comma separated: ASSURED,SEEN_REPLY,... (UNREPLIED in filters)' },
+  timeout: { short: 't', long: ['timeout'], value: 'SECONDS', help: 'timeout in seconds' },
+  icmpType: { long: ['icmp-type'], value: 'TYPE', help: 'ICMP type (default: echo request)' },
+  icmpCode: { long: ['icmp-code'], value: 'CODE', help: 'ICMP code (default 0)' },
+  icmpId: { long: ['icmp-id'], value: 'ID', help: 'ICMP id (default 0)' },
+  output: { short: 'o', long: ['output'], value: 'FORMAT', help: 'text (default), extended, id or json (NDJSON)' },
+  plugin: { long: ['plugin'], value: 'FILE', help: 'plugin: a .wasm, its manifest, or a first-party name (list, match, ...)' },
+  config: { long: ['config'], value: 'JSON|@FILE', help: 'plugin config as JSON text, or @file to read it from a file' },
+  policy: { long: ['policy'], value: 'FILE', help: 'operator policy (JSON) that grants the plugin its capabilities' },
+  help: { short: 'h', long: ['help'], help: 'show help for the command' },
+  version: { long: ['version'], help: 'print the version' },
+} as const satisfies Record<string, OptSpec>;
+
+export type OptKey = keyof typeof OPTIONS;
+export type Opts = Partial<Record<OptKey, string>>;
+
+const FILTER: OptKey[] = ['family', 'proto', 'src', 'dst', 'replySrc', 'replyDst', 'sport', 'dport', 'replySport', 'replyDport', 'zone', 'mark', 'state', 'status'];
+const TUPLE: OptKey[] = ['family', 'proto', 'src', 'dst', 'replySrc', 'replyDst', 'sport', 'dport', 'replySport', 'replyDport', 'icmpType', 'icmpCode', 'icmpId', 'zone'];
+
+export interface CommandSpec {
+  options: OptKey[];
+  /** Positional arguments, by name, all required. */
+  positionals?: string[];
+  summary: string;
+}
+
+export const COMMANDS: Record<string, CommandSpec> = {
+  list: { options: [...FILTER, 'output', 'netns'], summary: 'list entries (conntrack -L), through the first-party list plugin' },
+  delete: { options: [...FILTER, 'output', 'netns'], summary: 'delete matching entries (conntrack -D), through the match plugin' },
+  flush: { options: ['zone', 'family', 'mark', 'netns'], summary: 'delete everything, or one zone/family/mark, in the kernel (conntrack -F)' },
+  count: { options: ['zone', 'family', 'mark', 'netns'], summary: 'count entries (conntrack -C)' },
+  stats: { options: ['netns'], summary: 'per-CPU statistics (conntrack -S)' },
+  create: { options: [...TUPLE, 'timeout', 'state', 'mark', 'status', 'netns'], summary: 'create one entry (conntrack -I)' },
+  get: { options: [...TUPLE, 'output', 'netns'], summary: 'show one entry by its tuple (conntrack -G)' },
+  'plugin inspect': { options: ['output'], positionals: ['FILE'], summary: 'ABI, imports, exports, capabilities, limits and sha256 of a plugin' },
+  'plugin new': { options: [], positionals: ['NAME'], summary: 'scaffold a plugin folder that builds and passes its test' },
+  run: { options: ['plugin', 'config', 'policy', 'netns'], summary: 'run any plugin: ctplug --plugin FILE [--config JSON|@file] [--policy FILE]' },
+};
+
+/** conntrack's command letters. */
+const LETTERS: Record<string, string> = { L: 'list', D: 'delete', F: 'flush', C: 'count', S: 'stats', I: 'create', G: 'get' };
+
+const byLong = new Map<string, OptKey>();
+const byShort = new Map<string, OptKey>();
+for (const [key, spec] of Object.entries(OPTIONS) as [OptKey, OptSpec][]) {
+  for (const l of spec.long) byLong.set(l, key);
+  if (spec.short) byShort.set(spec.short, key);
+}
+
+export function flagName(key: OptKey): string {
+  const s: OptSpec = OPTIONS[key];
+  return s.short ? `-${s.short}/--${s.long[0]}` : `--${s.long[0]}`;
+}
+
+export interface Parsed {
+  /** 'list', 'plugin inspect', 'run', ...; undefined when only global flags were given. */
+  command?: string;
+  positionals: string[];
+  opts: Opts;
+  help: boolean;
+  version: boolean;
+}
+
+/** Does this token look like a flag rather than a value? Negative numbers are values. */
+const looksLikeFlag = (t: string) => t.length > 1 && t.startsWith('-') && !/^-\d/.test(t);
+
+export function parseArgs(argv: string[]): Parsed {
+  const out: Parsed = { positionals: [], opts: {}, help: false, version: false };
+  const words: string[] = [];
+  const seen = new Map<OptKey, string>();
+
+  const set = (key: OptKey, spelled: string, value: string | undefined) => {
+    if (key === 'help') return void (out.help = true);
+    if (key === 'version') return void (out.version = true);
+    if (value === undefined) throw new UsageError(`${spelled} needs a value (${OPTIONS[key].value})`);
+    if (seen.has(key)) throw new UsageError(`${flagName(key)} given twice (${seen.get(key)} and ${spelled})`);
+    seen.set(key, spelled);
+    out.opts[key] = value;
+  };
+
+  for (let i = 0; i < argv.length; i++) {
+    const tok = argv[i];
+    const next = (): string | undefined => {
+      const v = argv[i + 1];
+      if (v === undefined || looksLikeFlag(v)) return undefined;
+      i++;
+      return v;
+    };
+    if (tok === '--') {
+      words.push(...argv.slice(i + 1));
+      break;
+    }
+    if (tok.startsWith('--')) {
+      const eq = tok.indexOf('=');
+      const name = eq < 0 ? tok.slice(2) : tok.slice(2, eq);
+      const key = byLong.get(name);
+      if (!key) throw new UsageError(`unknown option --${name}${suggest(name)}`);
+      const takesValue = 'value' in OPTIONS[key];
+      if (!takesValue && eq >= 0) throw new UsageError(`--${name} takes no value`);
+      set(key, `--${name}`, takesValue ? (eq >= 0 ? tok.slice(eq + 1) : next()) : undefined);
+      continue;
+    }
+    if (tok.length > 1 && tok.startsWith('-') && !/^-\d/.test(tok)) {
+      const letter = tok[1];
+      if (LETTERS[letter] && tok.length === 2) {
+        words.unshift(LETTERS[letter]);
+        continue;
+      }
+      const key = byShort.get(letter);
+      if (!key) throw new UsageError(`unknown option -${letter}`);
+      const takesValue = 'value' in OPTIONS[key];
+      if (!takesValue) {
+        if (tok.length > 2) throw new UsageError(`-${letter} takes no value (got ${tok})`);
+        set(key, `-${letter}`, undefined);
+      } else {
+        set(key, `-${letter}`, tok.length > 2 ? tok.slice(2) : next());
+      }
+      continue;
+    }
+    words.push(tok);
+  }
+
+  // The command: one word, or "plugin inspect|new"; `--plugin FILE` alone means `run`.
+  if (words.length) {
+    const first = words.shift()!;
+    if (first === 'plugin') {
+      const sub = words.shift();
+      if (sub === undefined) {
+        if (!out.help) throw new UsageError('`ctplug plugin` needs a subcommand: inspect FILE or new NAME', 'plugin');
+        out.command = 'plugin';
+        return out;
+      }
+      if (sub !== 'inspect' && sub !== 'new') throw new UsageError(`unknown subcommand \`plugin ${sub}\`: use \`plugin inspect FILE\` or \`plugin new NAME\``, 'plugin');
+      out.command = `plugin ${sub}`;
+    } else if (COMMANDS[first]) {
+      out.command = first;
+    } else {
+      throw new UsageError(`unknown command ${JSON.stringify(first)}: use one of ${Object.keys(COMMANDS).filter((c) => !c.includes(' ')).join(', ')}, plugin`);
+    }
+  } else if (out.opts.plugin !== undefined) {
+    out.command = 'run';
+  }
+  out.positionals = words;
+  if (!out.command || out.help) return out;
+
+  const spec = COMMANDS[out.command];
+  if (out.command === 'run' && out.opts.plugin === undefined && words.length === 1) {
+    out.opts.plugin = words.shift(); // `ctplug run FILE`
+  }
+  for (const key of seen.keys()) {
+    if (!spec.options.includes(key)) {
+      throw new UsageError(`${seen.get(key)} is not an option of \`ctplug ${out.command}\``, out.command);
+    }
+  }
+  const want = spec.positionals ?? [];
+  if (words.length < want.length) throw new UsageError(`\`ctplug ${out.command}\` needs ${want.slice(words.length).join(' ')}`, out.command);
+  if (words.length > want.length) throw new UsageError(`unexpected argument ${JSON.stringify(words[want.length])} for \`ctplug ${out.command}\``, out.command);
+  if (out.command === 'run' && out.opts.plugin === undefined) throw new UsageError('`ctplug run` needs --plugin FILE', 'run');
+  return out;
+}
+
+function suggest(name: string): string {
+  const near = [...byLong.keys()].filter((l) => l.startsWith(name.slice(0, 3)) || name.startsWith(l));
+  return near.length ? ` (did you mean ${near.slice(0, 3).map((n) => `--${n}`).join(', ')}?)` : '';
+}

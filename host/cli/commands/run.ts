@@ -1,0 +1,44 @@
+// `ctplug --plugin FILE [--config JSON|@FILE] [--policy FILE] [--netns NAME]`: run any plugin.
+// The policy decides what it may do; its output goes to stdout, its logs to stderr tagged with its name.
+import { readFileSync } from 'node:fs';
+import type { Parsed } from '../args.js';
+import { UsageError } from '../args.js';
+import { summary } from '../common.js';
+import { EXIT, type ExitCode } from '../exit-codes.js';
+import { runPluginFile } from '../plugins.js';
+
+export function readConfig(v: string | undefined): unknown {
+  if (v === undefined) return {};
+  let text = v;
+  let where = '--config';
+  if (v.startsWith('@')) {
+    where = v.slice(1);
+    try {
+      text = readFileSync(v.slice(1), 'utf8');
+    } catch (e) {
+      throw new UsageError(`--config ${v}: cannot read ${v.slice(1)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'run');
+    }
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`${where}: not valid JSON (${(e as Error).message})`, 'run');
+  }
+}
+
+export async function run(p: Parsed): Promise<ExitCode> {
+  const config = readConfig(p.opts.config);
+  if (p.opts.netns !== undefined) {
+    const { netnsPath } = await import('../../conntrack/validate.js');
+    netnsPath(p.opts.netns); // a missing namespace is exit 4 before any plugin code is loaded
+  }
+  const r = await runPluginFile(p.opts.plugin!, config, p.opts.policy, p.opts.netns, {
+    onLog: (l) => process.stderr.write(`[${l.plugin}] ${l.level === 'info' ? '' : `${l.level}: `}${l.text}\n`),
+    progress: 'processed',
+  });
+  const s = r.stats;
+  const parts = [`${s.entries} entries seen`, s.deleted && `${s.deleted} deleted`, s.gone && `${s.gone} already gone`, s.created && `${s.created} created`,
+    s.updated && `${s.updated} updated`, s.failed && `${s.failed} failed`, s.refused && `${s.refused} requests refused`].filter(Boolean);
+  summary(`plugin run finished: ${parts.join(', ')}.`);
+  return s.failed > 0 ? EXIT.KERNEL : EXIT.OK;
+}

@@ -1,0 +1,99 @@
+// Help text: one screen per command, flags generated from the option table, and examples that
+// teach the common jobs. `ctplug --help` also prints the exit-code table.
+import { COMMANDS, OPTIONS, type OptKey, type OptSpec } from './args.js';
+import { exitTableText } from './exit-codes.js';
+
+const EXAMPLES: Record<string, string[]> = {
+  list: [
+    'ctplug list                                   # everything, as `conntrack -L` prints it',
+    'ctplug list --netns blue -w 5 -o id           # zone 5 of netns "blue", with conntrack ids',
+    'ctplug list -p tcp --dport 443 --state ESTABLISHED',
+    'ctplug list -s 10.0.0.0/8 -m 0x10/0xff0 -o json   # NDJSON, one entry per line',
+  ],
+  delete: [
+    'ctplug delete -w 5 -p udp                     # like `conntrack -D -w 5 -p udp`',
+    'ctplug delete -w 5                            # a whole zone, deleted in the kernel in one request',
+    'ctplug delete -d 192.0.2.7 || echo "nothing to delete (exit 1)"',
+  ],
+  flush: ['ctplug flush                                  # the whole table (conntrack -F)', 'ctplug flush -w 7                             # only zone 7, in the kernel', 'ctplug flush -f ipv6'],
+  count: ['ctplug count                                  # conntrack -C', 'ctplug count --netns blue -w 5'],
+  stats: ['ctplug stats                                  # conntrack -S'],
+  create: [
+    'ctplug create -p tcp -s 10.0.0.1 -d 10.0.0.2 --sport 40000 --dport 443 --state ESTABLISHED -t 120 -w 5',
+    'ctplug create -p udp -s 2001:db8::1 -d 2001:db8::2 --sport 5353 --dport 53 -t 30 -m 0x10',
+    'ctplug create -p icmp -s 10.0.0.1 -d 10.0.0.2 --icmp-type 8 --icmp-code 0 --icmp-id 7 -t 30',
+  ],
+  get: ['ctplug get -p tcp -s 10.0.0.1 -d 10.0.0.2 --sport 40000 --dport 443 -w 5', 'ctplug get -p udp -r 10.0.0.2 -q 10.0.0.1 --reply-port-src 53 --reply-port-dst 5353'],
+  'plugin inspect': ['ctplug plugin inspect dist/plugins/match.wasm', 'ctplug plugin inspect my-filter/build/my-filter.wasm -o json'],
+  'plugin new': ['ctplug plugin new my-filter && cd my-filter && npm install && npm test'],
+  run: [
+    'ctplug --plugin dist/plugins/stale.wasm --config \'{"proto":"udp","unreplied":true,"timeout_lt":10}\' --policy policy.json',
+    'ctplug --plugin ./my-filter/build/my-filter.wasm --config @cfg.json --policy policy.json --netns blue',
+  ],
+};
+
+const NOTES: Record<string, string> = {
+  list: 'Filters are conntrack\'s; -w, -f and -m are applied in the kernel, the rest by the list plugin,\nwhich only ever sees what the filters grant it. Prints "N flow entries have been shown." on stderr.\nAn empty list exits 0.',
+  delete: 'Runs the match plugin with action "delete", granted only the scope the filters name.\n`delete -w Z` with no other filter deletes the zone in the kernel in one request (no entry lines\nare printed then). Nothing matched: "0 flow entries have been deleted." and exit 1.',
+  flush: 'Flush is done by the kernel. With -w/-f/-m only matching entries go.',
+  count: 'Without filters this asks the kernel\'s counter; with -w/-f/-m it counts a filtered dump.',
+  create: 'tcp/udp/sctp/dccp/udplite need --sport and --dport; a timeout (-t) is required.\ntcp defaults to --state ESTABLISHED. -r/-q give the reply tuple when NAT applies.',
+  get: 'One entry by its original tuple (-s/-d/--sport/--dport) or its reply tuple (-r/-q/--reply-port-*).\nNo such entry: exit 1.',
+  'plugin inspect': 'Reads the module and its manifest (FILE.manifest.json or manifest.json next to it).',
+  'plugin new': 'Creates ./NAME with the source, manifest, asconfig.json, package.json and a uvu test using the\nctplug test kit. `npm install && npm test` there builds the plugin and passes with no edits.',
+  run: 'The policy decides what the plugin may do (grant = manifest ∩ policy); asking for more is refused\nat load (exit 6). A first-party plugin (list, match, purge-remote, stale) given by name runs without\n--policy, granted what its manifest asks in the namespace.',
+};
+
+function usageLine(cmd: string): string {
+  const spec = COMMANDS[cmd];
+  const pos = (spec.positionals ?? []).join(' ');
+  if (cmd === 'run') return 'ctplug --plugin FILE [--config JSON|@FILE] [--policy FILE] [--netns NAME]';
+  return `ctplug ${cmd}${pos ? ` ${pos}` : ''}${spec.options.length ? ' [options]' : ''}`;
+}
+
+function optionLines(keys: OptKey[]): string {
+  const rows = keys.map((k) => {
+    const s: OptSpec = OPTIONS[k];
+    const names = [s.short ? `-${s.short}` : '', ...s.long.map((l) => `--${l}`)].filter(Boolean).join(', ');
+    return [`${names}${s.value ? ` ${s.value}` : ''}`, s.help];
+  });
+  const w = Math.min(40, Math.max(...rows.map((r) => r[0].length)) + 2);
+  return rows.map(([a, b]) => `  ${a.padEnd(w)}${b}`).join('\n');
+}
+
+export function commandHelp(cmd: string): string {
+  if (cmd === 'plugin') return `Usage:\n  ctplug plugin inspect FILE [-o json]\n  ctplug plugin new NAME\n\n${commandHelp('plugin inspect')}\n${commandHelp('plugin new')}`;
+  const spec = COMMANDS[cmd];
+  const parts = [`Usage: ${usageLine(cmd)}`, '', spec.summary.charAt(0).toUpperCase() + spec.summary.slice(1) + '.'];
+  if (NOTES[cmd]) parts.push('', NOTES[cmd]);
+  if (spec.options.length) parts.push('', 'Options:', optionLines(spec.options));
+  if (EXAMPLES[cmd]) parts.push('', 'Examples:', ...EXAMPLES[cmd].map((e) => `  ${e}`));
+  parts.push('', 'Exit codes: see `ctplug --help`.');
+  return parts.join('\n') + '\n';
+}
+
+export function mainHelp(version: string): string {
+  const cmds = Object.entries(COMMANDS).map(([c, s]) => `  ${(c === 'run' ? '--plugin FILE' : c).padEnd(16)}${s.summary}`);
+  return [
+    `ctplug ${version}: Linux conntrack through a small privileged host and sandboxed WebAssembly plugins`,
+    '',
+    'Usage: ctplug COMMAND [options]      (conntrack\'s -L -D -F -C -S -I -G work as COMMAND too)',
+    '',
+    'Commands:',
+    ...cmds,
+    '',
+    'Common options: --netns NAME (run in a network namespace), -o text|extended|id|json, -h/--help',
+    '',
+    'Examples:',
+    '  sudo ctplug list -w 5 -p tcp --dport 443',
+    '  sudo ctplug delete --netns blue -w 5 -p udp',
+    '  sudo ctplug --plugin dist/plugins/stale.wasm --config \'{"proto":"udp","unreplied":true,"timeout_lt":10}\' --policy policy.json',
+    '',
+    'Exit codes:',
+    exitTableText(),
+    '',
+    'Errors are one line on stderr: "ctplug: <what was wrong>; <what to do>".',
+    'Run `ctplug COMMAND --help` for the flags and examples of each command.',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,165 @@
+// Running plugins from the CLI. The built-in commands (list, delete, get's rendering) are the
+// first-party plugins from dist/plugins, run through the same runtime as any third-party plugin.
+// Their grant is derived from the command line: the manifest's capabilities narrowed to the
+// scope the flags name (`-w 5` grants zone 5 only), and the policy grants exactly that.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CtError } from '../conntrack/errors.js';
+import type { Operation, Scope, ZoneRange } from '../policy/capabilities.js';
+import { parseManifest, type Manifest } from '../policy/manifest.js';
+import { packageRoot } from '../paths.js';
+import type { PluginLogLine, RunResult } from '../runtime/plugin.js';
+import type { BackendSpec, RunStats } from '../runtime/protocol.js';
+import { Progress } from './progress.js';
+
+export const BUILTIN = ['list', 'match', 'purge-remote', 'stale'] as const;
+
+/** dist/plugins/<name>.manifest.json and its module; exit 4 when ctplug was not built. */
+export function builtinPaths(name: string): { manifestPath: string; wasmPath: string } {
+  const dir = join(packageRoot(), 'dist', 'plugins');
+  const manifestPath = join(dir, `${name}.manifest.json`);
+  const wasmPath = join(dir, `${name}.wasm`);
+  if (!existsSync(manifestPath) || !existsSync(wasmPath)) {
+    throw new CtError('plugin', 'ENOENT', 'environment', `the first-party plugin "${name}" is not built (${wasmPath} is missing)`, {
+      hint: 'run `npm run build` (or `npm install`) in the ctplug folder',
+    });
+  }
+  return { manifestPath, wasmPath };
+}
+
+function intersectZones(a: ZoneRange[] | 'any', b: ZoneRange[] | 'any' | undefined): ZoneRange[] | 'any' {
+  if (b === undefined || b === 'any') return a;
+  if (a === 'any') return b;
+  const out: ZoneRange[] = [];
+  for (const x of a) for (const y of b) {
+    const from = Math.max(x.from, y.from), to = Math.min(x.to, y.to);
+    if (from <= to) out.push({ from, to });
+  }
+  return out;
+}
+
+function intersectNames<T extends string>(a: T[] | 'any', b: T[] | 'any' | undefined): T[] | 'any' {
+  if (b === undefined || b === 'any') return a;
+  if (a === 'any') return b;
+  return a.filter((x) => b.includes(x));
+}
+
+/** The manifest's scope narrowed to the flags' scope. Empty means the flags ask for what the plugin cannot do. */
+export function narrowScope(base: Scope, flags: Partial<Scope>): Scope {
+  const zones = intersectZones(base.zones, flags.zones);
+  const families = intersectNames(base.families, flags.families);
+  const protocols = intersectNames(base.protocols, flags.protocols);
+  for (const [what, v] of [['zones', zones], ['families', families], ['protocols', protocols]] as const) {
+    if (v !== 'any' && v.length === 0) throw new CtError('plugin', 'EINVAL', 'usage', `the filters select ${what} this plugin does not handle`);
+  }
+  return { zones, families, protocols, mark: flags.mark ?? base.mark, markBits: base.markBits };
+}
+
+export interface CliGrant {
+  operations: Operation[];
+  scope: Partial<Scope>;
+}
+
+export interface PluginRun {
+  stats: RunStats;
+  /** Newline-terminated records the plugin emitted (entries shown, for list/match). */
+  lines: number;
+  logs: PluginLogLine[];
+}
+
+export interface RunIo {
+  /** Where output goes; default stdout. */
+  write?: (bytes: Uint8Array) => void;
+  /** Log lines the plugin wrote; default: warnings and errors to stderr, tagged with the plugin name. */
+  onLog?: (line: PluginLogLine) => void;
+  /** Show deletion progress on stderr (only when stderr is a terminal). */
+  progress?: string;
+  backend?: BackendSpec;
+}
+
+function countLines(b: Uint8Array): number {
+  let n = 0;
+  for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) n++;
+  return n;
+}
+
+export function defaultLog(line: PluginLogLine): void {
+  if (line.level === 'error' || line.level === 'warn') process.stderr.write(`ctplug: plugin ${line.plugin}: ${line.level}: ${line.text}\n`);
+}
+
+async function runLoaded(src: { manifest: Manifest | Record<string, unknown>; wasm: Uint8Array } | string, policy: Record<string, unknown> | string, config: unknown, netns: string | undefined, io: RunIo): Promise<PluginRun> {
+  const { loadPlugin } = await import('../runtime/plugin.js');
+  const plugin = await loadPlugin(src, { policy, netns, config, backend: io.backend });
+  let lines = 0;
+  const write = io.write ?? ((b: Uint8Array) => process.stdout.write(b));
+  const progress = io.progress ? new Progress(io.progress) : undefined;
+  let result: RunResult;
+  try {
+    result = await plugin.run({
+      onOutput: (b) => {
+        lines += countLines(b);
+        write(b);
+      },
+      onLog: io.onLog ?? defaultLog,
+      onProgress: progress ? (s) => progress.update(s.deleted + s.gone) : undefined,
+    });
+  } finally {
+    progress?.done();
+    await plugin.close();
+  }
+  return { stats: result.stats, lines, logs: result.logs };
+}
+
+/**
+ * Runs a first-party plugin (dist/plugins/NAME) with `config`, granted `grant.operations` over the
+ * manifest's scope narrowed to `grant.scope`, against the kernel in `netns`.
+ */
+export async function runBuiltinPlugin(name: string, config: Record<string, unknown>, grant: CliGrant, netns: string | undefined, io: RunIo = {}): Promise<PluginRun> {
+  const { manifestPath, wasmPath } = builtinPaths(name);
+  const manifest = parseManifest(JSON.parse(readFileSync(manifestPath, 'utf8')), manifestPath);
+  const missing = grant.operations.filter((op) => !manifest.capabilities.operations.includes(op));
+  if (missing.length) throw new Error(`first-party plugin ${name} does not declare ${missing.join(', ')}`);
+  const scope = narrowScope(manifest.capabilities.scope, grant.scope);
+  const capabilities = { operations: grant.operations, scope };
+  // The plugin asks for exactly what the command line allows, and the policy grants exactly that.
+  const narrowed = { ...manifest, capabilities };
+  const policy = { plugins: { [manifest.name]: { capabilities, limits: {} } } };
+  return runLoaded({ manifest: narrowed, wasm: readFileSync(wasmPath) }, policy, config, netns, io);
+}
+
+/**
+ * `--plugin FILE`: a manifest (.json), a module (.wasm, with NAME.manifest.json or manifest.json
+ * beside it), or a first-party name. Third-party plugins need `--policy`.
+ */
+export function resolvePluginFile(file: string): { manifestPath: string; builtin: boolean } {
+  if ((BUILTIN as readonly string[]).includes(file) && !existsSync(file)) return { manifestPath: builtinPaths(file).manifestPath, builtin: true };
+  if (file.endsWith('.json')) return { manifestPath: file, builtin: false };
+  const base = file.endsWith('.wasm') ? file.slice(0, -5) : file;
+  const candidates = [`${base}.manifest.json`, join(base, '..', 'manifest.json')];
+  if (!file.endsWith('.wasm')) candidates.unshift(join(file, 'manifest.json'));
+  const wasm = file.endsWith('.wasm') ? file : `${file}.wasm`;
+  if (file.endsWith('.wasm') && !existsSync(file)) {
+    throw new CtError('plugin', 'ENOENT', 'usage', `${file}: no such file`, { hint: 'give the path of a built plugin (.wasm) or its manifest' });
+  }
+  for (const c of candidates) if (existsSync(c)) return { manifestPath: c, builtin: false };
+  throw new CtError('plugin', 'ENOENT', 'usage', `no manifest for ${existsSync(wasm) ? wasm : file} (looked for ${candidates.join(', ')})`, {
+    hint: 'a plugin is a .wasm plus its manifest; build it with `npm run build` in the plugin folder',
+  });
+}
+
+export async function runPluginFile(file: string, config: unknown, policyPath: string | undefined, netns: string | undefined, io: RunIo = {}): Promise<PluginRun> {
+  const { manifestPath, builtin } = resolvePluginFile(file);
+  let policy: Record<string, unknown> | string;
+  if (policyPath !== undefined) {
+    if (!existsSync(policyPath)) throw new CtError('policy', 'ENOENT', 'usage', `${policyPath}: no such file`, { hint: 'give the path of the operator policy (JSON)' });
+    policy = policyPath;
+  } else if (builtin) {
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    policy = { plugins: { [manifest.name]: { capabilities: manifest.capabilities, limits: {} } } };
+  } else {
+    throw new CtError('plugin', 'EINVAL', 'usage', `${file} is not a first-party plugin, so it needs an operator policy`, {
+      hint: 'pass --policy FILE granting it what its manifest asks (see README "Security model")',
+    });
+  }
+  return runLoaded(manifestPath, policy, config, netns, io);
+}

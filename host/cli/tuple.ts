@@ -1,0 +1,78 @@
+// Tuple flags (-s -d --sport --dport, -r -q --reply-port-*, --icmp-*) -> a validated entry for
+// create, or a lookup for get. Validation is host/conntrack's (toNewEntry, parseAddress).
+import type { CreateSpec } from '../conntrack/conntrack.js';
+import type { Lookup, NewEntry } from '../conntrack/request.js';
+import { invertTuple } from '../conntrack/tuple.js';
+import { parseAddress, parseFamily, parsePort, parseZone } from '../conntrack/validate.js';
+import { UsageError, type Opts } from './args.js';
+import { parseStatus } from './filter.js';
+
+type Side = 'original' | 'reply';
+
+function sides(o: Opts, command: string): { orig: boolean; reply: boolean } {
+  const orig = o.src !== undefined || o.dst !== undefined || o.sport !== undefined || o.dport !== undefined;
+  const reply = o.replySrc !== undefined || o.replyDst !== undefined || o.replySport !== undefined || o.replyDport !== undefined;
+  if (o.proto === undefined) throw new UsageError(`${command} needs -p/--proto`, command);
+  if (!orig && !reply) throw new UsageError(`${command} needs the original tuple (-s, -d, and --sport/--dport for tcp/udp) or the reply tuple (-r, -q, --reply-port-src/dst)`, command);
+  return { orig, reply };
+}
+
+/** The spec of one direction as given on the command line. */
+function specOf(o: Opts, side: Side, command: string): CreateSpec {
+  const [src, dst, sport, dport] = side === 'original'
+    ? [o.src, o.dst, o.sport, o.dport]
+    : [o.replySrc, o.replyDst, o.replySport, o.replyDport];
+  const names = side === 'original' ? ['-s/--src', '-d/--dst'] : ['-r/--reply-src', '-q/--reply-dst'];
+  if (src === undefined) throw new UsageError(`${command} needs ${names[0]}`, command);
+  if (dst === undefined) throw new UsageError(`${command} needs ${names[1]}`, command);
+  return {
+    family: o.family === undefined ? undefined : parseFamily(o.family),
+    protocol: o.proto!,
+    src, dst,
+    sport: sport as unknown as number, // validated (and converted) by toNewEntry
+    dport: dport as unknown as number,
+    icmpType: o.icmpType as unknown as number,
+    icmpCode: o.icmpCode as unknown as number,
+    icmpId: o.icmpId as unknown as number,
+    timeout: 0,
+  };
+}
+
+/** `create`: the original tuple (or the one derived from the reply tuple), and the reply tuple when NAT is described. */
+export async function entryFromFlags(o: Opts): Promise<NewEntry> {
+  const { toNewEntry } = await import('../conntrack/conntrack.js');
+  const { orig, reply } = sides(o, 'create');
+  if (o.timeout === undefined) throw new UsageError('create needs -t/--timeout SECONDS', 'create');
+  const extra: Partial<CreateSpec> = {
+    timeout: o.timeout as unknown as number,
+    tcpState: o.state,
+    zone: o.zone as unknown as number,
+    mark: o.mark as unknown as number,
+    status: o.status === undefined ? undefined : parseStatus(o.status, false).bits,
+  };
+  if (orig) {
+    const entry = toNewEntry({ ...specOf(o, 'original', 'create'), ...extra });
+    if (reply) {
+      const r = invertTuple(entry.tuple);
+      if (o.replySrc !== undefined) r.src = parseAddress(o.replySrc, entry.tuple.family, 'reply source address').bytes;
+      if (o.replyDst !== undefined) r.dst = parseAddress(o.replyDst, entry.tuple.family, 'reply destination address').bytes;
+      if (o.replySport !== undefined) r.sport = parsePort(o.replySport, 'reply source port');
+      if (o.replyDport !== undefined) r.dport = parsePort(o.replyDport, 'reply destination port');
+      entry.reply = r;
+    }
+    return entry;
+  }
+  // Only the reply tuple: the original is its inverse (no NAT), as conntrack -I allows.
+  const r = toNewEntry({ ...specOf(o, 'reply', 'create'), ...extra });
+  const entry = { ...r, tuple: invertTuple(r.tuple), reply: r.tuple };
+  return entry;
+}
+
+/** `get`: by the original tuple when given, else by the reply tuple. */
+export async function lookupFromFlags(o: Opts): Promise<Lookup> {
+  const { toNewEntry } = await import('../conntrack/conntrack.js');
+  const { orig } = sides(o, 'get');
+  const direction: Side = orig ? 'original' : 'reply';
+  const { tuple } = toNewEntry(specOf(o, direction, 'get'));
+  return { tuple, direction, zone: o.zone === undefined ? undefined : parseZone(o.zone) };
+}
