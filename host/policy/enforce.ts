@@ -1,12 +1,15 @@
 // Enforcement helpers: the checks the worker runs on every entry, dump, create and update.
 // They work on EntryScope (what the host's scanner re-derived from the bytes), never on anything
 // the plugin claims about an entry.
-import type { CreateSpec, DumpFilter, Family } from '../conntrack/conntrack.js';
+import type { DumpFilter } from '../conntrack/conntrack.js';
+import type { Family } from '../conntrack/validate.js';
 import type { EntryScope } from '../conntrack/scope.js';
 import { FAMILIES, type FamilyName, type Mark, MAX_ZONE, PROTOCOLS, type ProtocolName, type Scope, hex, zoneCount } from './capabilities.js';
 
 /** Grants with at most this many zones are dumped zone by zone with a kernel filter each. */
 export const MAX_PER_ZONE_DUMPS = 16;
+
+type ScopeFields = Pick<EntryScope, 'family' | 'protocol' | 'zone' | 'origZone' | 'mark'>;
 
 const familyName = new Map<number, FamilyName>(Object.entries(FAMILIES).map(([k, v]) => [v, k as FamilyName]));
 const protocolName = new Map<number, ProtocolName>(Object.entries(PROTOCOLS).map(([k, v]) => [v, k as ProtocolName]));
@@ -46,17 +49,19 @@ export class ScopeMatcher {
   protocolOk(protocol: number): boolean { return this.protocols === null || this.protocols.includes(protocol); }
   markOk(mark: number): boolean { return this.marks.every((m) => markOk(mark, m)); }
 
-  matches(s: EntryScope): boolean {
-    return this.zoneOk(s.zone) && this.familyOk(s.family) && this.protocolOk(s.protocol) && this.markOk(s.mark);
+  // Both the entry's zone and its original tuple's zone (CTA_TUPLE_ZONE, when it differs) must be inside.
+  matches(s: ScopeFields): boolean {
+    return this.zoneOk(s.zone) && this.zoneOk(s.origZone) && this.familyOk(s.family) && this.protocolOk(s.protocol) && this.markOk(s.mark);
   }
 
-  /** Why an entry is outside, for the log line that explains a refusal. */
-  why(s: EntryScope): string {
+  /** Why an entry is outside (for the log line that explains a refusal); null when inside. */
+  why(s: ScopeFields): string | null {
     if (!this.zoneOk(s.zone)) return `zone ${s.zone} is outside the grant`;
+    if (!this.zoneOk(s.origZone)) return `tuple zone ${s.origZone} is outside the grant`;
     if (!this.familyOk(s.family)) return `family ${familyName.get(s.family) ?? s.family} is outside the grant`;
     if (!this.protocolOk(s.protocol)) return `protocol ${protocolName.get(s.protocol) ?? s.protocol} is outside the grant`;
     if (!this.markOk(s.mark)) return `mark ${hex(s.mark)} is outside the grant`;
-    return 'in scope';
+    return null;
   }
 
   narrowed(req: { family?: number; protocol?: number; zone?: number; mark?: Mark }): ScopeMatcher {
@@ -122,14 +127,9 @@ export function planDump(req: DumpRequest, scope: Scope, base = ScopeMatcher.of(
   return { ok: true, filters, matcher: base.narrowed({ family: req.family, protocol: req.protocol, zone: req.zone, mark: r }), kernelExact };
 }
 
-/** null when the create is inside the grant, else the reason it is not. */
-export function checkCreate(spec: CreateSpec, matcher: ScopeMatcher): string | null {
-  const family = FAMILIES[spec.family], protocol = PROTOCOLS[spec.protocol];
-  if (!matcher.familyOk(family)) return `family ${spec.family} is outside the grant`;
-  if (!matcher.protocolOk(protocol)) return `protocol ${spec.protocol} is outside the grant`;
-  if (!matcher.zoneOk(spec.zone ?? 0)) return `zone ${spec.zone ?? 0} is outside the grant`;
-  if (!matcher.markOk(spec.mark ?? 0)) return `mark ${hex(spec.mark ?? 0)} is outside the grant`;
-  return null;
+/** null when an entry to be created is inside the grant, else the reason it is not. */
+export function checkCreate(c: { family: number; protocol: number; zone?: number; mark?: number }, matcher: ScopeMatcher): string | null {
+  return matcher.why({ family: c.family, protocol: c.protocol, zone: c.zone ?? 0, origZone: c.zone ?? 0, mark: c.mark ?? 0 });
 }
 
 /**

@@ -1,12 +1,10 @@
 // The worker's conntrack backend: the kernel (through the native addon, in the plugin's netns)
 // or the test kit's fake kernel seeded with entry messages, so plugins can be tested without root.
-import { type BatchResult, Conntrack } from '../conntrack/conntrack.js';
+import { Conntrack } from '../conntrack/conntrack.js';
 import type { BackendSpec } from './protocol.js';
 
-export interface UpdateItem { entry: Uint8Array; mark?: number; timeout?: number }
-
 export interface Backend {
-  ct: Conntrack & { updateSync?: (items: UpdateItem[]) => BatchResult };
+  ct: Conntrack;
   /** The fake kernel's table after the run (the test kit diffs it to report what was deleted). */
   table?: () => Uint8Array[];
 }

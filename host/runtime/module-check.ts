@@ -30,7 +30,7 @@ export function sha256(bytes: Uint8Array): string {
 }
 
 export function checkModule(plugin: string, bytes: Uint8Array, opts: { sha256?: string; memoryMaxPages: number }): CheckedModule {
-  const fail = (msg: string): never => { throw new ModuleCheckError(plugin, `plugin "${plugin}"${msg}`); };
+  const fail: (msg: string) => never = (msg) => { throw new ModuleCheckError(plugin, `plugin "${plugin}"${msg}`); };
 
   if (opts.sha256 !== undefined) {
     const actual = sha256(bytes);

@@ -8,9 +8,10 @@ import { RECV_BUFFER_BYTES } from '../netlink/connection.js';
 import { splitMessages } from '../netlink/message.js';
 import { scanEntry } from '../conntrack/scope.js';
 import type { CreateSpec } from '../conntrack/conntrack.js';
+import type { Change } from '../conntrack/request.js';
 import { checkCreate, checkMarkUpdate, type DumpPlan, planDump, ScopeMatcher } from '../policy/enforce.js';
 import { abi, STATUS } from './abi.js';
-import { type Backend, openBackend, type UpdateItem } from './backend.js';
+import { type Backend, openBackend } from './backend.js';
 import { LineLimiter } from './lines.js';
 import { emptyStats, type FromWorker, type LogLevel, type LogLine, type RunStats, type WorkerError, type WorkerInit } from './protocol.js';
 import { CREATE_RECORD_SIZE, DUMP_REQUEST_SIZE, readCreateRecord, readDumpRequest, readUpdateRecord, UPDATE_RECORD_SIZE } from './records.js';
@@ -29,7 +30,7 @@ const MAX_LINE_BYTES = 4096;
 /** WASI errno values (wasi_snapshot_preview1). */
 const WASI_ESUCCESS = 0, WASI_EBADF = 8, WASI_EFAULT = 21;
 
-const { OK, STOP, E_INVAL, E_BOUNDS, E_DENIED, E_SCOPE, E_LIMIT, E_STATE } = STATUS;
+const { OK, STOP, E_INVAL, E_BOUNDS, E_DENIED, E_SCOPE, E_LIMIT } = STATUS;
 const statusName = new Map(Object.entries(STATUS).filter(([k]) => k.startsWith('E_')).map(([k, v]) => [v, k]));
 const levelName = new Map(Object.entries(abi.logLevels).map(([k, v]) => [v, k.toLowerCase() as LogLevel]));
 
@@ -40,7 +41,7 @@ class RunFailure { constructor(readonly error: WorkerError) {} }
 
 type Op =
   | { kind: 'delete'; msgs: Uint8Array[] }
-  | { kind: 'update'; items: UpdateItem[] }
+  | { kind: 'update'; items: (Change & { entry: Uint8Array })[] }
   | { kind: 'create'; specs: CreateSpec[] }
   | { kind: 'flush'; plan: Extract<DumpPlan, { ok: true }> };
 
@@ -179,7 +180,7 @@ class Run {
   /** UpdateRecord, then the entry message it applies to (padded to 4), repeated. */
   private update(ptr: number, len: number): number {
     if (!this.span(ptr, len)) return this.refuse('update', E_BOUNDS, 'buffer out of bounds');
-    const items: UpdateItem[] = [];
+    const items: (Change & { entry: Uint8Array })[] = [];
     const copy = this.u8.slice(ptr, ptr + len);
     const v = new DataView(copy.buffer);
     for (let at = 0; at < len; ) {
@@ -193,16 +194,14 @@ class Run {
       if (!s) return this.refuse('update', E_INVAL, 'not a conntrack entry message');
       const why = baseMatcher.why(s);
       if (why) return this.refuse('update', E_SCOPE, why);
-      let mark: number | undefined;
       if (rec.mark) {
+        // Checked against the mark in the bytes; the kernel applies the same masked change atomically.
         const next = checkMarkUpdate(s.mark, rec.mark.value, rec.mark.mask, grant.scope, baseMatcher);
         if (typeof next === 'string') return this.refuse('update', E_SCOPE, next);
-        mark = next;
       }
-      items.push({ entry, mark, timeout: rec.timeout });
+      items.push({ entry, mark: rec.mark?.value, markMask: rec.mark?.mask, timeout: rec.timeout });
       at = start + align4(msgLen);
     }
-    if (!backendHasUpdate()) return this.refuse('update', E_STATE, 'this host cannot update entries yet');
     this.queue({ kind: 'update', items });
     return items.length;
   }
@@ -369,7 +368,7 @@ class Run {
     switch (op.kind) {
       case 'delete': return tally(ct.deleteSync(op.msgs), 'deleted');
       case 'create': return tally(ct.createSync(op.specs), 'created');
-      case 'update': return tally(ct.updateSync!(op.items), 'updated');
+      case 'update': return tally(ct.updateSync(op.items), 'updated');
       case 'flush':
         this.stats.flushes++;
         // The kernel can only filter by zone, mark and family; when the grant narrows further
@@ -458,10 +457,6 @@ function concat(parts: Uint8Array[]): Uint8Array {
   let at = 0;
   for (const p of parts) { out.set(p, at); at += p.length; }
   return out;
-}
-
-function backendHasUpdate(): boolean {
-  return typeof backend!.ct.updateSync === 'function';
 }
 
 port.on('message', async (msg: { type: string }) => {

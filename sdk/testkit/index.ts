@@ -11,7 +11,6 @@ import { basename } from 'node:path';
 import type { CreateSpec } from '../../host/conntrack/conntrack.js';
 import { scanEntry } from '../../host/conntrack/scope.js';
 import { splitMessages } from '../../host/netlink/message.js';
-import type { Capabilities } from '../../host/policy/capabilities.js';
 import type { Limits } from '../../host/policy/limits.js';
 import { loadManifest, type Manifest, parseManifest } from '../../host/policy/manifest.js';
 import { sha256 } from '../../host/runtime/module-check.js';
@@ -32,7 +31,7 @@ export interface RunPluginOptions {
   /** The operator policy to test against. Default: grant exactly what the manifest asks. */
   policy?: Record<string, unknown>;
   /** For a bare .wasm without a manifest: what it may do (default: every operation, any scope). */
-  capabilities?: Partial<Capabilities> & { scope?: Record<string, unknown> };
+  capabilities?: { operations?: string[]; scope?: Record<string, unknown> };
   limits?: Partial<Limits>;
 }
 

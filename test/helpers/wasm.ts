@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 const wabt = await wabtInit();
 
 export function wat(source: string): Uint8Array {
-  const mod = wabt.parseWat('test.wat', source, { multi_memory: true, exceptions: true });
+  const mod = wabt.parseWat('test.wat', source);
   try {
     mod.resolveNames();
     mod.validate();
