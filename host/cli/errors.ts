@@ -54,7 +54,8 @@ export function describe(e: unknown, command?: string): Reported {
   if (e instanceof CliError) return { exit: e.exit, line: `ctplug: ${oneLine(e.message)}${e.advice ? `; ${e.advice}` : ''}` };
   const err = e as { name?: string; kind?: string; message?: string; hint?: string; causeName?: string; code?: string };
   if (err && err.name === 'CtError' && err.kind && KIND_EXIT[err.kind] !== undefined) {
-    const what = splitHint(err.message ?? '', err.hint);
+    let what = splitHint(err.message ?? '', err.hint);
+    if (err.kind === 'privilege') what = `${command ?? (err as { op?: string }).op}: permission denied (${err.code})`;
     const advice = err.hint ?? (err.kind === 'usage' ? help : KIND_ADVICE[err.kind]);
     return { exit: KIND_EXIT[err.kind], line: `ctplug: ${oneLine(what)}; ${advice}` };
   }

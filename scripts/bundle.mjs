@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+// Bundles the TypeScript host with esbuild into dist/ (ESM, node20), and emits typings.
+//   dist/cli.js       the `ctplug` command (bin/ctplug.js imports it)
+//   dist/index.js     the embedding API (host/index.ts)       + dist/index.d.ts
+//   dist/worker.js    the plugin worker (host/runtime/worker.ts; plugin.ts finds it next to itself)
+//   dist/testkit.js   the plugin test kit (sdk/testkit/index.ts) + dist/testkit.d.ts
+//   dist/chunk-*.js   code shared by the entries; commands are split out so `ctplug count` loads
+//                     neither the runtime nor Wasm support (startup is paid per command)
+// Everything lands flat in dist/: plugin.ts resolves `./worker.js` relative to its own chunk.
+// The native addon (.node) and @wasmer/wasi stay external.
+// Typings: `tsc --emitDeclarationOnly` into dist/types, re-exported by dist/index.d.ts and
+// dist/testkit.d.ts. Type errors there (e.g. no @types/node installed) are reported, not fatal:
+// declarations are still emitted.
+import { build } from 'esbuild';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = join(root, 'dist');
+const noTypes = process.argv.includes('--no-types');
+
+const entries = {
+  cli: 'host/cli/main.ts',
+  index: 'host/index.ts',
+  worker: 'host/runtime/worker.ts',
+  testkit: 'sdk/testkit/index.ts',
+};
+const entryPoints = Object.fromEntries(Object.entries(entries).filter(([, src]) => existsSync(join(root, src))).map(([k, v]) => [k, join(root, v)]));
+
+// Old chunks from a previous bundle would pile up: remove them (and only them).
+for (const f of existsSync(dist) ? readdirSync(dist) : []) if (/^chunk-.*\.js$/.test(f)) rmSync(join(dist, f));
+
+const t0 = Date.now();
+const result = await build({
+  entryPoints,
+  outdir: dist,
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  chunkNames: 'chunk-[hash]',
+  external: ['*.node', '@wasmer/wasi'],
+  logLevel: 'warning',
+  metafile: true,
+  legalComments: 'none',
+});
+const outs = Object.entries(result.metafile.outputs).map(([f, o]) => `${f.replace(/^.*dist\//, 'dist/')} ${(o.bytes / 1024).toFixed(0)} KiB`);
+process.stderr.write(`bundle: ${Object.keys(entryPoints).length} entries, ${outs.length} files in ${Date.now() - t0} ms\n`);
+
+if (!noTypes) {
+  const t1 = Date.now();
+  const inputs = [entries.index, entries.testkit].filter((f) => existsSync(join(root, f)));
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const r = spawnSync(process.execPath, [
+    tsc, ...inputs, '--declaration', '--emitDeclarationOnly', '--outDir', join(dist, 'types'),
+    '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--resolveJsonModule',
+    '--skipLibCheck', '--strict', '--pretty', 'false',
+  ], { cwd: root, encoding: 'utf8' });
+  const errors = (r.stdout || '').split('\n').filter((l) => /error TS\d+/.test(l));
+  const have = (p) => existsSync(join(dist, 'types', p));
+  if (have('host/index.d.ts')) writeFileSync(join(dist, 'index.d.ts'), "export * from './types/host/index.js';\n");
+  if (have('sdk/testkit/index.d.ts')) writeFileSync(join(dist, 'testkit.d.ts'), "export * from './types/sdk/testkit/index.js';\n");
+  if (!have('host/index.d.ts')) {
+    process.stderr.write(`bundle: typings NOT emitted (tsc exit ${r.status})\n${r.stdout}${r.stderr}\n`);
+    process.exit(1);
+  }
+  const missingNode = errors.some((l) => /Cannot find module 'node:/.test(l));
+  process.stderr.write(`bundle: typings dist/index.d.ts${have('sdk/testkit/index.d.ts') ? ', dist/testkit.d.ts' : ''} (${Date.now() - t1} ms${errors.length ? `; ${errors.length} type errors ignored${missingNode ? ', add @types/node to devDependencies for exact Node types' : ''}` : ''})\n`);
+}
