@@ -113,6 +113,19 @@ if (!FIRST_PARTY.every((n) => built(pluginPath(n))) || !built(testPluginPath('pr
     }
   });
 
+  test('a plugin that allocates per entry stays within bounded memory (garbage collected between batches)', () => {
+    const specs = Array.from({ length: 250 }, (_, i) => ({ proto: 'udp' as const, src: `2001:db8::${i.toString(16)}`, dst: '2001:db8::1', sport: i, dport: 53, timeout: 5 }));
+    const b = batch(specs);
+    const r = new PluginRun(testPluginPath('allocating'), {}).start();
+    assert.is(r.init(), 0);
+    for (let i = 0; i < 5; i++) r.feed(b);
+    const early = r.memory.buffer.byteLength;
+    for (let i = 0; i < 2000; i++) r.feed(b); // ~500k entries, ~100 MB of garbage in total
+    r.finish();
+    assert.ok(r.memory.buffer.byteLength <= early + (2 << 20), `${early} -> ${r.memory.buffer.byteLength}`);
+    assert.ok(Number(r.lines[0]) > 0);
+  });
+
   test('sdk/assembly/abi.ts is what gen-abi.mjs generates from abi.json', () => {
     const r = spawnSync(process.execPath, ['scripts/gen-abi.mjs', '--check'], { cwd: root, encoding: 'utf8' });
     assert.is(r.status, 0, r.stderr);
