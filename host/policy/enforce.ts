@@ -1,15 +1,15 @@
 // Enforcement helpers: the checks the worker runs on every entry, dump, create and update.
-// They work on EntryScope (what the host's scanner re-derived from the bytes), never on anything
+// They work on the scanned scope fields (what the host's scanner re-derived from the bytes), never on anything
 // the plugin claims about an entry.
 import type { DumpFilter } from '../conntrack/conntrack.js';
 import type { Family } from '../conntrack/validate.js';
-import type { EntryScope } from '../conntrack/scope.js';
+import type { ScopeFields as Scanned } from '../conntrack/scope.js';
 import { FAMILIES, type FamilyName, type Mark, MAX_ZONE, PROTOCOLS, type ProtocolName, type Scope, hex, zoneCount } from './capabilities.js';
 
 /** Grants with at most this many zones are dumped zone by zone with a kernel filter each. */
 export const MAX_PER_ZONE_DUMPS = 16;
 
-type ScopeFields = Pick<EntryScope, 'family' | 'protocol' | 'zone' | 'origZone' | 'mark'>;
+type ScopeFields = Pick<Scanned, 'family' | 'protocol' | 'zone' | 'origZone' | 'mark'>;
 
 const familyName = new Map<number, FamilyName>(Object.entries(FAMILIES).map(([k, v]) => [v, k as FamilyName]));
 const protocolName = new Map<number, ProtocolName>(Object.entries(PROTOCOLS).map(([k, v]) => [v, k as ProtocolName]));

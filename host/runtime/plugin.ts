@@ -4,6 +4,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { splitMessages } from '../netlink/message.js';
 import { packageRoot } from '../paths.js';
 import { computeGrant, type Grant } from '../policy/grant.js';
 import type { Limits } from '../policy/limits.js';
@@ -156,7 +157,7 @@ export class Plugin {
             opts.onProgress?.(m.stats);
             break;
           case 'done':
-            finish(null, { plugin: this.name, stats: m.stats, output: Buffer.concat(output), logs, table: m.table });
+            finish(null, { plugin: this.name, stats: m.stats, output: Buffer.concat(output), logs, table: m.table && [...splitMessages(m.table)] });
             break;
           case 'failed':
             finish(this.toError(m.error));

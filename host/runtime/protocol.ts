@@ -4,7 +4,8 @@ import type { Grant } from '../policy/grant.js';
 /** Where the worker's conntrack operations go: the kernel (in a netns) or an in-memory table. */
 export type BackendSpec =
   | { kind: 'kernel'; netns?: string }
-  | { kind: 'fake'; table: Uint8Array[] };
+  /** fake: entry messages back to back, as a dump carries them (one buffer: cheap to hand over). */
+  | { kind: 'fake'; table: Uint8Array };
 
 export interface WorkerInit {
   plugin: string;
@@ -64,5 +65,5 @@ export type FromWorker =
   | { type: 'log'; lines: LogLine[] }
   | { type: 'emit'; bytes: Uint8Array }
   | { type: 'progress'; stats: RunStats }
-  | { type: 'done'; stats: RunStats; table?: Uint8Array[] }
+  | { type: 'done'; stats: RunStats; table?: Uint8Array }
   | { type: 'failed'; error: WorkerError; stats: RunStats };

@@ -5,8 +5,9 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { init as initWasi, WASI } from '@wasmer/wasi';
 import { align4 } from '../netlink/attr.js';
 import { RECV_BUFFER_BYTES } from '../netlink/connection.js';
+import { NLMSG_HDRLEN } from '../netlink/constants.js';
 import { splitMessages } from '../netlink/message.js';
-import { scanEntry } from '../conntrack/scope.js';
+import { emptyScope, scanInto } from '../conntrack/scope.js';
 import type { CreateSpec } from '../conntrack/conntrack.js';
 import type { Change } from '../conntrack/request.js';
 import { checkCreate, checkMarkUpdate, type DumpPlan, planDump, ScopeMatcher } from '../policy/enforce.js';
@@ -49,6 +50,8 @@ const clock = new CallClock(data.clock);
 const grant = data.grant;
 const baseMatcher = ScopeMatcher.of(grant.scope);
 const configBytes = new TextEncoder().encode(data.config);
+/** Reused by every scope check (scanInto fills it in place). */
+const scratch = emptyScope();
 let backend: Backend | undefined;
 let wasiReady = false;
 
@@ -158,8 +161,8 @@ class Run {
     const msgs: Uint8Array[] = [];
     let end = 0;
     for (const m of splitMessages(copy)) {
-      const s = scanEntry(m);
-      if (!s) return this.refuse(call, E_INVAL, 'not a conntrack entry message');
+      const s = scratch;
+      if (!scanInto(m, 0, m.length, s)) return this.refuse(call, E_INVAL, 'not a conntrack entry message');
       const why = baseMatcher.why(s);
       if (why) return this.refuse(call, E_SCOPE, why);
       msgs.push(m);
@@ -190,8 +193,8 @@ class Run {
       const start = at + UPDATE_RECORD_SIZE;
       if (msgLen > len - start) return this.refuse('update', E_INVAL, 'entry message runs past the buffer');
       const entry = copy.subarray(start, start + msgLen);
-      const s = scanEntry(entry);
-      if (!s) return this.refuse('update', E_INVAL, 'not a conntrack entry message');
+      const s = scratch;
+      if (!scanInto(entry, 0, entry.length, s)) return this.refuse('update', E_INVAL, 'not a conntrack entry message');
       const why = baseMatcher.why(s);
       if (why) return this.refuse('update', E_SCOPE, why);
       if (rec.mark) {
@@ -379,7 +382,7 @@ class Run {
           const staging = new Uint8Array(RECV_BUFFER_BYTES);
           for (const f of op.plan.filters) {
             ct.dumpSync(f, staging, (batch) => {
-              for (const m of splitMessages(batch)) { const s = scanEntry(m); if (s && op.plan.matcher.matches(s)) held.push(m.slice()); }
+              for (const m of splitMessages(batch)) if (scanInto(m, 0, m.length, scratch) && op.plan.matcher.matches(scratch)) held.push(m.slice());
             });
           }
           tally(ct.deleteSync(held), 'deleted');
@@ -387,19 +390,34 @@ class Run {
     }
   }
 
-  /** Copies the in-scope messages of one received buffer into the plugin's batch buffer. */
+  /**
+   * Copies the in-scope messages of one received buffer into the plugin's batch buffer. This runs
+   * for every entry, so it allocates nothing per message: each run of consecutive in-scope
+   * messages is one copy (normally the whole buffer).
+   */
   private compact(batch: Uint8Array, matcher: ScopeMatcher, dest: number): number {
     this.refresh();
-    let w = dest;
-    for (const m of splitMessages(batch)) {
-      const s = scanEntry(m);
-      if (!s || !matcher.matches(s)) { this.stats.filtered++; continue; }
-      this.u8.set(m, w);
-      const padded = align4(m.length);
-      this.u8.fill(0, w + m.length, w + padded);
-      w += padded;
-      this.stats.entries++;
+    const s = scratch;
+    const end = batch.length;
+    let w = dest, run = -1, p = 0;
+    const flush = (upTo: number) => {
+      this.u8.set(batch.subarray(run, upTo), w);
+      w += upTo - run;
+      run = -1;
+    };
+    while (p + NLMSG_HDRLEN <= end) {
+      const len = (batch[p] | (batch[p + 1] << 8) | (batch[p + 2] << 16) | (batch[p + 3] << 24)) >>> 0;
+      if (len < NLMSG_HDRLEN || p + len > end) break; // malformed tail: never read (as splitMessages)
+      if (scanInto(batch, p, len, s) && matcher.matches(s)) {
+        this.stats.entries++;
+        if (run < 0) run = p;
+      } else {
+        this.stats.filtered++;
+        if (run >= 0) flush(p);
+      }
+      p = Math.min(end, p + align4(len));
     }
+    if (run >= 0) flush(p);
     return w - dest;
   }
 
@@ -467,7 +485,8 @@ port.on('message', async (msg: { type: string }) => {
     if (data.usesWasi && !wasiReady) { await initWasi(); wasiReady = true; }
     backend ??= await openBackend(data.backend);
     run.execute();
-    post({ type: 'done', stats: run.stats, table: backend?.table?.() });
+    const table = backend?.table?.();
+    post({ type: 'done', stats: run.stats, table }, table ? [table.buffer as ArrayBuffer] : []);
   } catch (e) {
     const error: WorkerError = e instanceof RunFailure ? e.error
       : { kind: 'host', call: 'run', message: (e as Error)?.message ?? String(e), name: (e as Error)?.name, hint: (e as { hint?: string })?.hint };

@@ -73,7 +73,7 @@ export async function runPlugin(plugin: string | Uint8Array, opts: RunPluginOpti
   const table = [...fromSpecs, ...fromFixtures];
   const policy = opts.policy ?? { default: { capabilities: manifest.capabilities, limits: manifest.limits } };
 
-  const p = await loadPlugin({ manifest, wasm }, { policy, config: opts.config, limits: opts.limits, backend: { kind: 'fake', table } });
+  const p = await loadPlugin({ manifest, wasm }, { policy, config: opts.config, limits: opts.limits, backend: { kind: 'fake', table: Buffer.concat(table) } });
   try {
     const r = await p.run();
     const after = new Set((r.table ?? []).map(key));

@@ -19,7 +19,7 @@ export const ALL_OPS = ['read', 'delete', 'update', 'flush', 'create'];
 export async function loadWat(parts: PluginParts, o: WatRun = {}): Promise<Plugin> {
   const bytes = wat(plugin(parts));
   const caps = o.capabilities ?? { operations: ALL_OPS };
-  const table = o.entries ? FakeKernel.fromSpecs(o.entries).messages() : [];
+  const table = Buffer.concat(o.entries ? FakeKernel.fromSpecs(o.entries).messages() : []);
   return loadPlugin({ manifest: manifestFor(o.name ?? 't', bytes, caps, o.limits), wasm: bytes }, {
     policy: { default: { capabilities: caps, limits: o.limits ?? {} } },
     config: o.config,
