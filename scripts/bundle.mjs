@@ -18,55 +18,66 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const dist = join(root, 'dist');
-const noTypes = process.argv.includes('--no-types');
 
-const entries = {
-  cli: 'host/cli/main.ts',
-  index: 'host/index.ts',
-  worker: 'host/runtime/worker.ts',
-  testkit: 'sdk/testkit/index.ts',
-};
-const entryPoints = Object.fromEntries(Object.entries(entries).filter(([, src]) => existsSync(join(root, src))).map(([k, v]) => [k, join(root, v)]));
 
-// Old chunks from a previous bundle would pile up: remove them (and only them).
-for (const f of existsSync(dist) ? readdirSync(dist) : []) if (/^chunk-.*\.js$/.test(f)) rmSync(join(dist, f));
+/**
+ * Bundles into `outdir` (default dist/). Tests call this with a private outdir inside dist/ so they
+ * run exactly the current sources, bundled, without the cost of transpiling on every spawn.
+ */
+export async function bundle({ outdir = join(root, 'dist'), types = true, quiet = false } = {}) {
+  const dist = outdir;
+  const log = (s) => { if (!quiet) process.stderr.write(s); };
+  const entries = {
+    cli: 'host/cli/main.ts',
+    index: 'host/index.ts',
+    worker: 'host/runtime/worker.ts',
+    testkit: 'sdk/testkit/index.ts',
+  };
+  const entryPoints = Object.fromEntries(Object.entries(entries).filter(([, src]) => existsSync(join(root, src))).map(([k, v]) => [k, join(root, v)]));
 
-const t0 = Date.now();
-const result = await build({
-  entryPoints,
-  outdir: dist,
-  bundle: true,
-  splitting: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  chunkNames: 'chunk-[hash]',
-  external: ['*.node', '@wasmer/wasi'],
-  logLevel: 'warning',
-  metafile: true,
-  legalComments: 'none',
-});
-const outs = Object.entries(result.metafile.outputs).map(([f, o]) => `${f.replace(/^.*dist\//, 'dist/')} ${(o.bytes / 1024).toFixed(0)} KiB`);
-process.stderr.write(`bundle: ${Object.keys(entryPoints).length} entries, ${outs.length} files in ${Date.now() - t0} ms\n`);
+  // Old chunks from a previous bundle would pile up: remove them (and only them).
+  for (const f of existsSync(dist) ? readdirSync(dist) : []) if (/^chunk-.*\.js$/.test(f)) rmSync(join(dist, f));
 
-if (!noTypes) {
-  const t1 = Date.now();
-  const inputs = [entries.index, entries.testkit].filter((f) => existsSync(join(root, f)));
-  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-  const r = spawnSync(process.execPath, [
-    tsc, ...inputs, '--declaration', '--emitDeclarationOnly', '--outDir', join(dist, 'types'),
-    '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--resolveJsonModule',
-    '--skipLibCheck', '--strict', '--pretty', 'false',
-  ], { cwd: root, encoding: 'utf8' });
-  const errors = (r.stdout || '').split('\n').filter((l) => /error TS\d+/.test(l));
-  const have = (p) => existsSync(join(dist, 'types', p));
-  if (have('host/index.d.ts')) writeFileSync(join(dist, 'index.d.ts'), "export * from './types/host/index.js';\n");
-  if (have('sdk/testkit/index.d.ts')) writeFileSync(join(dist, 'testkit.d.ts'), "export * from './types/sdk/testkit/index.js';\n");
-  if (!have('host/index.d.ts')) {
-    process.stderr.write(`bundle: typings NOT emitted (tsc exit ${r.status})\n${r.stdout}${r.stderr}\n`);
-    process.exit(1);
+  const t0 = Date.now();
+  const result = await build({
+    entryPoints,
+    outdir: dist,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    chunkNames: 'chunk-[hash]',
+    external: ['*.node', '@wasmer/wasi'],
+    logLevel: 'warning',
+    metafile: true,
+    legalComments: 'none',
+  });
+  const outs = Object.values(result.metafile.outputs);
+  const kib = (outs.reduce((n, o) => n + o.bytes, 0) / 1024).toFixed(0);
+  log(`bundle: ${Object.keys(entryPoints).length} entries, ${outs.length} files, ${kib} KiB in ${Date.now() - t0} ms\n`);
+
+  if (types) {
+    const t1 = Date.now();
+    const inputs = [entries.index, entries.testkit].filter((f) => existsSync(join(root, f)));
+    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    const r = spawnSync(process.execPath, [
+      tsc, ...inputs, '--declaration', '--emitDeclarationOnly', '--outDir', join(dist, 'types'),
+      '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--resolveJsonModule',
+      '--skipLibCheck', '--strict', '--pretty', 'false',
+    ], { cwd: root, encoding: 'utf8' });
+    const errors = (r.stdout || '').split('\n').filter((l) => /error TS\d+/.test(l));
+    const have = (p) => existsSync(join(dist, 'types', p));
+    if (have('host/index.d.ts')) writeFileSync(join(dist, 'index.d.ts'), "export * from './types/host/index.js';\n");
+    if (have('sdk/testkit/index.d.ts')) writeFileSync(join(dist, 'testkit.d.ts'), "export * from './types/sdk/testkit/index.js';\n");
+    if (!have('host/index.d.ts')) {
+      throw new Error(`bundle: typings NOT emitted (tsc exit ${r.status})\n${r.stdout}${r.stderr}`);
+    }
+    const missingNode = errors.some((l) => /Cannot find module 'node:/.test(l));
+    log(`bundle: typings dist/index.d.ts${have('sdk/testkit/index.d.ts') ? ', dist/testkit.d.ts' : ''} (${Date.now() - t1} ms${errors.length ? `; ${errors.length} type errors ignored${missingNode ? ', add @types/node to devDependencies for exact Node types' : ''}` : ''})\n`);
   }
-  const missingNode = errors.some((l) => /Cannot find module 'node:/.test(l));
-  process.stderr.write(`bundle: typings dist/index.d.ts${have('sdk/testkit/index.d.ts') ? ', dist/testkit.d.ts' : ''} (${Date.now() - t1} ms${errors.length ? `; ${errors.length} type errors ignored${missingNode ? ', add @types/node to devDependencies for exact Node types' : ''}` : ''})\n`);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  await bundle({ types: !process.argv.includes('--no-types') });
 }

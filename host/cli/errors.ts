@@ -39,7 +39,7 @@ export interface Reported {
 }
 
 function oneLine(s: string): string {
-  return s.replace(/\s*\n\s*/g, '; ').trim();
+  return s.replace(/:\s*\n\s*/g, ': ').replace(/\s*\n\s*/g, '; ').trim();
 }
 
 /** CtError's message is `op: message (hint)`: give back the message and the hint separately. */
@@ -63,7 +63,12 @@ export function describe(e: unknown, command?: string): Reported {
     return { exit: EXIT.PLUGIN_REFUSED, line: `ctplug: ${oneLine(err.message ?? '')}; fix the manifest or the policy (--policy), or rebuild the plugin` };
   }
   if (err && typeof err.name === 'string' && PLUGIN_FAILED.has(err.name)) {
-    return { exit: EXIT.PLUGIN_FAILED, line: `ctplug: ${oneLine(err.message ?? '')}; the plugin is at fault: check its config and logs, or raise limits.timeout_ms in the policy` };
+    const advice: Record<string, string> = {
+      PluginTimeoutError: 'the plugin ran too long in one call: fix it, or raise limits.timeout_ms in the policy',
+      PluginTrapError: 'a bug in the plugin: report it to its author (the stack above names the function)',
+      PluginFailedError: 'check its config (--config) and its log lines above',
+    };
+    return { exit: EXIT.PLUGIN_FAILED, line: `ctplug: ${oneLine(err.message ?? '')}; ${advice[err.name]}` };
   }
   if (err && err.name === 'PluginHostError') {
     // The worker failed for a reason outside the plugin: usually the backend (EPERM, missing netns).

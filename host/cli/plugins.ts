@@ -61,6 +61,7 @@ export interface CliGrant {
 }
 
 export interface PluginRun {
+  plugin: string;
   stats: RunStats;
   /** Newline-terminated records the plugin emitted (entries shown, for list/match). */
   lines: number;
@@ -107,7 +108,7 @@ async function runLoaded(src: { manifest: Manifest | Record<string, unknown>; wa
     progress?.done();
     await plugin.close();
   }
-  return { stats: result.stats, lines, logs: result.logs };
+  return { plugin: result.plugin, stats: result.stats, lines, logs: result.logs };
 }
 
 /**
@@ -124,7 +125,14 @@ export async function runBuiltinPlugin(name: string, config: Record<string, unkn
   // The plugin asks for exactly what the command line allows, and the policy grants exactly that.
   const narrowed = { ...manifest, capabilities };
   const policy = { plugins: { [manifest.name]: { capabilities, limits: {} } } };
-  return runLoaded({ manifest: narrowed, wasm: readFileSync(wasmPath) }, policy, config, netns, io);
+  const r = await runLoaded({ manifest: narrowed, wasm: readFileSync(wasmPath) }, policy, config, netns, io);
+  if (r.stats.refused > 0) {
+    // The command line and the grant are derived from the same flags; a refusal here is a ctplug bug.
+    const { CliError } = await import('./errors.js');
+    const { EXIT } = await import('./exit-codes.js');
+    throw new CliError(EXIT.PLUGIN_FAILED, `first-party plugin ${name} made ${r.stats.refused} request(s) the host refused`, 'please report this with the command line');
+  }
+  return r;
 }
 
 /**

@@ -22,7 +22,7 @@ export async function run(p: Parsed): Promise<ExitCode> {
     summary('0 flow entries have been shown.');
     throw new CliError(EXIT.NOTHING_MATCHED, `no such entry (${lookup.direction} tuple${lookup.zone === undefined ? '' : `, zone ${lookup.zone}`})`, 'check the tuple and zone with `ctplug list`');
   }
-  await runBuiltinPlugin('list', { output }, { operations: ['read'], scope: {} }, undefined, { backend: { kind: 'fake', table: [entry] } });
+  await runBuiltinPlugin('list', { output }, { operations: ['read'], scope: {} }, undefined, { backend: { kind: 'fake', table: entry } });
   summary('1 flow entries have been shown.');
   return EXIT.OK;
 }

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { Parsed } from '../args.js';
 import { UsageError } from '../args.js';
 import { summary } from '../common.js';
+import { CliError } from '../errors.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { runPluginFile } from '../plugins.js';
 
@@ -40,5 +41,10 @@ export async function run(p: Parsed): Promise<ExitCode> {
   const parts = [`${s.entries} entries seen`, s.deleted && `${s.deleted} deleted`, s.gone && `${s.gone} already gone`, s.created && `${s.created} created`,
     s.updated && `${s.updated} updated`, s.failed && `${s.failed} failed`, s.refused && `${s.refused} requests refused`].filter(Boolean);
   summary(`plugin run finished: ${parts.join(', ')}.`);
-  return s.failed > 0 ? EXIT.KERNEL : EXIT.OK;
+  if (s.refused > 0) {
+    throw new CliError(EXIT.PLUGIN_FAILED, `plugin ${r.plugin} made ${s.refused} request${s.refused > 1 ? 's' : ''} the host refused (outside its grant or malformed; see its log above)`,
+      'give it a config within the policy\'s scope, or widen the policy if that is intended');
+  }
+  if (s.failed > 0) throw new CliError(EXIT.KERNEL, `${s.failed} operations failed in the kernel`, 'run again; if it persists check `ctplug stats` and dmesg');
+  return EXIT.OK;
 }

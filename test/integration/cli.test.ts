@@ -1,0 +1,210 @@
+// The `ctplug` command against the real kernel, with `conntrack` as the oracle: two namespaces
+// seeded identically (zones 0/5/6, tcp/udp/icmp, IPv4+IPv6, marks); what ctplug lists and deletes
+// in one must be what conntrack lists and deletes in the other.
+import { spawnSync } from 'node:child_process';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as assert from 'uvu/assert';
+import { Conntrack, type CreateSpec } from '../../host/conntrack/conntrack.js';
+// @ts-expect-error: plain ESM script without typings
+import { bundle } from '../../scripts/bundle.mjs';
+import { conntrackIds, conntrackIn, kernelSuite, makeNetns, removeNetns } from '../helpers/netns.js';
+
+const { t, it, skip } = kernelSuite('ctplug CLI (kernel)', 'test/integration/cli.test.ts');
+let A = '', B = '';
+
+interface Run { code: number; stdout: string; stderr: string }
+
+// The CLI as users run it (bundled), built from the current sources into a private folder in
+// dist/ for this file (transpiling on every spawn would triple the run time).
+const BUNDLE = join('dist', `.cli-test-${process.pid}`);
+
+function ctplug(...args: string[]): Run {
+  const r = spawnSync(process.execPath, [join(BUNDLE, 'cli.js'), ...args], {
+    encoding: 'utf8', maxBuffer: 1 << 28, env: { ...process.env, CTPLUG_DEBUG: '' },
+  });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A realistic mix: 14 entries in each of zones 0, 5, 6 (tcp/udp/icmp, IPv4+IPv6, marks). */
+const SPECS: CreateSpec[] = [0, 5, 6].flatMap((zone) => [
+  ...[1, 2, 3, 4].flatMap((i): CreateSpec[] => [
+    { protocol: 'tcp', src: `10.${zone}.0.${i}`, dst: '198.51.100.1', sport: 40000 + i, dport: 443, tcpState: 'ESTABLISHED', timeout: 300, zone, mark: i },
+    { protocol: 'udp', src: `10.${zone}.0.${i}`, dst: '198.51.100.53', sport: 50000 + i, dport: 53, timeout: 60, zone },
+    { protocol: 'udp', src: `2001:db8:${zone}::${i}`, dst: '2001:db8:ffff::53', sport: 50000 + i, dport: 53, timeout: 60, zone, mark: 16 },
+  ]),
+  { protocol: 'icmp', src: `10.${zone}.0.9`, dst: '198.51.100.1', icmpType: 8, icmpCode: 0, icmpId: 7, timeout: 30, zone },
+  { protocol: 'tcp', src: `2001:db8:${zone}::9`, dst: '2001:db8:ffff::1', sport: 40009, dport: 22, tcpState: 'TIME_WAIT', timeout: 30, zone },
+]);
+
+/** Both namespaces get the same table (made through the netlink core; conntrack is the oracle that reads it). */
+function seed(ns: string): void {
+  const ct = Conntrack.open({ netns: ns });
+  try {
+    ct.flushSync();
+    const r = ct.createSync(SPECS);
+    if (r.ok !== SPECS.length) throw new Error(`seeding ${ns}: ${JSON.stringify(r.failed.slice(0, 3))}`);
+  } finally {
+    ct.close();
+  }
+}
+
+/** conntrack -L lines without the timeout column (it ticks), sorted. */
+function table(ns: string, args: string[] = []): string[] {
+  return normalize(conntrackIn(ns, ['-L', ...args]));
+}
+function normalize(text: string): string[] {
+  return text.split('\n').filter(Boolean).map((l) => l.replace(/^((?:ipv[46]\s+\d+\s+)?\S+\s+\d+\s+)\d+ /, '$1')).sort();
+}
+const ids = (text: string) => text.split('\n').map((l) => l.match(/ id=(\d+)$/)?.[1]).filter(Boolean).map(Number).sort((a, b) => a - b);
+const oneLine = (r: Run) => r.stderr.trim().split('\n');
+
+if (!skip) {
+  t.before(async () => {
+    if (!existsSync('dist/plugins/list.wasm') || !existsSync('dist/plugins/match.wasm')) {
+      throw new Error('dist/plugins/{list,match}.wasm are missing: run `npm run build` (npm install does it) before the tests');
+    }
+    await bundle({ outdir: BUNDLE, types: false, quiet: true });
+    A = makeNetns();
+    B = makeNetns();
+  });
+  t.after(() => {
+    removeNetns(A);
+    removeNetns(B);
+    rmSync(BUNDLE, { recursive: true, force: true });
+  });
+  t.before.each(() => {
+    seed(A);
+    seed(B);
+  });
+  // Even when the process dies mid-test, leave no namespace behind.
+  process.on('exit', () => {
+    if (A) removeNetns(A);
+    if (B) removeNetns(B);
+    rmSync(BUNDLE, { recursive: true, force: true });
+  });
+}
+
+it('list -w 5 -o id prints the same ids as conntrack -L -w 5 -o id', () => {
+  const r = ctplug('list', '--netns', A, '-w', '5', '-o', 'id');
+  assert.is(r.code, 0, r.stderr);
+  const mine = ids(r.stdout);
+  assert.is(mine.length, 14);
+  assert.equal(mine, conntrackIds(A, ['-w', '5']));
+  assert.match(r.stderr, /14 flow entries have been shown\./);
+});
+
+it('list prints what conntrack -L prints (timeouts aside), for the whole table and with filters', () => {
+  assert.equal(normalize(ctplug('list', '--netns', A).stdout), table(A));
+  assert.equal(normalize(ctplug('list', '--netns', A, '-o', 'extended').stdout), table(A, ['-o', 'extended']));
+  for (const f of [['-p', 'tcp'], ['-w', '6', '-p', 'udp'], ['-f', 'ipv6'], ['-s', '10.5.0.0/16'], ['-m', '16'], ['-p', 'tcp', '--dport', '443'], ['-w', '0']]) {
+    const r = ctplug('list', '--netns', A, ...f);
+    assert.is(r.code, 0, r.stderr);
+    assert.equal(normalize(r.stdout), table(A, f), `filter ${f.join(' ')}`);
+  }
+});
+
+it('list -o json prints one JSON object per entry; an empty list exits 0', () => {
+  const r = ctplug('list', '--netns', A, '-o', 'json', '-w', '5');
+  assert.is(r.code, 0, r.stderr);
+  const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.is(rows.length, 14);
+  assert.ok(rows.every((e) => e.zone === 5));
+  const empty = ctplug('list', '--netns', A, '-w', '4242');
+  assert.is(empty.code, 0, empty.stderr);
+  assert.is(empty.stdout, '');
+  assert.match(empty.stderr, /0 flow entries have been shown\./);
+});
+
+it('delete -w 5 -p udp deletes exactly what conntrack -D -w 5 -p udp deletes', () => {
+  const mine = ctplug('delete', '--netns', A, '-w', '5', '-p', 'udp');
+  const theirs = spawnSync('ip', ['netns', 'exec', B, 'conntrack', '-D', '-w', '5', '-p', 'udp'], { encoding: 'utf8' });
+  assert.is(mine.code, 0, mine.stderr);
+  assert.is(theirs.status, 0);
+  assert.match(mine.stderr, /8 flow entries have been deleted\./);
+  assert.match(theirs.stderr, /8 flow entries have been deleted\./);
+  assert.equal(normalize(mine.stdout), normalize(theirs.stdout)); // the deleted entries, printed
+  assert.equal(table(A), table(B));
+  assert.is(table(A).length, 42 - 8);
+});
+
+it('delete with several filters (-s CIDR, --dport, -m) matches conntrack -D', () => {
+  for (const f of [['-s', '10.6.0.0/24', '-p', 'tcp'], ['-f', 'ipv6', '-m', '16'], ['-p', 'tcp', '--state', 'ESTABLISHED', '-w', '0']]) {
+    const mine = ctplug('delete', '--netns', A, ...f);
+    spawnSync('ip', ['netns', 'exec', B, 'conntrack', '-D', ...f]);
+    assert.is(mine.code, 0, `${f.join(' ')}: ${mine.stderr}`);
+    assert.equal(table(A), table(B), f.join(' '));
+  }
+});
+
+it('delete -w 6 alone (kernel-side zone delete) removes the zone and reports the count', () => {
+  const mine = ctplug('delete', '--netns', A, '-w', '6');
+  spawnSync('ip', ['netns', 'exec', B, 'conntrack', '-D', '-w', '6']);
+  assert.is(mine.code, 0, mine.stderr);
+  assert.match(mine.stderr, /14 flow entries have been deleted\./);
+  assert.equal(table(A), table(B));
+  assert.equal(conntrackIds(A, ['-w', '6']), []);
+});
+
+it('a delete that matches nothing exits 1 with "0 flow entries have been deleted."', () => {
+  for (const args of [['-w', '4242'], ['-w', '5', '-p', 'udp', '--dport', '9']]) {
+    const r = ctplug('delete', '--netns', A, ...args);
+    assert.is(r.code, 1, r.stderr);
+    assert.match(r.stderr, /0 flow entries have been deleted\./);
+  }
+  assert.is(table(A).length, 42);
+});
+
+it('create, get, count, flush: against conntrack -G/-C/-L', () => {
+  const c = ctplug('create', '--netns', A, '-p', 'tcp', '-s', '192.0.2.1', '-d', '192.0.2.2', '--sport', '1234', '--dport', '80', '-t', '120', '-w', '9', '-m', '0x10', '-u', 'ASSURED');
+  assert.is(c.code, 0, c.stderr);
+  assert.match(c.stderr, /1 flow entries have been created\./);
+  // conntrack 1.4.7's -G takes no zone: -L with the tuple and zone is the oracle here.
+  const oracle = conntrackIn(A, ['-L', '-p', 'tcp', '-s', '192.0.2.1', '-d', '192.0.2.2', '--sport', '1234', '--dport', '80', '-w', '9']);
+  assert.match(oracle, /ESTABLISHED .* \[ASSURED\] mark=16 zone=9/);
+
+  const again = ctplug('create', '--netns', A, '-p', 'tcp', '-s', '192.0.2.1', '-d', '192.0.2.2', '--sport', '1234', '--dport', '80', '-t', '120', '-w', '9');
+  assert.is(again.code, 5, again.stderr);
+  assert.match(again.stderr, /EEXIST/);
+
+  const g = ctplug('get', '--netns', A, '-p', 'tcp', '-s', '192.0.2.1', '-d', '192.0.2.2', '--sport', '1234', '--dport', '80', '-w', '9');
+  assert.is(g.code, 0, g.stderr);
+  assert.equal(normalize(g.stdout).map((l) => l.replace(/use=\d+/, '')), normalize(oracle).map((l) => l.replace(/use=\d+/, '')));
+  const byReply = ctplug('get', '--netns', A, '-p', 'tcp', '-r', '192.0.2.2', '-q', '192.0.2.1', '--reply-port-src', '80', '--reply-port-dst', '1234', '-w', '9');
+  assert.is(byReply.code, 0, byReply.stderr);
+  const miss = ctplug('get', '--netns', A, '-p', 'tcp', '-s', '192.0.2.1', '-d', '192.0.2.2', '--sport', '1234', '--dport', '81', '-w', '9');
+  assert.is(miss.code, 1, miss.stderr);
+
+  const n = ctplug('count', '--netns', A);
+  assert.is(n.stdout.trim(), conntrackIn(A, ['-C']).trim());
+  assert.is(ctplug('count', '--netns', A, '-w', '5').stdout.trim(), '14');
+
+  const f = ctplug('flush', '--netns', A, '-w', '5');
+  assert.is(f.code, 0, f.stderr);
+  assert.equal(conntrackIds(A, ['-w', '5']), []);
+  assert.is(conntrackIds(A, ['-w', '6']).length, 14);
+  assert.is(ctplug('flush', '--netns', A).code, 0);
+  assert.is(conntrackIn(A, ['-C']).trim(), '0');
+});
+
+it('--plugin with a policy: in-scope runs, over-asking is refused at load (exit 6)', () => {
+  const policy = join(tmpdir(), `ctplug-cli-test-${process.pid}.json`);
+  writeFileSync(policy, JSON.stringify({
+    plugins: {
+      'purge-remote': { capabilities: { operations: ['read', 'delete'], scope: { zones: [5] } } },
+      stale: { capabilities: { operations: ['read'], scope: { zones: [5] } } },
+    },
+  }));
+  const ok = ctplug('--plugin', 'dist/plugins/purge-remote.wasm', '--config', '{"addr":"198.51.100.53"}', '--policy', policy, '--netns', A);
+  assert.is(ok.code, 0, ok.stderr);
+  // Only zone 5 was granted: zones 0 and 6 keep their entries to that address.
+  assert.is(conntrackIn(A, ['-L', '-w', '5', '-d', '198.51.100.53']).trim(), '');
+  assert.is(conntrackIn(A, ['-L', '-w', '6', '-d', '198.51.100.53']).trim().split('\n').length, 4);
+  const refused = ctplug('--plugin', 'dist/plugins/stale.wasm', '--config', '{"unreplied":true}', '--policy', policy, '--netns', A);
+  assert.is(refused.code, 6, refused.stderr);
+  assert.is(oneLine(refused).length, 1);
+  assert.match(refused.stderr, /^ctplug: .*operations: asks \[read, delete\], allows \[read\]; /);
+});
+
+t.run();
