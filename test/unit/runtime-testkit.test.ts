@@ -1,0 +1,46 @@
+// The test kit with the first-party AssemblyScript plugins (dist/plugins, built by
+// `node scripts/build.mjs plugins`): what a plugin author's test looks like.
+import { existsSync } from 'node:fs';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { GrantError } from '../../host/runtime/errors.js';
+import { runPlugin } from '../../sdk/testkit/index.js';
+
+const built = existsSync('dist/plugins/list.manifest.json') && existsSync('dist/plugins/match.manifest.json');
+const it = built ? test : test.skip;
+if (!built) console.log('SKIP runtime-testkit: dist/plugins is not built (node scripts/build.mjs abi plugins)');
+
+const entries = [
+  { protocol: 'tcp', src: '10.0.0.1', dst: '10.0.0.2', sport: 1234, dport: 80, zone: 5, mark: 1, tcpState: 'ESTABLISHED', timeout: 120 },
+  { protocol: 'udp', src: '10.0.0.1', dst: '10.0.0.3', sport: 1234, dport: 53, zone: 7, timeout: 120 },
+  { family: 'ipv6' as const, protocol: 'udp', src: 'fd00::1', dst: 'fd00::2', sport: 1234, dport: 53, zone: 9, timeout: 120 },
+];
+
+it('list renders every entry like conntrack -L and logs the summary', async () => {
+  const r = await runPlugin('dist/plugins/list.manifest.json', { entries });
+  assert.is(r.output.split('\n').filter(Boolean).length, 3);
+  assert.match(r.output, /^tcp {6}6 120 ESTABLISHED src=10\.0\.0\.1 dst=10\.0\.0\.2 sport=1234 dport=80 /);
+  assert.equal(r.logs, [{ level: 'info', source: 'log', text: '3 flow entries have been shown.' }]);
+  assert.equal(r.deleted, []);
+});
+
+it('match deletes what its filter selects; deleted lists the entries as given', async () => {
+  const r = await runPlugin('dist/plugins/match.manifest.json', { entries, config: { action: 'delete', proto: 'udp' } });
+  assert.equal(r.deleted, [entries[1], entries[2]]);
+  assert.is(r.stats.deleted, 2);
+});
+
+it('the operator policy narrows what the plugin sees; over-asking fails at load', async () => {
+  const policy = { default: { capabilities: { operations: ['read', 'delete'], scope: { zones: [7] } } } };
+  const r = await runPlugin('dist/plugins/match.manifest.json', { entries, policy, config: { action: 'delete' , all: true } });
+  assert.equal(r.deleted, [entries[1]], 'only zone 7 is reachable');
+  try {
+    await runPlugin('dist/plugins/match.manifest.json', { entries, policy: { default: { capabilities: { operations: ['read'] } } } });
+    assert.unreachable();
+  } catch (e) {
+    assert.instance(e, GrantError);
+    assert.match((e as Error).message, /^plugin "match" asks for more than the policy default allows:\n {2}operations: asks \[read, delete\], allows \[read\]$/);
+  }
+});
+
+test.run();
