@@ -91,12 +91,13 @@ export class ByteBuf {
   }
 
   u32(v: u32): ByteBuf {
-    // 32-bit divisions are much cheaper than the 64-bit ones in u64()
-    let n = 0;
-    do { store<u8>(DIGITS + <usize>n, <u8>(48 + v % 10)); v /= 10; n++; } while (v != 0);
+    // count the digits, then write them backwards in place (32-bit divisions only)
+    const n = v < 100000
+      ? (v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : 5)
+      : (v < 1000000 ? 6 : v < 10000000 ? 7 : v < 100000000 ? 8 : v < 1000000000 ? 9 : 10);
     if (!this.ensure(n)) return this;
-    const d = this.ptr + <usize>this.pos;
-    for (let i = 0; i < n; i++) store<u8>(d + <usize>i, load<u8>(DIGITS + <usize>(n - 1 - i)));
+    let d = this.ptr + <usize>(this.pos + n);
+    do { d--; store<u8>(d, <u8>(48 + v % 10)); v /= 10; } while (v != 0);
     this.pos += n;
     return this;
   }
