@@ -1,0 +1,173 @@
+// The CLI's parser, its error reporting and its tables, without root or a kernel.
+import { readFileSync } from 'node:fs';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { COMMANDS, OPTIONS, parseArgs, UsageError } from '../../host/cli/args.js';
+import { describe } from '../../host/cli/errors.js';
+import { EXIT, EXIT_TABLE, exitTableText } from '../../host/cli/exit-codes.js';
+import { filterFromFlags, parseStatus } from '../../host/cli/filter.js';
+import { commandHelp, mainHelp } from '../../host/cli/help.js';
+import { main } from '../../host/cli/main.js';
+import { narrowScope } from '../../host/cli/plugins.js';
+import { VERSION } from '../../host/cli/version.js';
+import { CtError } from '../../host/conntrack/errors.js';
+import { GrantError, ModuleCheckError, PluginHostError, PluginTimeoutError, PluginTrapError } from '../../host/runtime/errors.js';
+
+const usage = (argv: string[], pattern: RegExp) => {
+  try {
+    parseArgs(argv);
+  } catch (e) {
+    assert.instance(e, UsageError);
+    assert.match((e as Error).message, pattern);
+    return;
+  }
+  assert.unreachable(`${argv.join(' ')} should be a usage error`);
+};
+
+test('long, short, --x=v, -xV forms and aliases all land on the same key', () => {
+  for (const argv of [['list', '--zone', '5'], ['list', '--zone=5'], ['list', '-w', '5'], ['list', '-w5']]) {
+    const p = parseArgs(argv);
+    assert.is(p.command, 'list');
+    assert.equal(p.opts, { zone: '5' });
+  }
+  assert.equal(parseArgs(['list', '--orig-src', '10.0.0.1', '--orig-port-dst', '53']).opts, { src: '10.0.0.1', dport: '53' });
+  assert.equal(parseArgs(['delete', '-r', '1.2.3.4', '-q', '5.6.7.8', '--reply-port-src', '1', '--reply-port-dst', '2']).opts, {
+    replySrc: '1.2.3.4', replyDst: '5.6.7.8', replySport: '1', replyDport: '2',
+  });
+  assert.equal(parseArgs(['list', '-m', '0x10/0xff', '-u', 'ASSURED', '-o', 'id', '--netns', 'blue']).opts, { mark: '0x10/0xff', status: 'ASSURED', output: 'id', netns: 'blue' });
+});
+
+test('flags may come before the command; conntrack letters pick the command', () => {
+  assert.is(parseArgs(['--netns', 'x', 'count']).command, 'count');
+  assert.is(parseArgs(['-L', '-w', '5']).command, 'list');
+  assert.is(parseArgs(['-D', '-p', 'udp']).command, 'delete');
+  assert.is(parseArgs(['-C']).command, 'count');
+  assert.is(parseArgs(['-I', '-p', 'udp']).command, 'create');
+});
+
+test('plugin subcommands, --plugin alone means run', () => {
+  assert.equal(parseArgs(['plugin', 'inspect', 'a.wasm']).positionals, ['a.wasm']);
+  assert.is(parseArgs(['plugin', 'new', 'x']).command, 'plugin new');
+  const r = parseArgs(['--plugin', 'p.wasm', '--config', '{"a":1}', '--policy', 'pol.json']);
+  assert.is(r.command, 'run');
+  assert.equal(r.opts, { plugin: 'p.wasm', config: '{"a":1}', policy: 'pol.json' });
+  assert.is(parseArgs(['run', 'p.wasm']).opts.plugin, 'p.wasm');
+});
+
+test('strict: unknown flags, missing values, duplicates, wrong command, stray words', () => {
+  usage(['list', '--bogus'], /unknown option --bogus/);
+  usage(['list', '-Z', '1'], /unknown option -Z/);
+  usage(['list', '-w'], /-w needs a value/);
+  usage(['list', '-w', '--proto', 'tcp'], /-w needs a value/);
+  usage(['list', '-w', '1', '--zone', '2'], /given twice/);
+  usage(['stats', '-w', '1'], /not an option of `ctplug stats`/);
+  usage(['count', '--plugin', 'x'], /not an option/);
+  usage(['list', 'extra'], /unexpected argument "extra"/);
+  usage(['plugin'], /needs a subcommand/);
+  usage(['plugin', 'frob'], /unknown subcommand/);
+  usage(['plugin', 'inspect'], /needs FILE/);
+  usage(['nope'], /unknown command "nope"/);
+  usage(['list', '--help=yes'], /takes no value/);
+});
+
+test('negative numbers are values (validation then rejects them)', () => {
+  assert.is(parseArgs(['list', '-w', '-1']).opts.zone, '-1');
+});
+
+test('--zone= with an empty value is a usage error at validation', () => {
+  const p = parseArgs(['list', '--zone=']);
+  assert.is(p.opts.zone, '');
+  assert.throws(() => filterFromFlags(p.opts), (e: CtError) => e.kind === 'usage');
+});
+
+test('every command has help with its options and an example', () => {
+  for (const c of Object.keys(COMMANDS)) {
+    const h = commandHelp(c);
+    assert.match(h, /^Usage: /);
+    assert.match(h, /Examples:/, c);
+    for (const k of COMMANDS[c].options) assert.ok(h.includes(`--${OPTIONS[k].long[0]}`), `${c} help lacks --${OPTIONS[k].long[0]}`);
+  }
+  assert.match(commandHelp('plugin'), /plugin inspect FILE/);
+});
+
+test('the exit-code table is complete, unique, and printed by --help', () => {
+  const codes = EXIT_TABLE.map((r) => r.code);
+  assert.equal(codes, [0, 1, 2, 3, 4, 5, 6, 7]);
+  assert.equal(new Set(Object.values(EXIT)).size, Object.values(EXIT).length);
+  assert.ok(mainHelp(VERSION).includes(exitTableText()));
+});
+
+test('VERSION matches package.json', () => {
+  assert.is(VERSION, JSON.parse(readFileSync('package.json', 'utf8')).version);
+});
+
+test('errors become one line and the documented exit code', () => {
+  const cases: [unknown, number, RegExp][] = [
+    [new UsageError('unknown option --x', 'list'), EXIT.USAGE, /see `ctplug list --help`/],
+    [new CtError('zone', 'EINVAL', 'usage', '"70000" is not a zone'), EXIT.USAGE, /ctplug: zone: "70000"/],
+    [new CtError('dump', 'EPERM', 'privilege', 'EPERM', { hint: 'needs CAP_NET_ADMIN' }), EXIT.PRIVILEGE, /permission denied \(EPERM\); needs CAP_NET_ADMIN$/],
+    [new CtError('netns', 'ENOENT', 'environment', 'network namespace "x" does not exist', { hint: 'create it with `ip netns add`' }), EXIT.ENVIRONMENT, /does not exist; create it/],
+    [new CtError('create', 'EINVAL', 'kernel', 'EINVAL: bad attr'), EXIT.KERNEL, /EINVAL: bad attr; /],
+    [new GrantError('p', 'plugin "p" asks for more than the policy allows:\n  zones: asks [1], allows [2]'), EXIT.PLUGIN_REFUSED, /allows: zones: asks/],
+    [new ModuleCheckError('p', 'plugin "p": import env.x is not allowed'), EXIT.PLUGIN_REFUSED, /env\.x/],
+    [new PluginTimeoutError('p', 1000, 'ctplug_on_entries'), EXIT.PLUGIN_FAILED, /exceeded 1000 ms.*timeout_ms/],
+    [new PluginTrapError('p', 'unreachable', 'ctplug_init'), EXIT.PLUGIN_FAILED, /trapped/],
+    [new PluginHostError('p', 'dump: EPERM (needs CAP_NET_ADMIN)', 'CtError', 'needs CAP_NET_ADMIN'), EXIT.PRIVILEGE, /CAP_NET_ADMIN/],
+    [new Error('boom'), EXIT.KERNEL, /internal error: boom; please report/],
+  ];
+  for (const [e, code, pattern] of cases) {
+    const r = describe(e, 'list');
+    assert.is(r.exit, code, r.line);
+    assert.not.match(r.line, /\n/);
+    assert.match(r.line, /^ctplug: .+; .+/);
+    assert.match(r.line, pattern);
+  }
+});
+
+test('filter flags -> plugin config, kernel filter and grant scope', () => {
+  const f = filterFromFlags({ zone: '5', proto: 'udp', src: '10.0.0.0/8', dport: '53', mark: '0x10/0xf0', state: 'established', status: 'ASSURED,UNREPLIED' });
+  assert.equal(f.config, { proto: 'udp', src: '10.0.0.0/8', family: 'ipv4', dport: 53, zone: 5, mark: 16, mark_mask: 0xf0, state: 'ESTABLISHED', status: 'ASSURED,UNREPLIED' });
+  assert.equal(f.kernel, { zone: 5, mark: 16, markMask: 0xf0 });
+  assert.equal(f.scope, { protocols: ['udp'], zones: [{ from: 5, to: 5 }], mark: { value: 16, mask: 0xf0 } });
+  assert.not.ok(f.empty);
+  assert.not.ok(f.zoneOnly);
+  assert.ok(filterFromFlags({ zone: '0' }).zoneOnly);
+  assert.ok(filterFromFlags({}).empty);
+  assert.throws(() => filterFromFlags({ zone: '65536' }), (e: CtError) => e.kind === 'usage');
+  assert.throws(() => filterFromFlags({ src: '10.0.0.1', dst: '2001:db8::1' }), (e: CtError) => e.kind === 'usage' && /ipv4/.test(e.message));
+  assert.throws(() => filterFromFlags({ family: 'ipv6', proto: 'icmp' }), /icmp is ipv4/);
+  assert.throws(() => parseStatus('ASSURED,NOPE', true), /NOPE/);
+  assert.throws(() => parseStatus('UNREPLIED', false), /UNREPLIED/);
+  assert.is(parseStatus('assured,seen_reply', false).bits, 4 | 2);
+});
+
+test('a grant is the manifest scope narrowed to the flags', () => {
+  const base = { zones: 'any' as const, families: ['ipv4', 'ipv6'] as ('ipv4' | 'ipv6')[], protocols: 'any' as const, mark: null, markBits: null };
+  assert.equal(narrowScope(base, { zones: [{ from: 5, to: 5 }], families: ['ipv6'] }), {
+    zones: [{ from: 5, to: 5 }], families: ['ipv6'], protocols: 'any', mark: null, markBits: null,
+  });
+  assert.equal(narrowScope({ ...base, zones: [{ from: 1, to: 10 }] }, { zones: [{ from: 8, to: 20 }] }).zones, [{ from: 8, to: 10 }]);
+  assert.throws(() => narrowScope({ ...base, zones: [{ from: 1, to: 2 }] }, { zones: [{ from: 5, to: 5 }] }), /zones/);
+});
+
+test('main(): --help exits 0 on stdout; no command exits 2 on stderr; usage errors are one line', async () => {
+  const sink = () => {
+    let text = '';
+    return { write: (s: string | Uint8Array) => ((text += String(s)), true), get text() { return text; } };
+  };
+  let out = sink(), err = sink();
+  assert.is(await main(['--help'], { out: out as never, err: err as never }), 0);
+  assert.match(out.text, /Exit codes:/);
+  out = sink(); err = sink();
+  assert.is(await main([], { out: out as never, err: err as never }), 2);
+  assert.match(err.text, /Usage: ctplug/);
+  out = sink(); err = sink();
+  assert.is(await main(['list', '-w', '70000'], { out: out as never, err: err as never }), 2);
+  assert.is(err.text.trim().split('\n').length, 1);
+  assert.match(err.text, /^ctplug: zone: "70000" is not a zone.*; see `ctplug list --help`/);
+  out = sink(); err = sink();
+  assert.is(await main(['--version'], { out: out as never, err: err as never }), 0);
+  assert.is(out.text, `ctplug v${VERSION}\n`);
+});
+
+test.run();
