@@ -74,8 +74,9 @@ export function describe(e: unknown, command?: string): Reported {
     // The worker failed for a reason outside the plugin: usually the backend (EPERM, missing netns).
     const byCause: Record<string, ExitCode> = { privilege: EXIT.PRIVILEGE, environment: EXIT.ENVIRONMENT, usage: EXIT.USAGE, kernel: EXIT.KERNEL };
     const kind = err.kind ?? causeKind(err);
-    const exit = (kind && byCause[kind]) ?? EXIT.KERNEL;
-    return { exit, line: `ctplug: ${oneLine(err.message ?? '')}; ${err.hint ?? (kind ? KIND_ADVICE[kind] : 'see the message')}` };
+    const exit = (kind ? byCause[kind] : undefined) ?? EXIT.KERNEL;
+    const what = err.hint ? (err.message ?? '').replace(` (${err.hint})`, '') : err.message ?? '';
+    return { exit, line: `ctplug: ${oneLine(what)}; ${err.hint ?? (kind ? KIND_ADVICE[kind] : 'see the message')}` };
   }
   if (err && (err as NodeJS.ErrnoException).code === 'ENOENT' && (err as NodeJS.ErrnoException).path) {
     const p = (err as NodeJS.ErrnoException).path;
