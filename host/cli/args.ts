@@ -41,6 +41,9 @@ export const OPTIONS = {
   icmpType: { long: ['icmp-type'], value: 'TYPE', help: 'ICMP type (default: echo request)' },
   icmpCode: { long: ['icmp-code'], value: 'CODE', help: 'ICMP code (default 0)' },
   icmpId: { long: ['icmp-id'], value: 'ID', help: 'ICMP id (default 0)' },
+  from: { long: ['from'], value: 'FILE|-', help: 'create many: conntrack -I lines or `ctplug list -o json` NDJSON, from FILE or stdin (-)' },
+  toZone: { long: ['to-zone'], value: 'ZONE', help: 'with --from: create every entry in this zone instead' },
+  dryRun: { long: ['dry-run'], help: 'with --from: validate every line, create nothing' },
   output: { short: 'o', long: ['output'], value: 'FORMAT', help: 'text (default), extended, id or json (NDJSON)' },
   plugin: { long: ['plugin'], value: 'FILE', help: 'plugin: a .wasm, its manifest, or a first-party name (list, match, ...)' },
   config: { long: ['config'], value: 'JSON|@FILE', help: 'plugin config as JSON text, or @file to read it from a file' },
@@ -68,7 +71,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   flush: { options: ['zone', 'family', 'mark', 'netns'], summary: 'delete everything, or one zone/family/mark, in the kernel (conntrack -F)' },
   count: { options: ['zone', 'family', 'mark', 'netns'], summary: 'count entries (conntrack -C)' },
   stats: { options: ['netns'], summary: 'per-CPU statistics (conntrack -S)' },
-  create: { options: [...TUPLE, 'timeout', 'state', 'mark', 'status', 'netns'], summary: 'create one entry (conntrack -I)' },
+  create: { options: [...TUPLE, 'timeout', 'state', 'mark', 'status', 'from', 'toZone', 'dryRun', 'netns'], summary: 'create entries (conntrack -I), one from flags or many with --from' },
   get: { options: [...TUPLE, 'output', 'netns'], summary: 'show one entry by its tuple (conntrack -G)' },
   'plugin inspect': { options: ['output'], positionals: ['FILE'], summary: 'ABI, imports, exports, capabilities, limits and sha256 of a plugin' },
   'plugin new': { options: [], positionals: ['NAME'], summary: 'scaffold a plugin folder that builds and passes its test' },
@@ -110,6 +113,12 @@ export function parseArgs(argv: string[]): Parsed {
   const set = (key: OptKey, spelled: string, value: string | undefined) => {
     if (key === 'help') return void (out.help = true);
     if (key === 'version') return void (out.version = true);
+    if (!('value' in OPTIONS[key])) {
+      if (seen.has(key)) throw new UsageError(`${flagName(key)} given twice`);
+      seen.set(key, spelled);
+      out.opts[key] = 'true';
+      return;
+    }
     if (value === undefined) throw new UsageError(`${spelled} needs a value (${OPTIONS[key].value})`);
     if (seen.has(key)) throw new UsageError(`${flagName(key)} given twice (${seen.get(key)} and ${spelled})`);
     seen.set(key, spelled);
