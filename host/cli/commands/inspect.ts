@@ -74,7 +74,7 @@ export async function run(p: Parsed): Promise<ExitCode> {
     out.push(`file:         ${report.file} (${report.bytes} bytes)`);
     out.push(`sha256:       ${hash}`);
     out.push(`abi:          ${abiVersions.length ? abiVersions.map((v) => `v${v}`).join(', ') : 'none (no ctplug_abi_vN export)'}; this host speaks ${abi.supported.map((v) => `v${v}`).join(', ')}${report.abi.compatible ? '' : '  <-- INCOMPATIBLE'}`);
-    out.push(`imports:      ${report.imports.length ? '' : '(none)'}`);
+    out.push(report.imports.length ? 'imports:' : 'imports:      (none)');
     for (const i of report.imports) out.push(`  ${i.allowed ? 'ok     ' : 'REFUSED'} ${i.module}.${i.name}${i.kind === 'function' ? '' : ` (${i.kind})`}`);
     if (report.imports.some((i) => !i.allowed)) out.push(`  (allowed: ${allowedImports()})`);
     out.push(`exports:      ${report.exports.map((e) => (e.kind === 'function' ? e.name : `${e.name} (${e.kind})`)).join(', ')}`);
