@@ -13,8 +13,13 @@ import {
   CTA_PROTOINFO_TCP_WSCALE_ORIGINAL, CTA_PROTOINFO_TCP_WSCALE_REPLY, CTA_PROTOINFO_TCP_FLAGS_ORIGINAL,
   CTA_PROTOINFO_TCP_FLAGS_REPLY, CTA_COUNTERS_PACKETS, CTA_COUNTERS_BYTES, CTA_COUNTERS32_PACKETS,
   CTA_COUNTERS32_BYTES, CTA_TIMESTAMP_START, CTA_TIMESTAMP_STOP, CTA_HELP_NAME, CTA_SECCTX_NAME,
-  NFNL_SUBSYS_CTNETLINK,
+  NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW, IPCTNL_MSG_CT_DELETE, NLM_F_CREATE, NLM_F_EXCL,
 } from "./ctnetlink";
+
+/** Entry.eventType values. */
+export const EVENT_NEW: i32 = 1;
+export const EVENT_UPDATE: i32 = 2;
+export const EVENT_DESTROY: i32 = 3;
 import { IPS_SEEN_REPLY, IPS_ASSURED } from "./status";
 
 const P_ORIG: u32 = 1, P_REPLY: u32 = 2, P_MASTER: u32 = 4, P_PROTOINFO: u32 = 8,
@@ -89,6 +94,18 @@ export class Entry {
     this.malformed = it.malformed;
     this.seen = seen;
     return true;
+  }
+
+  /**
+   * For event messages (ctplug_on_events): EVENT_NEW, EVENT_UPDATE or EVENT_DESTROY, as
+   * conntrack -E tells them apart (CT_NEW with NLM_F_CREATE|NLM_F_EXCL is new). Dump entries
+   * (CT_NEW without those flags) read as EVENT_UPDATE; use it only on event batches.
+   */
+  get eventType(): i32 {
+    const m = this.msgType & 0xff;
+    if (m == IPCTNL_MSG_CT_DELETE) return EVENT_DESTROY;
+    if (m == IPCTNL_MSG_CT_NEW) return (this.msgFlags & (NLM_F_CREATE | NLM_F_EXCL)) != 0 ? EVENT_NEW : EVENT_UPDATE;
+    return 0;
   }
 
   /** Is the top-level attribute `type` present? */

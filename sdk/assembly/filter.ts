@@ -181,6 +181,19 @@ export class Filter {
     return out;
   }
 
+  /**
+   * One request for Plugin.subscribe: family, the zone when exactly one is configured, the
+   * mark. (Events for several zones: subscribe to all and let matches() pick.)
+   */
+  eventRequest(): DumpRequest {
+    const r = new DumpRequest();
+    r.family = (this.set & F_FAMILY) ? this.family : 0;
+    if ((this.set & F_PROTO) && this.protos.length == 1) r.protocol = <i32>this.protos[0];
+    if ((this.set & F_ZONE) && this.zones.length == 1) { r.hasZone = true; r.zone = <i32>this.zones[0]; }
+    if (this.set & F_MARK) { r.hasMark = true; r.mark = this.mark; r.markMask = this.markMask; }
+    return r;
+  }
+
   // ---- config ----
   private err(msg: string): void {
     if (this.error.length == 0) { this.error = msg; fail("config: " + msg); }

@@ -5,16 +5,20 @@
 //   let f: Filter;
 //   Plugin.init((cfg) => { f = Filter.fromConfig(cfg); Plugin.dumpAll(f.kernelRequests()); });
 //   Plugin.onEntry((e: Entry): Verdict => f.matches(e) ? Verdict.Delete : Verdict.Keep);
-export { Plugin, Verdict, InitFn, EntryFn, FinishFn } from "./plugin";
-export { Entry } from "./entry";
+export { Plugin, Verdict, InitFn, EntryFn, FinishFn, EventFn, SUBSCRIBE_NEW, SUBSCRIBE_UPDATE, SUBSCRIBE_DESTROY } from "./plugin";
+export { Entry, EVENT_NEW, EVENT_UPDATE, EVENT_DESTROY } from "./entry";
 export { Tuple } from "./tuple";
 export { AttrIter, findAttr } from "./attr";
 export { Filter, DumpRequest, FILTER_KEYS, parseU32Text, u32Of } from "./filter";
 export { Cidr, PortRange, parseAddr } from "./addr";
 export { ByteBuf } from "./buf";
-export { renderText, renderJson, setRenderClock, formatAddr, TEXT_EXTENDED, TEXT_ID, TEXT_LABELS } from "./render";
+export { renderText, renderJson, setRenderClock, formatAddr, TEXT_EXTENDED, TEXT_ID, TEXT_LABELS, TEXT_EVENT } from "./render";
 export { JsonValue, JsonKind, parseJson, jsonError } from "./json";
 export { log, logError, logWarn, logInfo, logDebug, fail, Level } from "./log";
 export * from "./status";
 export * from "./ctnetlink";
 export { be16, be32, be64 } from "./bytes";
+export {
+  STATUS_OK, STATUS_CONTINUE, STATUS_STOP, STATUS_E_INVAL, STATUS_E_BOUNDS, STATUS_E_DENIED, STATUS_E_SCOPE,
+  STATUS_E_LIMIT, STATUS_E_STATE, BATCH_RESYNC as BATCH_RESYNC_FLAG, ABI_VERSION,
+} from "./abi";

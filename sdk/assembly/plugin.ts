@@ -9,7 +9,8 @@ import {
   ctplug_dump, ctplug_delete, ctplug_config, STATUS_OK, STATUS_CONTINUE, STATUS_STOP,
   STATUS_E_INVAL, DUMP_REQUEST_SIZE, DUMP_REQUEST_FAMILY, DUMP_REQUEST_PROTOCOL,
   DUMP_REQUEST_FLAGS, DUMP_REQUEST_FLAGS_ZONE, DUMP_REQUEST_FLAGS_MARK, DUMP_REQUEST_ZONE,
-  DUMP_REQUEST_MARK, DUMP_REQUEST_MARK_MASK, ABI_VERSION,
+  DUMP_REQUEST_MARK, DUMP_REQUEST_MARK_MASK, ABI_VERSION, ctplug_subscribe,
+  DUMP_REQUEST_FLAGS_EVENT_NEW, DUMP_REQUEST_FLAGS_EVENT_UPDATE, DUMP_REQUEST_FLAGS_EVENT_DESTROY,
 } from "./abi";
 import { Entry } from "./entry";
 import { ByteBuf } from "./buf";
@@ -29,9 +30,16 @@ export enum Verdict {
   Stop = 2,
 }
 
+/** Event kinds for Plugin.subscribe (combine with |; 0 = all). */
+export const SUBSCRIBE_NEW: i32 = DUMP_REQUEST_FLAGS_EVENT_NEW;
+export const SUBSCRIBE_UPDATE: i32 = DUMP_REQUEST_FLAGS_EVENT_UPDATE;
+export const SUBSCRIBE_DESTROY: i32 = DUMP_REQUEST_FLAGS_EVENT_DESTROY;
+
 export type InitFn = (config: JsonValue) => void;
 export type EntryFn = (e: Entry) => Verdict;
 export type FinishFn = () => void;
+/** Per-event callback: e.eventType tells NEW / UPDATE / DESTROY. */
+export type EventFn = (e: Entry) => Verdict;
 
 /** Output staging size (bytes handed to `emit` at once). */
 export const OUT_BYTES: i32 = 512 * 1024;
@@ -45,6 +53,8 @@ export const ALLOC_MAX: i32 = 64 * 1024 * 1024;
 let initFn: InitFn | null = null;
 let entryFn: EntryFn | null = null;
 let finishFn: FinishFn | null = null;
+let eventFn: EventFn | null = null;
+let curFlags: i32 = 0;
 
 const entry = new Entry();
 let outBuf: ByteBuf | null = null;
@@ -55,6 +65,7 @@ let delCount: i32 = 0;
 let largestAlloc: i32 = 0;
 let stopped = false;
 let dumpsScheduled = 0;
+let subscribed = false;
 let configValue: JsonValue | null = null;
 let configStr: string = "";
 const REQ = memory.data(16);
@@ -93,11 +104,11 @@ function flushDeletes(): void {
   delCount = 0;
 }
 
-function writeRequest(r: DumpRequest): void {
+function writeRequest(r: DumpRequest, extraFlags: i32 = 0): void {
   memory.fill(REQ, 0, <usize>DUMP_REQUEST_SIZE);
   store<u8>(REQ + <usize>DUMP_REQUEST_FAMILY, <u8>r.family);
   store<u8>(REQ + <usize>DUMP_REQUEST_PROTOCOL, <u8>r.protocol);
-  let flags: u16 = 0;
+  let flags: u16 = <u16>extraFlags;
   if (r.hasZone) flags |= <u16>DUMP_REQUEST_FLAGS_ZONE;
   if (r.hasMark) flags |= <u16>DUMP_REQUEST_FLAGS_MARK;
   store<u16>(REQ + <usize>DUMP_REQUEST_FLAGS, flags);
@@ -111,6 +122,10 @@ export class Plugin {
   static init(fn: InitFn): void { initFn = fn; }
   /** Register the per-entry callback. */
   static onEntry(fn: EntryFn): void { entryFn = fn; }
+  /** Register the per-event callback (batches delivered to ctplug_on_events). */
+  static onEvent(fn: EventFn): void { eventFn = fn; }
+  /** Flags of the batch being delivered (BATCH_RESYNC: a resync dump after lost events). */
+  static get batchFlags(): i32 { return curFlags; }
   /** Register the finish callback. */
   static onFinish(fn: FinishFn): void { finishFn = fn; }
 
@@ -133,6 +148,20 @@ export class Plugin {
   }
   /** Schedule a dump of everything the grant allows. */
   static dumpEverything(): i32 { return Plugin.dump(new DumpRequest()); }
+
+  /**
+   * Subscribe to conntrack events in the scope of `r` (needs the "events" capability; once
+   * per run). `kinds`: SUBSCRIBE_NEW | SUBSCRIBE_UPDATE | SUBSCRIBE_DESTROY, 0 = all. Events
+   * arrive at the Plugin.onEvent callback; after lost events the host re-dumps the scope to
+   * Plugin.onEntry with Plugin.batchFlags & BATCH_RESYNC_FLAG set.
+   */
+  static subscribe(r: DumpRequest, kinds: i32 = 0): i32 {
+    writeRequest(r, kinds & (SUBSCRIBE_NEW | SUBSCRIBE_UPDATE | SUBSCRIBE_DESTROY));
+    const st = ctplug_subscribe(<i32>REQ, DUMP_REQUEST_SIZE);
+    if (st < 0) logError("subscribe refused by the host: status " + st.toString());
+    else subscribed = true;
+    return st;
+  }
 
   /** Queue `e` for deletion now (same as returning Verdict.Delete). */
   static delete(e: Entry): void { stageDelete(e); }
@@ -216,7 +245,7 @@ export function ctplug_init(): i32 {
   if (fn) fn(Plugin.config);
   if (failStatus != 0) return failStatus;
   // A plugin that only looks at entries and scheduled nothing gets everything the grant allows.
-  if (dumpsScheduled == 0 && entryFn !== null) {
+  if (dumpsScheduled == 0 && !subscribed && entryFn !== null) {
     const st = Plugin.dumpEverything();
     if (st < 0) return st;
   }
@@ -224,10 +253,10 @@ export function ctplug_init(): i32 {
   return STATUS_OK;
 }
 
-export function ctplug_on_entries(ptr: i32, len: i32, flags: i32): i32 {
+function runBatch(ptr: i32, len: i32, flags: i32, fn: EntryFn | null): i32 {
   if (stopped) return STATUS_STOP;
   nBatches++;
-  const fn = entryFn;
+  curFlags = flags;
   const base = <usize>ptr;
   let pos: i32 = 0;
   const out = outBuf;
@@ -252,8 +281,17 @@ export function ctplug_on_entries(ptr: i32, len: i32, flags: i32): i32 {
   flushDeletes();
   if (outBuf) { if (!outBuf!.flush()) stopped = true; }
   maybeCollect();
+  curFlags = 0;
   if (failStatus != 0) return failStatus;
   return stopped ? STATUS_STOP : STATUS_CONTINUE;
+}
+
+export function ctplug_on_entries(ptr: i32, len: i32, flags: i32): i32 {
+  return runBatch(ptr, len, flags, entryFn);
+}
+
+export function ctplug_on_events(ptr: i32, len: i32, flags: i32): i32 {
+  return runBatch(ptr, len, flags, eventFn);
 }
 
 export function ctplug_finish(): i32 {

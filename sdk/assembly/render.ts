@@ -1,7 +1,7 @@
 // Renderers: conntrack-CLI text (`conntrack -L [-o extended|id]`) and NDJSON, written into
 // a reusable ByteBuf. No allocation per entry.
 import { ByteBuf } from "./buf";
-import { Entry } from "./entry";
+import { Entry, EVENT_NEW, EVENT_UPDATE, EVENT_DESTROY } from "./entry";
 import { Tuple } from "./tuple";
 import {
   IPPROTO_TCP, IPPROTO_UDP, IPPROTO_UDPLITE, IPPROTO_SCTP, IPPROTO_DCCP, IPPROTO_GRE, IPPROTO_ICMP,
@@ -16,6 +16,7 @@ import {
 export const TEXT_EXTENDED: i32 = 1; // `-o extended`: "ipv4     2 " prefix
 export const TEXT_ID: i32 = 2;       // `-o id`: id=N after use=
 export const TEXT_LABELS: i32 = 4;   // labels=<bit>,<bit> (conntrack needs a connlabel.conf map for names; we print bit numbers)
+export const TEXT_EVENT: i32 = 8;    // `conntrack -E`: "    [NEW] ", " [UPDATE] ", "[DESTROY] " prefix
 
 /** Seconds since the epoch used for `delta-time=`; 0 = unknown (delta-time only printed for stopped entries). */
 let nowSeconds: u64 = 0;
@@ -42,6 +43,12 @@ function textTuple(b: ByteBuf, t: Tuple): void {
 
 /** Append one entry as `conntrack -L` prints it, newline-terminated. */
 export function renderText(b: ByteBuf, e: Entry, flags: i32 = 0): void {
+  if (flags & TEXT_EVENT) {
+    const k = e.eventType;
+    if (k == EVENT_NEW) b.ascii("    [NEW] ");
+    else if (k == EVENT_UPDATE) b.ascii(" [UPDATE] ");
+    else if (k == EVENT_DESTROY) b.ascii("[DESTROY] ");
+  }
   if (flags & TEXT_EXTENDED) {
     const f = e.family;
     b.padded(familyName(f), 8).byte(32).u32(<u32>f).byte(32);

@@ -37,6 +37,8 @@ export interface EntrySpec extends TupleSpec {
   helper?: string;
   secctx?: string;
   msgType?: number;
+  /** nlmsg_flags; default NLM_F_MULTI as in a dump (events: 0x600 = CREATE|EXCL for [NEW]) */
+  msgFlags?: number;
   /** extra raw top-level attributes appended at the end (already encoded) */
   extra?: Uint8Array[];
 }
@@ -61,7 +63,7 @@ export function encodeEntry(enc: Encoder, spec: EntrySpec, seq = 1): void {
   const protocol = typeof spec.proto === 'number' ? spec.proto : IPPROTO[spec.proto];
   const orig = tupleOf({ ...spec, zone: spec.origZone }, protocol);
   const reply = spec.reply ? tupleOf(spec.reply, protocol) : { ...invertTuple(orig), zone: undefined };
-  const at = beginMessage(enc, spec.msgType ?? msgType(IPCTNL_MSG_CT_NEW), 2 /* NLM_F_MULTI */, seq,
+  const at = beginMessage(enc, spec.msgType ?? msgType(IPCTNL_MSG_CT_NEW), spec.msgFlags ?? 2 /* NLM_F_MULTI */, seq,
     orig.family === 'ipv4' ? 2 : 10);
   encodeTuple(enc, CTA.TUPLE_ORIG, orig);
   encodeTuple(enc, CTA.TUPLE_REPLY, reply);

@@ -16,6 +16,7 @@ export class PluginRun {
   memory!: WebAssembly.Memory;
   config: string;
   dumps: DumpReq[] = [];
+  subscriptions: DumpReq[] = [];
   /** each delete call: the bytes passed */
   deleteCalls: Uint8Array[] = [];
   emitCalls = 0;
@@ -48,6 +49,12 @@ export class PluginRun {
           return 0;
         },
         delete: (ptr: number, len: number) => { const b = this.bytes(ptr, len); this.deleteCalls.push(b); return this.deleteStatus(countMessages(b)); },
+        subscribe: (ptr: number, len: number) => {
+          if (len !== 16) return -1;
+          const v = new DataView(this.bytes(ptr, len).buffer);
+          this.subscriptions.push({ family: v.getUint8(0), protocol: v.getUint8(1), flags: v.getUint16(2, true), zone: v.getUint16(4, true), mark: v.getUint32(8, true), markMask: v.getUint32(12, true) });
+          return 0;
+        },
         update: () => -3, create: () => -3, flush: () => -3,
         emit: (ptr: number, len: number) => { const st = this.emitStatus(); if (st === 0) { this.output += Buffer.from(this.bytes(ptr, len)).toString('utf8'); this.emitCalls++; } return st; },
         log: (level: number, ptr: number, len: number) => { this.logs.push({ level, msg: Buffer.from(this.bytes(ptr, len)).toString('utf8') }); return 0; },

@@ -1,7 +1,7 @@
 // The list plugin's text output against lines the real `conntrack -L` printed, and its JSON.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { PluginRun, pluginPath, built } from './harness.js';
+import { PluginRun, pluginPath, testPluginPath, built } from './harness.js';
 import { batch, entryMessage, IPS, TCP } from '../helpers/ctmsg.js';
 import { renderCases } from './cases.js';
 
@@ -111,6 +111,33 @@ if (!built(LIST)) {
     assert.is(r.lines.length, 1);
     assert.ok(r.lines[0].includes('sport=1000 dport=443'));
     assert.equal(r.dumps, [{ family: 2, protocol: 6, flags: 0, zone: 0, mark: 0, markMask: 0 }]);
+  });
+
+  test('events: conntrack -E prefixes, resync flag visible to the plugin', () => {
+    const r = new PluginRun(testPluginPath('probe'), {}).start();
+    assert.is(r.init(), 0);
+    const base = { proto: 'tcp' as const, src: '1.1.1.1', dst: '2.2.2.2', sport: 1, dport: 2, timeout: 120, tcpState: TCP.SYN_SENT };
+    const ev = batch([
+      { ...base, msgFlags: 0x600 },
+      { ...base, msgFlags: 0, status: IPS.CONFIRMED | IPS.SEEN_REPLY },
+      { ...base, msgType: (1 << 8) | 2, msgFlags: 0 },
+    ]);
+    const mem = new Uint8Array(r.memory.buffer);
+    const ptr = r.exports.ctplug_alloc(ev.length);
+    mem.set(ev, ptr);
+    assert.is(r.exports.ctplug_on_events(ptr, ev.length, 0), 0);
+    const tail = 'tcp      6 120 SYN_SENT src=1.1.1.1 dst=2.2.2.2 sport=1 dport=2';
+    assert.equal(r.lines.map((l) => l.slice(0, 10 + tail.length)), [`    [NEW] ${tail}`, ` [UPDATE] ${tail}`, `[DESTROY] ${tail}`]);
+    r.output = '';
+    assert.is(r.exports.ctplug_on_events(ptr, ev.length, 1), 0);
+    assert.is(r.lines[0], 'RESYNC');
+  });
+
+  test('subscribe: one request with the filter scope and event kinds; no default dump', () => {
+    const r = new PluginRun(testPluginPath('watch'), { zone: 5, proto: 'udp', kinds: ['new', 'destroy'] }).start();
+    assert.is(r.init(), 0, JSON.stringify(r.logs));
+    assert.equal(r.subscriptions, [{ family: 0, protocol: 17, flags: 1 | 4 | 16, zone: 5, mark: 0, markMask: 0 }]);
+    assert.equal(r.dumps, []);
   });
 
   test('bad output value fails init with a logged reason', () => {

@@ -1,6 +1,6 @@
 // Test plugin: renders every entry as NDJSON and as extended text (+id, labels), and counts.
 // Config {"mode": "json"|"text"|"both"|"none", "verdict": "keep"|"delete"|"stop-after-1"}.
-import { Entry, Verdict, Plugin, JsonValue, renderText, renderJson, TEXT_EXTENDED, TEXT_ID, TEXT_LABELS, logInfo } from "../../../sdk/assembly";
+import { Entry, Verdict, Plugin, JsonValue, renderText, renderJson, TEXT_EXTENDED, TEXT_ID, TEXT_LABELS, TEXT_EVENT, BATCH_RESYNC_FLAG, logInfo } from "../../../sdk/assembly";
 export * from "../../../sdk/assembly/exports";
 
 let mode = "both";
@@ -19,6 +19,12 @@ Plugin.onEntry((e: Entry): Verdict => {
   if (e.malformed) Plugin.print("MALFORMED");
   if (verdict == "delete") return Verdict.Delete;
   if (verdict == "stop-after-1") return Verdict.Stop;
+  return Verdict.Keep;
+});
+
+Plugin.onEvent((e: Entry): Verdict => {
+  if (Plugin.batchFlags & BATCH_RESYNC_FLAG) Plugin.print("RESYNC");
+  renderText(Plugin.out, e, TEXT_EVENT);
   return Verdict.Keep;
 });
 
