@@ -1,6 +1,7 @@
 // Enforcement helpers: the checks the worker runs on every entry, dump, create and update.
 // They work on the scanned scope fields (what the host's scanner re-derived from the bytes), never on anything
 // the plugin claims about an entry.
+import type { EventFilter } from '../conntrack/bpf.js';
 import type { DumpFilter } from '../conntrack/conntrack.js';
 import type { Family } from '../conntrack/validate.js';
 import type { ScopeFields as Scanned } from '../conntrack/scope.js';
@@ -125,6 +126,17 @@ export function planDump(req: DumpRequest, scope: Scope, base = ScopeMatcher.of(
     return f;
   });
   return { ok: true, filters, matcher: base.narrowed({ family: req.family, protocol: req.protocol, zone: req.zone, mark: r }), kernelExact };
+}
+
+/** The kernel-side (BPF) filter of an event subscription planned like a dump: family, zones, mark. */
+export function eventFilter(plan: Extract<DumpPlan, { ok: true }>): EventFilter {
+  const f = plan.filters[0];
+  const zones = plan.filters.every((x) => x.zone !== undefined) ? plan.filters.map((x) => x.zone!) : undefined;
+  return {
+    families: f.family ? [FAMILIES[f.family]] : undefined,
+    zones,
+    mark: f.mark === undefined ? undefined : { value: f.mark, mask: f.markMask ?? 0xffffffff },
+  };
 }
 
 /** null when an entry to be created is inside the grant, else the reason it is not. */

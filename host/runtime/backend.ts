@@ -1,19 +1,49 @@
 // The worker's conntrack backend: the kernel (through the native addon, in the plugin's netns)
 // or the test kit's fake kernel seeded with entry messages, so plugins can be tested without root.
+import type { EventFilter } from '../conntrack/bpf.js';
 import { Conntrack } from '../conntrack/conntrack.js';
+import { EventSource, type EventBatch, type EventKind } from '../conntrack/events.js';
 import { splitMessages } from '../netlink/message.js';
 import type { BackendSpec } from './protocol.js';
 
+/** EventSource.readSync, plus null: no more events will ever come (the fake's script ended). */
+export interface Events {
+  readSync(buf: Uint8Array): EventBatch | 'overrun' | null;
+  close(): void;
+}
+
 export interface Backend {
   ct: Conntrack;
+  events(kinds: EventKind[], filter: EventFilter): Events;
   /** The fake kernel's table after the run (the test kit diffs it to report what was deleted). */
   table?: () => Uint8Array;
 }
 
 export async function openBackend(spec: BackendSpec): Promise<Backend> {
-  if (spec.kind === 'kernel') return { ct: Conntrack.open({ netns: spec.netns }) };
+  if (spec.kind === 'kernel') {
+    return { ct: Conntrack.open({ netns: spec.netns }), events: (kinds, filter) => EventSource.open({ netns: spec.netns, kinds, filter }) };
+  }
   // Loaded only on this path: the fake kernel is test-kit code, not part of the privileged path.
   const { FakeKernel } = await import('../../sdk/testkit/fake-kernel.js');
   const k = FakeKernel.fromMessages(splitMessages(spec.table));
-  return { ct: Conntrack.open({ socket: k.socket(), actionSocket: k.socket() }), table: () => Buffer.concat(k.messages()) };
+  return {
+    ct: Conntrack.open({ socket: k.socket(), actionSocket: k.socket() }),
+    events: () => scripted(spec.events ?? []),
+    table: () => Buffer.concat(k.messages()),
+  };
+}
+
+/** Replays recorded event batches; no kernel filter (the host's scope re-check still applies). */
+function scripted(script: (Uint8Array | 'overrun')[]): Events {
+  let i = 0;
+  return {
+    readSync(buf) {
+      if (i >= script.length) return null;
+      const item = script[i++];
+      if (item === 'overrun') return 'overrun';
+      buf.set(item);
+      return { bytes: buf.subarray(0, item.length), count: [...splitMessages(item)].length };
+    },
+    close() {},
+  };
 }

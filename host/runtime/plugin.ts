@@ -40,6 +40,8 @@ export interface RunOptions {
   onOutput?: (bytes: Uint8Array) => void;
   onLog?: (line: PluginLogLine) => void;
   onProgress?: (stats: RunStats) => void;
+  /** Ends a subscribed (event) run: the plugin gets ctplug_finish after the batch in progress. */
+  signal?: AbortSignal;
 }
 
 export interface RunResult {
@@ -121,10 +123,15 @@ export class Plugin {
     const output: Uint8Array[] = [];
     const logs: PluginLogLine[] = [];
     worker.ref();
+    clock.clearStop();
+    const stop = () => clock.requestStop();
+    if (opts.signal?.aborted) stop();
+    opts.signal?.addEventListener('abort', stop);
 
     return new Promise<RunResult>((resolve, reject) => {
       const finish = (err: Error | null, result?: RunResult) => {
         clearInterval(watchdog);
+        opts.signal?.removeEventListener('abort', stop);
         worker.off('message', onMessage).off('error', onError).off('exit', onExit);
         worker.unref();
         this.busy = false;
@@ -169,6 +176,11 @@ export class Plugin {
       worker.on('message', onMessage).on('error', onError).on('exit', onExit);
       worker.postMessage({ type: 'run' });
     });
+  }
+
+  /** Ends the current run if it is delivering events (same as aborting its `signal`). */
+  stop(): void {
+    this.clock?.requestStop();
   }
 
   /** The run's output as an async iterator of chunks; `result` settles when the run ends. */

@@ -4,8 +4,12 @@ import type { Grant } from '../policy/grant.js';
 /** Where the worker's conntrack operations go: the kernel (in a netns) or an in-memory table. */
 export type BackendSpec =
   | { kind: 'kernel'; netns?: string }
-  /** fake: entry messages back to back, as a dump carries them (one buffer: cheap to hand over). */
-  | { kind: 'fake'; table: Uint8Array };
+  /**
+   * fake: entry messages back to back, as a dump carries them (one buffer: cheap to hand over);
+   * `events`: scripted event batches (messages back to back) or 'overrun' (lost events), replayed
+   * to a subscriber; the run ends when the script does.
+   */
+  | { kind: 'fake'; table: Uint8Array; events?: (Uint8Array | 'overrun')[] };
 
 export interface WorkerInit {
   plugin: string;
@@ -33,6 +37,10 @@ export interface RunStats {
   created: number;
   updated: number;
   flushes: number;
+  /** Events delivered to ctplug_on_events (after the scope re-check). */
+  events: number;
+  /** Times the kernel dropped events (ENOBUFS); each is followed by a RESYNC dump when granted read. */
+  overruns: number;
   emittedBytes: number;
   logLines: number;
   droppedLogLines: number;
@@ -41,7 +49,7 @@ export interface RunStats {
 }
 
 export const emptyStats = (): RunStats => ({
-  entries: 0, filtered: 0, batches: 0, dumps: 0, deleted: 0, gone: 0, failed: 0, created: 0, updated: 0, flushes: 0,
+  entries: 0, filtered: 0, batches: 0, dumps: 0, deleted: 0, gone: 0, failed: 0, created: 0, updated: 0, flushes: 0, events: 0, overruns: 0,
   emittedBytes: 0, logLines: 0, droppedLogLines: 0, refused: 0,
 });
 

@@ -3,6 +3,7 @@
 // bytes; these only interpret them.
 import type { CreateSpec } from '../conntrack/conntrack.js';
 import { TCP_STATES } from '../conntrack/constants.js';
+import type { EventKind } from '../conntrack/events.js';
 import { FAMILIES, PROTOCOLS, type FamilyName, type ProtocolName } from '../policy/capabilities.js';
 import type { DumpRequest } from '../policy/enforce.js';
 import { abi, field, flagBit } from './abi.js';
@@ -16,6 +17,14 @@ const D = {
   zone: field('DumpRequest', 'zone'), mark: field('DumpRequest', 'mark'), markMask: field('DumpRequest', 'markMask'),
   ZONE: flagBit('DumpRequest', 'flags', 'ZONE'), MARK: flagBit('DumpRequest', 'flags', 'MARK'),
 };
+
+const EVENT_BITS: [EventKind, number][] = (['NEW', 'UPDATE', 'DESTROY'] as const).map((k) => [k, flagBit('DumpRequest', 'flags', `EVENT_${k}`)]);
+
+/** The EVENT_* kinds in a DumpRequest's flags (subscribe only); empty when none is set. */
+export function readEventKinds(v: DataView, at: number): EventKind[] {
+  const flags = v.getUint16(at + D.flags, true);
+  return EVENT_BITS.filter(([, bit]) => flags & bit).map(([k]) => k);
+}
 
 export function readDumpRequest(v: DataView, at: number): DumpRequest {
   const flags = v.getUint16(at + D.flags, true);

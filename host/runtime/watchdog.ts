@@ -8,27 +8,36 @@ export const CALL_NAMES = [...Object.entries(abi.exports.required), ...Object.en
   .filter(([, def]) => (def as { kind?: string }).kind === undefined)
   .map(([name]) => name);
 
+/**
+ * Layout: int32 [0] current call (index + 1, 0 = not in Wasm), int32 [1] stop requested,
+ * float64 at byte 8: when the current call started (ms since the epoch).
+ */
 export class CallClock {
-  private readonly call: Int32Array;
+  private readonly words: Int32Array;
   private readonly since: Float64Array;
 
   constructor(readonly buffer: SharedArrayBuffer = new SharedArrayBuffer(16)) {
-    this.call = new Int32Array(buffer, 0, 1);
+    this.words = new Int32Array(buffer, 0, 2);
     this.since = new Float64Array(buffer, 8, 1);
   }
 
   enter(name: string): void {
     this.since[0] = Date.now();
-    Atomics.store(this.call, 0, CALL_NAMES.indexOf(name) + 1);
+    Atomics.store(this.words, 0, CALL_NAMES.indexOf(name) + 1);
   }
 
   leave(): void {
-    Atomics.store(this.call, 0, 0);
+    Atomics.store(this.words, 0, 0);
   }
 
   /** The call in progress and how long it has run, or null when the worker is not inside Wasm. */
   current(now = Date.now()): { name: string; elapsedMs: number } | null {
-    const i = Atomics.load(this.call, 0);
+    const i = Atomics.load(this.words, 0);
     return i === 0 ? null : { name: CALL_NAMES[i - 1] ?? 'wasm', elapsedMs: now - this.since[0] };
   }
+
+  /** The embedder wants a long-running (event) run to end: checked by the worker between batches. */
+  requestStop(): void { Atomics.store(this.words, 1, 1); }
+  stopRequested(): boolean { return Atomics.load(this.words, 1) === 1; }
+  clearStop(): void { Atomics.store(this.words, 1, 0); }
 }

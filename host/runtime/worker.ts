@@ -10,12 +10,13 @@ import { splitMessages } from '../netlink/message.js';
 import { emptyScope, scanInto } from '../conntrack/scope.js';
 import type { CreateSpec } from '../conntrack/conntrack.js';
 import type { Change } from '../conntrack/request.js';
-import { checkCreate, checkMarkUpdate, type DumpPlan, planDump, ScopeMatcher } from '../policy/enforce.js';
+import type { EventKind } from '../conntrack/events.js';
+import { checkCreate, checkMarkUpdate, type DumpPlan, eventFilter, planDump, ScopeMatcher } from '../policy/enforce.js';
 import { abi, STATUS } from './abi.js';
 import { type Backend, openBackend } from './backend.js';
 import { LineLimiter } from './lines.js';
 import { emptyStats, type FromWorker, type LogLevel, type LogLine, type RunStats, type WorkerError, type WorkerInit } from './protocol.js';
-import { CREATE_RECORD_SIZE, DUMP_REQUEST_SIZE, readCreateRecord, readDumpRequest, readUpdateRecord, UPDATE_RECORD_SIZE } from './records.js';
+import { CREATE_RECORD_SIZE, DUMP_REQUEST_SIZE, readCreateRecord, readDumpRequest, readEventKinds, readUpdateRecord, UPDATE_RECORD_SIZE } from './records.js';
 import { CallClock } from './watchdog.js';
 
 const data = workerData as WorkerInit;
@@ -27,11 +28,14 @@ const BATCH_BYTES = RECV_BUFFER_BYTES + 8;
 /** Per export call: queued delete/update bytes beyond this return E_LIMIT (the queue is host memory). */
 const MAX_PENDING_BYTES = 16 * 1024 * 1024;
 const MAX_SCHEDULED_DUMPS = 64;
+/** Bytes one on_events batch can hold: every event already queued, up to this (EventSource needs >= 128 KiB). */
+const EVENT_BATCH_BYTES = 256 * 1024;
+const ALL_EVENTS: EventKind[] = ['NEW', 'UPDATE', 'DESTROY'];
 const MAX_LINE_BYTES = 4096;
 /** WASI errno values (wasi_snapshot_preview1). */
 const WASI_ESUCCESS = 0, WASI_EBADF = 8, WASI_EFAULT = 21;
 
-const { OK, STOP, E_INVAL, E_BOUNDS, E_DENIED, E_SCOPE, E_LIMIT } = STATUS;
+const { OK, STOP, E_INVAL, E_BOUNDS, E_DENIED, E_SCOPE, E_LIMIT, E_STATE } = STATUS;
 const statusName = new Map(Object.entries(STATUS).filter(([k]) => k.startsWith('E_')).map(([k, v]) => [v, k]));
 const levelName = new Map(Object.entries(abi.logLevels).map(([k, v]) => [v, k.toLowerCase() as LogLevel]));
 
@@ -40,11 +44,13 @@ class ProcExit { constructor(readonly code: number) {} }
 /** A failure that ends the run, already described for the main thread. */
 class RunFailure { constructor(readonly error: WorkerError) {} }
 
+type Plan = Extract<DumpPlan, { ok: true }>;
+
 type Op =
   | { kind: 'delete'; msgs: Uint8Array[] }
   | { kind: 'update'; items: (Change & { entry: Uint8Array })[] }
   | { kind: 'create'; specs: CreateSpec[] }
-  | { kind: 'flush'; plan: Extract<DumpPlan, { ok: true }> };
+  | { kind: 'flush'; plan: Plan };
 
 const clock = new CallClock(data.clock);
 const grant = data.grant;
@@ -66,7 +72,8 @@ class Run {
   private output: Uint8Array[] = [];
   private pending: Op[] = [];
   private pendingBytes = 0;
-  private readonly dumps: Extract<DumpPlan, { ok: true }>[] = [];
+  private readonly dumps: Plan[] = [];
+  private subscription?: { plan: Plan; kinds: EventKind[] };
   private readonly noted = new Set<string>();
   private readonly partial = new Map<number, string>(); // fd -> unterminated stdout/stderr text
   private current = 'instantiate';
@@ -75,7 +82,8 @@ class Run {
   instantiate(): void {
     const impls: Record<string, (...a: number[]) => number> = {
       dump: (p, n) => this.dump(p, n), delete: (p, n) => this.del(p, n), update: (p, n) => this.update(p, n),
-      create: (p, n) => this.create(p, n), flush: (p, n) => this.flush(p, n), emit: (p, n) => this.emit(p, n),
+      create: (p, n) => this.create(p, n), flush: (p, n) => this.flush(p, n), subscribe: (p, n) => this.subscribe(p, n),
+      emit: (p, n) => this.emit(p, n),
       log: (l, p, n) => this.log(l, p, n), config: (p, n) => this.config(p, n),
     };
     const ctplug: Record<string, (...a: number[]) => number> = {};
@@ -147,9 +155,28 @@ class Run {
     if (!this.span(ptr, len)) return this.refuse('dump', E_BOUNDS, 'request out of bounds');
     if (len !== DUMP_REQUEST_SIZE) return this.refuse('dump', E_INVAL, `a DumpRequest is ${DUMP_REQUEST_SIZE} bytes, got ${len}`);
     if (this.dumps.length >= MAX_SCHEDULED_DUMPS) return this.refuse('dump', E_LIMIT, `more than ${MAX_SCHEDULED_DUMPS} dumps in one run`);
-    const plan = planDump(readDumpRequest(this.dv, ptr), grant.scope, baseMatcher);
-    if (!plan.ok) return this.refuse('dump', E_SCOPE, plan.reason);
+    const plan = this.plan('dump', ptr);
+    if (typeof plan === 'number') return plan;
     this.dumps.push(plan);
+    return OK;
+  }
+
+  /** A DumpRequest at ptr (already bounds-checked) narrowed to the grant, or the refusal status. */
+  private plan(call: string, ptr: number): Plan | number {
+    if (call !== 'subscribe' && readEventKinds(this.dv, ptr).length) return this.refuse(call, E_INVAL, 'EVENT_* flags are only for subscribe');
+    const plan = planDump(readDumpRequest(this.dv, ptr), grant.scope, baseMatcher);
+    return plan.ok ? plan : this.refuse(call, E_SCOPE, plan.reason);
+  }
+
+  private subscribe(ptr: number, len: number): number {
+    if (!this.span(ptr, len)) return this.refuse('subscribe', E_BOUNDS, 'request out of bounds');
+    if (len !== DUMP_REQUEST_SIZE) return this.refuse('subscribe', E_INVAL, `a DumpRequest is ${DUMP_REQUEST_SIZE} bytes, got ${len}`);
+    if (this.subscription) return this.refuse('subscribe', E_STATE, 'already subscribed in this run');
+    if (!this.instance.exports.ctplug_on_events) return this.refuse('subscribe', E_STATE, 'the plugin does not export ctplug_on_events');
+    const plan = this.plan('subscribe', ptr);
+    if (typeof plan === 'number') return plan;
+    const kinds = readEventKinds(this.dv, ptr);
+    this.subscription = { plan, kinds: kinds.length ? kinds : ALL_EVENTS };
     return OK;
   }
 
@@ -227,8 +254,8 @@ class Run {
   private flush(ptr: number, len: number): number {
     if (!this.span(ptr, len)) return this.refuse('flush', E_BOUNDS, 'request out of bounds');
     if (len !== DUMP_REQUEST_SIZE) return this.refuse('flush', E_INVAL, `a flush filter is a ${DUMP_REQUEST_SIZE}-byte DumpRequest, got ${len}`);
-    const plan = planDump(readDumpRequest(this.dv, ptr), grant.scope, baseMatcher);
-    if (!plan.ok) return this.refuse('flush', E_SCOPE, plan.reason);
+    const plan = this.plan('flush', ptr);
+    if (typeof plan === 'number') return plan;
     this.queue({ kind: 'flush', plan });
     return OK;
   }
@@ -395,7 +422,7 @@ class Run {
    * for every entry, so it allocates nothing per message: each run of consecutive in-scope
    * messages is one copy (normally the whole buffer).
    */
-  private compact(batch: Uint8Array, matcher: ScopeMatcher, dest: number): number {
+  private compact(batch: Uint8Array, matcher: ScopeMatcher, dest: number, counter: 'entries' | 'events'): number {
     this.refresh();
     const s = scratch;
     const end = batch.length;
@@ -409,7 +436,7 @@ class Run {
       const len = (batch[p] | (batch[p + 1] << 8) | (batch[p + 2] << 16) | (batch[p + 3] << 24)) >>> 0;
       if (len < NLMSG_HDRLEN || p + len > end) break; // malformed tail: never read (as splitMessages)
       if (scanInto(batch, p, len, s) && matcher.matches(s)) {
-        this.stats.entries++;
+        this.stats[counter]++;
         if (run < 0) run = p;
       } else {
         this.stats.filtered++;
@@ -427,7 +454,7 @@ class Run {
       if (this.instance.exports._start) this.call('_start');
       this.check('ctplug_init', this.call('ctplug_init'));
       this.afterCall();
-      if (this.dumps.length) this.deliver();
+      this.deliver();
       this.check('ctplug_finish', this.call('ctplug_finish'));
       this.afterCall();
     } catch (e) {
@@ -441,31 +468,67 @@ class Run {
     }
   }
 
-  /** Push model: every scheduled dump, one ctplug_on_entries call per received buffer. */
+  /**
+   * Push model: every scheduled dump, one ctplug_on_entries call per received buffer; then, when
+   * subscribed, event batches to ctplug_on_events until stopped.
+   */
   private deliver(): void {
-    const ptr = this.check('ctplug_alloc', this.call('ctplug_alloc', BATCH_BYTES));
-    if (!this.span(ptr, BATCH_BYTES)) {
-      throw new RunFailure({ kind: 'status', call: 'ctplug_alloc', code: E_BOUNDS, detail: `returned ${ptr}, which is not a ${BATCH_BYTES}-byte buffer inside memory` });
+    if (!this.dumps.length && !this.subscription) return;
+    const size = this.subscription ? EVENT_BATCH_BYTES + 8 : BATCH_BYTES;
+    const ptr = this.check('ctplug_alloc', this.call('ctplug_alloc', size));
+    if (!this.span(ptr, size)) {
+      throw new RunFailure({ kind: 'status', call: 'ctplug_alloc', code: E_BOUNDS, detail: `returned ${ptr}, which is not a ${size}-byte buffer inside memory` });
     }
-    const ct = backend!.ct;
     const staging = new Uint8Array(RECV_BUFFER_BYTES);
     // Dumps scheduled from inside on_entries are appended and delivered after the current one.
-    for (let i = 0; i < this.dumps.length; i++) {
-      const plan = this.dumps[i];
-      this.stats.dumps++;
-      let flags = 0, stopped = false;
-      for (const filter of plan.filters) {
-        ct.dumpSync(filter, staging, (batch) => {
-          const len = this.compact(batch, plan.matcher, ptr);
-          if (len === 0) return;
-          this.stats.batches++;
-          const status = this.check('ctplug_on_entries', this.call('ctplug_on_entries', ptr, len, flags));
-          flags = 0;
-          this.afterCall();
-          if (status === STOP) { stopped = true; return false; }
-        }, () => { flags |= abi.batchFlags.RESYNC; });
-        if (stopped) break;
+    for (let i = 0; i < this.dumps.length; i++) this.dump1(this.dumps[i], ptr, staging, 0);
+    if (this.subscription) this.listen(ptr, staging);
+  }
+
+  /** One scheduled dump. Returns true when the plugin said STOP. */
+  private dump1(plan: Plan, ptr: number, staging: Uint8Array, firstFlags: number): boolean {
+    this.stats.dumps++;
+    let flags = firstFlags, stopped = false;
+    for (const filter of plan.filters) {
+      backend!.ct.dumpSync(filter, staging, (batch) => {
+        const len = this.compact(batch, plan.matcher, ptr, 'entries');
+        if (len === 0) return;
+        this.stats.batches++;
+        const status = this.check('ctplug_on_entries', this.call('ctplug_on_entries', ptr, len, flags));
+        flags = 0;
+        this.afterCall();
+        if (status === STOP) { stopped = true; return false; }
+      }, () => { flags |= abi.batchFlags.RESYNC; });
+      if (stopped) break;
+    }
+    return stopped;
+  }
+
+  /** Event batches until the embedder stops the run (or the fake's script ends, or STOP). */
+  private listen(ptr: number, staging: Uint8Array): void {
+    const { plan, kinds } = this.subscription!;
+    const events = backend!.events(kinds, eventFilter(plan));
+    const buf = new Uint8Array(EVENT_BATCH_BYTES);
+    try {
+      while (!clock.stopRequested()) {
+        const b = events.readSync(buf);
+        if (b === null) break;
+        if (b === 'overrun') {
+          // Events were lost: the plugin's view is stale. Re-dump the subscribed scope (RESYNC).
+          this.stats.overruns++;
+          const resync = grant.operations.includes('read');
+          this.note('overrun', 'warn', `events were lost (kernel receive buffer overrun)${resync ? '; the subscribed scope is dumped again (RESYNC)' : ''}`);
+          if (resync && this.dump1(plan, ptr, staging, abi.batchFlags.RESYNC)) break;
+          continue;
+        }
+        const len = b.count ? this.compact(b.bytes, plan.matcher, ptr, 'events') : 0;
+        if (len === 0) continue;
+        const status = this.check('ctplug_on_events', this.call('ctplug_on_events', ptr, len, 0));
+        this.afterCall();
+        if (status === STOP) break;
       }
+    } finally {
+      events.close();
     }
   }
 }

@@ -27,6 +27,8 @@ export interface RunPluginOptions {
   entries?: CreateSpec[];
   /** Or recorded kernel buffers (dump replies; DONE and non-entry messages are skipped). */
   fixtures?: Uint8Array[];
+  /** Event batches for a plugin that subscribes (messages back to back), or 'overrun' for lost events. */
+  events?: (Uint8Array | 'overrun')[];
   config?: unknown;
   /** The operator policy to test against. Default: grant exactly what the manifest asks. */
   policy?: Record<string, unknown>;
@@ -55,7 +57,7 @@ function source(plugin: string | Uint8Array, opts: RunPluginOptions): { manifest
   const name = typeof plugin === 'string' ? basename(plugin, '.wasm').replace(/[^A-Za-z0-9._-]/g, '-') : 'plugin';
   const manifest = parseManifest({
     name, version: '0.0.0', abi: 1, module: `${name}.wasm`, sha256: sha256(wasm),
-    capabilities: { operations: ['read', 'delete', 'update', 'flush', 'create'], ...opts.capabilities },
+    capabilities: { operations: ['read', 'delete', 'update', 'flush', 'create', 'events'], ...opts.capabilities },
   });
   return { manifest, wasm };
 }
@@ -73,7 +75,7 @@ export async function runPlugin(plugin: string | Uint8Array, opts: RunPluginOpti
   const table = [...fromSpecs, ...fromFixtures];
   const policy = opts.policy ?? { default: { capabilities: manifest.capabilities, limits: manifest.limits } };
 
-  const p = await loadPlugin({ manifest, wasm }, { policy, config: opts.config, limits: opts.limits, backend: { kind: 'fake', table: Buffer.concat(table) } });
+  const p = await loadPlugin({ manifest, wasm }, { policy, config: opts.config, limits: opts.limits, backend: { kind: 'fake', table: Buffer.concat(table), events: opts.events } });
   try {
     const r = await p.run();
     const after = new Set((r.table ?? []).map(key));

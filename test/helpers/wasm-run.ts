@@ -12,9 +12,11 @@ export interface WatRun {
   limits?: Partial<Limits>;
   entries?: CreateSpec[];
   config?: unknown;
+  /** Scripted event batches for a subscriber (fake backend). */
+  events?: (Uint8Array | 'overrun')[];
 }
 
-export const ALL_OPS = ['read', 'delete', 'update', 'flush', 'create'];
+export const ALL_OPS = ['read', 'delete', 'update', 'flush', 'create', 'events'];
 
 export async function loadWat(parts: PluginParts, o: WatRun = {}): Promise<Plugin> {
   const bytes = wat(plugin(parts));
@@ -23,7 +25,7 @@ export async function loadWat(parts: PluginParts, o: WatRun = {}): Promise<Plugi
   return loadPlugin({ manifest: manifestFor(o.name ?? 't', bytes, caps, o.limits), wasm: bytes }, {
     policy: { default: { capabilities: caps, limits: o.limits ?? {} } },
     config: o.config,
-    backend: { kind: 'fake', table },
+    backend: { kind: 'fake', table, events: o.events },
   });
 }
 

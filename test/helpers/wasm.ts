@@ -28,6 +28,8 @@ export interface PluginParts {
   /** Body of ctplug_on_entries (params $ptr $len $flags; must leave an i32). */
   onEntries?: string;
   finish?: string;
+  /** Body of ctplug_on_events (params $ptr $len $flags; must leave an i32); omitted: no such export. */
+  onEvents?: string;
   /** Extra module fields (functions, data, exports). */
   extra?: string;
 }
@@ -37,6 +39,7 @@ const CTPLUG_IMPORTS: Record<string, string> = {
   delete: '(param i32 i32) (result i32)',
   update: '(param i32 i32) (result i32)',
   create: '(param i32 i32) (result i32)',
+  subscribe: '(param i32 i32) (result i32)',
   flush: '(param i32 i32) (result i32)',
   emit: '(param i32 i32) (result i32)',
   log: '(param i32 i32 i32) (result i32)',
@@ -77,6 +80,7 @@ ${p.imports ?? ''}
     (global.set $calls (i32.add (global.get $calls) (i32.const 1)))
     ${p.onEntries ?? '(i32.const 0)'})
   ${p.finish === undefined ? '' : `(func $finish (export "ctplug_finish") (result i32) ${p.finish})`}
+  ${p.onEvents === undefined ? '' : `(func $on_events (export "ctplug_on_events") (param $ptr i32) (param $len i32) (param $flags i32) (result i32) ${p.onEvents})`}
 ${p.extra ?? ''}
 )`;
 }
