@@ -7,7 +7,7 @@
 //   5. an out-of-scope request (zone 7) is refused by the host at run time; a plugin asking for more than
 //      the policy allows is refused at load
 // The namespace is removed at the end, on error, and on Ctrl-C.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -46,6 +46,7 @@ function cleanup() {
 }
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(sig, () => {
+    child?.kill('SIGTERM');
     cleanup();
     process.stderr.write(`\ndemo: interrupted; namespace ${ns} removed\n`);
     process.exit(130);
@@ -59,11 +60,25 @@ function say(title, text) {
   process.stdout.write(`\n${bold(`${step}. ${title}`)}\n${text ? `${dim(text)}\n` : ''}`);
 }
 
+let child;
+/** `ctplug ARGS` as a child process; async so that Ctrl-C is handled while it runs. */
+function exec(args, input) {
+  return new Promise((resolve, reject) => {
+    child = spawn(process.execPath, [bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (status) => { child = undefined; resolve({ status, stdout, stderr }); });
+    child.stdin.end(input ?? '');
+  });
+}
+
 /** Runs `ctplug ARGS` as a user would, shows the command, its output and its exit code. */
-function ctplug(args, { input, expect = 0, maxLines = 14 } = {}) {
+async function ctplug(args, { input, expect = 0, maxLines = 14 } = {}) {
   const shown = args.map((a) => (/[\s{}"']/.test(a) ? `'${a}'` : a)).join(' ');
   process.stdout.write(`${bold('$')} ctplug ${shown}\n`);
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', input, maxBuffer: 1 << 26 });
+  const r = await exec(args, input);
   const lines = r.stdout.split('\n').filter(Boolean);
   for (const l of lines.slice(0, maxLines)) process.stdout.write(`  ${l}\n`);
   if (lines.length > maxLines) process.stdout.write(`  ... (${lines.length - maxLines} more lines)\n`);
@@ -97,16 +112,16 @@ try {
   const seed = seedLines();
   const n = seed.split('\n').filter((l) => l && !l.startsWith('#')).length;
   say('Seed a realistic table', `zones 5, 6, 7; tcp/udp/icmp/icmpv6; IPv4 and IPv6; marks. ${n} entries from conntrack -I style lines, created in one batch.`);
-  ctplug(['create', '--netns', ns, '--from', '-'], { input: seed });
-  ctplug(['count', '--netns', ns]);
+  await ctplug(['create', '--netns', ns, '--from', '-'], { input: seed });
+  await ctplug(['count', '--netns', ns]);
 
   say('List zone 5 (the first-party `list` plugin, granted read access to zone 5 only)', 'Same text as `conntrack -L -w 5`; -w is filtered by the kernel, the rest inside the sandboxed plugin.');
-  ctplug(['list', '--netns', ns, '-w', '5']);
-  ctplug(['list', '--netns', ns, '-p', 'icmp', '-o', 'json']);
+  await ctplug(['list', '--netns', ns, '-w', '5']);
+  await ctplug(['list', '--netns', ns, '-p', 'icmp', '-o', 'json']);
 
   say('match: delete the UDP flows of zone 6', 'ctplug delete = the `match` plugin with action "delete", granted read+delete on zone 6 and nothing else.');
-  ctplug(['delete', '--netns', ns, '-w', '6', '-p', 'udp', '--dport', '53']);
-  ctplug(['delete', '--netns', ns, '-w', '6', '-p', 'udp', '--dport', '53'], { expect: 1 });
+  await ctplug(['delete', '--netns', ns, '-w', '6', '-p', 'udp', '--dport', '53']);
+  await ctplug(['delete', '--netns', ns, '-w', '6', '-p', 'udp', '--dport', '53'], { expect: 1 });
   process.stdout.write(`  ${dim('(nothing left to match: exit 1, exactly like conntrack -D)')}\n`);
 
   const policy = join(work, 'policy.json');
@@ -118,20 +133,20 @@ try {
     },
   }, null, 2));
   say('purge-remote: forget everything about 203.0.113.7', `The operator policy (${policy}) grants zones 5 and 6. The plugin's dumps are narrowed to them by the host; zone 7 is never shown to it.`);
-  ctplug(['list', '--netns', ns, '-s', '203.0.113.7'], { maxLines: 4 });
-  ctplug(['--plugin', 'purge-remote', '--config', '{"addr":"203.0.113.7"}', '--policy', policy, '--netns', ns]);
-  ctplug(['list', '--netns', ns, '-d', '203.0.113.7', '-o', 'extended']);
+  await ctplug(['list', '--netns', ns, '-s', '203.0.113.7'], { maxLines: 4 });
+  await ctplug(['--plugin', 'purge-remote', '--config', '{"addr":"203.0.113.7"}', '--policy', policy, '--netns', ns]);
+  await ctplug(['list', '--netns', ns, '-d', '203.0.113.7', '-o', 'extended']);
   process.stdout.write(`  ${dim('(only zone 7 still has state for 203.0.113.7: it was outside the grant)')}\n`);
 
   say('Out of scope: the same plugin asked to purge zone 7', 'The host refuses the dump (E_SCOPE) at run time; the table is untouched; exit 7.');
-  ctplug(['--plugin', 'purge-remote', '--config', '{"addr":"203.0.113.7","zones":[7]}', '--policy', policy, '--netns', ns], { expect: 7 });
-  ctplug(['count', '--netns', ns, '-w', '7']);
+  await ctplug(['--plugin', 'purge-remote', '--config', '{"addr":"203.0.113.7","zones":[7]}', '--policy', policy, '--netns', ns], { expect: 7 });
+  await ctplug(['count', '--netns', ns, '-w', '7']);
 
   say('Denied at load: a plugin that asks for more than the policy allows', 'stale declares read+delete; the policy allows it read only. Refused before any plugin code runs: exit 6.');
-  ctplug(['--plugin', 'stale', '--config', '{"proto":"udp","unreplied":true}', '--policy', policy, '--netns', ns], { expect: 6 });
+  await ctplug(['--plugin', 'stale', '--config', '{"proto":"udp","unreplied":true}', '--policy', policy, '--netns', ns], { expect: 6 });
 
   say('Inspect a plugin before trusting it', '');
-  ctplug(['plugin', 'inspect', join(root, 'dist', 'plugins', 'purge-remote.wasm')], { maxLines: 30 });
+  await ctplug(['plugin', 'inspect', join(root, 'dist', 'plugins', 'purge-remote.wasm')], { maxLines: 30 });
 
   process.stdout.write(`\n${bold('Done.')} Try it yourself: sudo npx ctplug --help\n`);
 } catch (e) {
