@@ -2,7 +2,7 @@
 // optionally filtered with the same keys as the `match` plugin.
 import {
   Entry, Verdict, Plugin, Filter, JsonValue, renderText, renderJson, setRenderClock,
-  TEXT_EXTENDED, TEXT_ID, TEXT_LABELS, logInfo, u32Of,
+  TEXT_EXTENDED, TEXT_ID, TEXT_LABELS, logInfo, u32Of, checkConfigKeys,
 } from "../../sdk/assembly";
 export * from "../../sdk/assembly/exports";
 
@@ -14,6 +14,7 @@ let limit: u64 = 0; // 0 = no limit
 
 Plugin.init((cfg: JsonValue) => {
   filter = Filter.fromConfig(cfg);
+  checkConfigKeys(cfg, ["output", "limit", "now"]);
   // "output": "text" | "extended" | "id" | "json", or a comma list like conntrack's -o ("extended,id")
   const parts = cfg.getString("output", "text").split(",");
   for (let i = 0; i < parts.length; i++) {

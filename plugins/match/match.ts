@@ -1,7 +1,7 @@
 // match: select entries with conntrack-CLI filters, then list or delete them.
 //   {"action": "list" | "delete" | "count", "print": bool, "output": "text"|"extended"|"json", ...filter keys}
 import {
-  Entry, Verdict, Plugin, Filter, JsonValue, renderText, renderJson, TEXT_EXTENDED, TEXT_ID, logInfo,
+  Entry, Verdict, Plugin, Filter, JsonValue, renderText, renderJson, TEXT_EXTENDED, TEXT_ID, logInfo, checkConfigKeys,
 } from "../../sdk/assembly";
 export * from "../../sdk/assembly/exports";
 
@@ -15,6 +15,7 @@ let matched: u64 = 0;
 
 Plugin.init((cfg: JsonValue) => {
   filter = Filter.fromConfig(cfg);
+  checkConfigKeys(cfg, ["action", "print", "output", "all"]);
   const a = cfg.getString("action", "list");
   if (a == "list") action = LIST;
   else if (a == "delete") action = DELETE;

@@ -19,7 +19,12 @@ function addZone(v: JsonValue): void {
   else filter.addZone(<i32>v.n);
 }
 
+const KEYS: StaticArray<string> = ["addr", "zones", "zone", "dry_run", "print"];
+
 Plugin.init((cfg: JsonValue) => {
+  for (let i = 0; i < cfg.keys.length; i++) {
+    if (!KEYS.includes(cfg.keys[i])) Plugin.fail("config: unknown key \"" + cfg.keys[i] + "\"");
+  }
   const a = cfg.get("addr");
   if (!a) { Plugin.fail("config: addr is required"); return; }
   if (a.isArray) { for (let i = 0; i < a.length; i++) addAddr(a.at(i)!); } else addAddr(a);

@@ -3,7 +3,7 @@
 //   {"proto": "udp", "unreplied": true, "timeout_lt": 10}
 // Also takes every `match` filter key (zone, src, dport, ...). At least one staleness rule
 // (timeout_lt, state, status, unreplied, assured:false) is required.
-import { Entry, Verdict, Plugin, Filter, JsonValue, renderText, logInfo, IPS_SEEN_REPLY, IPS_ASSURED } from "../../sdk/assembly";
+import { Entry, Verdict, Plugin, Filter, JsonValue, renderText, logInfo, IPS_SEEN_REPLY, IPS_ASSURED, checkConfigKeys } from "../../sdk/assembly";
 export * from "../../sdk/assembly/exports";
 
 let filter = new Filter();
@@ -14,6 +14,7 @@ let deleted: u64 = 0;
 
 Plugin.init((cfg: JsonValue) => {
   filter = Filter.fromConfig(cfg);
+  checkConfigKeys(cfg, ["unreplied", "assured", "max_deletes", "dry_run", "print"]);
   let rules = cfg.has("timeout_lt") || cfg.has("state") || cfg.has("status") ? 1 : 0;
   if (cfg.getBool("unreplied", false)) { filter.requireStatus(0, IPS_SEEN_REPLY); rules++; }
   const assured = cfg.get("assured");

@@ -311,6 +311,23 @@ export class Filter {
   }
 }
 
+/**
+ * Fail (init returns E_INVAL) for every key of `cfg` that is neither a filter key nor in
+ * `extra`: a typo such as "zon" must not silently widen a delete. Returns true when all known.
+ */
+export function checkConfigKeys(cfg: JsonValue, extra: Array<string>): bool {
+  if (!cfg.isObject) return true;
+  let ok = true;
+  for (let i = 0; i < cfg.keys.length; i++) {
+    const k = unchecked(cfg.keys[i]);
+    let known = false;
+    for (let j = 0; j < FILTER_KEYS.length; j++) if (unchecked(FILTER_KEYS[j]) == k) { known = true; break; }
+    if (!known) for (let j = 0; j < extra.length; j++) if (unchecked(extra[j]) == k) { known = true; break; }
+    if (!known) { fail("config: unknown key \"" + k + "\""); ok = false; }
+  }
+  return ok;
+}
+
 /** Decimal or 0x-hex u32 text; -1 on error. */
 export function parseU32Text(s: string): i64 {
   s = s.trim();

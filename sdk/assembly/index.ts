@@ -9,7 +9,7 @@ export { Plugin, Verdict, InitFn, EntryFn, FinishFn, EventFn, SUBSCRIBE_NEW, SUB
 export { Entry, EVENT_NEW, EVENT_UPDATE, EVENT_DESTROY } from "./entry";
 export { Tuple } from "./tuple";
 export { AttrIter, findAttr } from "./attr";
-export { Filter, DumpRequest, FILTER_KEYS, parseU32Text, u32Of } from "./filter";
+export { Filter, DumpRequest, FILTER_KEYS, parseU32Text, u32Of, checkConfigKeys } from "./filter";
 export { Cidr, PortRange, parseAddr } from "./addr";
 export { ByteBuf } from "./buf";
 export { renderText, renderJson, setRenderClock, formatAddr, TEXT_EXTENDED, TEXT_ID, TEXT_LABELS, TEXT_EVENT } from "./render";

@@ -98,6 +98,7 @@ if (!built(MATCH) || !built(PURGE) || !built(STALE)) {
       [{ mark: 'x/1' }, 'mark must be'],
       [{ action: 'explode' }, 'action must be'],
       [{ action: 'delete' }, 'refusing to delete every entry'],
+      [{ action: 'delete', proto: 'udp', zon: 5 }, 'unknown key "zon"'],
     ] as [object, string][]) {
       const r = new PluginRun(MATCH, cfg).start();
       assert.is(r.init(), -1, JSON.stringify(cfg));
@@ -168,6 +169,9 @@ if (!built(MATCH) || !built(PURGE) || !built(STALE)) {
     const r = new PluginRun(PURGE, { addr: '192.0.2.10', dry_run: true }).run(whole);
     assert.is(r.deleteCalls.length, 0);
     assert.is(r.lines.length, 2);
+    const typo = new PluginRun(PURGE, { addr: '10.0.0.1', zone5: 1 }).start();
+    assert.is(typo.init(), -1);
+    assert.ok(typo.logs.some((l) => l.msg.includes('unknown key "zone5"')));
     const bad = new PluginRun(PURGE, { zones: [1] }).start();
     assert.is(bad.init(), -1);
     assert.ok(bad.logs.some((l) => l.msg.includes('addr is required')));
