@@ -117,14 +117,15 @@ test('dry_run prints and deletes nothing', async () => {
   assert.equal(r.output.trim().split('\\n').length, 2);
 });
 
-test('refuses to run without a filter', async () => {
-  let failed = false;
+test('refuses to run without a filter (fails in ctplug_init)', async () => {
+  let error;
   try {
     await runPlugin(manifest, { entries, config: {} });
   } catch (e) {
-    failed = /filter key/.test(String(e.message));
+    error = e;
   }
-  assert.ok(failed);
+  assert.is(error?.name, 'PluginFailedError');
+  assert.match(error.message, /ctplug_init/);
 });
 
 test.run();
