@@ -1,7 +1,9 @@
 // The list plugin's text output against lines the real `conntrack -L` printed, and its JSON.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { PluginRun, pluginPath, testPluginPath, built } from './harness.js';
+import { PluginRun, pluginPath, testPluginPath, built, root } from './harness.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { batch, entryMessage, IPS, TCP } from '../helpers/ctmsg.js';
 import { renderCases } from './cases.js';
 
@@ -138,6 +140,14 @@ if (!built(LIST)) {
     assert.is(r.init(), 0, JSON.stringify(r.logs));
     assert.equal(r.subscriptions, [{ family: 0, protocol: 17, flags: 1 | 4 | 16, zone: 5, mark: 0, markMask: 0 }]);
     assert.equal(r.dumps, []);
+  });
+
+  test('ipv6 text equals glibc inet_ntop for 420 addresses (table from python socket.inet_ntop)', () => {
+    const table: [string, string][] = JSON.parse(readFileSync(join(root, 'test', 'plugin', 'ipv6-ntop.json'), 'utf8'));
+    const hexToAddr = (h: string) => h.match(/..../g)!.map((w) => parseInt(w, 16).toString(16)).join(':');
+    const specs = table.map(([h]) => ({ proto: 'udp' as const, src: hexToAddr(h), dst: '::1', sport: 1, dport: 2, timeout: 1 }));
+    const r = run({ output: 'json' }, batch(specs));
+    assert.equal(r.lines.map((l) => JSON.parse(l).orig.src), table.map(([, t]) => t));
   });
 
   test('bad output value fails init with a logged reason', () => {
