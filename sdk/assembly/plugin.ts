@@ -243,6 +243,7 @@ export function ctplug_init(): i32 {
   if (!readConfig()) return failStatus != 0 ? failStatus : STATUS_E_INVAL;
   const fn = initFn;
   if (fn) fn(Plugin.config);
+  if (outBuf) outBuf!.flush(); // output printed during init goes out now
   if (failStatus != 0) return failStatus;
   // A plugin that only looks at entries and scheduled nothing gets everything the grant allows.
   if (dumpsScheduled == 0 && !subscribed && entryFn !== null) {

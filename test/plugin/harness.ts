@@ -22,6 +22,9 @@ export class PluginRun {
   emitCalls = 0;
   output = '';
   logs: { level: number; msg: string }[] = [];
+  /** WASI builds: what fd 1 / fd 2 received */
+  stdout = '';
+  stderr = '';
   /** what `delete` / `emit` return (tests can force errors) */
   deleteStatus = (n: number) => n;
   emitStatus = () => 0;
@@ -65,8 +68,27 @@ export class PluginRun {
         },
       },
     };
+    // Just enough WASI for the SDK's wasi-shim build (console.log / console.error).
+    const wasi: Record<string, Function> = {
+      fd_write: (fd: number, iovs: number, n: number, nwritten: number) => {
+        const v = new DataView(this.memory.buffer);
+        let total = 0;
+        for (let i = 0; i < n; i++) {
+          const p = v.getUint32(iovs + i * 8, true), len = v.getUint32(iovs + i * 8 + 4, true);
+          const text = Buffer.from(this.bytes(p, len)).toString('utf8');
+          if (fd === 1) this.stdout += text; else if (fd === 2) this.stderr += text; else return 8;
+          total += len;
+        }
+        v.setUint32(nwritten, total, true);
+        return 0;
+      },
+      proc_exit: (code: number) => { throw new Error(`proc_exit(${code})`); },
+    };
     for (const imp of WebAssembly.Module.imports(mod)) {
-      if (imp.module !== 'ctplug') throw new Error(`plugin imports ${imp.module}.${imp.name}`);
+      if (imp.module === 'wasi_snapshot_preview1') {
+        if (!wasi[imp.name]) throw new Error(`plugin imports WASI ${imp.name}, not in this harness`);
+        imports.wasi_snapshot_preview1 = wasi;
+      } else if (imp.module !== 'ctplug') throw new Error(`plugin imports ${imp.module}.${imp.name}`);
     }
     this.instance = new WebAssembly.Instance(mod, imports as WebAssembly.Imports);
     this.memory = this.instance.exports.memory as WebAssembly.Memory;

@@ -6,7 +6,8 @@ export * from "../../../sdk/assembly/exports";
 let n = 0;
 Plugin.init((cfg: JsonValue) => {
   console.log("hello from wasi init, config " + cfg.toString());
-  console.error("hello on stderr");
+  console.error("console.error goes to stdout in wasi-shim");
+  process.stderr.write("hello on stderr\n");
 });
 Plugin.onEntry((e: Entry): Verdict => { n++; return Verdict.Keep; });
 Plugin.onFinish(() => { console.log("hello saw " + n.toString() + " entries"); });

@@ -10,6 +10,7 @@ let n = 0;
 Plugin.init((cfg: JsonValue) => {
   mode = cfg.getString("mode", "both");
   verdict = cfg.getString("verdict", "keep");
+  if (mode == "echo-config") Plugin.print(cfg.toString());
 });
 
 Plugin.onEntry((e: Entry): Verdict => {
