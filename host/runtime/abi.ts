@@ -23,6 +23,23 @@ export const abi = abiJson as unknown as {
 
 export const STATUS = abi.status;
 
+/** An export name the host calls, checked against abi.json when this module loads. */
+function exported(name: string): string {
+  if (!(name in abi.exports.required) && !(name in abi.exports.optional)) throw new Error(`sdk/abi.json defines no export ${name}`);
+  return name;
+}
+
+/** The exports by role, so the runtime names each one once. */
+export const EXPORT = {
+  memory: Object.entries(abi.exports.required).find(([, d]) => d.kind === 'memory')![0],
+  start: exported('_start'),
+  alloc: exported('ctplug_alloc'),
+  init: exported('ctplug_init'),
+  onEntries: exported('ctplug_on_entries'),
+  onEvents: exported('ctplug_on_events'),
+  finish: exported('ctplug_finish'),
+};
+
 export function formatSignature(s: Signature): string {
   return `(${s.params.join(', ')}) -> ${s.results.length ? s.results.join(', ') : '()'}`;
 }

@@ -68,7 +68,7 @@ export function checkModule(plugin: string, bytes: Uint8Array, opts: { sha256?: 
 
   const marker = new RegExp(abi.markerPattern);
   const versions = info.exports.map((e) => marker.exec(e.name)).filter((m) => m !== null).map((m) => Number(m![1]));
-  if (versions.length === 0) fail(` has no ctplug_abi_vN export; this host speaks ctplug ABI ${speaks()}`);
+  if (versions.length === 0) fail(` has no ${abi.marker.replace(/\d+$/, 'N')} export; this host speaks ctplug ABI ${speaks()}`);
   const abiVersion = versions.find((v) => abi.supported.includes(v));
   if (abiVersion === undefined) fail(` targets ctplug ABI ${versions.map((v) => `v${v}`).join(', ')}; this host speaks ${speaks()}`);
 

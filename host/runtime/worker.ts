@@ -8,11 +8,11 @@ import { RECV_BUFFER_BYTES } from '../netlink/connection.js';
 import { NLMSG_HDRLEN } from '../netlink/constants.js';
 import { splitMessages } from '../netlink/message.js';
 import { emptyScope, scanInto } from '../conntrack/scope.js';
-import type { CreateSpec } from '../conntrack/conntrack.js';
+import { type CreateSpec, type DumpFilter, kernelFiltersDeleteByZone } from '../conntrack/conntrack.js';
 import type { Change } from '../conntrack/request.js';
 import type { EventKind } from '../conntrack/events.js';
 import { checkCreate, checkMarkUpdate, type DumpPlan, eventFilter, planDump, ScopeMatcher } from '../policy/enforce.js';
-import { abi, STATUS } from './abi.js';
+import { abi, EXPORT, STATUS } from './abi.js';
 import { type Backend, openBackend } from './backend.js';
 import { LineLimiter } from './lines.js';
 import { emptyStats, type FromWorker, type LogLevel, type LogLine, type RunStats, type WorkerError, type WorkerInit } from './protocol.js';
@@ -76,7 +76,6 @@ class Run {
   private subscription?: { plan: Plan; kinds: EventKind[] };
   private readonly noted = new Set<string>();
   private readonly partial = new Map<number, string>(); // fd -> unterminated stdout/stderr text
-  private current = 'instantiate';
 
   /** Builds the import object: ctplug hostcalls from abi.json, plus the allowed WASI functions. */
   instantiate(): void {
@@ -110,7 +109,7 @@ class Run {
     }
     this.instance = new WebAssembly.Instance(data.module, imports);
     wasi?.instantiate(this.instance); // binds the WASI functions to this instance's memory
-    this.memory = this.instance.exports.memory as WebAssembly.Memory;
+    this.memory = this.instance.exports[EXPORT.memory] as WebAssembly.Memory;
   }
 
   /** Views of the current memory; memory.grow detaches the old ArrayBuffer. */
@@ -172,7 +171,7 @@ class Run {
     if (!this.span(ptr, len)) return this.refuse('subscribe', E_BOUNDS, 'request out of bounds');
     if (len !== DUMP_REQUEST_SIZE) return this.refuse('subscribe', E_INVAL, `a DumpRequest is ${DUMP_REQUEST_SIZE} bytes, got ${len}`);
     if (this.subscription) return this.refuse('subscribe', E_STATE, 'already subscribed in this run');
-    if (!this.instance.exports.ctplug_on_events) return this.refuse('subscribe', E_STATE, 'the plugin does not export ctplug_on_events');
+    if (!this.instance.exports[EXPORT.onEvents]) return this.refuse('subscribe', E_STATE, `the plugin does not export ${EXPORT.onEvents}`);
     const plan = this.plan('subscribe', ptr);
     if (typeof plan === 'number') return plan;
     const kinds = readEventKinds(this.dv, ptr);
@@ -325,7 +324,6 @@ class Run {
   private call(name: string, ...args: number[]): number {
     const fn = this.instance.exports[name] as ((...a: number[]) => number) | undefined;
     if (!fn) return OK;
-    this.current = name;
     clock.enter(name);
     try {
       return fn(...args) ?? OK;
@@ -364,8 +362,9 @@ class Run {
 
   private flushPartialLines(): void {
     for (const [fd, text] of this.partial) {
-      if (text.length > MAX_LINE_BYTES) this.line(fd === 1 ? 'info' : 'warn', fd === 1 ? 'stdout' : 'stderr', text);
-      if (text.length > MAX_LINE_BYTES) this.partial.set(fd, '');
+      if (text.length <= MAX_LINE_BYTES) continue;
+      this.line(fd === 1 ? 'info' : 'warn', fd === 1 ? 'stdout' : 'stderr', text);
+      this.partial.set(fd, '');
     }
   }
 
@@ -403,13 +402,17 @@ class Run {
         this.stats.flushes++;
         // The kernel can only filter by zone, mark and family; when the grant narrows further
         // (protocols, more than 16 zones) the flush is a dump re-checked by the scanner + deletes.
-        if (op.plan.kernelExact) for (const f of op.plan.filters) ct.flushSync(f);
+        // Kernels before 6.8 ignore CTA_ZONE in a flush and would empty the whole table.
+        if (op.plan.kernelExact && (kernelFiltersDeleteByZone() || op.plan.filters.every((f) => f.zone === undefined))) {
+          for (const f of op.plan.filters) ct.flushSync(f);
+        }
         else {
           const held: Uint8Array[] = [];
           const staging = new Uint8Array(RECV_BUFFER_BYTES);
           for (const f of op.plan.filters) {
+            const matcher = perFilter(op.plan, f);
             ct.dumpSync(f, staging, (batch) => {
-              for (const m of splitMessages(batch)) if (scanInto(m, 0, m.length, scratch) && op.plan.matcher.matches(scratch)) held.push(m.slice());
+              for (const m of splitMessages(batch)) if (scanInto(m, 0, m.length, scratch) && matcher.matches(scratch)) held.push(m.slice());
             });
           }
           tally(ct.deleteSync(held), 'deleted');
@@ -451,11 +454,11 @@ class Run {
   execute(): void {
     try {
       this.instantiate();
-      if (this.instance.exports._start) this.call('_start');
-      this.check('ctplug_init', this.call('ctplug_init'));
+      if (this.instance.exports[EXPORT.start]) this.call(EXPORT.start);
+      this.check(EXPORT.init, this.call(EXPORT.init));
       this.afterCall();
       this.deliver();
-      this.check('ctplug_finish', this.call('ctplug_finish'));
+      this.check(EXPORT.finish, this.call(EXPORT.finish));
       this.afterCall();
     } catch (e) {
       if (!(e instanceof ProcExit)) throw e; // exit(0): the plugin is done
@@ -475,9 +478,9 @@ class Run {
   private deliver(): void {
     if (!this.dumps.length && !this.subscription) return;
     const size = this.subscription ? EVENT_BATCH_BYTES + 8 : BATCH_BYTES;
-    const ptr = this.check('ctplug_alloc', this.call('ctplug_alloc', size));
+    const ptr = this.check(EXPORT.alloc, this.call(EXPORT.alloc, size));
     if (!this.span(ptr, size)) {
-      throw new RunFailure({ kind: 'status', call: 'ctplug_alloc', code: E_BOUNDS, detail: `returned ${ptr}, which is not a ${size}-byte buffer inside memory` });
+      throw new RunFailure({ kind: 'status', call: EXPORT.alloc, code: E_BOUNDS, detail: `returned ${ptr}, which is not a ${size}-byte buffer inside memory` });
     }
     const staging = new Uint8Array(RECV_BUFFER_BYTES);
     // Dumps scheduled from inside on_entries are appended and delivered after the current one.
@@ -490,11 +493,12 @@ class Run {
     this.stats.dumps++;
     let flags = firstFlags, stopped = false;
     for (const filter of plan.filters) {
+      const matcher = perFilter(plan, filter);
       backend!.ct.dumpSync(filter, staging, (batch) => {
-        const len = this.compact(batch, plan.matcher, ptr, 'entries');
+        const len = this.compact(batch, matcher, ptr, 'entries');
         if (len === 0) return;
         this.stats.batches++;
-        const status = this.check('ctplug_on_entries', this.call('ctplug_on_entries', ptr, len, flags));
+        const status = this.check(EXPORT.onEntries, this.call(EXPORT.onEntries, ptr, len, flags));
         flags = 0;
         this.afterCall();
         if (status === STOP) { stopped = true; return false; }
@@ -523,7 +527,7 @@ class Run {
         }
         const len = b.count ? this.compact(b.bytes, plan.matcher, ptr, 'events') : 0;
         if (len === 0) continue;
-        const status = this.check('ctplug_on_events', this.call('ctplug_on_events', ptr, len, 0));
+        const status = this.check(EXPORT.onEvents, this.call(EXPORT.onEvents, ptr, len, 0));
         this.afterCall();
         if (status === STOP) break;
       }
@@ -531,6 +535,14 @@ class Run {
       events.close();
     }
   }
+}
+
+/**
+ * The matcher for one kernel dump of a plan: a per-zone dump only accepts its own zone, so a kernel
+ * that ignores CTA_ZONE in dumps (before 6.8) cannot make the plugin see an entry twice.
+ */
+function perFilter(plan: Plan, filter: DumpFilter): ScopeMatcher {
+  return filter.zone === undefined || plan.filters.length === 1 ? plan.matcher : plan.matcher.narrowed({ zone: filter.zone });
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
