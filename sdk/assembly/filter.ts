@@ -181,11 +181,15 @@ export class Filter {
     return out;
   }
 
+  /** One request for Plugin.subscribe; same as kernelRequest(). */
+  eventRequest(): DumpRequest { return this.kernelRequest(); }
+
   /**
-   * One request for Plugin.subscribe: family, the zone when exactly one is configured, the
-   * mark. (Events for several zones: subscribe to all and let matches() pick.)
+   * A single request covering this filter (for Plugin.dump / Plugin.subscribe): family, a
+   * single protocol, the zone when exactly one is configured, the mark. With several zones it
+   * asks for all of them and matches() picks; kernelRequests() does one dump per zone instead.
    */
-  eventRequest(): DumpRequest {
+  kernelRequest(): DumpRequest {
     const r = new DumpRequest();
     r.family = (this.set & F_FAMILY) ? this.family : 0;
     if ((this.set & F_PROTO) && this.protos.length == 1) r.protocol = <i32>this.protos[0];
