@@ -60,6 +60,12 @@ class Reader {
     }
     throw new WasmFormatError(`LEB128 too long at byte ${this.pos}`);
   }
+  /** A vector length: every element takes at least one byte, so it cannot exceed what is left. */
+  count(): number {
+    const n = this.u32();
+    if (n > this.end - this.pos) throw new WasmFormatError(`vector of ${n} elements at byte ${this.pos} runs past the section`);
+    return n;
+  }
   bytes(n: number): Uint8Array { this.need(n); const out = this.b.subarray(this.pos, this.pos + n); this.pos += n; return out; }
   name(): string {
     const bytes = this.bytes(this.u32());
@@ -106,16 +112,16 @@ export function readWasm(bytes: Uint8Array): WasmInfo {
     const r = new Reader(bytes, start, start + size);
     switch (id) {
       case 1: // type
-        for (let n = r.u32(); n > 0; n--) {
+        for (let n = r.count(); n > 0; n--) {
           const form = r.byte();
           if (form !== 0x60) throw new WasmFormatError(`unsupported type form 0x${form.toString(16)}`);
-          const params = Array.from({ length: r.u32() }, () => r.valtype());
-          const results = Array.from({ length: r.u32() }, () => r.valtype());
+          const params = Array.from({ length: r.count() }, () => r.valtype());
+          const results = Array.from({ length: r.count() }, () => r.valtype());
           types.push({ params, results });
         }
         break;
       case 2: // import
-        for (let n = r.u32(); n > 0; n--) {
+        for (let n = r.count(); n > 0; n--) {
           const module = r.name(), name = r.name();
           const kind = r.byte();
           if (kind === 0) {
@@ -132,13 +138,13 @@ export function readWasm(bytes: Uint8Array): WasmInfo {
         }
         break;
       case 3: // function
-        for (let n = r.u32(); n > 0; n--) funcTypeIdx.push(r.u32());
+        for (let n = r.count(); n > 0; n--) funcTypeIdx.push(r.u32());
         break;
       case 5: // memory
-        for (let n = r.u32(); n > 0; n--) memories.push(r.limits());
+        for (let n = r.count(); n > 0; n--) memories.push(r.limits());
         break;
       case 7: // export
-        for (let n = r.u32(); n > 0; n--) {
+        for (let n = r.count(); n > 0; n--) {
           const name = r.name();
           const kind = EXTERN_KINDS[r.byte()];
           if (!kind) throw new WasmFormatError(`unknown export kind for ${name}`);

@@ -102,4 +102,17 @@ test('not wasm, or truncated wasm, is refused without reading out of bounds', ()
   assert.throws(() => readWasm(evil), (e: unknown) => e instanceof WasmFormatError);
 });
 
+test('mutated modules: the reader and the check fail only with their own errors', () => {
+  const good = wat(plugin({ imports: '(import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))' }));
+  let seed = 12345;
+  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+  const rounds = process.env.CTPLUG_LONG ? 50000 : 3000;
+  for (let i = 0; i < rounds; i++) {
+    const b = good.slice();
+    for (let k = 1 + rand(4); k > 0; k--) b[8 + rand(b.length - 8)] = rand(4) === 0 ? 0xff : rand(256);
+    try { readWasm(b); } catch (e) { assert.instance(e, WasmFormatError, `round ${i}: ${(e as Error).message}`); }
+    try { checkModule('x', b, { memoryMaxPages: 256 }); } catch (e) { assert.instance(e, ModuleCheckError, `round ${i}: ${(e as Error).message}`); }
+  }
+});
+
 test.run();
