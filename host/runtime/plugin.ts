@@ -110,6 +110,9 @@ export class Plugin {
     const w = new Worker(entry.url, { workerData: { ...this.init, clock: this.clock.buffer } satisfies WorkerInit, execArgv: entry.execArgv });
     w.unref(); // an idle plugin does not keep the process alive; a run holds a ref
     w.on('exit', () => { if (this.worker === w) this.worker = undefined; });
+    // A run in progress reports worker errors itself; an idle worker's error must not crash the
+    // embedder (an 'error' event without a listener throws). The next run gets a fresh worker.
+    w.on('error', () => undefined);
     return (this.worker = w);
   }
 

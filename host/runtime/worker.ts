@@ -215,6 +215,7 @@ class Run {
     for (let at = 0; at < len; ) {
       if (at + UPDATE_RECORD_SIZE + 4 > len) return this.refuse('update', E_INVAL, 'truncated UpdateRecord');
       const rec = readUpdateRecord(v, at);
+      if (!rec.mark && rec.timeout === undefined) return this.refuse('update', E_INVAL, 'an UpdateRecord must set MARK and/or TIMEOUT');
       const msgLen = v.getUint32(at + UPDATE_RECORD_SIZE, true);
       const start = at + UPDATE_RECORD_SIZE;
       if (msgLen > len - start) return this.refuse('update', E_INVAL, 'entry message runs past the buffer');
