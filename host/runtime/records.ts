@@ -18,6 +18,14 @@ const D = {
   ZONE: flagBit('DumpRequest', 'flags', 'ZONE'), MARK: flagBit('DumpRequest', 'flags', 'MARK'),
 };
 
+/** Flag bits a record sets that abi.json does not define (a plugin built for a newer ABI, or garbage). */
+export function unknownFlags(record: 'DumpRequest' | 'CreateRecord' | 'UpdateRecord', v: DataView, at: number): number {
+  const f = abi.records[record].fields.flags;
+  const known = Object.values(f.bits ?? {}).reduce((a, b) => a | b, 0);
+  const value = f.type === 'u8' ? v.getUint8(at + f.offset) : f.type === 'u16' ? v.getUint16(at + f.offset, true) : v.getUint32(at + f.offset, true);
+  return (value & ~known) >>> 0;
+}
+
 const EVENT_BITS: [EventKind, number][] = (['NEW', 'UPDATE', 'DESTROY'] as const).map((k) => [k, flagBit('DumpRequest', 'flags', `EVENT_${k}`)]);
 
 /** The EVENT_* kinds in a DumpRequest's flags (subscribe only); empty when none is set. */

@@ -16,7 +16,9 @@ import { abi, EXPORT, STATUS } from './abi.js';
 import { type Backend, openBackend } from './backend.js';
 import { LineLimiter } from './lines.js';
 import { emptyStats, type FromWorker, type LogLevel, type LogLine, type RunStats, type WorkerError, type WorkerInit } from './protocol.js';
-import { CREATE_RECORD_SIZE, DUMP_REQUEST_SIZE, readCreateRecord, readDumpRequest, readEventKinds, readUpdateRecord, UPDATE_RECORD_SIZE } from './records.js';
+import {
+  CREATE_RECORD_SIZE, DUMP_REQUEST_SIZE, readCreateRecord, readDumpRequest, readEventKinds, readUpdateRecord, unknownFlags, UPDATE_RECORD_SIZE,
+} from './records.js';
 import { CallClock } from './watchdog.js';
 
 const data = workerData as WorkerInit;
@@ -153,15 +155,17 @@ class Run {
   private dump(ptr: number, len: number): number {
     if (!this.span(ptr, len)) return this.refuse('dump', E_BOUNDS, 'request out of bounds');
     if (len !== DUMP_REQUEST_SIZE) return this.refuse('dump', E_INVAL, `a DumpRequest is ${DUMP_REQUEST_SIZE} bytes, got ${len}`);
-    if (this.dumps.length >= MAX_SCHEDULED_DUMPS) return this.refuse('dump', E_LIMIT, `more than ${MAX_SCHEDULED_DUMPS} dumps in one run`);
     const plan = this.plan('dump', ptr);
     if (typeof plan === 'number') return plan;
+    if (this.dumps.length >= MAX_SCHEDULED_DUMPS) return this.refuse('dump', E_LIMIT, `more than ${MAX_SCHEDULED_DUMPS} dumps in one run`);
     this.dumps.push(plan);
     return OK;
   }
 
   /** A DumpRequest at ptr (already bounds-checked) narrowed to the grant, or the refusal status. */
   private plan(call: string, ptr: number): Plan | number {
+    const bad = unknownFlags('DumpRequest', this.dv, ptr);
+    if (bad) return this.refuse(call, E_INVAL, `unknown DumpRequest flag bits 0x${bad.toString(16)}`);
     if (call !== 'subscribe' && readEventKinds(this.dv, ptr).length) return this.refuse(call, E_INVAL, 'EVENT_* flags are only for subscribe');
     const plan = planDump(readDumpRequest(this.dv, ptr), grant.scope, baseMatcher);
     return plan.ok ? plan : this.refuse(call, E_SCOPE, plan.reason);
@@ -214,6 +218,8 @@ class Run {
     const v = new DataView(copy.buffer);
     for (let at = 0; at < len; ) {
       if (at + UPDATE_RECORD_SIZE + 4 > len) return this.refuse('update', E_INVAL, 'truncated UpdateRecord');
+      const bad = unknownFlags('UpdateRecord', v, at);
+      if (bad) return this.refuse('update', E_INVAL, `unknown UpdateRecord flag bits 0x${bad.toString(16)}`);
       const rec = readUpdateRecord(v, at);
       if (!rec.mark && rec.timeout === undefined) return this.refuse('update', E_INVAL, 'an UpdateRecord must set MARK and/or TIMEOUT');
       const msgLen = v.getUint32(at + UPDATE_RECORD_SIZE, true);
@@ -241,6 +247,8 @@ class Run {
     if (len === 0 || len % CREATE_RECORD_SIZE !== 0) return this.refuse('create', E_INVAL, `length ${len} is not a multiple of ${CREATE_RECORD_SIZE} (CreateRecord)`);
     const specs: CreateSpec[] = [];
     for (let at = ptr; at < ptr + len; at += CREATE_RECORD_SIZE) {
+      const bad = unknownFlags('CreateRecord', this.dv, at);
+      if (bad) return this.refuse('create', E_INVAL, `unknown CreateRecord flag bits 0x${bad.toString(16)}`);
       const r = readCreateRecord(this.dv, at);
       if (typeof r === 'string') return this.refuse('create', E_INVAL, r);
       const why = checkCreate({ family: r.family, protocol: r.protocol, zone: r.spec.zone, mark: r.spec.mark }, baseMatcher);

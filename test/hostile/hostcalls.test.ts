@@ -86,6 +86,23 @@ test('non-conntrack bytes, truncated messages and trailing junk are E_INVAL', as
   assert.equal((await deleteBytes(notEntry)).codes, [E_INVAL]);
 });
 
+test('dump amplification is capped; unknown flag bits are E_INVAL', async () => {
+  const r = await runWat({
+    init: `(local $i i32) (local $limited i32)
+      (loop $l
+        (if (i32.eq (call $dump (i32.const 0) (i32.const 16)) (i32.const -5)) (then (local.set $limited (i32.add (local.get $limited) (i32.const 1)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $l (i32.lt_u (local.get $i) (i32.const 100))))
+      (call $report (local.get $limited))
+      (i32.store16 (i32.const 2) (i32.const 0x8000))
+      (call $report (call $dump (i32.const 0) (i32.const 16))) (i32.const 0)`,
+    onEntries: '(i32.const 0)',
+  }, { capabilities: { operations: ['read'], scope: { zones: [5] } }, entries: sampleEntries() });
+  assert.equal(r.codes, [36, E_INVAL]);
+  assert.is(r.stats.dumps, 64);
+  assert.equal(r.logs.map((l) => l.text), ['dump refused (E_LIMIT): more than 64 dumps in one run', 'dump refused (E_INVAL): unknown DumpRequest flag bits 0x8000']);
+});
+
 test('operations outside the grant are E_DENIED: flush, create, delete, dump, update', async () => {
   const r = await runWat({
     init: `(call $report (call $flush (i32.const 0) (i32.const 16)))
