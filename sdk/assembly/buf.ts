@@ -4,6 +4,19 @@
 import { ctplug_emit, STATUS_OK } from "./abi";
 
 const DIGITS = memory.data(24);
+// "00".."99" (two ASCII digits per value) and, for 0..255, [length, d0, d1, d2] (IPv4 octets).
+const DEC2 = memory.data(200);
+const OCT = memory.data(1024);
+for (let i = 0; i < 100; i++) {
+  store<u8>(DEC2 + <usize>(2 * i), <u8>(48 + i / 10));
+  store<u8>(DEC2 + <usize>(2 * i + 1), <u8>(48 + i % 10));
+}
+for (let i = 0; i < 256; i++) {
+  const o = OCT + <usize>(4 * i);
+  if (i >= 100) { store<u8>(o, 3); store<u8>(o, <u8>(48 + i / 100), 1); store<u8>(o, <u8>(48 + (i / 10) % 10), 2); store<u8>(o, <u8>(48 + i % 10), 3); }
+  else if (i >= 10) { store<u8>(o, 2); store<u8>(o, <u8>(48 + i / 10), 1); store<u8>(o, <u8>(48 + i % 10), 2); }
+  else { store<u8>(o, 1); store<u8>(o, <u8>(48 + i), 1); }
+}
 
 export class ByteBuf {
   ptr: usize;
@@ -91,13 +104,20 @@ export class ByteBuf {
   }
 
   u32(v: u32): ByteBuf {
-    // count the digits, then write them backwards in place (32-bit divisions only)
+    // count the digits, then write them backwards in place, two at a time from a table
     const n = v < 100000
       ? (v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : 5)
       : (v < 1000000 ? 6 : v < 10000000 ? 7 : v < 100000000 ? 8 : v < 1000000000 ? 9 : 10);
     if (!this.ensure(n)) return this;
     let d = this.ptr + <usize>(this.pos + n);
-    do { d--; store<u8>(d, <u8>(48 + v % 10)); v /= 10; } while (v != 0);
+    while (v >= 100) {
+      const r = v % 100;
+      v /= 100;
+      d -= 2;
+      store<u16>(d, load<u16>(DEC2 + <usize>(r << 1)));
+    }
+    if (v >= 10) { d -= 2; store<u16>(d, load<u16>(DEC2 + <usize>(v << 1))); }
+    else { d--; store<u8>(d, <u8>(48 + v)); }
     this.pos += n;
     return this;
   }
@@ -138,10 +158,16 @@ export class ByteBuf {
 
   /** Dotted quad from 4 bytes in network order. */
   ipv4(p: usize): ByteBuf {
+    if (!this.ensure(16)) return this; // 15 chars + the spare byte of the last 4-byte store
+    let d = this.ptr + <usize>this.pos;
     for (let i = 0; i < 4; i++) {
-      if (i) this.byte(46);
-      this.u32(<u32>load<u8>(p + <usize>i));
+      if (i) { store<u8>(d, 46); d++; }
+      const o = OCT + (<usize>load<u8>(p + <usize>i) << 2);
+      const n = <usize>load<u8>(o);
+      store<u32>(d, load<u32>(o + 1)); // copies up to 3 digits (+1 spare byte, overwritten or unused)
+      d += n;
     }
+    this.pos = <i32>(d - this.ptr);
     return this;
   }
 
