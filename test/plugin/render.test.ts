@@ -150,6 +150,17 @@ if (!built(LIST)) {
     assert.equal(r.lines.map((l) => JSON.parse(l).orig.src), table.map(([, t]) => t));
   });
 
+  test('ipv4 octets and numbers at their widths', () => {
+    const r = run({}, batch([
+      { proto: 'udp', src: '255.255.255.255', dst: '0.0.0.0', sport: 65535, dport: 0, timeout: 4294967295, mark: 4294967295, use: 1000000000, status: 8 },
+      { proto: 'udp', src: '10.100.1.99', dst: '9.99.100.200', sport: 9, dport: 10, timeout: 0, mark: 99, use: 100, status: 8 },
+    ]));
+    assert.equal(r.lines, [
+      'udp      17 4294967295 src=255.255.255.255 dst=0.0.0.0 sport=65535 dport=0 [UNREPLIED] src=0.0.0.0 dst=255.255.255.255 sport=0 dport=65535 mark=4294967295 use=1000000000',
+      'udp      17 0 src=10.100.1.99 dst=9.99.100.200 sport=9 dport=10 [UNREPLIED] src=9.99.100.200 dst=10.100.1.99 sport=10 dport=9 mark=99 use=100',
+    ]);
+  });
+
   test('bad output value fails init with a logged reason', () => {
     const r = new PluginRun(LIST, { output: 'xml' }).start();
     assert.is(r.init(), -1);
