@@ -1,6 +1,6 @@
 // Tuple flags (-s -d --sport --dport, -r -q --reply-port-*, --icmp-*) -> a validated entry for
 // create, or a lookup for get. Validation is host/conntrack's (toNewEntry, parseAddress).
-import type { CreateSpec } from '../conntrack/conntrack.js';
+import { toNewEntry, type CreateSpec } from '../conntrack/conntrack.js';
 import type { Lookup, NewEntry } from '../conntrack/request.js';
 import { invertTuple } from '../conntrack/tuple.js';
 import { parseAddress, parseFamily, parsePort, parseZone } from '../conntrack/validate.js';
@@ -39,8 +39,7 @@ function specOf(o: Opts, side: Side, command: string): CreateSpec {
 }
 
 /** `create`: the original tuple (or the one derived from the reply tuple), and the reply tuple when NAT is described. */
-export async function entryFromFlags(o: Opts): Promise<NewEntry> {
-  const { toNewEntry } = await import('../conntrack/conntrack.js');
+export function entryFromFlags(o: Opts): NewEntry {
   const { orig, reply } = sides(o, 'create');
   if (o.timeout === undefined) throw new UsageError('create needs -t/--timeout SECONDS', 'create');
   const extra: Partial<CreateSpec> = {
@@ -69,8 +68,7 @@ export async function entryFromFlags(o: Opts): Promise<NewEntry> {
 }
 
 /** `get`: by the original tuple when given, else by the reply tuple. */
-export async function lookupFromFlags(o: Opts): Promise<Lookup> {
-  const { toNewEntry } = await import('../conntrack/conntrack.js');
+export function lookupFromFlags(o: Opts): Lookup {
   const { orig } = sides(o, 'get');
   const direction: Side = orig ? 'original' : 'reply';
   const { tuple } = toNewEntry(specOf(o, direction, 'get'));

@@ -26,7 +26,7 @@ export async function run(p: Parsed): Promise<ExitCode> {
   for (const k of ['toZone', 'dryRun'] as const) {
     if (p.opts[k] !== undefined) throw new UsageError(`--${k === 'toZone' ? 'to-zone' : 'dry-run'} goes with --from FILE`, 'create');
   }
-  const entry = await entryFromFlags(p.opts);
+  const entry = entryFromFlags(p.opts);
   const ct = await openConntrack(p.opts.netns);
   try {
     const r = ct.createSync([entry]);
@@ -90,57 +90,62 @@ async function bulk(p: Parsed): Promise<ExitCode> {
   }
   const toZone = p.opts.toZone === undefined ? undefined : parseZone(p.opts.toZone, 'to-zone');
 
-  const entries: NewEntry[] = [];
-  const lineOf: number[] = [];
+  // Parsed and created a chunk at a time: memory stays flat and the kernel works while we parse.
+  let valid = 0, created = 0;
   const bad: string[] = [];
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].trim();
-    if (!line || line.startsWith('#')) continue;
-    try {
-      let opts: Opts;
-      if (line.startsWith('{')) {
-        let j: unknown;
-        try {
-          j = JSON.parse(line);
-        } catch (e) {
-          throw new UsageError(`not valid JSON (${(e as Error).message})`);
-        }
-        opts = optsFromJson(j as Record<string, unknown>);
-      } else {
-        opts = optsFromLine(line);
-      }
-      if (toZone !== undefined) opts.zone = String(toZone);
-      entries.push(await entryFromFlags(opts));
-      lineOf.push(i + 1);
-    } catch (e) {
-      bad.push(`line ${i + 1}: ${describe(e).line.replace(/^ctplug: /, '').replace(/; see `ctplug[^`]*`$/, '')}`);
-    }
-  }
-
-  let created = 0;
   const failed: string[] = [];
-  if (!p.opts.dryRun && entries.length) {
-    const ct = await openConntrack(p.opts.netns);
-    const progress = new Progress('created', entries.length);
-    try {
-      for (let at = 0; at < entries.length; at += CHUNK) {
-        const r = ct.createSync(entries.slice(at, at + CHUNK), (done) => progress.update(at + done));
-        created += r.ok;
-        for (const f of r.failed) failed.push(`line ${lineOf[at + f.index]}: ${f.message}${ADVICE[f.errno] && f.errno === 'EEXIST' ? ' (exists)' : ''}`);
-        progress.update(at + CHUNK);
-      }
-    } finally {
-      progress.done();
-      ct.close();
+  let entries: NewEntry[] = [];
+  let lineOf: number[] = [];
+  const ct = p.opts.dryRun ? undefined : await openConntrack(p.opts.netns);
+  const progress = new Progress('created');
+  const flush = () => {
+    if (ct && entries.length) {
+      const base = created + failed.length;
+      const r = ct.createSync(entries, (done) => progress.update(base + done));
+      created += r.ok;
+      for (const f of r.failed) failed.push(`line ${lineOf[f.index]}: ${f.message}${f.errno === 'EEXIST' ? ' (exists)' : ''}`);
     }
+    entries = [];
+    lineOf = [];
+  };
+  try {
+    const lines = text.split('\n');
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i].trim();
+      if (!line || line.startsWith('#')) continue;
+      try {
+        let opts: Opts;
+        if (line.startsWith('{')) {
+          let j: unknown;
+          try {
+            j = JSON.parse(line);
+          } catch (e) {
+            throw new UsageError(`not valid JSON (${(e as Error).message})`);
+          }
+          opts = optsFromJson(j as Record<string, unknown>);
+        } else {
+          opts = optsFromLine(line);
+        }
+        if (toZone !== undefined) opts.zone = String(toZone);
+        entries.push(entryFromFlags(opts));
+        lineOf.push(i + 1);
+        valid++;
+      } catch (e) {
+        bad.push(`line ${i + 1}: ${describe(e).line.replace(/^ctplug: /, '').replace(/; see `ctplug[^`]*`$/, '')}`);
+      }
+      if (entries.length >= CHUNK) flush();
+    }
+    flush();
+  } finally {
+    progress.done();
+    ct?.close();
   }
 
   const problems = [...bad, ...failed].sort((a, b) => Number(a.match(/\d+/)![0]) - Number(b.match(/\d+/)![0]));
   for (const line of problems.slice(0, 20)) process.stderr.write(`ctplug: ${line}\n`);
   if (problems.length > 20) process.stderr.write(`ctplug: ... and ${problems.length - 20} more\n`);
   if (p.opts.dryRun) {
-    summary(`${entries.length} entries valid, ${bad.length} invalid (dry run: nothing created).`);
+    summary(`${valid} entries valid, ${bad.length} invalid (dry run: nothing created).`);
     return bad.length ? EXIT.USAGE : EXIT.OK;
   }
   summary(`${created} flow entries have been created${problems.length ? `, ${problems.length} failed; first: ${problems[0]}` : ''}.`);

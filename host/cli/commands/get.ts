@@ -10,7 +10,7 @@ import { lookupFromFlags } from '../tuple.js';
 
 export async function run(p: Parsed): Promise<ExitCode> {
   const output = outputFormat(p.opts.output, 'get');
-  const lookup = await lookupFromFlags(p.opts);
+  const lookup = lookupFromFlags(p.opts);
   const ct = await openConntrack(p.opts.netns);
   let entry: Uint8Array | null;
   try {
