@@ -7,11 +7,11 @@ import { Worker } from 'node:worker_threads';
 import { splitMessages } from '../netlink/message.js';
 import { packageRoot } from '../paths.js';
 import { computeGrant, type Grant } from '../policy/grant.js';
-import type { Limits } from '../policy/limits.js';
+import { type Limits, parseLimits } from '../policy/limits.js';
 import { loadManifest, type Manifest, parseManifest } from '../policy/manifest.js';
 import { loadPolicy, parsePolicy, type Policy } from '../policy/policy.js';
 import {
-  ManifestError, PluginError, PluginFailedError, PluginHostError, PluginTimeoutError, PluginTrapError,
+  ManifestError, PluginError, PluginFailedError, PluginHostError, PluginTimeoutError, PluginTrapError, PolicyError,
 } from './errors.js';
 import { checkModule } from './module-check.js';
 import type { BackendSpec, FromWorker, LogLine, RunStats, WorkerError, WorkerInit } from './protocol.js';
@@ -78,14 +78,21 @@ function readSource(src: PluginSource): { manifest: Manifest; wasm: Uint8Array }
 export async function loadPlugin(src: PluginSource, opts: LoadOptions): Promise<Plugin> {
   const policy = typeof opts.policy === 'string' ? loadPolicy(opts.policy) : parsePolicy(opts.policy);
   const { manifest, wasm } = readSource(src);
-  const grant = computeGrant(manifest, policy, opts.limits);
+  const limits = parseLimits(opts.limits, 'limits', (msg) => { throw new PolicyError(`loadPlugin options: ${msg}`); });
+  const grant = computeGrant(manifest, policy, limits);
+  let config: string;
+  try {
+    config = JSON.stringify(opts.config ?? {});
+  } catch (e) {
+    throw new PluginError(manifest.name, `plugin "${manifest.name}": config is not JSON: ${(e as Error).message}`);
+  }
   const checked = checkModule(manifest.name, wasm, { sha256: manifest.sha256, memoryMaxPages: grant.limits.memory_max_pages });
   const init: Omit<WorkerInit, 'clock'> = {
     plugin: manifest.name,
     grant,
     module: checked.module,
     usesWasi: checked.usesWasi,
-    config: JSON.stringify(opts.config ?? {}),
+    config,
     backend: opts.backend ?? { kind: 'kernel', netns: opts.netns },
   };
   return new Plugin(manifest, grant, init);

@@ -4,7 +4,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { splitMessages } from '../../host/netlink/message.js';
 import { field } from '../../host/runtime/abi.js';
-import { PluginFailedError } from '../../host/runtime/errors.js';
+import { PluginError, PluginFailedError, PolicyError } from '../../host/runtime/errors.js';
+import { loadPlugin } from '../../host/runtime/plugin.js';
 import { Host } from '../../host/runtime/host.js';
 import { describeEntry } from '../../sdk/testkit/describe.js';
 import { runPlugin } from '../../sdk/testkit/index.js';
@@ -171,6 +172,24 @@ test('test kit: recorded fixture buffers', async () => {
   const bytes = wat(plugin({ init: DUMP_ALL, onEntries: '(drop (call $delete (local.get $ptr) (local.get $len))) (i32.const 0)' }));
   const r = await runPlugin(bytes, { fixtures: [buf], capabilities: { operations: ['read', 'delete'], scope: { zones: [9] } } });
   assert.equal(r.deleted.map((e) => [e.zone, e.protocol]), [[9, 'tcp'], [9, 'udp']]);
+});
+
+test('loadPlugin validates the embedder\'s limits and config', async () => {
+  const bytes = wat(plugin());
+  const src = { manifest: manifestFor('x', bytes), wasm: bytes };
+  const policy = { default: { capabilities: { operations: ['read'] } } };
+  for (const [opts, cls, message] of [
+    [{ limits: { timeout_ms: -5 } }, PolicyError, 'loadPlugin options: limits.timeout_ms must be an integer in 1..600000, got -5'],
+    [{ config: { big: 1n } }, PluginError, 'plugin "x": config is not JSON: Do not know how to serialize a BigInt'],
+  ] as const) {
+    try {
+      await loadPlugin(src, { policy, ...opts });
+      assert.unreachable();
+    } catch (e) {
+      assert.instance(e, cls);
+      assert.is((e as Error).message, message);
+    }
+  }
 });
 
 test('Host: load/run with a policy; output as an async iterator; a plugin runs again in its worker', async () => {
