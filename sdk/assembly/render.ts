@@ -125,10 +125,21 @@ function jsonTuple(b: ByteBuf, t: Tuple): void {
   b.byte(125);
 }
 
+/** renderJson flag: start the object with "event":"new"|"update"|"destroy" (event batches). */
+export const JSON_EVENT: i32 = 1;
+/** renderJson flag: start the object with "event":"resync" (entries re-dumped after lost events). */
+export const JSON_RESYNC: i32 = 2;
+
 /** Append one entry as a JSON object on its own line (NDJSON). Absent attributes are omitted. */
-export function renderJson(b: ByteBuf, e: Entry): void {
+export function renderJson(b: ByteBuf, e: Entry, flags: i32 = 0): void {
   const f = e.family;
-  b.ascii("{\"family\":\"").ascii(familyName(f)).ascii("\",\"l3num\":").u32(<u32>f);
+  b.byte(123);
+  if (flags & JSON_RESYNC) b.ascii("\"event\":\"resync\",");
+  else if (flags & JSON_EVENT) {
+    const k = e.eventType;
+    b.ascii("\"event\":\"").ascii(k == EVENT_NEW ? "new" : k == EVENT_DESTROY ? "destroy" : "update").ascii("\",");
+  }
+  b.ascii("\"family\":\"").ascii(familyName(f)).ascii("\",\"l3num\":").u32(<u32>f);
   const orig = e.orig;
   b.ascii(",\"proto\":\"").ascii(protoName(orig.proto)).ascii("\",\"protonum\":").u32(<u32>orig.proto);
   if (e.hasTimeout) b.ascii(",\"timeout\":").u32(e.timeout);

@@ -12,7 +12,7 @@ import { batch, TCP, IPS } from '../helpers/ctmsg.js';
 import { readWasm } from '../../host/runtime/wasm-binary.js';
 
 const abi = JSON.parse(readFileSync(join(root, 'sdk', 'abi.json'), 'utf8'));
-const FIRST_PARTY = ['list', 'match', 'purge-remote', 'stale'];
+const FIRST_PARTY = readdirSync(join(root, 'plugins')).filter((n) => existsSync(join(root, 'plugins', n, `${n}.ts`))).sort();
 
 if (!FIRST_PARTY.every((n) => built(pluginPath(n))) || !built(testPluginPath('probe'))) {
   console.log('SKIP abi tests: plugins not built (run node scripts/build.mjs plugins)');

@@ -161,6 +161,32 @@ if (!built(LIST)) {
     ]);
   });
 
+  test('events plugin: subscribe request, conntrack -E lines, JSON event field, resync entries', () => {
+    const EVENTS = pluginPath('events');
+    const r = new PluginRun(EVENTS, { kinds: ['new', 'destroy'], proto: 'tcp', zone: 3 }).start();
+    assert.is(r.init(), 0, JSON.stringify(r.logs));
+    assert.equal(r.subscriptions, [{ family: 0, protocol: 6, flags: 1 | 4 | 16, zone: 3, mark: 0, markMask: 0 }]);
+    assert.equal(r.dumps, [], 'no dump: events only');
+    const base = { proto: 'tcp' as const, src: '1.1.1.1', dst: '2.2.2.2', sport: 1, dport: 2, timeout: 120, tcpState: TCP.SYN_SENT, zone: 3 };
+    const ev = batch([{ ...base, msgFlags: 0x600 }, { ...base, zone: 4, msgFlags: 0x600 }, { ...base, msgType: (1 << 8) | 2, msgFlags: 0 }]);
+    const ptr = r.exports.ctplug_alloc(ev.length);
+    new Uint8Array(r.memory.buffer).set(ev, ptr);
+    assert.is(r.exports.ctplug_on_events(ptr, ev.length, 0), 0);
+    const tail = 'tcp      6 120 SYN_SENT src=1.1.1.1 dst=2.2.2.2 sport=1 dport=2 [UNREPLIED] src=2.2.2.2 dst=1.1.1.1 sport=2 dport=1 mark=0 zone=3 use=1';
+    assert.equal(r.lines, [`    [NEW] ${tail}`, `[DESTROY] ${tail}`]);
+    r.output = '';
+    assert.is(r.feed(batch([base]), 1), 0);
+    assert.equal(r.lines, [tail], 'resync entries print as conntrack -L lines');
+    const j = new PluginRun(EVENTS, { output: 'json' }).start();
+    assert.is(j.init(), 0);
+    const p2 = j.exports.ctplug_alloc(ev.length);
+    new Uint8Array(j.memory.buffer).set(ev, p2);
+    j.exports.ctplug_on_events(p2, ev.length, 0);
+    j.feed(batch([base]), 1);
+    assert.equal(j.lines.map((l) => JSON.parse(l).event), ['new', 'new', 'destroy', 'resync']);
+    assert.is(JSON.parse(j.lines[3]).family, 'ipv4');
+  });
+
   test('bad output value fails init with a logged reason', () => {
     const r = new PluginRun(LIST, { output: 'xml' }).start();
     assert.is(r.init(), -1);
