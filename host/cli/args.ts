@@ -68,6 +68,7 @@ export interface CommandSpec {
 export const COMMANDS: Record<string, CommandSpec> = {
   list: { options: [...FILTER, 'output', 'netns'], summary: 'list entries (conntrack -L), through the first-party list plugin' },
   delete: { options: [...FILTER, 'output', 'netns'], summary: 'delete matching entries (conntrack -D), through the match plugin' },
+  update: { options: [...FILTER.filter((k) => k !== 'mark' && k !== 'status'), 'mark', 'timeout', 'netns'], summary: 'set the mark and/or timeout of matching entries (conntrack -U)' },
   flush: { options: ['zone', 'family', 'mark', 'netns'], summary: 'delete everything, or one zone/family/mark, in the kernel (conntrack -F)' },
   count: { options: ['zone', 'family', 'mark', 'netns'], summary: 'count entries (conntrack -C)' },
   stats: { options: ['netns'], summary: 'per-CPU statistics (conntrack -S)' },
@@ -79,7 +80,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
 };
 
 /** conntrack's command letters. */
-const LETTERS: Record<string, string> = { L: 'list', D: 'delete', F: 'flush', C: 'count', S: 'stats', I: 'create', G: 'get' };
+const LETTERS: Record<string, string> = { L: 'list', D: 'delete', U: 'update', F: 'flush', C: 'count', S: 'stats', I: 'create', G: 'get' };
 
 const byLong = new Map<string, OptKey>();
 const byShort = new Map<string, OptKey>();

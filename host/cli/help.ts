@@ -15,6 +15,10 @@ const EXAMPLES: Record<string, string[]> = {
     'ctplug delete -w 5                            # a whole zone, deleted in the kernel in one request',
     'ctplug delete -d 192.0.2.7 || echo "nothing to delete (exit 1)"',
   ],
+  update: [
+    'ctplug update -w 5 -m 0x100/0xff00                # re-stamp bits 8-15 of the mark in zone 5 (conntrack -U)',
+    'ctplug update -p tcp -s 10.0.0.1 --dport 443 -t 30  # shorten the timeout of matching flows',
+  ],
   flush: ['ctplug flush                                  # the whole table (conntrack -F)', 'ctplug flush -w 7                             # only zone 7, in the kernel', 'ctplug flush -f ipv6'],
   count: ['ctplug count                                  # conntrack -C', 'ctplug count --netns blue -w 5'],
   stats: ['ctplug stats                                  # conntrack -S'],
@@ -35,6 +39,7 @@ const EXAMPLES: Record<string, string[]> = {
 const NOTES: Record<string, string> = {
   list: 'Filters are conntrack\'s; -w, -f and -m are applied in the kernel, the rest by the list plugin,\nwhich only ever sees what the filters grant it. Prints "N flow entries have been shown." on stderr.\nAn empty list exits 0.',
   delete: 'Runs the match plugin with action "delete", granted only the scope the filters name.\n`delete -w Z` with no other filter deletes the zone in the kernel in one request (no entry lines\nare printed then). Nothing matched: "0 flow entries have been deleted." and exit 1.',
+  update: 'The filters select (the match plugin decides, granted read access to their scope); -m and -t are\nthe new values, as with conntrack -U. -m M/MASK changes only the bits in MASK. Updates go to the kernel\nmany per request. Nothing matched: exit 1.',
   flush: 'Flush is done by the kernel. With -w/-f/-m only matching entries go.',
   count: 'Without filters this asks the kernel\'s counter; with -w/-f/-m it counts a filtered dump.',
   create: 'tcp/udp/sctp/dccp/udplite need --sport and --dport; a timeout (-t) is required.\ntcp defaults to --state ESTABLISHED. -r/-q give the reply tuple when NAT applies.',

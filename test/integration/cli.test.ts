@@ -188,6 +188,26 @@ it('create, get, count, flush: against conntrack -G/-C/-L', () => {
   assert.is(conntrackIn(A, ['-C']).trim(), '0');
 });
 
+it('update: -m M/MASK changes only the masked bits of exactly the matching entries; -t the timeout', () => {
+  // conntrack 1.4.7 -U takes no zone (and fails on zoned entries), so conntrack -L is the oracle here.
+  const before = table(A);
+  const r = ctplug('update', '--netns', A, '-w', '5', '-p', 'tcp', '-m', '0x100/0xff00');
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /5 flow entries have been updated\./);
+  const marks = (args: string[]) => conntrackIn(A, ['-L', ...args]).split('\n').filter(Boolean).map((l) => Number(l.match(/mark=(\d+)/)![1])).sort((a, b) => a - b);
+  assert.equal(marks(['-w', '5', '-p', 'tcp']), [256, 257, 258, 259, 260]);
+  assert.equal(marks(['-w', '6', '-p', 'tcp']), [0, 1, 2, 3, 4]);
+  const t = ctplug('update', '--netns', A, '-w', '6', '-p', 'udp', '--dport', '53', '-t', '777');
+  assert.is(t.code, 0, t.stderr);
+  const timeouts = conntrackIn(A, ['-L', '-w', '6', '-p', 'udp']).split('\n').filter(Boolean).map((l) => Number(l.split(/\s+/)[2]));
+  assert.is(timeouts.length, 8);
+  assert.ok(timeouts.every((x) => x > 700), String(timeouts));
+  const none = ctplug('update', '--netns', A, '-w', '4242', '-m', '1');
+  assert.is(none.code, 1, none.stderr);
+  assert.match(none.stderr, /0 flow entries have been updated\./);
+  assert.is(table(A).length, before.length);
+});
+
 it('save and restore: list -o json | create --from - gives the same table; bad lines are reported by number', () => {
   const saved = ctplug('list', '--netns', A, '-o', 'json');
   assert.is(saved.code, 0, saved.stderr);

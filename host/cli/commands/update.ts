@@ -1,0 +1,71 @@
+// `ctplug update`: set the mark and/or timeout of matching entries, like `conntrack -U`.
+// Selection is the match plugin's (sandboxed, granted read access to the filters' scope): it lists
+// the matching entries' ids. The host then takes those entries from a kernel-filtered dump (the
+// bytes the kernel sent, never the plugin's) and updates them, many per request.
+// -m M[/MASK] is the new mark (only the MASK bits change), -t the new timeout. Nothing matched: exit 1.
+import { scanEntry } from '../../conntrack/scope.js';
+import { parseMark, parseU32 } from '../../conntrack/validate.js';
+import { splitMessages } from '../../netlink/message.js';
+import { UsageError, type Parsed } from '../args.js';
+import { openConntrack, preflight, summary } from '../common.js';
+import { CliError } from '../errors.js';
+import { EXIT, type ExitCode } from '../exit-codes.js';
+import { filterFromFlags } from '../filter.js';
+import { runBuiltinPlugin } from '../plugins.js';
+import { Progress } from '../progress.js';
+
+export async function run(p: Parsed): Promise<ExitCode> {
+  const { mark: newMark, timeout, ...filterOpts } = p.opts;
+  if (newMark === undefined && timeout === undefined) throw new UsageError('update needs the new value: -m/--mark M[/MASK] and/or -t/--timeout SECONDS', 'update');
+  const change: { mark?: number; markMask?: number; timeout?: number } = {};
+  if (newMark !== undefined) {
+    const m = parseMark(newMark);
+    change.mark = (m.mark & m.mask) >>> 0;
+    change.markMask = m.mask;
+  }
+  if (timeout !== undefined) change.timeout = parseU32(timeout, 'timeout');
+  const f = filterFromFlags(filterOpts);
+  await preflight(p.opts.netns);
+
+  // 1. The plugin decides which entries match: their ids.
+  const chunks: Uint8Array[] = [];
+  await runBuiltinPlugin('match', { ...f.config, action: 'list', output: 'json' }, { operations: ['read'], scope: f.scope }, p.opts.netns, {
+    write: (b) => void chunks.push(b),
+  });
+  const ids = new Set<number>();
+  for (const line of Buffer.concat(chunks).toString('utf8').split('\n')) {
+    if (!line) continue;
+    const id = (JSON.parse(line) as { id?: number }).id;
+    if (typeof id === 'number') ids.add(id);
+  }
+  if (ids.size === 0) {
+    summary('0 flow entries have been updated.');
+    return EXIT.NOTHING_MATCHED;
+  }
+
+  // 2. The host takes those entries from the kernel and updates them in batches.
+  const { RECV_BUFFER_BYTES } = await import('../../netlink/connection.js');
+  const ct = await openConntrack(p.opts.netns);
+  const progress = new Progress('updated', ids.size);
+  let updated = 0;
+  try {
+    const held: { entry: Uint8Array }[] = [];
+    ct.dumpSync(f.kernel, new Uint8Array(RECV_BUFFER_BYTES), (batch) => {
+      for (const m of splitMessages(batch)) {
+        const s = scanEntry(m);
+        if (s?.id !== undefined && ids.has(s.id)) held.push({ entry: m.slice() });
+      }
+    }, () => void (held.length = 0));
+    const r = ct.updateSync(held.map((h) => ({ ...h, ...change })), (done) => progress.update(done));
+    updated = r.ok;
+    if (r.failed.length) {
+      summary(`${updated} flow entries have been updated.`);
+      throw new CliError(EXIT.KERNEL, `${r.failed.length} updates failed in the kernel: ${r.failed[0].message}`, 'check the values given; run again if entries were changing');
+    }
+  } finally {
+    progress.done();
+    ct.close();
+  }
+  summary(`${updated} flow entries have been updated.`);
+  return updated > 0 ? EXIT.OK : EXIT.NOTHING_MATCHED;
+}
