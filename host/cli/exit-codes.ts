@@ -18,7 +18,7 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 export const EXIT_TABLE: readonly { code: ExitCode; name: string; meaning: string }[] = [
   { code: EXIT.OK, name: 'ok', meaning: 'done (an empty list is ok)' },
-  { code: EXIT.NOTHING_MATCHED, name: 'nothing matched', meaning: 'delete or get matched no entry, as conntrack exits 1' },
+  { code: EXIT.NOTHING_MATCHED, name: 'nothing matched', meaning: 'delete, update or get matched no entry (as conntrack)' },
   { code: EXIT.USAGE, name: 'usage', meaning: 'bad command line: unknown flag, missing or invalid value' },
   { code: EXIT.PRIVILEGE, name: 'privilege', meaning: 'not allowed: needs CAP_NET_ADMIN (run as root)' },
   { code: EXIT.ENVIRONMENT, name: 'environment', meaning: 'netns missing, nf_conntrack not loaded, or ctplug not built' },

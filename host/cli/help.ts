@@ -82,7 +82,7 @@ export function mainHelp(version: string): string {
   return [
     `ctplug ${version}: Linux conntrack through a small privileged host and sandboxed WebAssembly plugins`,
     '',
-    'Usage: ctplug COMMAND [options]      (conntrack\'s -L -D -F -C -S -I -G work as COMMAND too)',
+    'Usage: ctplug COMMAND [options]      (conntrack\'s -L -D -U -F -C -S -I -G work as COMMAND too)',
     '',
     'Commands:',
     ...cmds,
