@@ -11,6 +11,8 @@ import {
   DUMP_REQUEST_FLAGS, DUMP_REQUEST_FLAGS_ZONE, DUMP_REQUEST_FLAGS_MARK, DUMP_REQUEST_ZONE,
   DUMP_REQUEST_MARK, DUMP_REQUEST_MARK_MASK, ABI_VERSION, ctplug_subscribe,
   DUMP_REQUEST_FLAGS_EVENT_NEW, DUMP_REQUEST_FLAGS_EVENT_UPDATE, DUMP_REQUEST_FLAGS_EVENT_DESTROY,
+  ctplug_update, UPDATE_RECORD_SIZE, UPDATE_RECORD_FLAGS, UPDATE_RECORD_MARK, UPDATE_RECORD_MARK_MASK,
+  UPDATE_RECORD_TIMEOUT, UPDATE_RECORD_FLAGS_MARK, UPDATE_RECORD_FLAGS_TIMEOUT,
 } from "./abi";
 import { Entry } from "./entry";
 import { ByteBuf } from "./buf";
@@ -63,6 +65,12 @@ let delCap: i32 = 0;
 let delPos: i32 = 0;
 let delCount: i32 = 0;
 let largestAlloc: i32 = 0;
+let updPtr: usize = 0;
+let updCap: i32 = 0;
+let updPos: i32 = 0;
+let updCount: i32 = 0;
+let nUpdateQueued: u64 = 0;
+let nUpdateRefused: u64 = 0;
 let stopped = false;
 let dumpsScheduled = 0;
 let subscribed = false;
@@ -102,6 +110,36 @@ function flushDeletes(): void {
   } else nDeleteQueued += <u64>delCount;
   delPos = 0;
   delCount = 0;
+}
+
+function stageUpdate(e: Entry, flags: u32, mark: u32, mask: u32, timeout: u32): void {
+  const n = UPDATE_RECORD_SIZE + align4(e.len);
+  if (updPtr == 0) {
+    updCap = largestAlloc > DELETE_BYTES_DEFAULT ? largestAlloc : DELETE_BYTES_DEFAULT;
+    updPtr = heap.alloc(<usize>updCap);
+  }
+  if (updPos + n > updCap) flushUpdates();
+  if (n > updCap) { logWarn("entry larger than the update buffer; not updated"); return; }
+  const r = updPtr + <usize>updPos;
+  memory.fill(r, 0, <usize>n);
+  store<u32>(r + <usize>UPDATE_RECORD_FLAGS, flags);
+  store<u32>(r + <usize>UPDATE_RECORD_MARK, mark);
+  store<u32>(r + <usize>UPDATE_RECORD_MARK_MASK, mask);
+  store<u32>(r + <usize>UPDATE_RECORD_TIMEOUT, timeout);
+  memory.copy(r + <usize>UPDATE_RECORD_SIZE, e.ptr, <usize>e.len);
+  updPos += n;
+  updCount++;
+}
+
+function flushUpdates(): void {
+  if (updPos == 0) return;
+  const r = ctplug_update(<i32>updPtr, updPos);
+  if (r < 0) {
+    nUpdateRefused += <u64>updCount;
+    logError("update refused by the host: status " + r.toString());
+  } else nUpdateQueued += <u64>updCount;
+  updPos = 0;
+  updCount = 0;
 }
 
 function writeRequest(r: DumpRequest, extraFlags: i32 = 0): void {
@@ -163,6 +201,22 @@ export class Plugin {
     return st;
   }
 
+  /**
+   * Queue a mark change for `e` (needs the "update" capability): new mark =
+   * (old & ~mask) | (mark & mask). Staged and handed to the host once per batch.
+   */
+  static setMark(e: Entry, mark: u32, mask: u32 = 0xffffffff): void {
+    stageUpdate(e, <u32>UPDATE_RECORD_FLAGS_MARK, mark, mask, 0);
+  }
+  /** Queue a new timeout (seconds from now) for `e` (needs "update"). */
+  static setTimeout(e: Entry, seconds: u32): void {
+    stageUpdate(e, <u32>UPDATE_RECORD_FLAGS_TIMEOUT, 0, 0, seconds);
+  }
+  /** Both at once. */
+  static setMarkAndTimeout(e: Entry, mark: u32, mask: u32, seconds: u32): void {
+    stageUpdate(e, <u32>(UPDATE_RECORD_FLAGS_MARK | UPDATE_RECORD_FLAGS_TIMEOUT), mark, mask, seconds);
+  }
+
   /** Queue `e` for deletion now (same as returning Verdict.Delete). */
   static delete(e: Entry): void { stageDelete(e); }
 
@@ -190,6 +244,8 @@ export class Plugin {
   static get entriesSkipped(): u64 { return nSkipped; }
   static get deletesQueued(): u64 { return nDeleteQueued + <u64>delCount; }
   static get deletesRefused(): u64 { return nDeleteRefused; }
+  static get updatesQueued(): u64 { return nUpdateQueued + <u64>updCount; }
+  static get updatesRefused(): u64 { return nUpdateRefused; }
   static get batches(): u64 { return nBatches; }
 }
 
@@ -280,6 +336,7 @@ function runBatch(ptr: i32, len: i32, flags: i32, fn: EntryFn | null): i32 {
     if (out && out.overflow) { stopped = true; break; }
   }
   flushDeletes();
+  flushUpdates();
   if (outBuf) { if (!outBuf!.flush()) stopped = true; }
   maybeCollect();
   curFlags = 0;
@@ -299,6 +356,7 @@ export function ctplug_finish(): i32 {
   const fn = finishFn;
   if (fn) fn();
   flushDeletes();
+  flushUpdates();
   if (outBuf) outBuf!.flush();
   return failStatus != 0 ? failStatus : STATUS_OK;
 }

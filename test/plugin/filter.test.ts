@@ -2,7 +2,7 @@
 // exact messages (one delete call per batch), dump requests pushed down to the kernel.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { PluginRun, pluginPath, built, splitMsgs } from './harness.js';
+import { PluginRun, pluginPath, testPluginPath, built, splitMsgs } from './harness.js';
 import { batch, IPS, TCP, type EntrySpec } from '../helpers/ctmsg.js';
 
 const MATCH = pluginPath('match'), PURGE = pluginPath('purge-remote'), STALE = pluginPath('stale');
@@ -175,6 +175,27 @@ if (!built(MATCH) || !built(PURGE) || !built(STALE)) {
     const bad = new PluginRun(PURGE, { zones: [1] }).start();
     assert.is(bad.init(), -1);
     assert.ok(bad.logs.some((l) => l.msg.includes('addr is required')));
+  });
+
+  test('updates: UpdateRecord + the exact entry message, one update call per batch', () => {
+    const REMARK = testPluginPath('remark');
+    const r = new PluginRun(REMARK, { match: { zone: 5 }, set_mark: 0x20, set_mask: 0xf0, set_timeout: 30 }).run(whole);
+    assert.is(r.updateCalls.length, 1);
+    const b = r.updateCalls[0];
+    const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    const msgs = splitMsgs(whole);
+    const got: number[][] = [];
+    for (let at = 0; at < b.length;) {
+      got.push([v.getUint32(at, true), v.getUint32(at + 4, true), v.getUint32(at + 8, true), v.getUint32(at + 12, true)]);
+      const len = v.getUint32(at + 16, true);
+      const msg = b.slice(at + 16, at + 16 + len);
+      assert.ok(msgs.some((m) => m.length === msg.length && m.every((x, i) => x === msg[i])), 'entry bytes as delivered');
+      at += 16 + ((len + 3) & ~3);
+    }
+    assert.equal(got, [[3, 0x20, 0xf0, 30], [3, 0x20, 0xf0, 30], [3, 0x20, 0xf0, 30]]);
+    const onlyMark = new PluginRun(REMARK, { match: { proto: 'icmp' }, set_mark: 7 }).run(whole);
+    const w = new DataView(onlyMark.updateCalls[0].buffer);
+    assert.equal([w.getUint32(0, true), w.getUint32(4, true), w.getUint32(8, true)], [1, 7, 0xffffffff]);
   });
 
   test('stale: unreplied UDP close to expiry; TIME_WAIT; max_deletes; a rule is required', () => {
