@@ -55,6 +55,11 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
 
 /** bin/ctplug.js calls this; so does running this file (or dist/cli.js) directly. */
 export async function runCli(argv = process.argv.slice(2)): Promise<void> {
+  // `ctplug list | head`: the reader went away; stop quietly (the plugin worker dies with us).
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(EXIT.OK);
+    throw e;
+  });
   process.exitCode = await main(argv);
 }
 

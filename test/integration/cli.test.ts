@@ -117,6 +117,13 @@ it('list -o json prints one JSON object per entry; an empty list exits 0', () =>
   assert.match(empty.stderr, /0 flow entries have been shown\./);
 });
 
+it('list into a pipe that closes early (| head -1) ends quietly with exit 0', () => {
+  const r = spawnSync('bash', ['-c', `node ${join(BUNDLE, 'cli.js')} list --netns ${A} | head -1; exit \${PIPESTATUS[0]}`], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  assert.is(r.stdout.split('\n').filter(Boolean).length, 1);
+  assert.not.match(r.stderr, /EPIPE|Error/);
+});
+
 it('delete -w 5 -p udp deletes exactly what conntrack -D -w 5 -p udp deletes', () => {
   const mine = ctplug('delete', '--netns', A, '-w', '5', '-p', 'udp');
   const theirs = spawnSync('ip', ['netns', 'exec', B, 'conntrack', '-D', '-w', '5', '-p', 'udp'], { encoding: 'utf8' });
