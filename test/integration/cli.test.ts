@@ -191,6 +191,16 @@ it('create, get, count, flush: against conntrack -G/-C/-L', () => {
   assert.is(f.code, 0, f.stderr);
   assert.equal(conntrackIds(A, ['-w', '5']), []);
   assert.is(conntrackIds(A, ['-w', '6']).length, 14);
+  const v4 = conntrackIn(A, ['-L', '-f', 'ipv4']).split('\n').filter(Boolean).length;
+  assert.is(ctplug('flush', '--netns', A, '-f', 'ipv6').code, 0);
+  assert.is(conntrackIn(A, ['-L', '-f', 'ipv6']).trim(), '');
+  assert.is(conntrackIn(A, ['-L', '-f', 'ipv4']).split('\n').filter(Boolean).length, v4);
+  const before = conntrackIn(A, ['-L']).split('\n').filter(Boolean);
+  assert.is(ctplug('flush', '--netns', A, '-m', '1').code, 0);
+  const after = conntrackIn(A, ['-L']).split('\n').filter(Boolean);
+  assert.ok(before.some((l) => / mark=1 /.test(l)));
+  assert.not.ok(after.some((l) => / mark=1 /.test(l)));
+  assert.is(after.length, before.filter((l) => !/ mark=1 /.test(l)).length);
   assert.is(ctplug('flush', '--netns', A).code, 0);
   assert.is(conntrackIn(A, ['-C']).trim(), '0');
 });
