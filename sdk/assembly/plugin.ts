@@ -13,14 +13,44 @@ import {
   DUMP_REQUEST_FLAGS_EVENT_NEW, DUMP_REQUEST_FLAGS_EVENT_UPDATE, DUMP_REQUEST_FLAGS_EVENT_DESTROY,
   ctplug_update, UPDATE_RECORD_SIZE, UPDATE_RECORD_FLAGS, UPDATE_RECORD_MARK, UPDATE_RECORD_MARK_MASK,
   UPDATE_RECORD_TIMEOUT, UPDATE_RECORD_FLAGS_MARK, UPDATE_RECORD_FLAGS_TIMEOUT,
+  ctplug_create, ctplug_flush, CREATE_RECORD_SIZE, CREATE_RECORD_FAMILY, CREATE_RECORD_PROTOCOL,
+  CREATE_RECORD_TCP_STATE, CREATE_RECORD_FLAGS, CREATE_RECORD_FLAGS_ZONE, CREATE_RECORD_FLAGS_MARK,
+  CREATE_RECORD_ZONE, CREATE_RECORD_SRC_PORT, CREATE_RECORD_DST_PORT, CREATE_RECORD_ICMP_ID,
+  CREATE_RECORD_ICMP_TYPE, CREATE_RECORD_ICMP_CODE, CREATE_RECORD_MARK, CREATE_RECORD_TIMEOUT,
+  CREATE_RECORD_STATUS, CREATE_RECORD_SRC, CREATE_RECORD_DST,
 } from "./abi";
 import { Entry } from "./entry";
 import { ByteBuf } from "./buf";
 import { DumpRequest } from "./filter";
+import { parseAddr } from "./addr";
 import { JsonValue, JsonKind, parseJson, jsonError } from "./json";
 import { fail, failStatus, logError, logWarn } from "./log";
 import { NLMSG_HDRLEN, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP } from "./ctnetlink";
 import { align4 } from "./bytes";
+
+/**
+ * One entry to create (Plugin.create; needs the "create" capability). The reply tuple is the
+ * original swapped. Addresses as text; IPv4 and IPv6 must not be mixed.
+ */
+export class CreateSpec {
+  protocol: i32 = 0;
+  src: string = "";
+  dst: string = "";
+  sport: i32 = 0;
+  dport: i32 = 0;
+  icmpType: i32 = 0;
+  icmpCode: i32 = 0;
+  icmpId: i32 = 0;
+  /** TCP state number (status.ts TCP_*), 0 = none. */
+  tcpState: i32 = 0;
+  hasZone: bool = false;
+  zone: i32 = 0;
+  hasMark: bool = false;
+  mark: u32 = 0;
+  timeout: u32 = 0;
+  /** IPS_* bits; the host adds what the kernel requires (IPS_CONFIRMED). */
+  status: u32 = 0;
+}
 
 /** What to do with an entry. */
 export enum Verdict {
@@ -142,6 +172,61 @@ function flushUpdates(): void {
   updCount = 0;
 }
 
+let crPtr: usize = 0;
+let crPos: i32 = 0;
+let crCount: i32 = 0;
+const CREATE_BATCH: i32 = 256;
+let nCreateQueued: u64 = 0;
+let nCreateRefused: u64 = 0;
+const ADDR_TMP = new StaticArray<u8>(16);
+
+function flushCreates(): void {
+  if (crPos == 0) return;
+  const r = ctplug_create(<i32>crPtr, crPos);
+  if (r < 0) { nCreateRefused += <u64>crCount; logError("create refused by the host: status " + r.toString()); }
+  else nCreateQueued += <u64>crCount;
+  crPos = 0;
+  crCount = 0;
+}
+
+function stageCreate(c: CreateSpec): bool {
+  if (crPtr == 0) crPtr = heap.alloc(<usize>(CREATE_BATCH * CREATE_RECORD_SIZE));
+  if (crPos + CREATE_RECORD_SIZE > CREATE_BATCH * CREATE_RECORD_SIZE) flushCreates();
+  const r = crPtr + <usize>crPos;
+  memory.fill(r, 0, <usize>CREATE_RECORD_SIZE);
+  const n1 = parseAddr(c.src, ADDR_TMP);
+  if (n1 == 0) { logError("create: bad source address " + c.src); return false; }
+  memory.copy(r + <usize>CREATE_RECORD_SRC, changetype<usize>(ADDR_TMP), <usize>n1);
+  const n2 = parseAddr(c.dst, ADDR_TMP);
+  if (n2 != n1) { logError("create: bad or mixed-family destination address " + c.dst); return false; }
+  memory.copy(r + <usize>CREATE_RECORD_DST, changetype<usize>(ADDR_TMP), <usize>n2);
+  store<u8>(r + <usize>CREATE_RECORD_FAMILY, <u8>(n1 == 4 ? 2 : 10));
+  store<u8>(r + <usize>CREATE_RECORD_PROTOCOL, <u8>c.protocol);
+  store<u8>(r + <usize>CREATE_RECORD_TCP_STATE, <u8>c.tcpState);
+  let flags: u8 = 0;
+  if (c.hasZone) flags |= <u8>CREATE_RECORD_FLAGS_ZONE;
+  if (c.hasMark) flags |= <u8>CREATE_RECORD_FLAGS_MARK;
+  store<u8>(r + <usize>CREATE_RECORD_FLAGS, flags);
+  store<u16>(r + <usize>CREATE_RECORD_ZONE, <u16>c.zone);
+  store<u16>(r + <usize>CREATE_RECORD_SRC_PORT, <u16>c.sport);
+  store<u16>(r + <usize>CREATE_RECORD_DST_PORT, <u16>c.dport);
+  store<u16>(r + <usize>CREATE_RECORD_ICMP_ID, <u16>c.icmpId);
+  store<u8>(r + <usize>CREATE_RECORD_ICMP_TYPE, <u8>c.icmpType);
+  store<u8>(r + <usize>CREATE_RECORD_ICMP_CODE, <u8>c.icmpCode);
+  store<u32>(r + <usize>CREATE_RECORD_MARK, c.mark);
+  store<u32>(r + <usize>CREATE_RECORD_TIMEOUT, c.timeout);
+  store<u32>(r + <usize>CREATE_RECORD_STATUS, c.status);
+  crPos += CREATE_RECORD_SIZE;
+  crCount++;
+  return true;
+}
+
+function flushAll(): void {
+  flushDeletes();
+  flushUpdates();
+  flushCreates();
+}
+
 function writeRequest(r: DumpRequest, extraFlags: i32 = 0): void {
   memory.fill(REQ, 0, <usize>DUMP_REQUEST_SIZE);
   store<u8>(REQ + <usize>DUMP_REQUEST_FAMILY, <u8>r.family);
@@ -217,6 +302,20 @@ export class Plugin {
     stageUpdate(e, <u32>(UPDATE_RECORD_FLAGS_MARK | UPDATE_RECORD_FLAGS_TIMEOUT), mark, mask, seconds);
   }
 
+  /** Queue one entry for creation (needs "create"); false (logged) on a bad address. */
+  static create(c: CreateSpec): bool { return stageCreate(c); }
+
+  /**
+   * Flush (delete in the kernel) every entry matching `r`, narrowed to the grant (needs
+   * "flush"). Immediate; returns OK or a negative status.
+   */
+  static flush(r: DumpRequest): i32 {
+    writeRequest(r);
+    const st = ctplug_flush(<i32>REQ, DUMP_REQUEST_SIZE);
+    if (st < 0) logError("flush refused by the host: status " + st.toString());
+    return st;
+  }
+
   /** Queue `e` for deletion now (same as returning Verdict.Delete). */
   static delete(e: Entry): void { stageDelete(e); }
 
@@ -229,7 +328,7 @@ export class Plugin {
   /** Append a line (string + "\n") to the output. */
   static print(s: string): void { Plugin.out.utf8(s).byte(10); }
   /** Hand buffered output to the host now. False once the host's output cap is reached. */
-  static flush(): bool { return outBuf ? outBuf!.flush() : true; }
+  static flushOutput(): bool { return outBuf ? outBuf!.flush() : true; }
 
   /** The parsed config (an empty object when the host gave none). */
   static get config(): JsonValue { return configValue !== null ? configValue! : emptyObject(); }
@@ -246,6 +345,8 @@ export class Plugin {
   static get deletesRefused(): u64 { return nDeleteRefused; }
   static get updatesQueued(): u64 { return nUpdateQueued + <u64>updCount; }
   static get updatesRefused(): u64 { return nUpdateRefused; }
+  static get createsQueued(): u64 { return nCreateQueued + <u64>crCount; }
+  static get createsRefused(): u64 { return nCreateRefused; }
   static get batches(): u64 { return nBatches; }
 }
 
@@ -299,6 +400,7 @@ export function ctplug_init(): i32 {
   if (!readConfig()) return failStatus != 0 ? failStatus : STATUS_E_INVAL;
   const fn = initFn;
   if (fn) fn(Plugin.config);
+  flushAll(); // creates / deletes / updates queued during init
   if (outBuf) outBuf!.flush(); // output printed during init goes out now
   if (failStatus != 0) return failStatus;
   // A plugin that only looks at entries and scheduled nothing gets everything the grant allows.
@@ -335,8 +437,7 @@ function runBatch(ptr: i32, len: i32, flags: i32, fn: EntryFn | null): i32 {
     if (stopped) break;
     if (out && out.overflow) { stopped = true; break; }
   }
-  flushDeletes();
-  flushUpdates();
+  flushAll();
   if (outBuf) { if (!outBuf!.flush()) stopped = true; }
   maybeCollect();
   curFlags = 0;
@@ -355,8 +456,7 @@ export function ctplug_on_events(ptr: i32, len: i32, flags: i32): i32 {
 export function ctplug_finish(): i32 {
   const fn = finishFn;
   if (fn) fn();
-  flushDeletes();
-  flushUpdates();
+  flushAll();
   if (outBuf) outBuf!.flush();
   return failStatus != 0 ? failStatus : STATUS_OK;
 }

@@ -198,6 +198,29 @@ if (!built(MATCH) || !built(PURGE) || !built(STALE)) {
     assert.equal([w.getUint32(0, true), w.getUint32(4, true), w.getUint32(8, true)], [1, 7, 0xffffffff]);
   });
 
+  test('create and flush: CreateRecords in one call, flush request', () => {
+    const r = new PluginRun(testPluginPath('seed'), {
+      create: [
+        { proto: 'tcp', src: '10.0.0.1', dst: '10.0.0.2', sport: 1000, dport: 443, zone: 5, mark: 7, timeout: 120, state: 'ESTABLISHED' },
+        { proto: 'icmpv6', src: '2001:db8::1', dst: '2001:db8::2', type: 128, id: 9, timeout: 30 },
+        { proto: 'udp', src: '10.0.0.1', dst: '2001:db8::2', sport: 1, dport: 2 },
+      ],
+      flush_zone: 9,
+    }).run();
+    assert.is(r.createCalls.length, 1);
+    const b = r.createCalls[0];
+    assert.is(b.length, 128, 'two records; the mixed-family one refused in the SDK');
+    assert.ok(r.logs.some((l) => l.msg.includes('mixed-family destination')));
+    const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    assert.equal([v.getUint8(0), v.getUint8(1), v.getUint8(2), v.getUint8(3), v.getUint16(4, true), v.getUint16(6, true), v.getUint16(8, true), v.getUint32(16, true), v.getUint32(20, true)],
+      [2, 6, 3, 3, 5, 1000, 443, 7, 120]);
+    assert.equal(Array.from(b.slice(32, 36)), [10, 0, 0, 1]);
+    assert.equal(Array.from(b.slice(48, 52)), [10, 0, 0, 2]);
+    assert.equal([v.getUint8(64), v.getUint8(65), v.getUint8(67), v.getUint16(64 + 10, true), v.getUint8(64 + 12)], [10, 58, 0, 9, 128]);
+    assert.equal(Array.from(b.slice(64 + 32, 64 + 48)), [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    assert.equal(r.flushes, [{ family: 0, protocol: 0, flags: 1, zone: 9, mark: 0, markMask: 0 }]);
+  });
+
   test('stale: unreplied UDP close to expiry; TIME_WAIT; max_deletes; a rule is required', () => {
     const r = new PluginRun(STALE, { proto: 'udp', unreplied: true, timeout_lt: 10 }).run(whole);
     assert.equal(r.deleted.map(sportOf).map(tagOfSport), ['c']);

@@ -21,6 +21,8 @@ export class PluginRun {
   deleteCalls: Uint8Array[] = [];
   /** each update call: the bytes passed */
   updateCalls: Uint8Array[] = [];
+  createCalls: Uint8Array[] = [];
+  flushes: DumpReq[] = [];
   emitCalls = 0;
   output = '';
   logs: { level: number; msg: string }[] = [];
@@ -61,7 +63,12 @@ export class PluginRun {
           return 0;
         },
         update: (ptr: number, len: number) => { this.updateCalls.push(this.bytes(ptr, len)); return 1; },
-        create: () => -3, flush: () => -3,
+        create: (ptr: number, len: number) => { this.createCalls.push(this.bytes(ptr, len)); return len / 64; },
+        flush: (ptr: number, len: number) => {
+          const v = new DataView(this.bytes(ptr, len).buffer);
+          this.flushes.push({ family: v.getUint8(0), protocol: v.getUint8(1), flags: v.getUint16(2, true), zone: v.getUint16(4, true), mark: v.getUint32(8, true), markMask: v.getUint32(12, true) });
+          return 0;
+        },
         emit: (ptr: number, len: number) => { const st = this.emitStatus(); if (st === 0) { this.output += Buffer.from(this.bytes(ptr, len)).toString('utf8'); this.emitCalls++; } return st; },
         log: (level: number, ptr: number, len: number) => { this.logs.push({ level, msg: Buffer.from(this.bytes(ptr, len)).toString('utf8') }); return 0; },
         config: (ptr: number, cap: number) => {
