@@ -42,7 +42,7 @@ export function checkModule(plugin: string, bytes: Uint8Array, opts: { sha256?: 
   let module: WebAssembly.Module;
   let info;
   try {
-    module = new WebAssembly.Module(bytes);
+    module = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
     info = readWasm(bytes);
   } catch (e) {
     const why = e instanceof WasmFormatError || e instanceof WebAssembly.CompileError ? e.message : String(e);
