@@ -2,7 +2,7 @@
 // Wasm instance, its conntrack backend and the ctplug hostcalls. The main thread only spawns it,
 // watches the call clock and relays what it posts (protocol.ts).
 import { parentPort, workerData } from 'node:worker_threads';
-import { init as initWasi, WASI } from '@wasmer/wasi';
+import type { WASI } from '@wasmer/wasi';
 import { align4 } from '../netlink/attr.js';
 import { RECV_BUFFER_BYTES } from '../netlink/connection.js';
 import { NLMSG_HDRLEN } from '../netlink/constants.js';
@@ -61,7 +61,8 @@ const configBytes = new TextEncoder().encode(data.config);
 /** Reused by every scope check (scanInto fills it in place). */
 const scratch = emptyScope();
 let backend: Backend | undefined;
-let wasiReady = false;
+/** @wasmer/wasi, loaded only for plugins that import WASI: parsing the package alone costs ~100 ms. */
+let wasiLib: typeof import('@wasmer/wasi') | undefined;
 
 class Run {
   readonly stats: RunStats = emptyStats();
@@ -101,7 +102,7 @@ class Run {
       // @wasmer/wasi with its in-memory FS: no preopens, no env, argv = [plugin name]. The host
       // implements fd_write (so stdout/stderr become capped, rate-limited log lines) and proc_exit
       // (so the exit code unwinds to the export call that caused it).
-      wasi = new WASI({ args: [data.plugin], env: {} });
+      wasi = new wasiLib!.WASI({ args: [data.plugin], env: {} });
       const all = (wasi.getImports(data.module) as Record<string, Record<string, WebAssembly.ImportValue>>)[abi.wasiModule];
       const own: Record<string, WebAssembly.ImportValue> = {
         fd_write: (fd: number, iovs: number, count: number, nwritten: number) => this.fdWrite(fd, iovs, count, nwritten),
@@ -566,7 +567,11 @@ port.on('message', async (msg: { type: string }) => {
   const run = new Run();
   try {
     // @wasmer/wasi's own module costs ~50 ms to initialise: once per worker, reused across runs.
-    if (data.usesWasi && !wasiReady) { await initWasi(); wasiReady = true; }
+    if (data.usesWasi && !wasiLib) {
+      const lib = await import('@wasmer/wasi');
+      await lib.init();
+      wasiLib = lib;
+    }
     backend ??= await openBackend(data.backend);
     run.execute();
     const table = backend?.table?.();
