@@ -75,6 +75,11 @@ export type EventFn = (e: Entry) => Verdict;
 
 /** Output staging size (bytes handed to `emit` at once). */
 export const OUT_BYTES: i32 = 512 * 1024;
+/**
+ * Output is handed over at the end of a dump batch once this much is buffered (and always at
+ * finish, at the end of event batches, and when the buffer fills): fewer, larger emit calls.
+ */
+export const OUT_FLUSH_AT: i32 = 256 * 1024;
 /** Free space kept before rendering an entry so a line is never split across emit calls. */
 export const OUT_RESERVE: i32 = 16 * 1024;
 /** Delete staging size when the host never told us its batch size via ctplug_alloc. */
@@ -412,7 +417,7 @@ export function ctplug_init(): i32 {
   return STATUS_OK;
 }
 
-function runBatch(ptr: i32, len: i32, flags: i32, fn: EntryFn | null): i32 {
+function runBatch(ptr: i32, len: i32, flags: i32, fn: EntryFn | null, events: bool): i32 {
   if (stopped) return STATUS_STOP;
   nBatches++;
   curFlags = flags;
@@ -438,7 +443,9 @@ function runBatch(ptr: i32, len: i32, flags: i32, fn: EntryFn | null): i32 {
     if (out && out.overflow) { stopped = true; break; }
   }
   flushAll();
-  if (outBuf) { if (!outBuf!.flush()) stopped = true; }
+  // Dump output is coalesced across batches (fewer emit calls); a subscribed plugin's output
+  // (events, resync dumps) goes out at once; and everything goes out when the plugin stops.
+  if (outBuf && (events || subscribed || stopped || outBuf!.pos >= OUT_FLUSH_AT)) { if (!outBuf!.flush()) stopped = true; }
   maybeCollect();
   curFlags = 0;
   if (failStatus != 0) return failStatus;
@@ -446,11 +453,11 @@ function runBatch(ptr: i32, len: i32, flags: i32, fn: EntryFn | null): i32 {
 }
 
 export function ctplug_on_entries(ptr: i32, len: i32, flags: i32): i32 {
-  return runBatch(ptr, len, flags, entryFn);
+  return runBatch(ptr, len, flags, entryFn, false);
 }
 
 export function ctplug_on_events(ptr: i32, len: i32, flags: i32): i32 {
-  return runBatch(ptr, len, flags, eventFn);
+  return runBatch(ptr, len, flags, eventFn, true);
 }
 
 export function ctplug_finish(): i32 {

@@ -150,7 +150,10 @@ if (!built(MATCH) || !built(PURGE) || !built(STALE)) {
     const r = new PluginRun(MATCH, {}).start();
     r.emitStatus = () => -5;
     assert.is(r.init(), 0);
-    assert.is(r.feed(whole), 1, 'STOP once output is refused');
+    let st = 0, n = 0;
+    while (st === 0 && n < 10000) { st = r.feed(whole); n++; } // output is handed over in chunks
+    assert.is(st, 1, 'STOP once output is refused');
+    assert.ok(n > 1 && n < 10000);
   });
 
   test('purge-remote: one address in every tuple position, only in the given zones', () => {

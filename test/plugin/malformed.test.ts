@@ -39,6 +39,7 @@ function sameWithBothPoisons(msg: Uint8Array, what: string): string {
   try {
     ra = a.feed(msg, 0, 4096, POISON_A);
     rb = b.feed(msg, 0, 4096, POISON_B);
+    a.finish(); b.finish(); // output is handed over at finish (or once enough is buffered)
   } catch (e) {
     throw new Error(`${what}: plugin trapped: ${(e as Error).message}; logs ${JSON.stringify(a.logs.concat(b.logs))}`);
   }
@@ -138,6 +139,7 @@ if (!built(PROBE)) {
     const b = new Uint8Array([...e, ...other, ...e, ...done]);
     const r = probe({ mode: 'text' });
     r.feed(b);
+    r.finish();
     assert.is(r.lines.length, 2);
   });
 
