@@ -3,7 +3,9 @@ import type { CreateSpec } from '../../host/conntrack/conntrack.js';
 import type { Limits } from '../../host/policy/limits.js';
 import { loadPlugin, type Plugin, type RunResult } from '../../host/runtime/plugin.js';
 import { FakeKernel } from '../../sdk/testkit/fake-kernel.js';
+import type { BackendSpec } from '../../host/runtime/protocol.js';
 import { manifestFor, plugin, type PluginParts, statuses, wat } from './wasm.js';
+import type { Harness } from './workers.js';
 
 export interface WatRun {
   name?: string;
@@ -14,6 +16,10 @@ export interface WatRun {
   config?: unknown;
   /** Scripted event batches for a subscriber (fake backend). */
   events?: (Uint8Array | 'overrun')[];
+  /** Run against the real kernel in this network namespace instead of the fake one. */
+  netns?: string;
+  /** Fault injection (test/helpers/workers.ts must be imported for it to take effect). */
+  harness?: Harness;
 }
 
 export const ALL_OPS = ['read', 'delete', 'update', 'flush', 'create', 'events'];
@@ -25,8 +31,13 @@ export async function loadWat(parts: PluginParts, o: WatRun = {}): Promise<Plugi
   return loadPlugin({ manifest: manifestFor(o.name ?? 't', bytes, caps, o.limits), wasm: bytes }, {
     policy: { default: { capabilities: caps, limits: o.limits ?? {} } },
     config: o.config,
-    backend: { kind: 'fake', table, events: o.events },
+    backend: backendFor(o, table),
   });
+}
+
+function backendFor(o: WatRun, table: Uint8Array): BackendSpec {
+  const spec: BackendSpec = o.netns ? { kind: 'kernel', netns: o.netns } : { kind: 'fake', table, events: o.events };
+  return o.harness ? ({ ...spec, harness: o.harness } as BackendSpec) : spec;
 }
 
 /** Load, run once, close. `codes` are the values the plugin emitted with $report. */
