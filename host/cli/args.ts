@@ -44,6 +44,8 @@ export const OPTIONS = {
   from: { long: ['from'], value: 'FILE|-', help: 'create many: conntrack -I lines or `ctplug list -o json` NDJSON, from FILE or stdin (-)' },
   toZone: { long: ['to-zone'], value: 'ZONE', help: 'with --from: create every entry in this zone instead' },
   dryRun: { long: ['dry-run'], help: 'with --from: validate every line, create nothing' },
+  eventMask: { short: 'e', long: ['event-mask'], value: 'KINDS', help: 'events to show: NEW,UPDATE,DESTROY (default all)' },
+  limit: { long: ['limit'], value: 'N', help: 'stop after N events (ctplug extension)' },
   output: { short: 'o', long: ['output'], value: 'FORMAT', help: 'text (default), extended, id or json (NDJSON)' },
   plugin: { long: ['plugin'], value: 'FILE', help: 'plugin: a .wasm, its manifest, or a first-party name (list, match, ...)' },
   config: { long: ['config'], value: 'JSON|@FILE', help: 'plugin config as JSON text, or @file to read it from a file' },
@@ -69,6 +71,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   list: { options: [...FILTER, 'output', 'netns'], summary: 'list entries (conntrack -L), through the first-party list plugin' },
   delete: { options: [...FILTER, 'output', 'netns'], summary: 'delete matching entries (conntrack -D), through the match plugin' },
   update: { options: [...FILTER.filter((k) => k !== 'mark' && k !== 'status'), 'mark', 'timeout', 'netns'], summary: 'set the mark and/or timeout of matching entries (conntrack -U)' },
+  events: { options: [...FILTER, 'eventMask', 'limit', 'output', 'netns'], summary: 'show conntrack events as they happen (conntrack -E), through the events plugin' },
   flush: { options: ['zone', 'family', 'mark', 'netns'], summary: 'delete everything, or one zone/family/mark, in the kernel (conntrack -F)' },
   count: { options: ['zone', 'family', 'mark', 'netns'], summary: 'count entries (conntrack -C)' },
   stats: { options: ['netns'], summary: 'per-CPU statistics (conntrack -S)' },
@@ -80,7 +83,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
 };
 
 /** conntrack's command letters. */
-const LETTERS: Record<string, string> = { L: 'list', D: 'delete', U: 'update', F: 'flush', C: 'count', S: 'stats', I: 'create', G: 'get' };
+const LETTERS: Record<string, string> = { L: 'list', D: 'delete', U: 'update', E: 'events', F: 'flush', C: 'count', S: 'stats', I: 'create', G: 'get' };
 
 const byLong = new Map<string, OptKey>();
 const byShort = new Map<string, OptKey>();

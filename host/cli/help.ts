@@ -19,6 +19,11 @@ const EXAMPLES: Record<string, string[]> = {
     'ctplug update -w 5 -m 0x100/0xff00                # re-stamp bits 8-15 of the mark in zone 5 (conntrack -U)',
     'ctplug update -p tcp -s 10.0.0.1 --dport 443 -t 30  # shorten the timeout of matching flows',
   ],
+  events: [
+    'ctplug events                                  # like conntrack -E, until Ctrl-C',
+    'ctplug events -w 5 -e NEW,DESTROY -o json      # zone 5, NDJSON with an "event" field',
+    'ctplug events -p tcp --dport 443 --limit 10    # stop after 10 events',
+  ],
   flush: ['ctplug flush                                  # the whole table (conntrack -F)', 'ctplug flush -w 7                             # only zone 7, in the kernel', 'ctplug flush -f ipv6'],
   count: ['ctplug count                                  # conntrack -C', 'ctplug count --netns blue -w 5'],
   stats: ['ctplug stats                                  # conntrack -S'],
@@ -40,6 +45,7 @@ const NOTES: Record<string, string> = {
   list: 'Filters are conntrack\'s; -w, -f and -m are applied in the kernel, the rest by the list plugin,\nwhich only ever sees what the filters grant it. Prints "N flow entries have been shown." on stderr.\nAn empty list exits 0.',
   delete: 'Runs the match plugin with action "delete", granted only the scope the filters name.\n`delete -w Z` with no other filter deletes the zone in the kernel in one request (no entry lines\nare printed then). Nothing matched: "0 flow entries have been deleted." and exit 1.',
   update: 'The filters select (the match plugin decides, granted read access to their scope); -m and -t are\nthe new values, as with conntrack -U. -m M/MASK changes only the bits in MASK. Updates go to the kernel\nmany per request. Nothing matched: exit 1.',
+  events: 'Runs until Ctrl-C (or --limit). -w, -f and -m are filtered in the kernel. If the kernel drops events\n(a burst larger than the socket buffer), the plugin re-lists the subscribed scope so nothing is missed silently.',
   flush: 'Flush is done by the kernel. With -w/-f/-m only matching entries go.',
   count: 'Without filters this asks the kernel\'s counter; with -w/-f/-m it counts a filtered dump.',
   create: 'tcp/udp/sctp/dccp/udplite need --sport and --dport; a timeout (-t) is required.\ntcp defaults to --state ESTABLISHED. -r/-q give the reply tuple when NAT applies.',
@@ -82,7 +88,7 @@ export function mainHelp(version: string): string {
   return [
     `ctplug ${version}: Linux conntrack through a small privileged host and sandboxed WebAssembly plugins`,
     '',
-    'Usage: ctplug COMMAND [options]      (conntrack\'s -L -D -U -F -C -S -I -G work as COMMAND too)',
+    'Usage: ctplug COMMAND [options]      (conntrack\'s -L -D -U -E -F -C -S -I -G work as COMMAND too)',
     '',
     'Commands:',
     ...cmds,

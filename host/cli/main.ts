@@ -16,6 +16,7 @@ const COMMAND_MODULES: Record<string, () => Promise<{ run: Runner }>> = {
   list: () => import('./commands/list.js'),
   delete: () => import('./commands/delete.js'),
   update: () => import('./commands/update.js'),
+  events: () => import('./commands/events.js'),
   flush: () => import('./commands/table.js').then((m) => ({ run: m.flush })),
   count: () => import('./commands/table.js').then((m) => ({ run: m.count })),
   stats: () => import('./commands/table.js').then((m) => ({ run: m.stats })),

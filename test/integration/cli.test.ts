@@ -1,7 +1,7 @@
 // The `ctplug` command against the real kernel, with `conntrack` as the oracle: two namespaces
 // seeded identically (zones 0/5/6, tcp/udp/icmp, IPv4+IPv6, marks); what ctplug lists and deletes
 // in one must be what conntrack lists and deletes in the other.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -252,6 +252,34 @@ it('save and restore: list -o json | create --from - gives the same table; bad l
   const dry = spawnSync(process.execPath, [join(BUNDLE, 'cli.js'), 'create', '--netns', B, '--from', '-', '--dry-run'], { input: lines, encoding: 'utf8' });
   assert.is(dry.status, 2, dry.stderr);
   assert.match(dry.stderr, /3 entries valid, 1 invalid/);
+});
+
+it('events: NEW and DESTROY in the filtered zone, like conntrack -E; --limit ends it', async () => {
+  const child = spawn(process.execPath, [join(BUNDLE, 'cli.js'), 'events', '--netns', A, '-w', '3', '--limit', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '', err = '';
+  child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d) => (err += d));
+  const done = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
+  try {
+    // The subscription starts once the plugin is loaded; keep making events until it reports two.
+    const seen = () => out.split('\n').filter(Boolean).length;
+    for (let i = 0; i < 60 && child.exitCode === null; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      if (seen() >= 2) continue;
+      conntrackIn(A, ['-I', '-p', 'udp', '-s', '192.0.2.9', '-d', '192.0.2.10', '--sport', `${1000 + i}`, '--dport', '53', '-t', '30', '-w', '4'], { allowFail: true });
+      conntrackIn(A, ['-I', '-p', 'udp', '-s', '192.0.2.9', '-d', '192.0.2.10', '--sport', `${1000 + i}`, '--dport', '53', '-t', '30', '-w', '3'], { allowFail: true });
+      conntrackIn(A, ['-D', '-w', '3', '-p', 'udp', '-s', '192.0.2.9'], { allowFail: true });
+    }
+    const code = await Promise.race([done, new Promise<number>((r) => setTimeout(() => r(-2), 5000))]);
+    assert.is(code, 0, `exit ${code}; stdout: ${out}; stderr: ${err}`);
+    const lines = out.trim().split('\n');
+    assert.is(lines.length, 2, out);
+    for (const l of lines) assert.match(l, /^\s*\[(NEW|DESTROY)\] udp .* zone=3 /); // zone 4 is filtered out
+    assert.ok(lines.some((l) => l.includes('[DESTROY]')), out);
+    assert.match(err, /2 flow events have been shown\./);
+  } finally {
+    child.kill('SIGKILL');
+  }
 });
 
 it('--plugin with a policy: in-scope runs, over-asking is refused at load (exit 6)', () => {
