@@ -4,7 +4,7 @@
 // "event":"resync") so a consumer can rebuild its view.
 //   {"kinds": ["new", "destroy"], "output": "text"|"extended"|"id"|"json", ...filter keys}
 import {
-  Entry, Verdict, Plugin, Filter, JsonValue, renderText, renderJson, checkConfigKeys, u32Of,
+  Entry, Verdict, Plugin, Filter, JsonValue, renderText, renderJson, checkConfigKeys, setRenderClock, u32Of,
   TEXT_EXTENDED, TEXT_ID, TEXT_EVENT, JSON_EVENT, JSON_RESYNC, SUBSCRIBE_NEW, SUBSCRIBE_UPDATE, SUBSCRIBE_DESTROY,
   logInfo, logWarn,
 } from "../../sdk/assembly";
@@ -19,7 +19,9 @@ let limit: u64 = 0;
 
 Plugin.init((cfg: JsonValue) => {
   filter = Filter.fromConfig(cfg);
-  checkConfigKeys(cfg, ["kinds", "output", "limit"]);
+  checkConfigKeys(cfg, ["kinds", "output", "limit", "now"]);
+  const now = cfg.get("now"); // epoch seconds, for delta-time= when timestamps are on
+  if (now) { const t = u32Of(now); if (t < 0) Plugin.fail("config: now must be epoch seconds"); else setRenderClock(<u64>t); }
   let kinds = 0;
   const k = cfg.get("kinds");
   if (k) {

@@ -1,7 +1,7 @@
 // match: select entries with conntrack-CLI filters, then list or delete them.
 //   {"action": "list" | "delete" | "count", "print": bool, "output": "text"|"extended"|"json", ...filter keys}
 import {
-  Entry, Verdict, Plugin, Filter, JsonValue, renderText, renderJson, TEXT_EXTENDED, TEXT_ID, logInfo, checkConfigKeys,
+  Entry, Verdict, Plugin, Filter, JsonValue, renderText, renderJson, TEXT_EXTENDED, TEXT_ID, logInfo, checkConfigKeys, setRenderClock, u32Of,
 } from "../../sdk/assembly";
 export * from "../../sdk/assembly/exports";
 
@@ -15,7 +15,9 @@ let matched: u64 = 0;
 
 Plugin.init((cfg: JsonValue) => {
   filter = Filter.fromConfig(cfg);
-  checkConfigKeys(cfg, ["action", "print", "output", "all"]);
+  checkConfigKeys(cfg, ["action", "print", "output", "all", "now"]);
+  const now = cfg.get("now"); // epoch seconds, for delta-time= when timestamps are on
+  if (now) { const t = u32Of(now); if (t < 0) Plugin.fail("config: now must be epoch seconds"); else setRenderClock(<u64>t); }
   const a = cfg.getString("action", "list");
   if (a == "list") action = LIST;
   else if (a == "delete") action = DELETE;

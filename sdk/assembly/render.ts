@@ -21,6 +21,8 @@ export const TEXT_EVENT: i32 = 8;    // `conntrack -E`: "    [NEW] ", " [UPDATE]
 /** Seconds since the epoch used for `delta-time=`; 0 = unknown (delta-time only printed for stopped entries). */
 let nowSeconds: u64 = 0;
 export function setRenderClock(epochSeconds: u64): void { nowSeconds = epochSeconds; }
+/** The clock set by setRenderClock (0 = unknown). */
+export function renderClock(): u64 { return nowSeconds; }
 
 function stateName(names: StaticArray<string>, s: i32): string {
   return s >= 0 && s < names.length ? unchecked(names[s]) : unchecked(names[0]);
