@@ -274,7 +274,7 @@ it('events: NEW and DESTROY in the filtered zone, like conntrack -E; --limit end
     assert.is(code, 0, `exit ${code}; stdout: ${out}; stderr: ${err}`);
     const lines = out.trim().split('\n');
     assert.is(lines.length, 2, out);
-    for (const l of lines) assert.match(l, /^\s*\[(NEW|DESTROY)\] udp .* zone=3 /); // zone 4 is filtered out
+    for (const l of lines) assert.match(l, /^\s*\[(NEW|DESTROY)\] udp .* zone=3\b/); // zone 4 is filtered out
     assert.ok(lines.some((l) => l.includes('[DESTROY]')), out);
     assert.match(err, /2 flow events have been shown\./);
   } finally {
