@@ -34,6 +34,9 @@ const MAX_SCHEDULED_DUMPS = 64;
 const EVENT_BATCH_BYTES = 256 * 1024;
 const ALL_EVENTS: EventKind[] = ['NEW', 'UPDATE', 'DESTROY'];
 const MAX_LINE_BYTES = 4096;
+/** Output is handed to the main thread in chunks of about this size, or this often. */
+const PUBLISH_BYTES = 256 * 1024;
+const PUBLISH_MS = 50;
 /** WASI errno values (wasi_snapshot_preview1). */
 const WASI_ESUCCESS = 0, WASI_EBADF = 8, WASI_EFAULT = 21;
 
@@ -278,6 +281,7 @@ class Run {
       return E_LIMIT;
     }
     this.output.push(this.u8.slice(ptr, ptr + len));
+    this.outputBytes += len;
     this.stats.emittedBytes += len;
     return OK;
   }
@@ -378,19 +382,30 @@ class Run {
     }
   }
 
-  /** After each export call: queued kernel operations, then logs, output and progress to main. */
-  private afterCall(): void {
+  /**
+   * After each export call: queued kernel operations, then logs, output and progress to main.
+   * During a dump, output and progress are coalesced (a message per batch costs more than the
+   * batch); `now` (events, the end of a run) sends everything at once.
+   */
+  private afterCall(now = true): void {
     const ops = this.pending;
     this.pending = [];
     for (const op of ops) this.send(op);
-    this.publish();
+    this.publish(now);
   }
 
-  private publish(): void {
+  private outputBytes = 0;
+  private lastPublish = 0;
+
+  private publish(now = true): void {
     if (this.logs.length) { post({ type: 'log', lines: this.logs }); this.logs = []; }
+    const t = performance.now();
+    if (!now && this.outputBytes < PUBLISH_BYTES && t - this.lastPublish < PUBLISH_MS) return;
+    this.lastPublish = t;
     if (this.output.length) {
       const bytes = this.output.length === 1 ? this.output[0] : concat(this.output);
       this.output = [];
+      this.outputBytes = 0;
       post({ type: 'emit', bytes }, [bytes.buffer as ArrayBuffer]);
     }
     post({ type: 'progress', stats: this.stats });
@@ -510,7 +525,7 @@ class Run {
         this.stats.batches++;
         const status = this.check(EXPORT.onEntries, this.call(EXPORT.onEntries, ptr, len, flags));
         flags = 0;
-        this.afterCall();
+        this.afterCall(false);
         if (status === STOP) { stopped = true; return false; }
       }, () => { flags |= abi.batchFlags.RESYNC; });
       if (stopped) break;
