@@ -2,9 +2,11 @@
 //   Plugin.init(fn)      fn(config) runs from ctplug_init: read config, schedule dumps
 //   Plugin.onEntry(fn)   fn(entry) -> Verdict, for every entry of every delivered batch
 //   Plugin.onFinish(fn)  fn() runs from ctplug_finish (print a summary, flush state)
-// Deletes are staged in one buffer and handed to the host once per batch (`delete`);
-// output is staged in Plugin.out and handed over once per batch (`emit`). Both buffers
-// are allocated once. AssemblyScript has no closures: keep state in module globals.
+//   Plugin.onEvent(fn)   fn(entry) -> Verdict, for event batches (after Plugin.subscribe)
+// Deletes, updates and creates are staged in buffers allocated once and handed to the host
+// once per batch (`delete` / `update` / `create`); output is staged in Plugin.out and handed
+// over in chunks of >= OUT_FLUSH_AT bytes (`emit`), at finish, and per batch for subscribed
+// plugins. AssemblyScript has no closures: keep state in module globals.
 import {
   ctplug_dump, ctplug_delete, ctplug_config, STATUS_OK, STATUS_CONTINUE, STATUS_STOP,
   STATUS_E_INVAL, DUMP_REQUEST_SIZE, DUMP_REQUEST_FAMILY, DUMP_REQUEST_PROTOCOL,

@@ -37,7 +37,7 @@ if (!built(LIST)) {
       proto: 'tcp' as const, src: '10.1.1.1', dst: '10.2.2.2', sport: 40000, dport: 21, timeout: 7, tcpState: TCP.ESTABLISHED,
       status: IPS.CONFIRMED | IPS.SEEN_REPLY | IPS.ASSURED | IPS.OFFLOAD, zone: 9, mark: 0xffffffff, use: 2,
       secmark: 7, secctx: 'system_u:object_r:x_t:s0', helper: 'ftp', timestamp: { start: 1_000_000_000_000n },
-      counters: { orig: [12345678901234n, 99n], reply: [1n, 2n] }, reply: { src: '10.2.2.2', dst: '10.1.1.1', sport: 21, dport: 40000, zone: 3 },
+      counters: { orig: [12345678901234n, 99n] as [bigint, bigint], reply: [1n, 2n] as [bigint, bigint] }, reply: { src: '10.2.2.2', dst: '10.1.1.1', sport: 21, dport: 40000, zone: 3 },
     };
     const r = run({ now: 1030 }, entryMessage({ ...spec, src: spec.src, zone: 9 }));
     assert.equal(r.lines, [
