@@ -109,6 +109,28 @@ if (!built(MATCH) || !built(PURGE) || !built(STALE)) {
     assert.ok(r.logs.some((l) => l.msg.includes('config is not valid JSON')), JSON.stringify(r.logs));
   });
 
+  test('random configs: init returns OK or E_INVAL with a logged reason, never traps', () => {
+    let seed = 99;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const pick = <T>(a: T[]) => a[Math.floor(rnd() * a.length)];
+    const keys = ['family', 'proto', 'src', 'dst', 'reply_src', 'reply_dst', 'addr', 'sport', 'dport', 'reply_sport', 'reply_dport',
+      'zone', 'orig_zone', 'reply_zone', 'mark', 'mark_mask', 'state', 'status', 'timeout_lt', 'timeout_gt', 'id', 'action', 'print', 'output', 'all', 'bogus'];
+    const values = () => pick<unknown>([0, 1, -1, 65535, 65536, 4294967295, 4294967296, 1.5, 1e300, '', 'tcp', 'ipv6', '10.0.0.0/8', '::/0', '2001:db8::/129',
+      '1-2', '2-1', 'ESTABLISHED', 'ASSURED,UNREPLIED', '0x10/0xff', 'x', true, false, null, [], [1, 'udp'], ['10.0.0.1', '::1'], {}, { a: 1 }, 'delete', 'list', 'json']);
+    const rounds = process.env.CTPLUG_LONG === '1' ? 5000 : 400;
+    for (let i = 0; i < rounds; i++) {
+      const cfg: Record<string, unknown> = {};
+      const n = Math.floor(rnd() * 5);
+      for (let k = 0; k < n; k++) cfg[pick(keys)] = values();
+      const r = new PluginRun(MATCH, cfg).start();
+      let st: number;
+      try { st = r.init(); } catch (e) { throw new Error(`${JSON.stringify(cfg)} trapped: ${(e as Error).message} ${JSON.stringify(r.logs)}`); }
+      assert.ok(st === 0 || st === -1, `${JSON.stringify(cfg)} -> ${st}`);
+      if (st === -1) assert.ok(r.logs.some((l) => l.level === 0), `${JSON.stringify(cfg)}: failed without a logged reason`);
+      if (st === 0) { r.feed(whole); r.finish(); }
+    }
+  });
+
   test('match: dump requests push zone, family, single protocol and mark down to the kernel', () => {
     const r = new PluginRun(MATCH, { zone: [5, 6], family: 'ipv4', proto: 'udp', mark: '0x10/0xf0' }).start();
     assert.is(r.init(), 0);
