@@ -124,6 +124,10 @@ try {
   await ctplug(['delete', '--netns', ns, '-w', '6', '-p', 'udp', '--dport', '53'], { expect: 1 });
   process.stdout.write(`  ${dim('(nothing left to match: exit 1, exactly like conntrack -D)')}\n`);
 
+  say('update: re-stamp the tenant bits of the mark in zone 5 (like conntrack -U)', 'Only the bits in the mask change (0xff00); the match plugin selects, the host updates the entries the kernel sent, in batches.');
+  await ctplug(['update', '--netns', ns, '-w', '5', '-p', 'tcp', '-m', '0x500/0xff00']);
+  await ctplug(['list', '--netns', ns, '-w', '5', '-p', 'tcp', '--state', 'ESTABLISHED'], { maxLines: 3 });
+
   const policy = join(work, 'policy.json');
   writeFileSync(policy, JSON.stringify({
     $comment: 'Operator policy: purge-remote may read and delete in tenant zones 5 and 6; stale may only read.',
