@@ -1,5 +1,7 @@
 // The CLI's parser, its error reporting and its tables, without root or a kernel.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { COMMANDS, OPTIONS, parseArgs, UsageError } from '../../host/cli/args.js';
@@ -8,7 +10,8 @@ import { EXIT, EXIT_TABLE, exitTableText } from '../../host/cli/exit-codes.js';
 import { filterFromFlags, parseStatus } from '../../host/cli/filter.js';
 import { commandHelp, mainHelp } from '../../host/cli/help.js';
 import { main } from '../../host/cli/main.js';
-import { narrowScope } from '../../host/cli/plugins.js';
+import { narrowScope, resolvePluginFile } from '../../host/cli/plugins.js';
+import { readConfig } from '../../host/cli/commands/run.js';
 import { VERSION } from '../../host/cli/version.js';
 import { CtError } from '../../host/conntrack/errors.js';
 import { GrantError, ModuleCheckError, PluginHostError, PluginTimeoutError, PluginTrapError } from '../../host/runtime/errors.js';
@@ -148,6 +151,35 @@ test('a grant is the manifest scope narrowed to the flags', () => {
   });
   assert.equal(narrowScope({ ...base, zones: [{ from: 1, to: 10 }] }, { zones: [{ from: 8, to: 20 }] }).zones, [{ from: 8, to: 10 }]);
   assert.throws(() => narrowScope({ ...base, zones: [{ from: 1, to: 2 }] }, { zones: [{ from: 5, to: 5 }] }), /zones/);
+});
+
+test('--config: JSON text or @file; bad JSON and unreadable files are usage errors', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ctplug-args-'));
+  try {
+    writeFileSync(join(dir, 'c.json'), '{"zone": 5}');
+    assert.equal(readConfig('{"a":[1]}'), { a: [1] });
+    assert.equal(readConfig(`@${join(dir, 'c.json')}`), { zone: 5 });
+    assert.equal(readConfig(undefined), {});
+    assert.throws(() => readConfig('{a:1}'), (e: Error) => e instanceof UsageError && /not valid JSON/.test(e.message));
+    assert.throws(() => readConfig(`@${join(dir, 'nope.json')}`), (e: Error) => e instanceof UsageError && /cannot read/.test(e.message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('--plugin FILE: a manifest, a .wasm with NAME.manifest.json beside it, or a first-party name', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ctplug-args-'));
+  try {
+    writeFileSync(join(dir, 'x.wasm'), '');
+    writeFileSync(join(dir, 'x.manifest.json'), '{}');
+    assert.equal(resolvePluginFile(join(dir, 'x.wasm')), { manifestPath: join(dir, 'x.manifest.json'), builtin: false });
+    assert.equal(resolvePluginFile(join(dir, 'x.manifest.json')), { manifestPath: join(dir, 'x.manifest.json'), builtin: false });
+    writeFileSync(join(dir, 'y.wasm'), '');
+    assert.throws(() => resolvePluginFile(join(dir, 'y.wasm')), (e: CtError) => e.kind === 'usage' && /no manifest/.test(e.message));
+    assert.throws(() => resolvePluginFile(join(dir, 'z.wasm')), (e: CtError) => e.kind === 'usage' && /no such file/.test(e.message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('main(): --help exits 0 on stdout; no command exits 2 on stderr; usage errors are one line', async () => {
