@@ -15,6 +15,12 @@ export async function flush(p: Parsed): Promise<ExitCode> {
     } else if (f.zoneOnly) {
       const r = ct.deleteZoneSync(f.kernel.zone!);
       summary(r ? `${r.ok} flow entries have been deleted from zone ${f.kernel.zone}.` : `zone ${f.kernel.zone} has been emptied.`);
+    } else if (f.kernel.zone !== undefined && !(await import('../../conntrack/conntrack.js')).kernelFiltersDeleteByZone()) {
+      // Before Linux 6.8 the kernel ignores CTA_ZONE in a filtered delete and would flush every
+      // zone: select in the match plugin instead, granted this zone only.
+      const { runBuiltinPlugin } = await import('../plugins.js');
+      const r = await runBuiltinPlugin('match', { ...f.config, action: 'delete', print: false }, { operations: ['read', 'delete'], scope: f.scope }, p.opts.netns);
+      summary(`${r.stats.deleted} flow entries have been deleted.`);
     } else {
       ct.flushSync(f.kernel);
       const what = [f.kernel.zone !== undefined && `zone ${f.kernel.zone}`, f.kernel.family, f.kernel.mark !== undefined && `mark ${f.kernel.mark}/0x${(f.kernel.markMask ?? 0xffffffff).toString(16)}`];
