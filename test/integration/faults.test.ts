@@ -14,7 +14,8 @@ import type { RunStats } from '../../host/runtime/protocol.js';
 import { FakeKernel } from '../../sdk/testkit/fake-kernel.js';
 import { conntrackIds, conntrackIn, kernelSuite, makeNetns, removeNetns } from '../helpers/netns.js';
 import { loadWat, runWat } from '../helpers/wasm-run.js';
-import { record } from '../helpers/workers.js';
+import { dataString } from '../helpers/wasm.js';
+import { record, settled, workers } from '../helpers/workers.js';
 
 const { t, it, skip } = kernelSuite('faults', 'test/integration/faults.test.ts');
 
@@ -99,5 +100,184 @@ t('fake kernel without CAP_NET_ADMIN (every send EPERM): typed error with the hi
   assert.match((err as Error).message, /CAP_NET_ADMIN/);
   record({ kind: 'fault', case: 'fake: no CAP_NET_ADMIN', outcome: `typed ${(err as Error).name}: ${(err as Error).message}` });
 });
+
+// ---- real kernel ----------------------------------------------------------------------------
+
+let ns = '';
+if (!skip) {
+  t.before(() => { ns = makeNetns(); });
+  t.after(() => removeNetns(ns));
+}
+
+function seedIn(netns: string, specs: CreateSpec[], flush = true): void {
+  const ct = Conntrack.open({ netns });
+  try {
+    if (flush) ct.flushSync();
+    for (let i = 0; i < specs.length; i += 20000) {
+      const r = ct.createSync(specs.slice(i, i + 20000));
+      if (r.failed.length) throw new Error(`seeding: ${JSON.stringify(r.failed.slice(0, 3))}`);
+    }
+  } finally {
+    ct.close();
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const count = (netns: string, args: string[]) => conntrackIn(netns, ['-L', ...args]).split('\n').filter(Boolean).length;
+
+/** Rejects when `p` does not settle within `ms`: a hang is a failure, not a stuck test run. */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([p, new Promise<T>((_, rej) => { timer = setTimeout(() => rej(new Error(`${what}: no result after ${ms} ms (hang)`)), ms); })])
+    .finally(() => clearTimeout(timer));
+}
+
+it('kernel: entries deleted by someone else between dump and delete are counted gone, not deleted and not failed', async () => {
+  seedIn(ns, [...udp(100, 5), ...udp(10, 7)]);
+  const zone7 = conntrackIds(ns, ['-w', '7']);
+  let other = -1;
+  const p = await loadWat({
+    imports: CLOCK_IMPORT, extra: SPIN,
+    init: DELETE_ALL.init,
+    onEntries: '(call $spin (i64.const 1500)) ' + DELETE_ALL.onEntries,
+  }, { capabilities: { operations: ['read', 'delete'], scope: { zones: [5] } }, limits: { timeout_ms: 5000 }, netns: ns });
+  let fired = false;
+  const r = await p.run({
+    onProgress: () => {
+      if (fired) return;
+      fired = true;
+      // The plugin now holds the dump and spins for 1.5 s before asking for the deletes.
+      setTimeout(() => {
+        const d = spawnSync('ip', ['netns', 'exec', ns, 'conntrack', '-D', '-w', '5', '-s', '10.5.0.0/28'], { encoding: 'utf8' });
+        other = Number(d.stderr.match(/(\d+) flow entries have been deleted/)?.[1] ?? -1);
+      }, 300);
+    },
+  }).finally(() => p.close());
+  assert.is(other, 16, 'conntrack -D removed 16 while the plugin held them');
+  assert.is(r.stats.deleted, 100 - other, 'exactly the entries still there were deleted');
+  assert.is(r.stats.gone, r.stats.entries - r.stats.deleted, 'the rest were already gone');
+  assert.ok(r.stats.gone >= 1, `the plugin held some of them (gone ${r.stats.gone})`);
+  assert.is(r.stats.failed, 0, 'vanished entries are not failures');
+  assert.is(count(ns, ['-w', '5']), 0);
+  assert.equal(conntrackIds(ns, ['-w', '7']), zone7, 'zone 7 untouched');
+  record({ kind: 'fault', case: 'kernel: entries vanish between dump and delete', outcome: `delivered ${r.stats.entries}, deleted ${r.stats.deleted}, gone ${r.stats.gone}, failed 0; ${other} removed by conntrack -D meanwhile` });
+});
+
+it('kernel: the netns is removed while a dump runs: the run ends cleanly (the socket keeps the netns alive); a new run is a typed error', async () => {
+  const gone = makeNetns();
+  try {
+    seedIn(gone, udp(20000, 5));
+    const p = await loadWat({
+      imports: CLOCK_IMPORT, extra: SPIN,
+      init: DELETE_ALL.init,
+      onEntries: '(call $spin (i64.const 10)) (i32.const 0)',
+    }, { capabilities: { operations: ['read'] }, limits: { timeout_ms: 5000 }, netns: gone });
+    let removedAt = 0, batchesThen = 0;
+    const t0 = Date.now();
+    let outcome: string;
+    try {
+      const r = await within(p.run({
+        onProgress: (s) => {
+          if (!removedAt && s.batches >= 3) { removeNetns(gone); removedAt = Date.now(); batchesThen = s.batches; }
+        },
+      }), 60000, 'run after netns removal');
+      assert.ok(removedAt > 0, 'the netns was removed during the dump');
+      assert.ok(r.stats.batches > batchesThen, 'batches kept coming after the removal');
+      assert.is(r.stats.entries, 20000, 'the whole dump was delivered');
+      outcome = `run ended cleanly: ${r.stats.entries} entries in ${r.stats.batches} batches (netns removed after batch ${batchesThen}), ${Date.now() - t0} ms`;
+    } catch (e) {
+      assert.instance(e, PluginError, `typed error, got ${e}`);
+      outcome = `typed ${(e as Error).name}: ${(e as Error).message}`;
+    } finally {
+      await p.close();
+    }
+    let err: unknown;
+    try { await runWat(DELETE_ALL, { netns: gone }); } catch (e) { err = e; }
+    assert.instance(err, PluginHostError);
+    assert.match((err as Error).message, /does not exist/);
+    record({ kind: 'fault', case: 'kernel: netns removed while a dump runs', outcome: `${outcome}; next run: ${(err as Error).message}` });
+  } finally {
+    removeNetns(gone);
+  }
+});
+
+it('kernel: the worker is killed mid-run (close() during a long delete run): the progress account never claims an entry that is still there', async () => {
+  seedIn(ns, [...udp(30000, 5), ...udp(10, 7)]);
+  const zone7 = conntrackIds(ns, ['-w', '7']);
+  const before = count(ns, ['-w', '5']);
+  const from = workers.length;
+  const p = await loadWat(DELETE_ALL, { capabilities: { operations: ['read', 'delete'], scope: { zones: [5] } }, limits: { timeout_ms: 5000 }, netns: ns });
+  const chunks: Uint8Array[] = [];
+  let last: RunStats | undefined, chunksAtLast = 0, closing: Promise<void> | undefined;
+  let err: unknown;
+  try {
+    await p.run({
+      onOutput: (b) => chunks.push(b.slice()),
+      onProgress: (s) => {
+        last = { ...s };
+        chunksAtLast = chunks.length;
+        if (!closing && s.deleted >= 3000) closing = p.close();
+      },
+    });
+  } catch (e) { err = e; }
+  await closing;
+  await settled();
+  assert.instance(err, PluginHostError);
+  assert.match((err as Error).message, /worker exited unexpectedly/);
+  const after = count(ns, ['-w', '5']);
+  assert.ok(last && last.deleted >= 3000 && last.deleted < 30000, `killed mid-run (${last?.deleted} reported deleted)`);
+  assert.is(last!.failed + last!.gone, 0);
+  const reported = idsOf(chunks.slice(0, chunksAtLast));
+  assert.is(reported.length, last!.deleted, 'every batch handed to delete before the last report was carried out');
+  const remaining = new Set(conntrackIds(ns, ['-w', '5']));
+  assert.is(reported.filter((id) => remaining.has(id)).length, 0, 'no entry reported deleted is still in the table');
+  assert.ok(before - after >= last!.deleted, `${before - after} really gone >= ${last!.deleted} reported`);
+  assert.equal(conntrackIds(ns, ['-w', '7']), zone7, 'zone 7 untouched');
+  const k = workers.slice(from)[0];
+  record({ kind: 'fault', case: 'kernel: worker killed during a 30k-entry delete run', outcome: `reported deleted ${last!.deleted} (all verified gone), really gone ${before - after}; unreported in-flight ${before - after - last!.deleted}; error: ${(err as Error).message}; killed ${k?.killedIn ? `inside ${k.killedIn}` : 'in host code (between export calls)'}` });
+});
+
+it('kernel: event receive buffer overrun (ENOBUFS) is reported and followed by a RESYNC dump', async () => {
+  seedIn(ns, udp(5, 5));
+  const sub = new Uint8Array(16); // all kinds, all zones (narrowed to the grant)
+  const p = await loadWat({
+    imports: CLOCK_IMPORT,
+    extra: `${SPIN} (data (i32.const 0) ${dataString(sub)})`,
+    init: '(call $report (call $subscribe (i32.const 0) (i32.const 16))) (i32.const 0)',
+    onEntries: '(call $report (i32.add (i32.const 100) (local.get $flags))) (i32.const 0)',
+    onEvents: '(call $spin (i64.const 150)) (call $report (i32.const 200)) (i32.const 0)',
+  }, { capabilities: { operations: ['read', 'events'], scope: { zones: [5] } }, limits: { timeout_ms: 5000 }, netns: ns, harness: { eventBufferBytes: 4096 } });
+  const ac = new AbortController();
+  let last: RunStats | undefined;
+  const run = p.run({ signal: ac.signal, onProgress: (s) => { last = { ...s }; } });
+  let created = 0;
+  const ct = Conntrack.open({ netns: ns });
+  try {
+    for (let round = 0; round < 40; round++) {
+      await sleep(100);
+      if (last && last.overruns >= 1 && last.entries > 0) break;
+      const r = ct.createSync(udp(300, 5, 20 + round));
+      created += r.ok;
+    }
+  } finally {
+    ct.close();
+  }
+  await sleep(300);
+  ac.abort();
+  const r = await within(run, 20000, 'subscribed run after abort').finally(() => p.close());
+  const codes = statusesOf(r.output);
+  assert.is(codes[0], 0, 'subscribed');
+  assert.ok(r.stats.overruns >= 1, `overrun reported (${r.stats.overruns})`);
+  assert.ok(codes.includes(101), 'an on_entries batch flagged RESYNC followed');
+  assert.ok(r.stats.entries >= 5, 'the resync dump delivered the zone');
+  assert.ok(r.stats.events < created, `events were really lost (${r.stats.events} of ${created})`);
+  assert.ok(r.logs.some((l) => l.text === 'events were lost (kernel receive buffer overrun); the subscribed scope is dumped again (RESYNC)'));
+  record({ kind: 'fault', case: 'kernel: event receive buffer overrun (ENOBUFS)', outcome: `${r.stats.overruns} overrun(s) reported, ${r.stats.events} of ${created} events delivered, RESYNC dump delivered ${r.stats.entries} entries` });
+});
+
+function statusesOf(output: Uint8Array): number[] {
+  const v = new DataView(output.buffer, output.byteOffset, output.byteLength);
+  return Array.from({ length: output.length >> 2 }, (_, i) => v.getInt32(4 * i, true));
+}
 
 t.run();
