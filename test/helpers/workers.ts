@@ -18,6 +18,8 @@ export interface WorkerRecord {
   /** Set when the worker exited while inside an export call: that call's name and age at exit. */
   killedIn?: string;
   heldMs?: number;
+  /** When the host called terminate() while the worker was inside an export call: that call's age then. */
+  terminateCalledAfterMs?: number;
 }
 
 export const workers: WorkerRecord[] = [];
@@ -40,6 +42,13 @@ const Original = (globalThis as { __ctplugOriginalWorker?: typeof wt.Worker })._
 if (!(globalThis as { __ctplugOriginalWorker?: unknown }).__ctplugOriginalWorker) {
   (globalThis as { __ctplugOriginalWorker?: unknown }).__ctplugOriginalWorker = Original;
   class TrackedWorker extends Original {
+    private rec?: WorkerRecord;
+    private clock?: CallClock;
+    override terminate(): Promise<number> {
+      const c = this.clock?.current();
+      if (this.rec && c && this.rec.terminateCalledAfterMs === undefined) this.rec.terminateCalledAfterMs = c.elapsedMs;
+      return super.terminate();
+    }
     constructor(url: string | URL, opts: import('node:worker_threads').WorkerOptions = {}) {
       const data = opts.workerData as { plugin?: string; clock?: SharedArrayBuffer; backend?: { harness?: Harness } } | undefined;
       const isPlugin = !!data && typeof data.plugin === 'string' && data.clock instanceof SharedArrayBuffer;
@@ -48,6 +57,8 @@ if (!(globalThis as { __ctplugOriginalWorker?: unknown }).__ctplugOriginalWorker
       const rec: WorkerRecord = { plugin: data!.plugin!, spawnedAt: Date.now() };
       workers.push(rec);
       const clock = new CallClock(data!.clock!);
+      this.rec = rec;
+      this.clock = clock;
       this.on('exit', () => {
         rec.exitedAt = Date.now();
         const c = clock.current(rec.exitedAt);
@@ -57,6 +68,23 @@ if (!(globalThis as { __ctplugOriginalWorker?: unknown }).__ctplugOriginalWorker
   }
   wt.Worker = TrackedWorker as typeof wt.Worker;
   syncBuiltinESMExports();
+}
+
+// scripts/adversarial-report.mjs preloads this module into every test file it runs (--import) and
+// sets CTPLUG_REPORT_WORKERS=1: each plugin worker killed inside an export call is then printed as
+// one ADVERSARIAL line when the process ends (after waiting briefly for terminating workers).
+if (process.env.CTPLUG_REPORT_WORKERS === '1') {
+  let waited = false;
+  process.on('beforeExit', () => {
+    if (waited || !workers.some((w) => w.exitedAt === undefined)) return;
+    waited = true;
+    void settled(3000);
+  });
+  process.on('exit', () => {
+    for (const w of workers) {
+      if (w.killedIn !== undefined) process.stdout.write(`ADVERSARIAL ${JSON.stringify({ kind: 'worker', ...w })}\n`);
+    }
+  });
 }
 
 /** Resolves when every tracked worker has exited (or after `ms`). */
