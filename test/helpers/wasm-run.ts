@@ -37,7 +37,7 @@ export async function loadWat(parts: PluginParts, o: WatRun = {}): Promise<Plugi
 
 function backendFor(o: WatRun, table: Uint8Array): BackendSpec {
   const spec: BackendSpec = o.netns ? { kind: 'kernel', netns: o.netns } : { kind: 'fake', table, events: o.events };
-  return o.harness ? ({ ...spec, harness: o.harness } as BackendSpec) : spec;
+  return o.harness ? ({ ...spec, harness: o.harness } as unknown as BackendSpec) : spec;
 }
 
 /** Load, run once, close. `codes` are the values the plugin emitted with $report. */

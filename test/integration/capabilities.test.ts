@@ -50,7 +50,7 @@ const zoneOf = (l: string) => Number(l.match(/ zone=(\d+)/)?.[1] ?? 0);
 
 const policy = (operations: string[], scope: object = {}) => ({ default: { capabilities: { operations, scope } } });
 
-async function runBuilt(name: string, ns: string, pol: object, config: object): Promise<RunResult> {
+async function runBuilt(name: string, ns: string, pol: Record<string, unknown>, config: object): Promise<RunResult> {
   const p = await loadPlugin(`dist/plugins/${name}.manifest.json`, { policy: pol, netns: ns, config });
   try { return await p.run(); } finally { await p.close(); }
 }
