@@ -137,6 +137,34 @@ it('zone-7 bytes with CTA_ZONE rewritten to 5: a zone-5 delete that finds nothin
   record({ kind: 'hostile', case: 'kernel: zone-7 bytes relabelled zone 5', outcome: 'queued as a zone-5 delete, kernel ENOENT (gone); zone 7 unchanged', contained: true });
 });
 
+it('zone-7 bytes relabelled zone 5 with a CTA_TUPLE_ZONE 7 smuggled into the original tuple: E_SCOPE', async () => {
+  // The kernel looks a tuple up in its CTA_TUPLE_ZONE when present: a top-level zone of 5 with a
+  // tuple zone of 7 would reach zone 7. The scanner judges both.
+  const m = kernelEntries(7)[0];
+  assert.is(new DataView(m.buffer).getUint16(22, true) & 0x7fff, 1, 'first attribute is CTA_TUPLE_ORIG');
+  const nest = new DataView(m.buffer).getUint16(20, true);
+  const extra = new Uint8Array([6, 0, 3, 0, 0, 7, 0, 0]); // nla_len 6, CTA_TUPLE_ZONE, be16 7, pad
+  const smuggled = new Uint8Array(m.length + 8);
+  smuggled.set(m.subarray(0, 20 + nest));
+  smuggled.set(extra, 20 + nest);
+  smuggled.set(m.subarray(20 + nest), 28 + nest);
+  const v = new DataView(smuggled.buffer);
+  v.setUint32(0, m.length + 8, true);
+  v.setUint16(20, nest + 8, true);
+  const at = Buffer.from(smuggled).indexOf(Buffer.from([6, 0, 18, 0, 0, 7]));
+  assert.ok(at > 0);
+  smuggled[at + 5] = 5;
+  const s = scanEntry(smuggled)!;
+  assert.equal([s.zone, s.origZone], [5, 7], 'the host scanner sees both zones');
+  const { result } = await contained('tuple zone', {
+    init: `(call $report (call $delete (i32.const 0) (i32.const ${smuggled.length}))) (i32.const 0)`,
+    extra: `(data (i32.const 0) ${dataString(smuggled)})`,
+  }, { capabilities: { operations: ['read', 'delete'], scope: { zones: [5] } } });
+  assert.equal(result!.codes, [E_SCOPE]);
+  assert.equal(result!.logs.map((l) => l.text), ['delete refused (E_SCOPE): tuple zone 7 is outside the grant']);
+  record({ kind: 'hostile', case: 'kernel: zone-7 entry relabelled zone 5 with CTA_TUPLE_ZONE 7 in its tuple', outcome: 'E_SCOPE (tuple zone 7 outside the grant); table unchanged', contained: true });
+});
+
 it('delete of bytes that are not a conntrack entry: E_INVAL for each, nothing sent', async () => {
   const good = kernelEntries(5)[0];
   const text = new TextEncoder().encode('DELETE FROM conntrack WHERE 1=1;;;');
