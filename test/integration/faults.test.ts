@@ -101,6 +101,22 @@ t('fake kernel without CAP_NET_ADMIN (every send EPERM): typed error with the hi
   record({ kind: 'fault', case: 'fake: no CAP_NET_ADMIN', outcome: `typed ${(err as Error).name}: ${(err as Error).message}` });
 });
 
+// BUG (host/runtime/plugin.ts, Plugin.run onMessage 'failed'): the worker sends the run's stats
+// with every failure, but the error the embedder gets carries none, so a run that deleted entries
+// and then trapped (or timed out, or lost its worker) reports nothing of what it did; only an
+// onProgress listener knows. Unskip when PluginError carries `stats`.
+process.stdout.write('SKIP test/integration/faults.test.ts: "a failed run\'s error says what was done": PluginError carries no stats (host/runtime/plugin.ts drops m.stats of \'failed\')\n');
+const pending = process.env.CTPLUG_UNSKIP ? t : t.skip;
+pending('a run that deleted entries and then trapped: the error says what was done', async () => {
+  const specs = udp(6, 5);
+  let err: unknown;
+  try {
+    await runWat({ ...DELETE_ALL, finish: '(unreachable)' }, { entries: specs, capabilities: { operations: ['read', 'delete'] } });
+  } catch (e) { err = e; }
+  assert.instance(err, PluginError);
+  assert.is((err as PluginError & { stats?: RunStats }).stats?.deleted, 6, 'the 6 deletes sent after on_entries are in the account');
+});
+
 // ---- real kernel ----------------------------------------------------------------------------
 
 let ns = '';
