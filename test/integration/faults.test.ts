@@ -179,6 +179,20 @@ it('kernel: entries deleted by someone else between dump and delete are counted 
   record({ kind: 'fault', case: 'kernel: entries vanish between dump and delete', outcome: `delivered ${r.stats.entries}, deleted ${r.stats.deleted}, gone ${r.stats.gone}, failed 0; ${other} removed by conntrack -D meanwhile` });
 });
 
+it('kernel: the same entries deleted twice in one batch: each counted deleted once and gone once, never twice deleted', async () => {
+  seedIn(ns, [...udp(50, 5), ...udp(5, 7)]);
+  const zone7 = conntrackIds(ns, ['-w', '7']);
+  const r = await runWat({
+    init: DELETE_ALL.init,
+    onEntries: '(call $report (call $delete (local.get $ptr) (local.get $len))) (call $report (call $delete (local.get $ptr) (local.get $len))) (i32.const 0)',
+  }, { capabilities: { operations: ['read', 'delete'], scope: { zones: [5] } }, netns: ns });
+  assert.is(r.stats.entries, 50);
+  assert.equal([r.stats.deleted, r.stats.gone, r.stats.failed], [50, 50, 0]);
+  assert.is(count(ns, ['-w', '5']), 0);
+  assert.equal(conntrackIds(ns, ['-w', '7']), zone7);
+  record({ kind: 'fault', case: 'kernel: duplicate deletes in one batch', outcome: `deleted ${r.stats.deleted}, gone ${r.stats.gone} of ${r.stats.entries} (each entry deleted once)` });
+});
+
 it('kernel: the netns is removed while a dump runs: the run ends cleanly (the socket keeps the netns alive); a new run is a typed error', async () => {
   const gone = makeNetns();
   try {
