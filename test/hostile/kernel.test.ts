@@ -319,7 +319,7 @@ it('deletes queued in a call that then loops forever are never sent; the plugin 
   await settled();
   const k = killed(from);
   assert.is(k.length, 1);
-  assert.ok(k[0].heldMs! >= 300 && k[0].heldMs! < 1000, `held ${k[0].heldMs} ms`);
+  assert.ok(k[0].heldMs! >= 300 && k[0].heldMs! < 3000, `held ${k[0].heldMs} ms`);
   record({ kind: 'hostile', case: 'kernel: deletes queued, then infinite loop in on_entries', outcome: `${(error as Error).message}; nothing sent; table unchanged`, contained: true, heldMs: k[0].heldMs, limitMs: 300 });
 });
 
