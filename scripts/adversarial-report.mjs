@@ -7,7 +7,7 @@
 //   node scripts/adversarial-report.mjs --long     CTPLUG_LONG=1: 1,000,000 fuzz inputs per target
 //   node scripts/adversarial-report.mjs --json     the same figures as one JSON object at the end
 //
-// Runs test/hostile/*, test/fuzz/* and test/integration/{faults,capabilities}*.test.ts, each in its
+// Runs test/hostile/*, test/fuzz/*, test/integration/faults*.test.ts and capabilities*.test.ts, each in its
 // own node process with test/helpers/workers.ts preloaded: that module watches every plugin worker
 // and prints, per worker killed inside an export call, how long the call had run when the host
 // called terminate() and when the worker was gone. Test files add ADVERSARIAL {json} lines for
@@ -29,7 +29,8 @@ const list = (dir, re) => {
 const groups = {
   hostile: list('test/hostile', /\.test\.ts$/),
   fuzz: list('test/fuzz', /\.test\.ts$/),
-  faults: [...list('test/integration', /^faults.*\.test\.ts$/), ...list('test/integration', /^capabilities.*\.test\.ts$/)],
+  faults: list('test/integration', /^faults.*\.test\.ts$/),
+  capabilities: list('test/integration', /^capabilities.*\.test\.ts$/),
 };
 
 const files = [];
@@ -66,6 +67,7 @@ const latest = killed.reduce((a, b) => (!a || b.terminateCalledAfterMs > a.termi
 const fuzz = files.flatMap((f) => f.fuzz.map((z) => ({ ...z, file: f.file })));
 const faults = records.filter((r) => r.kind === 'fault');
 const faultFiles = files.filter((f) => f.group === 'faults');
+const capFiles = files.filter((f) => f.group === 'capabilities');
 
 const summary = {
   long,
@@ -79,6 +81,7 @@ const summary = {
   },
   fuzz,
   faults: { tests: { passed: sum(faultFiles, 'passed'), tried: sum(faultFiles, 'total'), skipped: sum(faultFiles, 'skipped') }, cases: faults.map((f) => ({ case: f.case, outcome: f.outcome })) },
+  capabilities: { passed: sum(capFiles, 'passed'), tried: sum(capFiles, 'total'), skipped: sum(capFiles, 'skipped') },
   files: files.map(({ file, ok, passed, total, skipped, ms }) => ({ file, ok, passed, total, skipped, ms })),
   failed: files.filter((f) => !f.ok).map((f) => f.file),
 };
@@ -104,6 +107,9 @@ if (!fuzz.length) lines.push('  (no fuzz figures found)');
 lines.push('');
 lines.push(`faults: ${summary.faults.tests.passed}/${summary.faults.tests.tried} tests passed${summary.faults.tests.skipped ? ` (${summary.faults.tests.skipped} skipped)` : ''}`);
 for (const f of faults) lines.push(`  ${f.case}: ${f.outcome}`);
+lines.push('');
+lines.push(`capabilities (kernel, conntrack -L as oracle): ${summary.capabilities.passed}/${summary.capabilities.tried} tests passed` +
+  (summary.capabilities.skipped ? ` (${summary.capabilities.skipped} skipped)` : ''));
 const skips = [...new Set(files.flatMap((f) => f.skips))];
 if (skips.length) { lines.push(''); for (const s of skips) lines.push(s); }
 if (summary.failed.length) {
