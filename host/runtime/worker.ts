@@ -145,7 +145,11 @@ class Run {
     return status;
   }
 
+  /** The plugin's last error line: a failing status is reported with the plugin's own reason. */
+  private lastError = '';
+
   private line(level: LogLevel, source: LogLine['source'], text: string): boolean {
+    if (level === 'error' && source !== 'host') this.lastError = text.slice(0, 300);
     const notice = this.lines.notice();
     if (notice) this.logs.push({ level: 'warn', source: 'host', text: notice });
     if (!this.lines.take()) { this.stats.droppedLogLines++; return false; }
@@ -353,7 +357,8 @@ class Run {
 
   private check(name: string, status: number): number {
     if (status < 0) {
-      throw new RunFailure({ kind: 'status', call: name, code: status, detail: `returned ${statusName.get(status) ?? status}` });
+      const why = this.lastError ? ` (plugin said: ${this.lastError})` : '';
+      throw new RunFailure({ kind: 'status', call: name, code: status, detail: `returned ${statusName.get(status) ?? status}${why}` });
     }
     return status;
   }
@@ -547,7 +552,14 @@ class Run {
           this.stats.overruns++;
           const resync = grant.operations.includes('read');
           this.note('overrun', 'warn', `events were lost (kernel receive buffer overrun)${resync ? '; the subscribed scope is dumped again (RESYNC)' : ''}`);
-          if (resync && this.dump1(plan, ptr, staging, abi.batchFlags.RESYNC)) break;
+          if (resync) {
+            const t0 = performance.now();
+            this.stats.resyncs++;
+            const stop = this.dump1(plan, ptr, staging, abi.batchFlags.RESYNC);
+            this.stats.resyncMs += performance.now() - t0;
+            this.publish();
+            if (stop) break;
+          }
           continue;
         }
         const len = b.count ? this.compact(b.bytes, plan.matcher, ptr, 'events') : 0;

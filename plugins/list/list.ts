@@ -30,7 +30,8 @@ Plugin.init((cfg: JsonValue) => {
   if (now) { const s = u32Of(now); if (s < 0) Plugin.fail("config: now must be epoch seconds"); else setRenderClock(<u64>s); }
   const lim = cfg.get("limit");
   if (lim) { const n = u32Of(lim); if (n < 0) Plugin.fail("config: limit must be a count"); else limit = <u64>n; }
-  Plugin.dumpAll(filter.kernelRequests());
+  // A refused dump (e.g. a zone outside the grant) fails the run rather than doing less than asked.
+  if (Plugin.dumpAll(filter.kernelRequests()) < 0) Plugin.fail("the host refused the dump (outside this plugin's grant?)");
 });
 
 Plugin.onEntry((e: Entry): Verdict => {

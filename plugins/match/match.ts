@@ -32,7 +32,8 @@ Plugin.init((cfg: JsonValue) => {
   else if (o == "extended") textFlags = TEXT_EXTENDED;
   else if (o == "id") textFlags = TEXT_ID;
   else if (o != "text") Plugin.fail("config: output must be text, extended, id or json");
-  Plugin.dumpAll(filter.kernelRequests());
+  // A refused dump (e.g. a zone outside the grant) fails the run rather than doing less than asked.
+  if (Plugin.dumpAll(filter.kernelRequests()) < 0) Plugin.fail("the host refused the dump (outside this plugin's grant?)");
 });
 
 Plugin.onEntry((e: Entry): Verdict => {

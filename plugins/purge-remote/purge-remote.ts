@@ -35,7 +35,8 @@ Plugin.init((cfg: JsonValue) => {
   if (now) { const t = u32Of(now); if (t < 0) Plugin.fail("config: now must be epoch seconds"); else setRenderClock(<u64>t); }
   dryRun = cfg.getBool("dry_run", false);
   print = cfg.getBool("print", dryRun);
-  Plugin.dumpAll(filter.kernelRequests());
+  // A refused dump (e.g. a zone outside the grant) fails the run rather than doing less than asked.
+  if (Plugin.dumpAll(filter.kernelRequests()) < 0) Plugin.fail("the host refused the dump (outside this plugin's grant?)");
 });
 
 Plugin.onEntry((e: Entry): Verdict => {

@@ -109,7 +109,8 @@ let updCount: i32 = 0;
 let nUpdateQueued: u64 = 0;
 let nUpdateRefused: u64 = 0;
 let stopped = false;
-let dumpsScheduled = 0;
+/** Dumps asked for (granted or not): a plugin that asked gets no default dump. */
+let dumpsRequested = 0;
 let subscribed = false;
 let configValue: JsonValue | null = null;
 let configStr: string = "";
@@ -263,8 +264,8 @@ export class Plugin {
   static dump(r: DumpRequest): i32 {
     writeRequest(r);
     const st = ctplug_dump(<i32>REQ, DUMP_REQUEST_SIZE);
+    dumpsRequested++;
     if (st < 0) logError("dump refused by the host: status " + st.toString());
-    else dumpsScheduled++;
     return st;
   }
   /** Schedule several dumps (e.g. Filter.kernelRequests()). Returns the first failure or OK. */
@@ -410,8 +411,9 @@ export function ctplug_init(): i32 {
   flushAll(); // creates / deletes / updates queued during init
   if (outBuf) outBuf!.flush(); // output printed during init goes out now
   if (failStatus != 0) return failStatus;
-  // A plugin that only looks at entries and scheduled nothing gets everything the grant allows.
-  if (dumpsScheduled == 0 && !subscribed && entryFn !== null) {
+  // A plugin that only looks at entries and asked for nothing gets everything the grant allows.
+  // One whose dump was refused gets nothing instead: never a wider dump than it asked for.
+  if (dumpsRequested == 0 && !subscribed && entryFn !== null) {
     const st = Plugin.dumpEverything();
     if (st < 0) return st;
   }
