@@ -12,7 +12,7 @@ import type { PluginLogLine, RunResult } from '../runtime/plugin.js';
 import type { BackendSpec, RunStats } from '../runtime/protocol.js';
 import { Progress } from './progress.js';
 
-export const BUILTIN = ['list', 'match', 'purge-remote', 'stale'] as const;
+export const BUILTIN = ['list', 'match', 'purge-remote', 'stale', 'events', 'flowlog'] as const;
 
 /** dist/plugins/<name>.manifest.json and its module; exit 4 when ctplug was not built. */
 export function builtinPaths(name: string): { manifestPath: string; wasmPath: string } {
@@ -76,6 +76,10 @@ export interface RunIo {
   /** Show deletion progress on stderr (only when stderr is a terminal). */
   progress?: string;
   backend?: BackendSpec;
+  /** Ends a subscribed (event) run: the plugin finishes after the batch in progress. */
+  signal?: AbortSignal;
+  /** Run statistics as they change (events, overruns, resyncs ...). */
+  onStats?: (stats: RunStats) => void;
 }
 
 function countLines(b: Uint8Array): number {
@@ -102,7 +106,8 @@ async function runLoaded(src: { manifest: Manifest | Record<string, unknown>; wa
         write(b);
       },
       onLog: io.onLog ?? defaultLog,
-      onProgress: progress ? (s) => progress.update(s.deleted + s.gone) : undefined,
+      onProgress: progress || io.onStats ? (s) => { progress?.update(s.deleted + s.gone); io.onStats?.(s); } : undefined,
+      signal: io.signal,
     });
   } finally {
     progress?.done();

@@ -21,7 +21,7 @@ export interface Backend {
 
 export async function openBackend(spec: BackendSpec): Promise<Backend> {
   if (spec.kind === 'kernel') {
-    return { ct: Conntrack.open({ netns: spec.netns }), events: (kinds, filter) => EventSource.open({ netns: spec.netns, kinds, filter }) };
+    return { ct: Conntrack.open({ netns: spec.netns }), events: (kinds, filter) => EventSource.open({ netns: spec.netns, kinds, filter, bufferBytes: spec.eventBufferBytes }) };
   }
   // Loaded only on this path: the fake kernel is test-kit code, not part of the privileged path.
   const { FakeKernel } = await import('../../sdk/testkit/fake-kernel.js');

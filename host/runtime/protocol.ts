@@ -3,7 +3,8 @@ import type { Grant } from '../policy/grant.js';
 
 /** Where the worker's conntrack operations go: the kernel (in a netns) or an in-memory table. */
 export type BackendSpec =
-  | { kind: 'kernel'; netns?: string }
+  /** eventBufferBytes: the event socket's receive buffer (default events.ts DEFAULT_EVENT_BUFFER). */
+  | { kind: 'kernel'; netns?: string; eventBufferBytes?: number }
   /**
    * fake: entry messages back to back, as a dump carries them (one buffer: cheap to hand over);
    * `events`: scripted event batches (messages back to back) or 'overrun' (lost events), replayed
@@ -41,6 +42,9 @@ export interface RunStats {
   events: number;
   /** Times the kernel dropped events (ENOBUFS); each is followed by a RESYNC dump when granted read. */
   overruns: number;
+  /** RESYNC dumps run after overruns, and the wall time they took (ms, summed). */
+  resyncs: number;
+  resyncMs: number;
   emittedBytes: number;
   logLines: number;
   droppedLogLines: number;
@@ -49,7 +53,7 @@ export interface RunStats {
 }
 
 export const emptyStats = (): RunStats => ({
-  entries: 0, filtered: 0, batches: 0, dumps: 0, deleted: 0, gone: 0, failed: 0, created: 0, updated: 0, flushes: 0, events: 0, overruns: 0,
+  entries: 0, filtered: 0, batches: 0, dumps: 0, deleted: 0, gone: 0, failed: 0, created: 0, updated: 0, flushes: 0, events: 0, overruns: 0, resyncs: 0, resyncMs: 0,
   emittedBytes: 0, logLines: 0, droppedLogLines: 0, refused: 0,
 });
 
