@@ -2,6 +2,7 @@
 //   const host = new Host({ policy: 'policy.json', netns: 'tenant-a' });
 //   const r = await host.run('dist/plugins/match.manifest.json', { config: { zone: 5, action: 'delete', proto: 'udp' } });
 //   console.log(r.stats.deleted);
+import { builtinPaths } from './cli/plugins.js';
 
 // Plugins: load (manifest ∩ policy = grant, module checks), run in a worker, typed failures.
 export { Host, type HostOptions, type PluginOptions } from './runtime/host.js';
@@ -39,3 +40,13 @@ export {
 
 // The exit-code table the CLI uses, for embedders that map outcomes the same way.
 export { EXIT, EXIT_TABLE, type ExitCode } from './cli/exit-codes.js';
+
+// First-party plugins (dist/plugins): `host.run(builtinPlugin('match'), { config })`.
+export { BUILTIN as BUILTIN_PLUGINS } from './cli/plugins.js';
+/** The manifest path of a first-party plugin; a CtError (kind 'environment') when not built. */
+export function builtinPlugin(name: string): string {
+  return builtinPaths(name).manifestPath;
+}
+
+// Conntrack events, batched, with overruns counted (see EventSource.readSync).
+export { EventSource, classifyEvent, parseEventKinds, type EventBatch, type EventKind, type EventSourceOptions } from './conntrack/events.js';
