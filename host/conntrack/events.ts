@@ -124,6 +124,30 @@ export class EventSource {
     return this.done(buf, len, count);
   }
 
+  /**
+   * After an overrun: discards the events still queued. They are older than the ones the kernel
+   * dropped, so delivered after a resync dump they would undo it (a NEW whose DESTROY was lost
+   * re-adds a gone entry). Events that arrive while draining are reflected in the dump that
+   * follows. Returns how many were discarded.
+   */
+  drain(): number {
+    let n = 0;
+    for (let i = 0; i < 1_000_000; i++) {
+      let got: number;
+      try {
+        got = this.sock.recv(this.one, true);
+      } catch (e) {
+        if (e instanceof NetlinkError && e.code === 'ENOBUFS') continue;
+        if (e instanceof NetlinkError && e.code === 'EAGAIN') break;
+        throw fromNetlink('events', e);
+      }
+      if (got < 0) break;
+      const r = new MessageReader(this.one, got);
+      while (r.next()) n++;
+    }
+    return n;
+  }
+
   private done(buf: Uint8Array, len: number, count: number): EventBatch {
     this.counters.events += count;
     if (count) this.counters.batches++;

@@ -9,6 +9,8 @@ import type { BackendSpec } from './protocol.js';
 /** EventSource.readSync, plus null: no more events will ever come (the fake's script ended). */
 export interface Events {
   readSync(buf: Uint8Array): EventBatch | 'overrun' | null;
+  /** After an overrun, before the resync dump: discard what is still queued (stale). */
+  drain?(): number;
   close(): void;
 }
 

@@ -555,6 +555,7 @@ class Run {
           if (resync) {
             const t0 = performance.now();
             this.stats.resyncs++;
+            events.drain?.(); // stale events queued before the loss would undo the dump
             const stop = this.dump1(plan, ptr, staging, abi.batchFlags.RESYNC);
             this.stats.resyncMs += performance.now() - t0;
             this.publish();
