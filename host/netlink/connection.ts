@@ -121,16 +121,15 @@ export class NetlinkConnection {
   }
 
   /**
-   * A dump, synchronously (worker threads). The kernel's answers are received into `buf`
-   * (e.g. a view into a Wasm memory) and handed to `onBatch` in place. Return false from
-   * `onBatch` to stop early. On NLM_F_DUMP_INTR the dump is run again after `onRestart`.
+   * The dump protocol once, as a coroutine: it yields 'recv' (answer: the length received into
+   * `buf`) and batches (answer: false to stop early), so the blocking and the event-loop
+   * drivers below share every rule: restart on NLM_F_DUMP_INTR, drain after a stop, errors.
    */
-  dumpSync(
+  private *dumpProtocol(
     build: (enc: Encoder, seq: number) => void,
     buf: Uint8Array,
-    onBatch: (entries: Uint8Array, count: number) => boolean | void,
     onRestart?: () => void,
-  ): DumpProgress {
+  ): Generator<'recv' | { entries: Uint8Array; count: number }, DumpProgress, number | boolean | void> {
     const progress: DumpProgress = { messages: 0, batches: 0, restarts: 0 };
     for (;;) {
       const seq = this.nextSeq();
@@ -139,12 +138,12 @@ export class NetlinkConnection {
       this.sock.send(this.enc.bytes());
       let interrupted = false, stopped = false;
       for (;;) {
-        const c = this.dumpChunk(buf, this.sock.recv(buf), seq);
+        const c = this.dumpChunk(buf, (yield 'recv') as number, seq);
         interrupted ||= c.interrupted;
         if (c.count && !stopped) {
           progress.messages += c.count;
           progress.batches++;
-          if (onBatch(buf.subarray(0, c.end), c.count) === false) stopped = true; // keep draining
+          if ((yield { entries: buf.subarray(0, c.end), count: c.count }) === false) stopped = true; // keep draining
         }
         if (c.error) throw c.error;
         if (c.done) break;
@@ -155,34 +154,35 @@ export class NetlinkConnection {
     }
   }
 
+  /**
+   * A dump, synchronously (worker threads). The kernel's answers are received into `buf`
+   * and handed to `onBatch` in place. Return false from `onBatch` to stop early. On
+   * NLM_F_DUMP_INTR the dump is run again after `onRestart`.
+   */
+  dumpSync(
+    build: (enc: Encoder, seq: number) => void,
+    buf: Uint8Array,
+    onBatch: (entries: Uint8Array, count: number) => boolean | void,
+    onRestart?: () => void,
+  ): DumpProgress {
+    const steps = this.dumpProtocol(build, buf, onRestart);
+    for (let step = steps.next(); ; ) {
+      if (step.done) return step.value;
+      step = steps.next(step.value === 'recv' ? this.sock.recv(buf) : onBatch(step.value.entries, step.value.count));
+    }
+  }
+
   /** The same dump without blocking the event loop. */
   async dump(
     build: (enc: Encoder, seq: number) => void,
     onBatch: (entries: Uint8Array, count: number) => boolean | void | Promise<boolean | void>,
     onRestart?: () => void,
   ): Promise<DumpProgress> {
-    const progress: DumpProgress = { messages: 0, batches: 0, restarts: 0 };
     const buf = new Uint8Array(RECV_BUFFER_BYTES);
-    for (;;) {
-      const seq = this.nextSeq();
-      this.enc.reset();
-      build(this.enc, seq);
-      this.sock.send(this.enc.bytes());
-      let interrupted = false, stopped = false;
-      for (;;) {
-        const c = this.dumpChunk(buf, await this.sock.recvAsync(buf), seq);
-        interrupted ||= c.interrupted;
-        if (c.count && !stopped) {
-          progress.messages += c.count;
-          progress.batches++;
-          if ((await onBatch(buf.subarray(0, c.end), c.count)) === false) stopped = true;
-        }
-        if (c.error) throw c.error;
-        if (c.done) break;
-      }
-      if (!interrupted || stopped) return progress;
-      if (++progress.restarts > MAX_DUMP_RESTARTS) throw new NetlinkError('EINTR', 4, `dump interrupted ${MAX_DUMP_RESTARTS} times by concurrent changes`);
-      onRestart?.();
+    const steps = this.dumpProtocol(build, buf, onRestart);
+    for (let step = steps.next(); ; ) {
+      if (step.done) return step.value;
+      step = steps.next(step.value === 'recv' ? await this.sock.recvAsync(buf) : await onBatch(step.value.entries, step.value.count));
     }
   }
 

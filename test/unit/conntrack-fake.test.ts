@@ -48,6 +48,22 @@ test('dump filtered by zone and by mark/mask; zone 0 entries carry no CTA_ZONE',
   assert.is(ct.countSync(), 60);
 });
 
+test('the event-loop dump delivers the same entries as the blocking one, and can stop early', async () => {
+  const k = new FakeKernel();
+  const ct = open(k);
+  ct.createSync([...flows(300, 5), ...flows(50, 7)]);
+  const ids: number[] = [];
+  await ct.dump({ zone: 5 }, async (b) => {
+    for (const m of splitMessages(b)) ids.push(scanEntry(m)!.id!);
+  });
+  assert.equal(ids.sort(), dumpAll(ct, { zone: 5 }).map((m) => scanEntry(m)!.id!).sort());
+  let batches = 0;
+  const p = await ct.dump({}, () => (batches++, false));
+  assert.is(batches, 1, 'stopped after the first batch');
+  assert.is(p.batches, 1);
+  assert.is(ct.countSync(), 350, 'the connection is usable after an early stop (the rest was drained)');
+});
+
 test('delete from the entries as returned: exact zone removed, vanished entries counted as gone', () => {
   const k = new FakeKernel();
   const ct = open(k);
