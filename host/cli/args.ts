@@ -37,6 +37,8 @@ export const OPTIONS = {
   mark: { short: 'm', long: ['mark'], value: 'MARK[/MASK]', help: 'conntrack mark, decimal or 0x hex, optional mask' },
   state: { long: ['state'], value: 'STATE', help: 'TCP state, e.g. ESTABLISHED' },
   status: { short: 'u', long: ['status'], value: 'BITS', help: 'status bits, comma separated: ASSURED,SEEN_REPLY,... (UNREPLIED in filters)' },
+  labelAdd: { long: ['label-add'], value: 'LABELS', help: 'update: connection labels to add, comma separated bit numbers 0..127 (or names from /etc/xtables/connlabel.conf)' },
+  labelDel: { long: ['label-del'], value: 'LABELS', help: 'update: connection labels to remove (bit numbers or names)' },
   timeout: { short: 't', long: ['timeout'], value: 'SECONDS', help: 'timeout in seconds' },
   icmpType: { long: ['icmp-type', 'icmpv6-type'], value: 'TYPE', help: 'ICMP type (default: echo request)' },
   icmpCode: { long: ['icmp-code', 'icmpv6-code'], value: 'CODE', help: 'ICMP code (default 0)' },
@@ -74,7 +76,7 @@ export interface CommandSpec {
 export const COMMANDS: Record<string, CommandSpec> = {
   list: { options: [...FILTER, 'output', 'netns'], summary: 'list entries (conntrack -L), through the first-party list plugin' },
   delete: { options: [...FILTER, 'output', 'netns'], summary: 'delete matching entries (conntrack -D), through the match plugin' },
-  update: { options: [...FILTER.filter((k) => k !== 'mark' && k !== 'status'), 'mark', 'timeout', 'netns'], summary: 'set the mark and/or timeout of matching entries (conntrack -U)' },
+  update: { options: [...FILTER.filter((k) => k !== 'mark' && k !== 'status'), 'mark', 'timeout', 'status', 'labelAdd', 'labelDel', 'netns'], summary: 'set the mark, timeout, status bits or labels of matching entries (conntrack -U)' },
   events: { options: [...FILTER, 'eventMask', 'limit', 'duration', 'bufferSize', 'acct', 'timestamp', 'output', 'netns'], summary: 'show conntrack events as they happen (conntrack -E), through the events plugin' },
   flush: { options: ['zone', 'family', 'mark', 'netns'], summary: 'delete everything, or one zone/family/mark, in the kernel (conntrack -F)' },
   count: { options: ['zone', 'family', 'mark', 'netns'], summary: 'count entries (conntrack -C)' },

@@ -7,11 +7,12 @@ import { errnoName } from '../netlink/errors.js';
 import { NFGENMSG_LEN, splitMessages } from '../netlink/message.js';
 import { openNetlinkSocket, type NetlinkSocketLike } from '../netlink/socket.js';
 import { CTA_STATS_CPU, CTA_STATS_GLOBAL_ENTRIES, IPPROTO, TCP_STATES } from './constants.js';
-import { CtError, TOLERATED, fromNetlink, invalid } from './errors.js';
+import { CtError, TOLERATED, fromNetlink, invalid, invalid as invalidInput } from './errors.js';
 import {
-  createRequest, cpuStatsRequest, deleteRequest, dumpRequest, flushRequest, getRequest, statsRequest, updateRequest,
+  SETTABLE_STATUS, createRequest, cpuStatsRequest, deleteRequest, dumpRequest, flushRequest, getRequest, statsRequest, updateRequest,
   type Change, type KernelFilter, type Lookup, type NewEntry,
 } from './request.js';
+import { LABEL_BYTES } from './labels.js';
 import { emptyScope, scanInto, type ScopeFields } from './scope.js';
 import { icmpHasInverse, type Tuple } from './tuple.js';
 import {
@@ -196,7 +197,7 @@ export class Conntrack {
   }
 
   /**
-   * Changes mark bits and/or timeout of entries as the kernel returned them, many per send.
+   * Changes mark bits, timeout, status bits and/or labels of entries as the kernel returned them, many per send.
    * An entry that vanished meanwhile counts as gone.
    */
   updateSync(items: (Change & { entry: Uint8Array })[], onProgress?: (done: number) => void): BatchResult {
@@ -204,6 +205,19 @@ export class Conntrack {
       if (it.mark !== undefined) parseU32(it.mark, 'mark');
       if (it.markMask !== undefined) parseU32(it.markMask, 'mark mask');
       if (it.timeout !== undefined) parseU32(it.timeout, 'timeout');
+      if (it.status !== undefined) {
+        const st = parseU32(it.status, 'status');
+        if (st & ~SETTABLE_STATUS) {
+          throw invalidInput('update', `status bits 0x${(st & ~SETTABLE_STATUS).toString(16)} cannot be set by an update: the kernel lets only SEEN_REPLY, ASSURED and FIXED_TIMEOUT be set (and none cleared)`);
+        }
+      }
+      if (it.labels !== undefined || it.labelsMask !== undefined) {
+        const ok = (b: unknown) => b instanceof Uint8Array && b.length > 0 && b.length <= LABEL_BYTES && b.length % 4 === 0;
+        if (!ok(it.labels)) throw invalidInput('update', `labels must be a bitmap of 4 to ${LABEL_BYTES} bytes (a multiple of 4)`);
+        if (it.labelsMask !== undefined && (!ok(it.labelsMask) || it.labelsMask.length !== it.labels!.length)) {
+          throw invalidInput('update', 'the labels mask must be as long as the labels');
+        }
+      }
     }
     const valid: number[] = [];
     const invalid: number[] = [];

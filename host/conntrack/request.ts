@@ -1,7 +1,7 @@
 // ctnetlink request builders. Each writes exactly one message into an Encoder.
 import type { Encoder } from '../netlink/attr.js';
-import { NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST } from '../netlink/constants.js';
-import { beginMessage, endMessage } from '../netlink/message.js';
+import { NLA_TYPE_MASK, NLMSG_HDRLEN, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST } from '../netlink/constants.js';
+import { NFGENMSG_LEN, beginMessage, endMessage } from '../netlink/message.js';
 import {
   AF_UNSPEC, CTA, CTA_PROTOINFO_TCP, CTA_PROTOINFO_TCP_STATE, IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_GET,
   IPCTNL_MSG_CT_GET_STATS, IPCTNL_MSG_CT_GET_STATS_CPU, IPCTNL_MSG_CT_NEW, IPPROTO, IPS, msgType,
@@ -56,6 +56,34 @@ export interface Change {
   mark?: number;
   markMask?: number;
   timeout?: number;
+  /**
+   * Status bits to set (IPS_*). The kernel only ever sets bits through an update, never clears
+   * them, and takes CTA_STATUS as the whole new status word: the entry's own status (from the
+   * message the kernel sent) is ORed in here. Settable: SETTABLE_STATUS.
+   */
+  status?: number;
+  /** Connection labels (bit n = label n, 128 bits, host-order u32 words as the kernel keeps them):
+   *  labels = (old & ~labelsMask) | (labels & labelsMask); no mask replaces all labels. */
+  labels?: Uint8Array;
+  labelsMask?: Uint8Array;
+}
+
+/** Status bits an update may set (ctnetlink_change_status: EXPECTED/CONFIRMED/DYING may not change,
+ *  SEEN_REPLY and ASSURED can only be set, NAT/helper/offload bits are ignored). */
+export const SETTABLE_STATUS = IPS.SEEN_REPLY | IPS.ASSURED | IPS.FIXED_TIMEOUT;
+
+/** The top-level CTA_STATUS of an entry message, 0 when absent. */
+export function entryStatus(msg: Uint8Array, base = 0): number {
+  const end = Math.min(msg.length, base + ((msg[base] | (msg[base + 1] << 8) | (msg[base + 2] << 16) | (msg[base + 3] << 24)) >>> 0));
+  for (let p = base + NLMSG_HDRLEN + NFGENMSG_LEN; p + 4 <= end; ) {
+    const alen = msg[p] | (msg[p + 1] << 8);
+    if (alen < 4 || p + alen > end) break;
+    if (((msg[p + 2] | (msg[p + 3] << 8)) & NLA_TYPE_MASK) === CTA.STATUS && alen === 8) {
+      return ((msg[p + 4] << 24) | (msg[p + 5] << 16) | (msg[p + 6] << 8) | msg[p + 7]) >>> 0;
+    }
+    p += (alen + 3) & ~3;
+  }
+  return 0;
 }
 
 /** CT_NEW without CREATE: changes an existing entry, found by its own tuple/zone attributes. */
@@ -69,6 +97,11 @@ export function updateRequest(enc: Encoder, seq: number, msg: Uint8Array, base: 
     enc.u32be(CTA.MARK, (c.mark & mask) >>> 0).u32be(CTA.MARK_MASK, mask);
   }
   if (c.timeout !== undefined) enc.u32be(CTA.TIMEOUT, c.timeout);
+  if (c.status !== undefined) enc.u32be(CTA.STATUS, (entryStatus(msg, base) | c.status) >>> 0);
+  if (c.labels !== undefined) {
+    enc.bytesAttr(CTA.LABELS, c.labels);
+    if (c.labelsMask !== undefined) enc.bytesAttr(CTA.LABELS_MASK, c.labelsMask);
+  }
   endMessage(enc, at);
 }
 

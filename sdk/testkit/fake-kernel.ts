@@ -255,21 +255,56 @@ export class FakeKernel {
     flushDatagram();
   }
 
-  /** Mark (with mask, as the kernel computes it) and timeout changes, rewritten in the stored message. */
+  /**
+   * Mark (with mask, as the kernel computes it), timeout, status and label changes, rewritten in
+   * the stored message. Status follows ctnetlink_change_status: CTA_STATUS is the whole new word;
+   * EXPECTED/CONFIRMED/DYING may not differ, SEEN_REPLY/ASSURED may not be cleared (EBUSY), other
+   * unchangeable bits are ignored. Labels: (old & ~mask) | (new & mask), per u32 word.
+   */
   private change(row: Row, attrs: Map<number, Uint8Array>): number {
     const be32 = (a: Uint8Array) => new DataView(a.buffer, a.byteOffset).getUint32(4, false);
     const markAttr = attrs.get(CTA.MARK);
     const maskAttr = attrs.get(CTA.MARK_MASK);
     const timeout = attrs.get(CTA.TIMEOUT);
+    const statusAttr = attrs.get(CTA.STATUS);
+    const labelsAttr = attrs.get(CTA.LABELS);
+    const labelsMaskAttr = attrs.get(CTA.LABELS_MASK);
+    const cur = topAttrs(row.msg)!;
+    let status: number | undefined;
+    if (statusAttr) {
+      const old = cur.has(CTA.STATUS) ? be32(cur.get(CTA.STATUS)!) : 0;
+      const want = be32(statusAttr);
+      const d = old ^ want;
+      if (d & (IPS.EXPECTED | IPS.CONFIRMED | IPS.DYING)) return EBUSY;
+      if (d & IPS.SEEN_REPLY && !(want & IPS.SEEN_REPLY)) return EBUSY;
+      if (d & IPS.ASSURED && !(want & IPS.ASSURED)) return EBUSY;
+      const unchangeable = IPS.SRC_NAT | IPS.DST_NAT | IPS.SRC_NAT_DONE | IPS.DST_NAT_DONE | IPS.EXPECTED | IPS.CONFIRMED | IPS.DYING
+        | IPS.SEQ_ADJUST | IPS.TEMPLATE | IPS.UNTRACKED | IPS.HELPER | IPS.OFFLOAD | IPS.HW_OFFLOAD;
+      status = (old | (want & ~unchangeable)) >>> 0;
+    }
+    let labels: Uint8Array | undefined;
+    if (labelsAttr) {
+      const data = labelsAttr.subarray(4);
+      const mask = labelsMaskAttr?.subarray(4);
+      if (data.length % 4 || (mask && mask.length !== data.length)) return EINVAL;
+      const oldAttr = cur.get(CTA.LABELS);
+      labels = new Uint8Array(16);
+      if (oldAttr) labels.set(oldAttr.subarray(4, 4 + 16));
+      for (let i = 0; i < Math.min(16, data.length); i++) labels[i] = (labels[i] & ~(mask ? mask[i] : 0xff)) | (data[i] & (mask ? mask[i] : 0xff));
+    }
     if (markAttr) row.mark = ((row.mark & (maskAttr ? ~be32(maskAttr) : 0)) ^ be32(markAttr)) >>> 0;
     const enc = new Encoder();
     const at = beginMessage(enc, msgType(IPCTNL_MSG_CT_NEW), 0, 0, row.family);
     const d = new AttrDecoder(row.msg, NLMSG_HDRLEN + NFGENMSG_LEN, row.msg.length);
+    let wroteLabels = false;
     while (d.next()) {
       if (d.type === CTA.MARK) enc.u32be(CTA.MARK, row.mark);
       else if (d.type === CTA.TIMEOUT && timeout) enc.raw(timeout);
+      else if (d.type === CTA.STATUS && status !== undefined) enc.u32be(CTA.STATUS, status);
+      else if (d.type === CTA.LABELS && labels) (enc.bytesAttr(CTA.LABELS, labels), (wroteLabels = true));
       else enc.raw(d.rawAttr());
     }
+    if (labels && !wroteLabels) enc.bytesAttr(CTA.LABELS, labels);
     endMessage(enc, at);
     row.msg = enc.bytes().slice();
     return 0;

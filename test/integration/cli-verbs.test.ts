@@ -245,6 +245,38 @@ it('masked mark update (-m M/MASK) leaves the other bits alone, as conntrack -U 
   assert.is(marks(A).length, before.length);
 });
 
+it('update -u sets status bits as conntrack -U -u does; bits the kernel will not set are a usage error', () => {
+  for (const [mine, theirs] of [
+    [['-s', '10.0.0.1', '-u', 'ASSURED'], ['-s', '10.0.0.1', '-u', 'ASSURED']],
+    [['-f', 'ipv6', '-u', 'SEEN_REPLY,ASSURED'], ['-f', 'ipv6', '-u', 'SEEN_REPLY,ASSURED']],
+    [['-d', '198.51.100.53', '-u', 'ASSURED', '-m', '0x9'], ['-d', '198.51.100.53', '-u', 'ASSURED', '-m', '0x9']],
+  ]) {
+    const a = ct(A, 'update', ...mine);
+    const b = conntrack(B, ['-U', ...theirs]);
+    assert.is(a.code, 0, `${mine.join(' ')}: ${a.stderr}`);
+    assert.is(b.code, 0, `${theirs.join(' ')}: ${b.stderr}`);
+    assert.equal(table(A), table(B), mine.join(' '));
+    assert.equal(table(A, ['-o', 'extended']), table(B, ['-o', 'extended']), mine.join(' '));
+  }
+  assert.match(conntrackIn(A, ['-L', '-s', '10.0.0.1']), /\[ASSURED\]/);
+  assert.match(conntrackIn(A, ['-L', '-s', '2001:db8::1']), /sport=50001 dport=53 src=.*\[ASSURED\]/); // SEEN_REPLY: no [UNREPLIED]
+  // FIXED_TIMEOUT (conntrack -L does not print it; the JSON flags do).
+  assert.is(ct(A, 'update', '-s', '10.0.2.9', '-u', 'FIXED_TIMEOUT').code, 0);
+  const j = JSON.parse(ct(A, 'list', '-s', '10.0.2.9', '-o', 'json').stdout);
+  assert.ok(j.flags.includes('FIXED_TIMEOUT'), JSON.stringify(j.flags));
+  // The kernel never clears bits and refuses EXPECTED/CONFIRMED/DYING changes: refused before sending.
+  for (const bits of ['DYING', 'CONFIRMED', 'SRC_NAT', 'UNREPLIED']) {
+    const r = ct(A, 'update', '-s', '10.0.0.2', '-u', bits);
+    assert.is(r.code, EXIT.USAGE, `${bits}: ${r.stderr}`);
+  }
+  // Labels: entries made without a connlabel rule in the netns have no label room: ENOSPC, a kernel
+  // error (5) with the reason. (No iptables/nft here to add such a rule; the encoding is unit-tested.)
+  const l = ct(A, 'update', '-s', '10.0.0.2', '--label-add', '1,70');
+  assert.is(l.code, EXIT.KERNEL, l.stderr);
+  assert.match(l.stderr, /ENOSPC.*connlabel/);
+  assert.is(ct(A, 'update', '-s', '10.0.0.2', '--label-add', '128').code, EXIT.USAGE);
+});
+
 it('exit codes: nothing matched 1 (delete/update/get), empty list 0, usage 2, privilege 3, kernel 5', () => {
   // Nothing matched.
   assert.is(ct(A, 'delete', '-s', '10.99.0.1').code, EXIT.NOTHING_MATCHED);

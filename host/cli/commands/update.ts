@@ -2,7 +2,11 @@
 // Selection is the match plugin's (sandboxed, granted read access to the filters' scope): it lists
 // the matching entries' ids. The host then takes those entries from a kernel-filtered dump (the
 // bytes the kernel sent, never the plugin's) and updates them, many per request.
-// -m M[/MASK] is the new mark (only the MASK bits change), -t the new timeout. Nothing matched: exit 1.
+// -m M[/MASK] is the new mark (only the MASK bits change), -t the new timeout, -u BITS status bits
+// to set (ASSURED, SEEN_REPLY, FIXED_TIMEOUT: the kernel never clears them), --label-add/--label-del
+// connection labels. As with conntrack -U, -m and -u are new values here, not filters. Nothing matched: exit 1.
+import { LABEL_BYTES, parseLabels } from '../../conntrack/labels.js';
+import { SETTABLE_STATUS, type Change } from '../../conntrack/request.js';
 import { scanEntry } from '../../conntrack/scope.js';
 import { parseMark, parseU32 } from '../../conntrack/validate.js';
 import { splitMessages } from '../../netlink/message.js';
@@ -10,20 +14,36 @@ import { UsageError, type Parsed } from '../args.js';
 import { openConntrack, preflight, summary } from '../common.js';
 import { CliError } from '../errors.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
-import { filterFromFlags } from '../filter.js';
+import { filterFromFlags, parseStatus } from '../filter.js';
 import { runBuiltinPlugin } from '../plugins.js';
 import { Progress } from '../progress.js';
 
 export async function run(p: Parsed): Promise<ExitCode> {
-  const { mark: newMark, timeout, ...filterOpts } = p.opts;
-  if (newMark === undefined && timeout === undefined) throw new UsageError('update needs the new value: -m/--mark M[/MASK] and/or -t/--timeout SECONDS', 'update');
-  const change: { mark?: number; markMask?: number; timeout?: number } = {};
+  const { mark: newMark, timeout, status, labelAdd, labelDel, ...filterOpts } = p.opts;
+  if (newMark === undefined && timeout === undefined && status === undefined && labelAdd === undefined && labelDel === undefined) {
+    throw new UsageError('update needs the new value: -m/--mark M[/MASK], -t/--timeout SECONDS, -u/--status BITS and/or --label-add/--label-del LABELS', 'update');
+  }
+  const change: Change = {};
   if (newMark !== undefined) {
     const m = parseMark(newMark);
     change.mark = (m.mark & m.mask) >>> 0;
     change.markMask = m.mask;
   }
   if (timeout !== undefined) change.timeout = parseU32(timeout, 'timeout');
+  if (status !== undefined) {
+    const bits = parseStatus(status, false).bits;
+    if (bits & ~SETTABLE_STATUS) {
+      throw new UsageError(`-u ${status}: an update can only set SEEN_REPLY, ASSURED or FIXED_TIMEOUT (the kernel refuses or ignores the others, and never clears a bit)`, 'update');
+    }
+    change.status = bits;
+  }
+  if (labelAdd !== undefined || labelDel !== undefined) {
+    const add = labelAdd === undefined ? new Uint8Array(LABEL_BYTES) : parseLabels(labelAdd, 'label-add');
+    const del = labelDel === undefined ? new Uint8Array(LABEL_BYTES) : parseLabels(labelDel, 'label-del');
+    if (add.some((b, i) => b & del[i])) throw new UsageError('a label is both added and removed', 'update');
+    change.labels = add;
+    change.labelsMask = add.map((b, i) => b | del[i]);
+  }
   const f = filterFromFlags(filterOpts);
   await preflight(p.opts.netns);
 
@@ -60,7 +80,13 @@ export async function run(p: Parsed): Promise<ExitCode> {
     updated = r.ok;
     if (r.failed.length) {
       summary(`${updated} flow entries have been updated.`);
-      throw new CliError(EXIT.KERNEL, `${r.failed.length} updates failed in the kernel: ${r.failed[0].message}`, 'check the values given; run again if entries were changing');
+      const first = r.failed[0];
+      const hint = first.errno === 'ENOSPC' && change.labels
+        ? 'these entries have no room for labels: the kernel adds it only while a connlabel rule exists in the netns (iptables -m connlabel, nft ct label) when an entry is created'
+        : first.errno === 'EBUSY' && change.status !== undefined
+          ? 'the entry status changed meanwhile (the kernel takes the whole status word); run again'
+          : 'check the values given; run again if entries were changing';
+      throw new CliError(EXIT.KERNEL, `${r.failed.length} updates failed in the kernel: ${first.message}`, hint);
     }
   } finally {
     progress.done();
