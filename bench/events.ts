@@ -1,5 +1,5 @@
 // Events benchmark: one burst, several listeners, in one run.
-//   node --import ./scripts/ts-register.mjs bench/events.ts [entries=100000]
+//   node --import ./scripts/ts-register.mjs bench/events.ts [entries=100000] [flowlog rounds=3]
 // Needs root and the bundle (bin/ctplug.js -> dist/). Makes a throwaway netns (removed at the end),
 // raises nf_conntrack_max (initial namespace) for the run and puts it back.
 //  1. A burst of N entries created as fast as the netlink core can (Conntrack.createSync) while
@@ -16,6 +16,8 @@ import { Conntrack, type CreateSpec } from '../host/conntrack/conntrack.js';
 import { enableConntrackSwitch } from '../host/conntrack/events.js';
 
 const N = Number(process.argv[2] ?? 100_000);
+/** flowlog rounds (delete N each): shows whether the host's memory levels off or keeps growing. */
+const ROUNDS = Number(process.argv[3] ?? 3);
 const root = join(fileURLToPath(new URL('.', import.meta.url)), '..');
 const CTPLUG = join(root, 'bin', 'ctplug.js');
 const ns = `ctplug-bench-ev-${process.pid}`;
@@ -108,13 +110,13 @@ try {
     const tCreate = performance.now() - t0;
     if (r.ok !== N) throw new Error(`created ${r.ok}/${N}`);
     await settle([ours, theirs], () => (ours.counts.get('NEW') ?? 0) >= N && (theirs.counts.get('NEW') ?? 0) >= N);
-    const tAll = performance.now() - t0;
+    const tAll = ours.lastLineAt - t0;
     await stop(ours);
     await stop(theirs);
     const s = summaryOf(ours.err());
     const o = ours.counts.get('NEW') ?? 0, c = theirs.counts.get('NEW') ?? 0;
     rows.push([`burst ${fmt(N)} creates (${fmt((N / tCreate) * 1000)}/s)`, 'ctplug events -o id (128 MiB)', `${fmt(o)} NEW (${((o / N) * 100).toFixed(1)}%)`,
-      `overruns ${num(s, /(\d+) overruns?/)}, resyncs ${num(s, /(\d+) resyncs?/)}; all in ${fmt(tAll)} ms`]);
+      `overruns ${num(s, /(\d+) overruns?/)}, resyncs ${num(s, /(\d+) resyncs?/)}; last line ${fmt(tAll)} ms after burst start`]);
     rows.push(['', 'conntrack -E -o id', `${fmt(c)} NEW (${((c / N) * 100).toFixed(1)}%)`, /ENOBUFS|No buffer space/i.test(theirs.err()) ? 'ENOBUFS reported by conntrack' : 'no loss message']);
     ct.flushSync();
   }
@@ -126,30 +128,36 @@ try {
     const fl = listen(process.execPath, [CTPLUG, '--plugin', 'flowlog', '--netns', ns, '--config', '{"zones":[1]}'], (l) => (l.includes('"zone":1,') ? 'rec' : undefined));
     // Ready when a zone-1 probe's record shows up.
     await untilReady(ct, [fl], 'rec', 1);
-    fl.counts.clear();
-    if (ct.createSync(burst(N)).ok !== N) throw new Error('create for flowlog');
     const rss: [number, number][] = [];
     const sample = () => {
+      if (fl.child.exitCode !== null) throw new Error(`flowlog exited ${fl.child.exitCode}: ${fl.err()}`);
       const m = readFileSync(`/proc/${fl.child.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
       if (m) rss.push([performance.now(), Number(m[1]) / 1024]);
     };
-    sample();
-    const timer = setInterval(sample, 25);
-    const t0 = performance.now();
-    ct.flushSync({ zone: 1 });
-    const tFlush = performance.now() - t0;
-    await settle([fl], () => (fl.counts.get('rec') ?? 0) >= N);
-    const tAll = fl.lastLineAt - t0;
-    sample();
-    clearInterval(timer);
-    const got = fl.counts.get('rec') ?? 0;
+    const avg = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+    // Several rounds: later ones show whether memory keeps growing or levels off.
+    for (let round = 1; round <= ROUNDS; round++) {
+      fl.counts.clear();
+      if (ct.createSync(burst(N)).ok !== N) throw new Error('create for flowlog');
+      rss.length = 0;
+      sample();
+      const timer = setInterval(sample, 25);
+      const t0 = performance.now();
+      ct.flushSync({ zone: 1 });
+      const tFlush = performance.now() - t0;
+      await settle([fl], () => (fl.counts.get('rec') ?? 0) >= N);
+      const tAll = fl.lastLineAt - t0;
+      await sleep(300);
+      sample();
+      clearInterval(timer);
+      const got = fl.counts.get('rec') ?? 0;
+      const mb = rss.map(([, v]) => v);
+      const third = Math.max(1, Math.floor(mb.length / 3));
+      rows.push([`flowlog round ${round}: delete ${fmt(N)} (flush ${fmt(tFlush)} ms), acct+ts on`, 'ctplug --plugin flowlog', `${fmt(got)} records in ${fmt(tAll)} ms = ${fmt((got / tAll) * 1000)} records/s`,
+        `VmRSS MiB start ${mb[0].toFixed(0)}, max ${Math.max(...mb).toFixed(0)}, end ${mb[mb.length - 1].toFixed(0)}; thirds avg ${avg(mb.slice(0, third)).toFixed(0)}/${avg(mb.slice(third, -third)).toFixed(0)}/${avg(mb.slice(-third)).toFixed(0)} (${mb.length} samples, 25 ms)`]);
+    }
     fl.child.kill('SIGKILL');
     await fl.done;
-    const mb = rss.map(([, v]) => v);
-    const third = Math.max(1, Math.floor(mb.length / 3));
-    const avg = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
-    rows.push([`flowlog: delete ${fmt(N)} (flush ${fmt(tFlush)} ms), acct+timestamp on`, 'ctplug --plugin flowlog', `${fmt(got)} records in ${fmt(tAll)} ms = ${fmt((got / tAll) * 1000)} records/s`,
-      `RSS MiB start ${mb[0].toFixed(0)}, min ${Math.min(...mb).toFixed(0)}, max ${Math.max(...mb).toFixed(0)}, end ${mb[mb.length - 1].toFixed(0)}; first/last third avg ${avg(mb.slice(0, third)).toFixed(0)}/${avg(mb.slice(-third)).toFixed(0)} (${mb.length} samples)`]);
     ct.flushSync();
   }
 

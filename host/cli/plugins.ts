@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CtError } from '../conntrack/errors.js';
 import type { Operation, Scope, ZoneRange } from '../policy/capabilities.js';
+import type { Limits } from '../policy/limits.js';
 import { parseManifest, type Manifest } from '../policy/manifest.js';
 import { packageRoot } from '../paths.js';
 import type { PluginLogLine, RunResult } from '../runtime/plugin.js';
@@ -58,6 +59,8 @@ export function narrowScope(base: Scope, flags: Partial<Scope>): Scope {
 export interface CliGrant {
   operations: Operation[];
   scope: Partial<Scope>;
+  /** Policy limits beyond the defaults (e.g. output_bytes for a long-running event listener). */
+  limits?: Partial<Limits>;
 }
 
 export interface PluginRun {
@@ -129,7 +132,7 @@ export async function runBuiltinPlugin(name: string, config: Record<string, unkn
   const capabilities = { operations: grant.operations, scope };
   // The plugin asks for exactly what the command line allows, and the policy grants exactly that.
   const narrowed = { ...manifest, capabilities };
-  const policy = { plugins: { [manifest.name]: { capabilities, limits: {} } } };
+  const policy = { plugins: { [manifest.name]: { capabilities, limits: grant.limits ?? {} } } };
   const r = await runLoaded({ manifest: narrowed, wasm: readFileSync(wasmPath) }, policy, config, netns, io);
   if (r.stats.refused > 0) {
     // The command line and the grant are derived from the same flags; a refusal here is a ctplug bug.
@@ -168,7 +171,10 @@ export async function runPluginFile(file: string, config: unknown, policyPath: s
     policy = policyPath;
   } else if (builtin) {
     const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
-    policy = { plugins: { [manifest.name]: { capabilities: manifest.capabilities, limits: {} } } };
+    // First-party: granted what its manifest asks. An event listener runs for hours: its output
+    // cap (64 MiB per run by default) is raised to the ceiling.
+    const listens = manifest.capabilities?.operations?.includes('events');
+    policy = { plugins: { [manifest.name]: { capabilities: manifest.capabilities, limits: listens ? { output_bytes: 2 ** 31 - 1 } : {} } } };
   } else {
     throw new CtError('plugin', 'EINVAL', 'usage', `${file} is not a first-party plugin, so it needs an operator policy`, {
       hint: 'pass --policy FILE granting it what its manifest asks (see README "Security model")',
