@@ -233,9 +233,9 @@ export class NetlinkConnection {
         if (k < first || k >= end) continue;
         errnos[k] = ack.errno;
         if (ack.message) messages.set(k, ack.message);
-        // nfnetlink refuses a whole send with one EPERM (capability check per skb): nothing
-        // in it ran and no barrier ack follows.
-        if (ack.errno === 1) {
+        // nfnetlink refuses a whole send with one EPERM answering its first request (capability
+        // check per skb): nothing in it ran and no barrier ack follows.
+        if (ack.errno === 1 && k === first) {
           for (let j = first; j < end; j++) errnos[j] = 1;
           return;
         }

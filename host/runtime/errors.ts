@@ -1,7 +1,14 @@
+import type { RunStats } from './protocol.js';
 // Every error a plugin can cause, in one place. Each message names the plugin and says what to do,
 // because these are the lines operators and plugin authors actually read.
 
 export class PluginError extends Error {
+  /**
+   * For a run that failed part-way (trap, timeout, refused status, worker death): what it had
+   * done by then, as last reported (deleted, created, updated, gone, failed...).
+   */
+  stats?: RunStats;
+
   constructor(readonly plugin: string, message: string) {
     super(message);
     this.name = new.target.name;

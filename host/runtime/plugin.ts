@@ -139,7 +139,10 @@ export class Plugin {
     opts.signal?.addEventListener('abort', stop);
 
     return new Promise<RunResult>((resolve, reject) => {
+      // The last account the worker gave: a run that fails part-way still says what it did.
+      let lastStats: RunStats | undefined;
       const finish = (err: Error | null, result?: RunResult) => {
+        if (err instanceof PluginError && !err.stats) err.stats = lastStats;
         clearInterval(watchdog);
         opts.signal?.removeEventListener('abort', stop);
         worker.off('message', onMessage).off('error', onError).off('exit', onExit);
@@ -171,12 +174,14 @@ export class Plugin {
             else output.push(m.bytes);
             break;
           case 'progress':
+            lastStats = m.stats;
             opts.onProgress?.(m.stats);
             break;
           case 'done':
             finish(null, { plugin: this.name, stats: m.stats, output: Buffer.concat(output), logs, table: m.table && [...splitMessages(m.table)] });
             break;
           case 'failed':
+            lastStats = m.stats;
             finish(this.toError(m.error));
             break;
         }
