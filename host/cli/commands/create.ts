@@ -3,12 +3,15 @@
 // `conntrack -I`) and/or `ctplug list -o json` NDJSON, created in batches through
 // Conntrack.createSync. A bad line is reported with its number and the rest are still created.
 import { readFileSync } from 'node:fs';
+import { toNewEntry } from '../../conntrack/conntrack.js';
+import { IPS } from '../../conntrack/constants.js';
 import type { NewEntry } from '../../conntrack/request.js';
-import { parseZone } from '../../conntrack/validate.js';
+import { parseFamily, parseZone } from '../../conntrack/validate.js';
 import { parseArgs, UsageError, type Opts, type Parsed } from '../args.js';
 import { openConntrack, summary } from '../common.js';
 import { CliError, describe } from '../errors.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
+import { parseStatus } from '../filter.js';
 import { Progress } from '../progress.js';
 import { entryFromFlags } from '../tuple.js';
 
@@ -45,7 +48,7 @@ export async function run(p: Parsed): Promise<ExitCode> {
 const SETTABLE_STATUS = new Set(['ASSURED', 'SEEN_REPLY']);
 
 /** One NDJSON record as `ctplug list -o json` prints it -> create flags. */
-function optsFromJson(j: Record<string, any>): Opts {
+export function optsFromJson(j: Record<string, any>): Opts {
   const o: Opts = {};
   const str = (v: unknown) => (v === undefined || v === null ? undefined : String(v));
   o.proto = str(j.proto ?? j.protonum);
@@ -66,8 +69,79 @@ function optsFromJson(j: Record<string, any>): Opts {
   return o;
 }
 
+const STATUS_BITS: Record<string, number> = { ASSURED: IPS.ASSURED, SEEN_REPLY: IPS.SEEN_REPLY };
+const str = (v: unknown) => (v === undefined || v === null ? undefined : String(v));
+
+/**
+ * NDJSON fast path (a restore is 100k of these): the record's values go straight to toNewEntry,
+ * the validator the flag path ends in, without the round trip through flag strings. It accepts
+ * exactly what optsFromJson + entryFromFlags accept: records it does not handle (no original
+ * tuple, a reply tuple that is not the plain inverse) return undefined and take the flag path,
+ * which also produces the error messages.
+ */
+export function entryFromJson(j: Record<string, any>, toZone: number | undefined): NewEntry | undefined {
+  const orig = j.orig, reply = j.reply;
+  if (!orig || typeof orig !== 'object' || orig.src == null || orig.dst == null) return undefined;
+  const proto = j.proto ?? j.protonum;
+  if (proto == null) return undefined;
+  const ports = orig.sport !== undefined;
+  const icmp = orig.type !== undefined;
+  // The reply tuple must be the inverse of the original (as strings: the original is validated
+  // below, so an equal reply is valid too); anything else (NAT) takes the flag path.
+  if (reply && typeof reply === 'object') {
+    if (reply.src !== undefined && (str(reply.src) !== str(orig.dst) || str(reply.dst) !== str(orig.src))) return undefined;
+    if (reply.sport !== undefined && ports && (str(reply.sport) !== str(orig.dport) || str(reply.dport) !== str(orig.sport))) return undefined;
+  } else if (reply !== undefined && reply !== null) {
+    return undefined;
+  }
+  let status: number | undefined;
+  if (Array.isArray(j.flags)) {
+    for (const f of j.flags) {
+      const b = STATUS_BITS[String(f)];
+      if (b !== undefined) status = (status ?? 0) | b;
+    }
+  }
+  return toNewEntry({
+    family: j.family ? parseFamily(String(j.family)) : undefined,
+    protocol: String(proto),
+    src: String(orig.src),
+    dst: String(orig.dst),
+    sport: ports ? (str(orig.sport) as unknown as number) : undefined,
+    dport: ports ? (str(orig.dport) as unknown as number) : undefined,
+    icmpType: icmp ? (str(orig.type) as unknown as number) : undefined,
+    icmpCode: icmp ? (str(orig.code) as unknown as number) : undefined,
+    icmpId: icmp ? (str(orig.id) as unknown as number) : undefined,
+    timeout: String(Math.max(1, Number(j.timeout ?? 1))) as unknown as number,
+    zone: (toZone !== undefined ? String(toZone) : str(j.zone)) as unknown as number,
+    mark: str(j.mark) as unknown as number,
+    tcpState: j.state !== undefined && String(proto).toLowerCase() === 'tcp' ? str(j.state) : undefined,
+    status,
+  });
+}
+
+/** `conntrack -I` line fast path: an original tuple without reply flags goes straight to
+ * toNewEntry with the values entryFromFlags would give it; anything else takes entryFromFlags. */
+export function entryFromLineOpts(o: Opts): NewEntry {
+  if (o.proto === undefined || o.timeout === undefined || o.src === undefined || o.dst === undefined
+    || o.replySrc !== undefined || o.replyDst !== undefined || o.replySport !== undefined || o.replyDport !== undefined) {
+    return entryFromFlags(o);
+  }
+  return toNewEntry({
+    family: o.family === undefined ? undefined : parseFamily(o.family),
+    protocol: o.proto,
+    src: o.src, dst: o.dst,
+    sport: o.sport as unknown as number, dport: o.dport as unknown as number,
+    icmpType: o.icmpType as unknown as number, icmpCode: o.icmpCode as unknown as number, icmpId: o.icmpId as unknown as number,
+    timeout: o.timeout as unknown as number,
+    tcpState: o.state,
+    zone: o.zone as unknown as number,
+    mark: o.mark as unknown as number,
+    status: o.status === undefined ? undefined : parseStatus(o.status, false).bits,
+  });
+}
+
 /** One `conntrack -I` argument line -> create flags (through the same strict parser). */
-function optsFromLine(line: string): Opts {
+export function optsFromLine(line: string): Opts {
   let words = line.trim().split(/\s+/);
   if (words[0] === 'conntrack') words = words.slice(1);
   if (words[0] === '-I' || words[0] === '--create') words = words.slice(1);
@@ -84,7 +158,7 @@ async function bulk(p: Parsed): Promise<ExitCode> {
   const src = p.opts.from!;
   let text: string;
   try {
-    text = readFileSync(src === '-' ? 0 : src, 'utf8');
+    text = readFileSync(src === '-' ? 0 : src).toString('utf8');
   } catch (e) {
     throw new UsageError(`--from ${src}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, 'create');
   }
@@ -109,25 +183,34 @@ async function bulk(p: Parsed): Promise<ExitCode> {
     lineOf = [];
   };
   try {
-    const lines = text.split('\n');
-    for (let i = 0; i < lines.length; i++) {
-      const line = lines[i].trim();
-      if (!line || line.startsWith('#')) continue;
+    // Lines by index, no array of all lines: a restore file can be 100k+ lines.
+    for (let i = 0, at = 0; at < text.length; i++) {
+      let nl = text.indexOf('\n', at);
+      if (nl < 0) nl = text.length;
+      const line = text.slice(at, nl).trim();
+      at = nl + 1;
+      if (!line || line.charCodeAt(0) === 35 /* # */) continue;
       try {
-        let opts: Opts;
-        if (line.startsWith('{')) {
+        let entry: NewEntry | undefined;
+        if (line.charCodeAt(0) === 123 /* { */) {
           let j: unknown;
           try {
             j = JSON.parse(line);
           } catch (e) {
             throw new UsageError(`not valid JSON (${(e as Error).message})`);
           }
-          opts = optsFromJson(j as Record<string, unknown>);
+          if (j !== null && typeof j === 'object' && !Array.isArray(j)) entry = entryFromJson(j as Record<string, any>, toZone);
+          if (!entry) {
+            const opts = optsFromJson(j as Record<string, unknown>);
+            if (toZone !== undefined) opts.zone = String(toZone);
+            entry = entryFromFlags(opts);
+          }
         } else {
-          opts = optsFromLine(line);
+          const opts = optsFromLine(line);
+          if (toZone !== undefined) opts.zone = String(toZone);
+          entry = entryFromLineOpts(opts);
         }
-        if (toZone !== undefined) opts.zone = String(toZone);
-        entries.push(entryFromFlags(opts));
+        entries.push(entry);
         lineOf.push(i + 1);
         valid++;
       } catch (e) {
