@@ -33,12 +33,27 @@ export async function run(p: Parsed): Promise<ExitCode> {
     const { netnsPath } = await import('../../conntrack/validate.js');
     netnsPath(p.opts.netns); // a missing namespace is exit 4 before any plugin code is loaded
   }
-  const r = await runPluginFile(p.opts.plugin!, config, p.opts.policy, p.opts.netns, {
-    onLog: (l) => process.stderr.write(`[${l.plugin}] ${l.level === 'info' ? '' : `${l.level}: `}${l.text}\n`),
-    progress: 'processed',
-  });
+  // Ctrl-C: an event listener finishes after the batch in progress, its summary included (a dump
+  // run goes on to its end); a second Ctrl-C quits at once.
+  const ac = new AbortController();
+  let interrupts = 0;
+  const stop = () => {
+    if (++interrupts > 1) process.exit(130);
+    ac.abort();
+  };
+  process.on('SIGINT', stop).on('SIGTERM', stop);
+  let r;
+  try {
+    r = await runPluginFile(p.opts.plugin!, config, p.opts.policy, p.opts.netns, {
+      onLog: (l) => process.stderr.write(`[${l.plugin}] ${l.level === 'info' ? '' : `${l.level}: `}${l.text}\n`),
+      progress: 'processed',
+      signal: ac.signal,
+    });
+  } finally {
+    process.off('SIGINT', stop).off('SIGTERM', stop);
+  }
   const s = r.stats;
-  const parts = [`${s.entries} entries seen`, s.deleted && `${s.deleted} deleted`, s.gone && `${s.gone} already gone`, s.created && `${s.created} created`,
+  const parts = [`${s.entries} entries seen`, s.events && `${s.events} events`, s.overruns && `${s.overruns} overruns (events lost), ${s.resyncs} resyncs`, s.deleted && `${s.deleted} deleted`, s.gone && `${s.gone} already gone`, s.created && `${s.created} created`,
     s.updated && `${s.updated} updated`, s.failed && `${s.failed} failed`, s.refused && `${s.refused} requests refused`].filter(Boolean);
   summary(`plugin run finished: ${parts.join(', ')}.`);
   if (s.refused > 0) {
