@@ -277,6 +277,24 @@ it('update -u sets status bits as conntrack -U -u does; bits the kernel will not
   assert.is(ct(A, 'update', '-s', '10.0.0.2', '--label-add', '128').code, EXIT.USAGE);
 });
 
+it('update -w Z alone (kernel zone dump, no plugin) re-marks exactly that zone; other zones and zone 0 untouched', () => {
+  for (const z of [7, 8]) {
+    for (let i = 1; i <= 5; i++) conntrackIn(A, ['-I', '-p', 'udp', '-s', `10.${z}.0.${i}`, '-d', '192.0.2.1', '--sport', '1', '--dport', '2', '-t', '60', '-w', String(z), '-m', String(i)]);
+  }
+  const before8 = table(A, ['-w', '8']);
+  const before0 = table(A, ['-w', '0']);
+  const r = ct(A, 'update', '-w', '7', '-m', '0x10/0xf0');
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /5 flow entries have been updated\./);
+  const marks = conntrackIn(A, ['-L', '-w', '7']).split('\n').filter(Boolean).map((l) => Number(l.match(/mark=(\d+)/)![1])).sort((a, b) => a - b);
+  assert.equal(marks, [0x11, 0x12, 0x13, 0x14, 0x15]);
+  assert.equal(table(A, ['-w', '8']), before8);
+  assert.equal(table(A, ['-w', '0']), before0);
+  const none = ct(A, 'update', '-w', '9', '-m', '1');
+  assert.is(none.code, EXIT.NOTHING_MATCHED, none.stderr);
+  assert.match(none.stderr, /0 flow entries have been updated\./);
+});
+
 it('exit codes: nothing matched 1 (delete/update/get), empty list 0, usage 2, privilege 3, kernel 5', () => {
   // Nothing matched.
   assert.is(ct(A, 'delete', '-s', '10.99.0.1').code, EXIT.NOTHING_MATCHED);

@@ -47,18 +47,22 @@ export async function run(p: Parsed): Promise<ExitCode> {
   const f = filterFromFlags(filterOpts);
   await preflight(p.opts.netns);
 
-  // 1. The plugin decides which entries match: their ids.
-  const chunks: Uint8Array[] = [];
-  await runBuiltinPlugin('match', { ...f.config, action: 'list', output: 'json' }, { operations: ['read'], scope: f.scope }, p.opts.netns, {
-    write: (b) => void chunks.push(b),
-  });
+  // 1. The plugin decides which entries match: their ids. With -w alone the kernel's zone filter
+  // is the whole selection (as for `delete -w Z`): every entry of the zone dump is updated.
   const ids = new Set<number>();
-  for (const line of Buffer.concat(chunks).toString('utf8').split('\n')) {
-    if (!line) continue;
-    const id = (JSON.parse(line) as { id?: number }).id;
-    if (typeof id === 'number') ids.add(id);
+  const wholeDump = f.zoneOnly;
+  if (!wholeDump) {
+    const chunks: Uint8Array[] = [];
+    await runBuiltinPlugin('match', { ...f.config, action: 'list', output: 'json' }, { operations: ['read'], scope: f.scope }, p.opts.netns, {
+      write: (b) => void chunks.push(b),
+    });
+    for (const line of Buffer.concat(chunks).toString('utf8').split('\n')) {
+      if (!line) continue;
+      const id = (JSON.parse(line) as { id?: number }).id;
+      if (typeof id === 'number') ids.add(id);
+    }
   }
-  if (ids.size === 0) {
+  if (!wholeDump && ids.size === 0) {
     summary('0 flow entries have been updated.');
     return EXIT.NOTHING_MATCHED;
   }
@@ -66,14 +70,14 @@ export async function run(p: Parsed): Promise<ExitCode> {
   // 2. The host takes those entries from the kernel and updates them in batches.
   const { RECV_BUFFER_BYTES } = await import('../../netlink/connection.js');
   const ct = await openConntrack(p.opts.netns);
-  const progress = new Progress('updated', ids.size);
+  const progress = new Progress('updated', wholeDump ? undefined : ids.size);
   let updated = 0;
   try {
     const held: { entry: Uint8Array }[] = [];
     ct.dumpSync(f.kernel, new Uint8Array(RECV_BUFFER_BYTES), (batch) => {
       for (const m of splitMessages(batch)) {
         const s = scanEntry(m);
-        if (s?.id !== undefined && ids.has(s.id)) held.push({ entry: m.slice() });
+        if (wholeDump ? s !== null && s.zone === f.kernel.zone : s?.id !== undefined && ids.has(s.id)) held.push({ entry: m.slice() });
       }
     }, () => void (held.length = 0));
     const r = ct.updateSync(held.map((h) => ({ ...h, ...change })), (done) => progress.update(done));
