@@ -96,22 +96,60 @@ export class EventSource {
    * events (ENOBUFS): the caller must treat its view as stale and resync.
    */
   readSync(buf: Uint8Array): EventBatch | 'overrun' {
-    if (buf.length < 2 * this.one.length) throw new RangeError(`event batch buffer must hold at least ${2 * this.one.length} bytes`);
-    let len = 0, count = 0;
-    for (let first = true; ; first = false) {
-      let n: number;
+    this.checkBuffer(buf);
+    const n = this.receive(() => this.sock.recv(this.one));
+    return n === 'idle' ? this.done(buf, 0, 0) : n === 'overrun' ? n : this.fill(buf, n);
+  }
+
+  /**
+   * The same batches without blocking the event loop (the first receive waits on libuv's thread
+   * pool), until `signal` aborts. An 'overrun' item means events were lost: resync (e.g. dump).
+   * `counters` keeps the same accounting as readSync.
+   */
+  async *batches(opts: { signal?: AbortSignal; bufferBytes?: number } = {}): AsyncGenerator<EventBatch | 'overrun'> {
+    const buf = new Uint8Array(Math.max(opts.bufferBytes ?? 0, 4 * this.one.length));
+    while (!opts.signal?.aborted) {
+      let first: number;
       try {
-        n = this.sock.recv(this.one, !first);
+        first = await this.sock.recvAsync(this.one);
       } catch (e) {
-        if (e instanceof NetlinkError && e.code === 'ENOBUFS') {
-          this.counters.overruns++;
-          return 'overrun';
-        }
-        if (e instanceof NetlinkError && e.code === 'EAGAIN') break; // the wake-up timeout
-        throw fromNetlink('events', e);
+        const n = this.receive(() => { throw e; });
+        if (n === 'overrun') yield n;
+        continue; // the wake-up timeout: look at the signal again
       }
-      if (n < 0) break; // drained
-      const r = new MessageReader(this.one, n);
+      const b = this.fill(buf, first);
+      if (b === 'overrun' || b.count) yield b;
+    }
+  }
+
+  private checkBuffer(buf: Uint8Array): void {
+    if (buf.length < 2 * this.one.length) throw new RangeError(`event batch buffer must hold at least ${2 * this.one.length} bytes`);
+  }
+
+  /** One receive: its length, 'overrun' (ENOBUFS, counted), 'idle' (timeout / nothing queued). */
+  private receive(recv: () => number): number | 'overrun' | 'idle' {
+    try {
+      const n = recv();
+      return n < 0 ? 'idle' : n;
+    } catch (e) {
+      if (e instanceof NetlinkError && e.code === 'ENOBUFS') {
+        this.counters.overruns++;
+        return 'overrun';
+      }
+      if (e instanceof NetlinkError && e.code === 'EAGAIN') return 'idle';
+      throw fromNetlink('events', e);
+    }
+  }
+
+  /**
+   * A batch: the `n` bytes already in `this.one`, then whatever else is queued (non-blocking).
+   * An overrun while draining returns 'overrun': the resync it calls for covers this batch too.
+   */
+  private fill(buf: Uint8Array, n: number): EventBatch | 'overrun' {
+    let len = 0, count = 0;
+    for (let got: number | 'overrun' | 'idle' = n; got !== 'idle'; got = this.receive(() => this.sock.recv(this.one, true))) {
+      if (got === 'overrun') return got;
+      const r = new MessageReader(this.one, got);
       while (r.next()) {
         const h = r.header;
         if (classifyEvent(h.type, h.flags) === null) continue;
