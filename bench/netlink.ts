@@ -92,6 +92,17 @@ try {
   const tCt = shell('conntrack -L > /dev/null');
   rows.push(['full dump', `${nDump} entries`, rate(nDump, tDump), `conntrack -L: ${rate(N, tCt)} (x${(tCt / tDump).toFixed(1)})`, `recv-discard: ${rate(nDisc, tDisc)} (ctplug ${Math.round((tDisc / tDump) * 100)}%)`]);
 
+  // Peak RSS of a process that only streams a full dump (fresh process, nothing else held).
+  const child = spawnSync(process.execPath, ['--import', './scripts/ts-register.mjs', '--input-type=module', '-e', `
+    import { Conntrack } from './host/conntrack/conntrack.ts';
+    const base = process.resourceUsage().maxRSS;
+    const ct = Conntrack.open({ netns: '${ns}' });
+    let n = 0;
+    ct.dumpSync({}, new Uint8Array(65536), (_b, c) => { n += c; });
+    console.log(n, (base / 1024).toFixed(0), (process.resourceUsage().maxRSS / 1024).toFixed(0));`], { encoding: 'utf8' });
+  const [nRss, rss0, rss1] = child.stdout.trim().split(' ');
+  rows.push(['dump peak RSS', `${nRss} entries`, `${rss1} MiB`, `(process at start: ${rss0} MiB)`, '']);
+
   const [nZone, tZone] = best(() => dumpCount({ zone: 3 }));
   const tCtZone = shell('conntrack -L -w 3 > /dev/null');
   rows.push(['zone dump', `${nZone} of ${N}`, `${tZone.toFixed(1)} ms`, `conntrack -L -w 3: ${tCtZone.toFixed(1)} ms (x${(tCtZone / tZone).toFixed(1)})`, '']);
@@ -116,16 +127,6 @@ try {
   const tCtDel2 = shell('conntrack -D -w 5 > /dev/null');
   rows.push(['dump+batch delete', `${res.ok} entries`, `${tBatch.toFixed(1)} ms`, `conntrack -D -w 5: ${tCtDel2.toFixed(1)} ms (x${(tCtDel2 / tBatch).toFixed(1)})`, '']);
 
-  // Peak RSS of a process that only streams a full dump (fresh process, nothing else held).
-  const child = spawnSync(process.execPath, ['--import', './scripts/ts-register.mjs', '--input-type=module', '-e', `
-    import { Conntrack } from './host/conntrack/conntrack.ts';
-    const base = process.resourceUsage().maxRSS;
-    const ct = Conntrack.open({ netns: '${ns}' });
-    let n = 0;
-    ct.dumpSync({}, new Uint8Array(65536), (_b, c) => { n += c; });
-    console.log(n, (base / 1024).toFixed(0), (process.resourceUsage().maxRSS / 1024).toFixed(0));`], { encoding: 'utf8' });
-  const [nRss, rss0, rss1] = child.stdout.trim().split(' ');
-  rows.push(['dump peak RSS', `${nRss} entries`, `${rss1} MiB`, `(process at start: ${rss0} MiB)`, '']);
   console.log(`kernel ${execFileSync('uname', ['-r']).toString().trim()}, ${N} entries over ${ZONES} zones`);
   for (const r of rows) console.log(r.map((c, i) => c.padEnd([18, 18, 16, 44, 0][i])).join(' '));
   ct.close();
