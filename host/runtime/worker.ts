@@ -90,6 +90,7 @@ class Run {
       create: (p, n) => this.create(p, n), flush: (p, n) => this.flush(p, n), subscribe: (p, n) => this.subscribe(p, n),
       emit: (p, n) => this.emit(p, n),
       log: (l, p, n) => this.log(l, p, n), config: (p, n) => this.config(p, n),
+      clock: () => (performance.timeOrigin + performance.now()) / 1000,
     };
     const ctplug: Record<string, (...a: number[]) => number> = {};
     for (const [name, def] of Object.entries(abi.imports)) {

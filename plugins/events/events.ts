@@ -13,6 +13,7 @@ export * from "../../sdk/assembly/exports";
 let filter = new Filter();
 let json = false;
 let textFlags = 0;
+let stamp = false; // -o timestamp: "[seconds.micros]\t" before each event, as conntrack -E prints it
 let shown: u64 = 0;
 let resynced: u64 = 0;
 let limit: u64 = 0;
@@ -42,7 +43,8 @@ Plugin.init((cfg: JsonValue) => {
     else if (p == "extended") textFlags |= TEXT_EXTENDED;
     else if (p == "id") textFlags |= TEXT_ID;
     else if (p == "json") json = true;
-    else Plugin.fail("config: output must be text, extended, id or json (got \"" + p + "\")");
+    else if (p == "timestamp") stamp = true;
+    else Plugin.fail("config: output must be text, extended, id, timestamp or json (got \"" + p + "\")");
   }
   const lim = cfg.get("limit");
   if (lim) { const n = u32Of(lim); if (n < 0) Plugin.fail("config: limit must be a count"); else limit = <u64>n; }
@@ -51,10 +53,22 @@ Plugin.init((cfg: JsonValue) => {
 
 Plugin.onEvent((e: Entry): Verdict => {
   if (!filter.matches(e)) return Verdict.Keep;
-  if (json) renderJson(Plugin.out, e, JSON_EVENT); else renderText(Plugin.out, e, textFlags | TEXT_EVENT);
+  if (json) renderJson(Plugin.out, e, JSON_EVENT);
+  else {
+    if (stamp) writeStamp(Plugin.batchTime);
+    renderText(Plugin.out, e, textFlags | TEXT_EVENT);
+  }
   shown++;
   return limit != 0 && shown >= limit ? Verdict.Stop : Verdict.Keep;
 });
+
+/** conntrack's "[%-.8ld.%-.6ld]\t": seconds, then microseconds zero-padded to 6 digits. */
+function writeStamp(t: f64): void {
+  const secs = <u64>Math.floor(t);
+  let micros = (<u64>Math.round((t - <f64>secs) * 1e6)).toString();
+  while (micros.length < 6) micros = "0" + micros;
+  Plugin.out.ascii("[").ascii(secs.toString()).ascii(".").ascii(micros.slice(0, 6)).ascii("]\t");
+}
 
 // Resync dumps (after the kernel dropped events) come here.
 Plugin.onEntry((e: Entry): Verdict => {

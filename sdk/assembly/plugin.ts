@@ -8,7 +8,7 @@
 // over in chunks of >= OUT_FLUSH_AT bytes (`emit`), at finish, and per batch for subscribed
 // plugins. AssemblyScript has no closures: keep state in module globals.
 import {
-  ctplug_dump, ctplug_delete, ctplug_config, STATUS_OK, STATUS_CONTINUE, STATUS_STOP,
+  ctplug_dump, ctplug_delete, ctplug_config, ctplug_clock, STATUS_OK, STATUS_CONTINUE, STATUS_STOP,
   STATUS_E_INVAL, DUMP_REQUEST_SIZE, DUMP_REQUEST_FAMILY, DUMP_REQUEST_PROTOCOL,
   DUMP_REQUEST_FLAGS, DUMP_REQUEST_FLAGS_ZONE, DUMP_REQUEST_FLAGS_MARK, DUMP_REQUEST_ZONE,
   DUMP_REQUEST_MARK, DUMP_REQUEST_MARK_MASK, ABI_VERSION, ctplug_subscribe,
@@ -24,6 +24,7 @@ import {
 import { Entry } from "./entry";
 import { ByteBuf } from "./buf";
 import { DumpRequest } from "./filter";
+import { tickRenderClock } from "./render";
 import { parseAddr } from "./addr";
 import { JsonValue, JsonKind, parseJson, jsonError } from "./json";
 import { fail, failStatus, logError, logWarn } from "./log";
@@ -109,6 +110,8 @@ let updCount: i32 = 0;
 let nUpdateQueued: u64 = 0;
 let nUpdateRefused: u64 = 0;
 let stopped = false;
+/** The host's wall clock when the current batch arrived (seconds since the epoch). */
+let batchTime: f64 = 0;
 /** Dumps asked for (granted or not): a plugin that asked gets no default dump. */
 let dumpsRequested = 0;
 let subscribed = false;
@@ -257,6 +260,10 @@ export class Plugin {
   static onEvent(fn: EventFn): void { eventFn = fn; }
   /** Flags of the batch being delivered (BATCH_RESYNC: a resync dump after lost events). */
   static get batchFlags(): i32 { return curFlags; }
+  /** Wall-clock seconds since the epoch (µs precision), from the host. */
+  static now(): f64 { return ctplug_clock(); }
+  /** When the current batch arrived (what `conntrack -E -o timestamp` prints per event). */
+  static get batchTime(): f64 { return batchTime; }
   /** Register the finish callback. */
   static onFinish(fn: FinishFn): void { finishFn = fn; }
 
@@ -425,6 +432,8 @@ function runBatch(ptr: i32, len: i32, flags: i32, fn: EntryFn | null, events: bo
   if (stopped) return STATUS_STOP;
   nBatches++;
   curFlags = flags;
+  batchTime = ctplug_clock();
+  tickRenderClock(<u64>batchTime);
   const base = <usize>ptr;
   let pos: i32 = 0;
   const out = outBuf;

@@ -20,7 +20,11 @@ export const TEXT_EVENT: i32 = 8;    // `conntrack -E`: "    [NEW] ", " [UPDATE]
 
 /** Seconds since the epoch used for `delta-time=`; 0 = unknown (delta-time only printed for stopped entries). */
 let nowSeconds: u64 = 0;
-export function setRenderClock(epochSeconds: u64): void { nowSeconds = epochSeconds; }
+let pinned = false;
+/** Pins the clock (e.g. from a `now` config key, for reproducible output); batches no longer move it. */
+export function setRenderClock(epochSeconds: u64): void { nowSeconds = epochSeconds; pinned = true; }
+/** The SDK moves the clock to the host's time before each batch, unless it was pinned. */
+export function tickRenderClock(epochSeconds: u64): void { if (!pinned) nowSeconds = epochSeconds; }
 /** The clock set by setRenderClock (0 = unknown). */
 export function renderClock(): u64 { return nowSeconds; }
 

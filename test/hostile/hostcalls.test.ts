@@ -19,7 +19,8 @@ const BAD_SPANS: [number, number][] = [[-1, 16], [0, -1], [0x7fffffff, 16], [PAG
 test('every hostcall bounds-checks its (ptr, len): E_BOUNDS, never a host crash', async () => {
   const calls: string[] = [];
   const expected: number[] = [];
-  for (const name of Object.keys(abi.imports)) {
+  // Every hostcall that takes memory (clock takes no pointer).
+  for (const name of Object.keys(abi.imports).filter((n) => abi.imports[n as keyof typeof abi.imports].params.length >= 2)) {
     for (const [ptr, len] of BAD_SPANS) {
       const args = name === 'log' ? `(i32.const 2) (i32.const ${ptr}) (i32.const ${len})` : `(i32.const ${ptr}) (i32.const ${len})`;
       calls.push(`(call $report (call $${name} ${args}))`);

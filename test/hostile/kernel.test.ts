@@ -290,7 +290,8 @@ it('every hostcall with pointers/lengths outside memory, negative or huge: E_BOU
   const PAGE = 65536;
   const spans: [number, number][] = [[-1, 16], [0, -1], [0x7fffffff, 16], [PAGE - 8, 16], [PAGE, 1], [0xfffffff0 | 0, 32], [16, 0x7ffffff0], [-16, -16]];
   const calls: string[] = [];
-  for (const name of Object.keys(abi.imports)) {
+  // Every hostcall that takes memory (clock takes no pointer).
+  for (const name of Object.keys(abi.imports).filter((n) => abi.imports[n as keyof typeof abi.imports].params.length >= 2)) {
     for (const [ptr, len] of spans) {
       calls.push(`(call $report (call $${name} ${name === 'log' ? '(i32.const 2) ' : ''}(i32.const ${ptr}) (i32.const ${len})))`);
     }

@@ -46,7 +46,7 @@ test('a manifest + module on disk: a swapped module fails the sha256 pin', async
 test('forbidden imports, a future ABI and an unbounded memory are refused by loadPlugin', async () => {
   const load = (bytes: Uint8Array) => loadPlugin({ manifest: manifestFor('h', bytes), wasm: bytes }, { policy });
   await refused(load(wat(plugin({ imports: '(import "wasi_snapshot_preview1" "path_open" (func (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))' }))),
-    ModuleCheckError, 'plugin "h": import wasi_snapshot_preview1.path_open is not allowed (ctplug ABI v1 allows: ctplug: dump, delete, update, create, subscribe, flush, emit, log, config; wasi_snapshot_preview1: fd_write, proc_exit, clock_time_get, random_get)');
+    ModuleCheckError, 'plugin "h": import wasi_snapshot_preview1.path_open is not allowed (ctplug ABI v1 allows: ctplug: dump, delete, update, create, subscribe, flush, emit, log, clock, config; wasi_snapshot_preview1: fd_write, proc_exit, clock_time_get, random_get)');
   await refused(load(wat(plugin({ marker: '(global (export "ctplug_abi_v7") i32 (i32.const 7))' }))), ModuleCheckError,
     'plugin "h" targets ctplug ABI v7; this host speaks v1');
   await refused(load(wat(plugin({ memory: '1' }))), ModuleCheckError,

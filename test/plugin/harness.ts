@@ -33,6 +33,8 @@ export class PluginRun {
   deleteStatus = (n: number) => n;
   emitStatus = () => 0;
   batchPtr = 0;
+  /** What the `clock` hostcall answers (seconds since the epoch); tests set it. */
+  clock = 1_700_000_000.25;
   batchCap = 0;
 
   constructor(readonly wasmPath: string, config: unknown = {}) {
@@ -71,6 +73,7 @@ export class PluginRun {
         },
         emit: (ptr: number, len: number) => { const st = this.emitStatus(); if (st === 0) { this.output += Buffer.from(this.bytes(ptr, len)).toString('utf8'); this.emitCalls++; } return st; },
         log: (level: number, ptr: number, len: number) => { this.logs.push({ level, msg: Buffer.from(this.bytes(ptr, len)).toString('utf8') }); return 0; },
+        clock: () => this.clock,
         config: (ptr: number, cap: number) => {
           const b = Buffer.from(this.config, 'utf8');
           if (b.length <= cap) new Uint8Array(this.memory.buffer).set(b, ptr);

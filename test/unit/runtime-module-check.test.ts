@@ -7,7 +7,7 @@ import { ModuleCheckError } from '../../host/runtime/errors.js';
 import { readWasm, WasmFormatError } from '../../host/runtime/wasm-binary.js';
 import { plugin, sha, wat } from '../helpers/wasm.js';
 
-const ALLOWS = '(ctplug ABI v1 allows: ctplug: dump, delete, update, create, subscribe, flush, emit, log, config; wasi_snapshot_preview1: fd_write, proc_exit, clock_time_get, random_get)';
+const ALLOWS = '(ctplug ABI v1 allows: ctplug: dump, delete, update, create, subscribe, flush, emit, log, clock, config; wasi_snapshot_preview1: fd_write, proc_exit, clock_time_get, random_get)';
 
 function refused(bytes: Uint8Array, message: string, opts: { sha256?: string; memoryMaxPages?: number } = {}) {
   try {
