@@ -22,6 +22,7 @@ const EXAMPLES: Record<string, string[]> = {
   events: [
     'ctplug events                                  # like conntrack -E, until Ctrl-C',
     'ctplug events -w 5 -e NEW,DESTROY -o json      # zone 5, NDJSON with an "event" field',
+    'ctplug events -o timestamp,extended            # [seconds.micros] before each line, like conntrack -E -o timestamp',
     'ctplug events -p tcp --dport 443 --count 10    # stop after 10 events',
     'ctplug events --duration 60 -o id              # one minute, then the summary line',
     'ctplug events --acct --timestamp -e DESTROY -o json   # finished flows with counters and start/stop times',
