@@ -24,6 +24,8 @@ export interface OptSpec {
 export const OPTIONS = {
   netns: { long: ['netns'], value: 'NAME', help: 'network namespace (`ip netns` name or /proc/PID/ns/net path)' },
   zone: { short: 'w', long: ['zone'], value: 'ZONE', help: 'conntrack zone, 0..65535' },
+  origZone: { long: ['orig-zone'], value: 'ZONE', help: 'directional zone of the original tuple (CTA_TUPLE_ZONE)' },
+  replyZone: { long: ['reply-zone'], value: 'ZONE', help: 'directional zone of the reply tuple' },
   proto: { short: 'p', long: ['proto', 'protonum'], value: 'PROTO', help: 'tcp, udp, icmp, icmpv6, sctp, dccp, udplite, gre or a number' },
   family: { short: 'f', long: ['family'], value: 'FAMILY', help: 'ipv4 or ipv6' },
   src: { short: 's', long: ['src', 'orig-src'], value: 'ADDR', help: 'original source address (CIDR allowed in filters)' },
@@ -63,7 +65,7 @@ export const OPTIONS = {
 export type OptKey = keyof typeof OPTIONS;
 export type Opts = Partial<Record<OptKey, string>>;
 
-const FILTER: OptKey[] = ['family', 'proto', 'src', 'dst', 'replySrc', 'replyDst', 'sport', 'dport', 'replySport', 'replyDport', 'zone', 'mark', 'state', 'status'];
+const FILTER: OptKey[] = ['family', 'proto', 'src', 'dst', 'replySrc', 'replyDst', 'sport', 'dport', 'replySport', 'replyDport', 'zone', 'origZone', 'replyZone', 'mark', 'state', 'status'];
 const TUPLE: OptKey[] = ['family', 'proto', 'src', 'dst', 'replySrc', 'replyDst', 'sport', 'dport', 'replySport', 'replyDport', 'icmpType', 'icmpCode', 'icmpId', 'zone'];
 
 export interface CommandSpec {

@@ -94,6 +94,10 @@ export function filterFromFlags(o: Opts): FlagFilter {
     kernel.zone = z;
     scope.zones = [{ from: z, to: z }];
   }
+  // Directional zones are matched in the plugin only: the kernel's zone filter and the grant's
+  // zone scope are about CTA_ZONE.
+  if (o.origZone !== undefined) config.orig_zone = parseZone(o.origZone, 'orig-zone');
+  if (o.replyZone !== undefined) config.reply_zone = parseZone(o.replyZone, 'reply-zone');
   if (o.mark !== undefined) {
     const { mark, mask } = parseMark(o.mark);
     config.mark = (mark & mask) >>> 0;

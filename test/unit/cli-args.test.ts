@@ -144,6 +144,15 @@ test('filter flags -> plugin config, kernel filter and grant scope', () => {
   assert.is(parseStatus('assured,seen_reply', false).bits, 4 | 2);
 });
 
+test('--orig-zone / --reply-zone are plugin filters only (not the kernel zone filter, not the grant)', () => {
+  const p = parseArgs(['list', '--orig-zone', '5', '--reply-zone=6']);
+  const f = filterFromFlags(p.opts);
+  assert.equal(f.config, { orig_zone: 5, reply_zone: 6 });
+  assert.equal(f.kernel, {});
+  assert.equal(f.scope, {});
+  assert.throws(() => filterFromFlags({ origZone: '70000' }), (e: CtError) => e.kind === 'usage' && /orig-zone/.test(e.message));
+});
+
 test('a grant is the manifest scope narrowed to the flags', () => {
   const base = { zones: 'any' as const, families: ['ipv4', 'ipv6'] as ('ipv4' | 'ipv6')[], protocols: 'any' as const, mark: null, markBits: null };
   assert.equal(narrowScope(base, { zones: [{ from: 5, to: 5 }], families: ['ipv6'] }), {
