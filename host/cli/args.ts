@@ -39,6 +39,7 @@ export const OPTIONS = {
   mark: { short: 'm', long: ['mark'], value: 'MARK[/MASK]', help: 'conntrack mark, decimal or 0x hex, optional mask' },
   state: { long: ['state'], value: 'STATE', help: 'TCP state, e.g. ESTABLISHED' },
   status: { short: 'u', long: ['status'], value: 'BITS', help: 'status bits, comma separated: ASSURED,SEEN_REPLY,... (UNREPLIED in filters)' },
+  label: { short: 'l', long: ['label'], value: 'LABELS', help: 'filter: connection labels that must all be set (bit numbers 0..127 or connlabel.conf names)' },
   labelAdd: { long: ['label-add'], value: 'LABELS', help: 'update: connection labels to add, comma separated bit numbers 0..127 (or names from /etc/xtables/connlabel.conf)' },
   labelDel: { long: ['label-del'], value: 'LABELS', help: 'update: connection labels to remove (bit numbers or names)' },
   timeout: { short: 't', long: ['timeout'], value: 'SECONDS', help: 'timeout in seconds' },
@@ -65,7 +66,7 @@ export const OPTIONS = {
 export type OptKey = keyof typeof OPTIONS;
 export type Opts = Partial<Record<OptKey, string>>;
 
-const FILTER: OptKey[] = ['family', 'proto', 'src', 'dst', 'replySrc', 'replyDst', 'sport', 'dport', 'replySport', 'replyDport', 'zone', 'origZone', 'replyZone', 'mark', 'state', 'status'];
+const FILTER: OptKey[] = ['family', 'proto', 'src', 'dst', 'replySrc', 'replyDst', 'sport', 'dport', 'replySport', 'replyDport', 'zone', 'origZone', 'replyZone', 'mark', 'state', 'status', 'label'];
 const TUPLE: OptKey[] = ['family', 'proto', 'src', 'dst', 'replySrc', 'replyDst', 'sport', 'dport', 'replySport', 'replyDport', 'icmpType', 'icmpCode', 'icmpId', 'zone'];
 
 export interface CommandSpec {

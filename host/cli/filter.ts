@@ -6,6 +6,7 @@ import { invalid } from '../conntrack/errors.js';
 import {
   parseCidr, parseFamily, parseMark, parsePort, parseProtocol, parseTcpState, parseZone, type Family,
 } from '../conntrack/validate.js';
+import { labelBits, parseLabels } from '../conntrack/labels.js';
 import type { Scope } from '../policy/capabilities.js';
 import type { Opts } from './args.js';
 
@@ -111,6 +112,7 @@ export function filterFromFlags(o: Opts): FlagFilter {
     config.state = o.state.toUpperCase();
   }
   if (o.status !== undefined) config.status = parseStatus(o.status, true).names.join(',');
+  if (o.label !== undefined) config.label = labelBits(parseLabels(o.label, 'label'));
 
   const given = Object.keys(config).filter((k) => k !== 'family' || o.family !== undefined);
   return {

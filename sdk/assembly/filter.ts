@@ -19,6 +19,7 @@
 //               not set (ctplug extension)                       -u
 //   timeout_lt, timeout_gt   remaining timeout bounds in seconds (ctplug extension)
 //   id          conntrack id (number or list)
+//   label       connlabel bit(s) 0..127 that must all be set        -l
 import { Entry } from "./entry";
 import { Tuple } from "./tuple";
 import { Cidr, PortRange } from "./addr";
@@ -41,13 +42,13 @@ export class DumpRequest {
 const F_FAMILY: u32 = 1, F_PROTO: u32 = 2, F_SRC: u32 = 4, F_DST: u32 = 8, F_RSRC: u32 = 16, F_RDST: u32 = 32,
   F_SPORT: u32 = 64, F_DPORT: u32 = 128, F_RSPORT: u32 = 256, F_RDPORT: u32 = 512, F_ZONE: u32 = 1024,
   F_MARK: u32 = 2048, F_STATE: u32 = 4096, F_STATUS: u32 = 8192, F_TLT: u32 = 16384, F_TGT: u32 = 32768,
-  F_ADDR: u32 = 65536, F_OZONE: u32 = 131072, F_RZONE: u32 = 262144, F_ID: u32 = 524288;
+  F_ADDR: u32 = 65536, F_OZONE: u32 = 131072, F_RZONE: u32 = 262144, F_ID: u32 = 524288, F_LABEL: u32 = 1048576;
 
 /** Keys Filter.fromConfig understands (plugins may use others for themselves). */
 export const FILTER_KEYS: StaticArray<string> = [
   "family", "proto", "src", "dst", "reply_src", "reply_dst", "addr", "sport", "dport", "reply_sport",
   "reply_dport", "zone", "orig_zone", "reply_zone", "mark", "mark_mask", "state", "status",
-  "timeout_lt", "timeout_gt", "id",
+  "timeout_lt", "timeout_gt", "id", "label",
 ];
 
 function anyCidr(list: Array<Cidr>, p: usize, len: i32): bool {
@@ -80,6 +81,7 @@ export class Filter {
   origZones: Array<i64> = [];
   replyZones: Array<i64> = [];
   ids: Array<i64> = [];
+  labels: Array<i64> = [];
   mark: u32 = 0;
   markMask: u32 = 0xffffffff;
   states: Array<i64> = [];
@@ -106,6 +108,8 @@ export class Filter {
   addOrigZone(z: i32): Filter { this.origZones.push(z); this.set |= F_OZONE; return this; }
   addReplyZone(z: i32): Filter { this.replyZones.push(z); this.set |= F_RZONE; return this; }
   addId(id: u32): Filter { this.ids.push(<i64>id); this.set |= F_ID; return this; }
+  /** Require connlabel bit `bit` (0..127) to be set. */
+  addLabel(bit: i32): Filter { this.labels.push(<i64>bit); this.set |= F_LABEL; return this; }
   setMark(mark: u32, mask: u32 = 0xffffffff): Filter { this.mark = mark; this.markMask = mask; this.set |= F_MARK; return this; }
   addState(s: i32): Filter { this.states.push(s); this.set |= F_STATE; return this; }
   /** Require these status bits set (`set`) and these clear (`clear`). */
@@ -133,6 +137,9 @@ export class Filter {
     }
     if ((set & F_TLT) && !(e.hasTimeout && e.timeout < this.timeoutLt)) return false;
     if ((set & F_TGT) && !(e.hasTimeout && e.timeout > this.timeoutGt)) return false;
+    if (set & F_LABEL) {
+      for (let i = 0, n = this.labels.length; i < n; i++) if (!e.hasLabel(<i32>unchecked(this.labels[i]))) return false;
+    }
     if (set & (F_PROTO | F_SRC | F_DST | F_SPORT | F_DPORT | F_ADDR | F_OZONE)) {
       const o = e.orig;
       if ((set & F_PROTO) && !anyInt(this.protos, <i64>o.proto)) return false;
@@ -226,6 +233,7 @@ export class Filter {
     v = cfg.get("id"); if (v) f.eachValue(v, "id", 4);
     v = cfg.get("state"); if (v) f.eachValue(v, "state", 5);
     v = cfg.get("status"); if (v) f.eachValue(v, "status", 6);
+    v = cfg.get("label"); if (v) f.eachValue(v, "label", 7);
     v = cfg.get("mark");
     if (v) {
       let mask: u32 = 0xffffffff;
@@ -254,7 +262,7 @@ export class Filter {
     if (v.isArray) {
       if (v.length == 0) { this.err(key + " must not be an empty list"); return; }
       for (let i = 0; i < v.length; i++) this.oneValue(v.at(i)!, key, what);
-    } else if (what == 6 && v.isString) {
+    } else if ((what == 6 || what == 7) && v.isString) {
       // "ASSURED,SEEN_REPLY"
       const parts = v.s.split(",");
       for (let i = 0; i < parts.length; i++) { const p = new JsonValue(); p.kind = JsonKind.String; p.s = parts[i].trim(); this.oneValue(p, key, what); }
@@ -281,6 +289,10 @@ export class Filter {
       if (name == "UNREPLIED") { this.requireStatus(0, IPS_SEEN_REPLY); return; }
       const b = statusBit(name);
       if (b < 0) this.err("status: unknown flag " + v.s); else this.requireStatus(<u32>b, 0);
+    } else if (what == 7) {
+      const b = v.isNumber ? v.n : (v.isString ? <f64>parseU32Text(v.s) : -1);
+      if (!(b >= 0 && b <= 127 && Math.floor(b) == b)) this.err("label must be a bit number 0..127, got " + v.toString());
+      else this.addLabel(<i32>b);
     }
   }
 

@@ -153,6 +153,11 @@ test('--orig-zone / --reply-zone are plugin filters only (not the kernel zone fi
   assert.throws(() => filterFromFlags({ origZone: '70000' }), (e: CtError) => e.kind === 'usage' && /orig-zone/.test(e.message));
 });
 
+test('-l/--label is a plugin filter of label bits (all must be set)', () => {
+  assert.equal(filterFromFlags(parseArgs(['delete', '-l', '3,64']).opts).config, { label: [3, 64] });
+  assert.throws(() => filterFromFlags({ label: '128' }), (e: CtError) => e.kind === 'usage' && /0\.\.127/.test(e.message));
+});
+
 test('a grant is the manifest scope narrowed to the flags', () => {
   const base = { zones: 'any' as const, families: ['ipv4', 'ipv6'] as ('ipv4' | 'ipv6')[], protocols: 'any' as const, mark: null, markBits: null };
   assert.equal(narrowScope(base, { zones: [{ from: 5, to: 5 }], families: ['ipv6'] }), {
