@@ -2,6 +2,7 @@
 // first-party plugins from dist/plugins, run through the same runtime as any third-party plugin.
 // Their grant is derived from the command line: the manifest's capabilities narrowed to the
 // scope the flags name (`-w 5` grants zone 5 only), and the policy grants exactly that.
+import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CtError } from '../conntrack/errors.js';
@@ -73,7 +74,7 @@ export interface PluginRun {
 
 export interface RunIo {
   /** Where output goes; default stdout. */
-  write?: (bytes: Uint8Array) => void;
+  write?: (bytes: Uint8Array) => void | Promise<unknown>;
   /** Log lines the plugin wrote; default: warnings and errors to stderr, tagged with the plugin name. */
   onLog?: (line: PluginLogLine) => void;
   /** Show deletion progress on stderr (only when stderr is a terminal). */
@@ -99,14 +100,15 @@ async function runLoaded(src: { manifest: Manifest | Record<string, unknown>; wa
   const { loadPlugin } = await import('../runtime/plugin.js');
   const plugin = await loadPlugin(src, { policy, netns, config, backend: io.backend });
   let lines = 0;
-  const write = io.write ?? ((b: Uint8Array) => process.stdout.write(b));
+  // A full stdout pipe pauses the plugin (between batches) until it drains: memory stays bounded.
+  const write = io.write ?? ((b: Uint8Array) => (process.stdout.write(b) ? undefined : once(process.stdout, 'drain')));
   const progress = io.progress ? new Progress(io.progress) : undefined;
   let result: RunResult;
   try {
     result = await plugin.run({
       onOutput: (b) => {
         lines += countLines(b);
-        write(b);
+        return write(b);
       },
       onLog: io.onLog ?? defaultLog,
       onProgress: progress || io.onStats ? (s) => { progress?.update(s.deleted + s.gone); io.onStats?.(s); } : undefined,

@@ -36,8 +36,12 @@ export interface LoadOptions {
 export interface PluginLogLine extends LogLine { plugin: string }
 
 export interface RunOptions {
-  /** Output as it is emitted (one chunk per export call). Without it, output is collected in the result. */
-  onOutput?: (bytes: Uint8Array) => void;
+  /**
+   * Output as it is emitted (in chunks). Without it, output is collected in the result. Return a
+   * promise to push back: the plugin is paused between batches until it settles (e.g. stdout's
+   * 'drain'), so a slow consumer never makes the host buffer without bound.
+   */
+  onOutput?: (bytes: Uint8Array) => unknown;
   onLog?: (line: PluginLogLine) => void;
   onProgress?: (stats: RunStats) => void;
   /** Ends a subscribed (event) run: the plugin gets ctplug_finish after the batch in progress. */
@@ -54,6 +58,8 @@ export interface RunResult {
   table?: Uint8Array[];
 }
 
+/** Output chunks (~256 KiB each) a stream() reader may fall behind before the plugin is paused. */
+const STREAM_BACKLOG = 8;
 /** How often the main thread looks at the worker's call clock while a run is active. */
 const WATCHDOG_INTERVAL_MS = 10;
 
@@ -170,8 +176,13 @@ export class Plugin {
             }
             break;
           case 'emit':
-            if (opts.onOutput) opts.onOutput(m.bytes);
-            else output.push(m.bytes);
+            if (opts.onOutput) {
+              const wait = opts.onOutput(m.bytes);
+              if (wait instanceof Promise) {
+                clock.pause();
+                wait.then(() => clock.resume(), () => clock.resume());
+              }
+            } else output.push(m.bytes);
             break;
           case 'progress':
             lastStats = m.stats;
@@ -202,12 +213,22 @@ export class Plugin {
   stream(opts: Omit<RunOptions, 'onOutput'> = {}): { output: AsyncIterable<Uint8Array>; result: Promise<RunResult> } {
     const chunks: Uint8Array[] = [];
     let wake: (() => void) | undefined;
+    let drained: (() => void) | undefined;
     let ended = false;
-    const result = this.run({ ...opts, onOutput: (b) => { chunks.push(b); wake?.(); } });
+    // Backpressure: past STREAM_BACKLOG unread chunks the plugin pauses until the reader catches up.
+    const onOutput = (b: Uint8Array) => {
+      chunks.push(b);
+      wake?.();
+      if (chunks.length >= STREAM_BACKLOG) return new Promise<void>((r) => (drained = r));
+    };
+    const result = this.run({ ...opts, onOutput });
     result.then(() => { ended = true; wake?.(); }, () => { ended = true; wake?.(); });
     async function* output() {
       for (;;) {
-        if (chunks.length) yield chunks.shift()!;
+        if (chunks.length) {
+          yield chunks.shift()!;
+          if (chunks.length < STREAM_BACKLOG) drained?.();
+        }
         else if (ended) { await result; return; } // rethrows the run's error
         else await new Promise<void>((r) => (wake = r));
       }

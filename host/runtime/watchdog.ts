@@ -10,15 +10,16 @@ export const CALL_NAMES = [...Object.entries(abi.exports.required), ...Object.en
 
 /**
  * Layout: int32 [0] current call (index + 1, 0 = not in Wasm), int32 [1] stop requested,
- * float64 at byte 8: when the current call started (ms since the epoch).
+ * int32 [2] output paused (the embedder's consumer is behind), float64 at byte 16: when the
+ * current call started (ms since the epoch).
  */
 export class CallClock {
   private readonly words: Int32Array;
   private readonly since: Float64Array;
 
-  constructor(readonly buffer: SharedArrayBuffer = new SharedArrayBuffer(16)) {
-    this.words = new Int32Array(buffer, 0, 2);
-    this.since = new Float64Array(buffer, 8, 1);
+  constructor(readonly buffer: SharedArrayBuffer = new SharedArrayBuffer(24)) {
+    this.words = new Int32Array(buffer, 0, 3);
+    this.since = new Float64Array(buffer, 16, 1);
   }
 
   enter(name: string): void {
@@ -37,7 +38,25 @@ export class CallClock {
   }
 
   /** The embedder wants a long-running (event) run to end: checked by the worker between batches. */
-  requestStop(): void { Atomics.store(this.words, 1, 1); }
+  requestStop(): void {
+    Atomics.store(this.words, 1, 1);
+    this.resume(); // a paused worker must see the stop
+  }
   stopRequested(): boolean { return Atomics.load(this.words, 1) === 1; }
   clearStop(): void { Atomics.store(this.words, 1, 0); }
+
+  /**
+   * Output flow control: while the embedder's consumer (e.g. a slow stdout pipe) is behind, the
+   * worker waits between batches instead of producing output the host would have to buffer.
+   * Kernel data waits in the socket meanwhile (events: counted as overruns if it overflows).
+   */
+  pause(): void { Atomics.store(this.words, 2, 1); }
+  resume(): void {
+    Atomics.store(this.words, 2, 0);
+    Atomics.notify(this.words, 2);
+  }
+  /** Worker side, between export calls: blocks while paused (never inside Wasm, so no deadline runs). */
+  waitWhilePaused(): void {
+    while (Atomics.load(this.words, 2) === 1) Atomics.wait(this.words, 2, 1, 1000);
+  }
 }

@@ -404,6 +404,7 @@ class Run {
   private lastPublish = 0;
 
   private publish(now = true): void {
+    clock.waitWhilePaused(); // the embedder's consumer is behind: produce nothing more until it catches up
     if (this.logs.length) { post({ type: 'log', lines: this.logs }); this.logs = []; }
     const t = performance.now();
     if (!now && this.outputBytes < PUBLISH_BYTES && t - this.lastPublish < PUBLISH_MS) return;

@@ -1,0 +1,75 @@
+// Output flow control: a slow consumer pauses the plugin between batches, so the host never
+// buffers more than a chunk or two of output, whatever the table size.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { packageRoot } from '../../host/paths.js';
+import { loadPlugin } from '../../host/runtime/plugin.js';
+import { FakeKernel } from '../../sdk/testkit/fake-kernel.js';
+import { parseManifest } from '../../host/policy/manifest.js';
+
+const dir = join(packageRoot(), 'dist', 'plugins');
+const built = (() => {
+  try {
+    readFileSync(join(dir, 'list.wasm'));
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+async function listPlugin(n: number) {
+  const specs = Array.from({ length: n }, (_, i) => ({ protocol: 'udp', src: '10.0.0.1', dst: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, sport: 1000, dport: 53, timeout: 60 }));
+  const table = Buffer.concat(FakeKernel.fromSpecs(specs).messages());
+  const manifest = parseManifest(JSON.parse(readFileSync(join(dir, 'list.manifest.json'), 'utf8')));
+  const wasm = readFileSync(join(dir, 'list.wasm'));
+  const policy = { default: { capabilities: manifest.capabilities } };
+  return loadPlugin({ manifest, wasm }, { policy, config: { output: 'extended' }, backend: { kind: 'fake', table } });
+}
+
+if (!built) {
+  console.log('SKIP test/unit/runtime-backpressure.test.ts: dist/plugins is not built (npm run build)');
+  test.skip('built', () => {});
+} else {
+  test('onOutput returning a promise pauses the plugin: at most one chunk in flight beyond the one being consumed', async () => {
+    const p = await listPlugin(40_000); // ~6 MB of text: many 256 KiB chunks
+    let outstanding = 0, maxOutstanding = 0, chunks = 0, bytes = 0;
+    try {
+      const r = await p.run({
+        onOutput: (b) => {
+          chunks++;
+          bytes += b.length;
+          outstanding++;
+          maxOutstanding = Math.max(maxOutstanding, outstanding);
+          return new Promise<void>((resolve) => setTimeout(() => { outstanding--; resolve(); }, 15));
+        },
+      });
+      assert.is(r.stats.entries, 40_000);
+      assert.is(bytes, r.stats.emittedBytes);
+      assert.ok(chunks >= 10, `${chunks} chunks`);
+      assert.ok(maxOutstanding <= 2, `the worker kept producing while paused: ${maxOutstanding} chunks outstanding`);
+    } finally {
+      await p.close();
+    }
+  });
+
+  test('stream(): a slow reader pauses the plugin; every byte still arrives in order', async () => {
+    const p = await listPlugin(40_000);
+    try {
+      const { output, result } = p.stream();
+      let text = '';
+      for await (const chunk of output) {
+        text += Buffer.from(chunk).toString();
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      const r = await result;
+      assert.is(text.length, r.stats.emittedBytes);
+      assert.is(text.trim().split('\n').length, 40_000);
+    } finally {
+      await p.close();
+    }
+  });
+}
+
+test.run();
