@@ -60,6 +60,7 @@ type Op =
 const clock = new CallClock(data.clock);
 const grant = data.grant;
 const baseMatcher = ScopeMatcher.of(grant.scope);
+const markScoped = grant.scope.mark !== null && grant.scope.mark !== undefined;
 const configBytes = new TextEncoder().encode(data.config);
 /** Reused by every scope check (scanInto fills it in place). */
 const scratch = emptyScope();
@@ -146,6 +147,14 @@ class Run {
     return status;
   }
 
+  /**
+   * Ids of the entries delivered to a plugin whose grant is limited by mark. Zone, family and
+   * protocol are part of the kernel's lookup key, so bytes that lie about them find nothing; the
+   * mark is not, so a delete/update under a mark-scoped grant must name (CTA_ID, which the kernel
+   * also checks) an entry the host showed the plugin with an in-scope mark.
+   */
+  private readonly shown = new Set<number>();
+
   /** The plugin's last error line: a failing status is reported with the plugin's own reason. */
   private lastError = '';
 
@@ -202,7 +211,7 @@ class Run {
     for (const m of splitMessages(copy)) {
       const s = scratch;
       if (!scanInto(m, 0, m.length, s)) return this.refuse(call, E_INVAL, 'not a conntrack entry message');
-      const why = baseMatcher.why(s);
+      const why = baseMatcher.why(s) ?? this.unshown(s.id);
       if (why) return this.refuse(call, E_SCOPE, why);
       msgs.push(m);
       end = m.byteOffset + align4(m.length);
@@ -210,6 +219,13 @@ class Run {
     if (end < len) return this.refuse(call, E_INVAL, `bytes ${end}..${len} are not a whole netlink message`);
     this.pendingBytes += len;
     return msgs;
+  }
+
+  /** Under a mark-scoped grant: why an entry may not be touched (not one the plugin was shown). */
+  private unshown(id: number | undefined): string | undefined {
+    if (!markScoped) return undefined;
+    if (id === undefined) return 'under a mark-limited grant an entry must carry its CTA_ID';
+    return this.shown.has(id) ? undefined : `entry id ${id} was not delivered to this plugin (mark-limited grant)`;
   }
 
   private del(ptr: number, len: number): number {
@@ -237,7 +253,7 @@ class Run {
       const entry = copy.subarray(start, start + msgLen);
       const s = scratch;
       if (!scanInto(entry, 0, entry.length, s)) return this.refuse('update', E_INVAL, 'not a conntrack entry message');
-      const why = baseMatcher.why(s);
+      const why = baseMatcher.why(s) ?? this.unshown(s.id);
       if (why) return this.refuse('update', E_SCOPE, why);
       if (rec.mark) {
         // Checked against the mark in the bytes; the kernel applies the same masked change atomically.
@@ -472,6 +488,7 @@ class Run {
       if (len < NLMSG_HDRLEN || p + len > end) break; // malformed tail: never read (as splitMessages)
       if (scanInto(batch, p, len, s) && matcher.matches(s)) {
         this.stats[counter]++;
+        if (markScoped && s.id !== undefined) this.shown.add(s.id);
         if (run < 0) run = p;
       } else {
         this.stats.filtered++;
