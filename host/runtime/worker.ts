@@ -7,7 +7,7 @@ import { align4 } from '../netlink/attr.js';
 import { RECV_BUFFER_BYTES } from '../netlink/connection.js';
 import { NLMSG_HDRLEN } from '../netlink/constants.js';
 import { splitMessages } from '../netlink/message.js';
-import { emptyScope, scanInto } from '../conntrack/scope.js';
+import { emptyScope, scanInto, type ScopeFields } from '../conntrack/scope.js';
 import { type CreateSpec, type DumpFilter, kernelFiltersDeleteByZone } from '../conntrack/conntrack.js';
 import type { Change } from '../conntrack/request.js';
 import type { EventKind } from '../conntrack/events.js';
@@ -151,9 +151,10 @@ class Run {
    * Ids of the entries delivered to a plugin whose grant is limited by mark. Zone, family and
    * protocol are part of the kernel's lookup key, so bytes that lie about them find nothing; the
    * mark is not, so a delete/update under a mark-scoped grant must name (CTA_ID, which the kernel
-   * also checks) an entry the host showed the plugin with an in-scope mark.
+   * also checks on delete) an entry the host showed the plugin with an in-scope mark, with that
+   * entry's own tuple and zone (updates are found by tuple alone, the id is not checked there).
    */
-  private readonly shown = new Set<number>();
+  private readonly shown = new Map<number, string>();
 
   /** The plugin's last error line: a failing status is reported with the plugin's own reason. */
   private lastError = '';
@@ -211,7 +212,7 @@ class Run {
     for (const m of splitMessages(copy)) {
       const s = scratch;
       if (!scanInto(m, 0, m.length, s)) return this.refuse(call, E_INVAL, 'not a conntrack entry message');
-      const why = baseMatcher.why(s) ?? this.unshown(s.id);
+      const why = baseMatcher.why(s) ?? this.unshown(m, s);
       if (why) return this.refuse(call, E_SCOPE, why);
       msgs.push(m);
       end = m.byteOffset + align4(m.length);
@@ -222,10 +223,10 @@ class Run {
   }
 
   /** Under a mark-scoped grant: why an entry may not be touched (not one the plugin was shown). */
-  private unshown(id: number | undefined): string | undefined {
+  private unshown(msg: Uint8Array, s: ScopeFields): string | undefined {
     if (!markScoped) return undefined;
-    if (id === undefined) return 'under a mark-limited grant an entry must carry its CTA_ID';
-    return this.shown.has(id) ? undefined : `entry id ${id} was not delivered to this plugin (mark-limited grant)`;
+    if (s.id === undefined) return 'under a mark-limited grant an entry must carry its CTA_ID';
+    return this.shown.get(s.id) === entryKey(msg, 0, s) ? undefined : `entry id ${s.id} with this tuple was not delivered to this plugin (mark-limited grant)`;
   }
 
   private del(ptr: number, len: number): number {
@@ -253,7 +254,7 @@ class Run {
       const entry = copy.subarray(start, start + msgLen);
       const s = scratch;
       if (!scanInto(entry, 0, entry.length, s)) return this.refuse('update', E_INVAL, 'not a conntrack entry message');
-      const why = baseMatcher.why(s) ?? this.unshown(s.id);
+      const why = baseMatcher.why(s) ?? this.unshown(entry, s);
       if (why) return this.refuse('update', E_SCOPE, why);
       if (rec.mark) {
         // Checked against the mark in the bytes; the kernel applies the same masked change atomically.
@@ -488,7 +489,7 @@ class Run {
       if (len < NLMSG_HDRLEN || p + len > end) break; // malformed tail: never read (as splitMessages)
       if (scanInto(batch, p, len, s) && matcher.matches(s)) {
         this.stats[counter]++;
-        if (markScoped && s.id !== undefined) this.shown.add(s.id);
+        if (markScoped && s.id !== undefined) this.shown.set(s.id, entryKey(batch, p, s));
         if (run < 0) run = p;
       } else {
         this.stats.filtered++;
@@ -600,6 +601,12 @@ class Run {
  */
 function perFilter(plan: Plan, filter: DumpFilter): ScopeMatcher {
   return filter.zone === undefined || plan.filters.length === 1 ? plan.matcher : plan.matcher.narrowed({ zone: filter.zone });
+}
+
+/** An entry's identity for the mark-scope check: its zone and original tuple bytes. */
+function entryKey(buf: Uint8Array, at: number, s: ScopeFields): string {
+  const start = buf.byteOffset + at + s.tupleOffset;
+  return `${s.zone}/${Buffer.from(buf.buffer, start, s.tupleLength).toString('latin1')}`;
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

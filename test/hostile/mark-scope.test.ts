@@ -39,6 +39,28 @@ test('a mark-0x20 entry relabelled 0x10 in the bytes is refused: it was never de
   assert.equal(r.table!.map((m) => describeEntry(m).mark).sort(), [0x10, 0x20], 'both entries are still there');
 });
 
+test('update: a delivered id on another entry\'s tuple is refused (updates are found by tuple alone)', async () => {
+  const forged = forgedOutOfScope();
+  // Give the mark-0x20 entry's bytes the id of the mark-0x10 entry the plugin is shown.
+  const at = Buffer.from(forged).indexOf(Buffer.from([8, 0, 12, 0, 0, 0, 0, 2])); // nla_len 8, CTA_ID, be32 2
+  assert.ok(at > 0);
+  forged[at + 7] = 1;
+  const rec = Buffer.alloc(16);
+  rec.writeUInt32LE(1, 0); // flags: MARK
+  rec.writeUInt32LE(0x01, 4); // mark bits
+  rec.writeUInt32LE(0x0f, 8); // mask
+  const payload = Buffer.concat([rec, forged]);
+  const r = await runWat({
+    init: '(drop (call $dump (i32.const 65536) (i32.const 16))) (i32.const 0)',
+    onEntries: `(call $report (call $update (i32.const 0) (i32.const ${payload.length}))) (i32.const 0)`,
+    extra: `(data (i32.const 0) ${dataString(payload)})`,
+    memory: '3 3',
+  }, { capabilities: { operations: ['read', 'update'], scope: { ...GRANT.scope, markBits: 0x0f } }, entries });
+  assert.match(r.logs.map((l) => l.text).join('\n'), /with this tuple was not delivered/);
+  assert.equal(r.codes, [E_SCOPE]);
+  assert.equal(r.table!.map((m) => describeEntry(m).mark).sort(), [0x10, 0x20], 'no mark changed');
+});
+
 test('the same plugin deletes what it was shown inside its mark scope', async () => {
   const r = await runWat({
     init: '(drop (call $dump (i32.const 65536) (i32.const 16))) (i32.const 0)',
