@@ -1,21 +1,15 @@
 // Turns a ctnetlink entry message back into the typed description plugin authors write in tests
 // ({ family, protocol, src, dst, sport, dport, zone, mark, ... }), for readable assertions.
+import type { CreateSpec } from '../../host/conntrack/conntrack.js';
 import { AttrDecoder } from '../../host/netlink/attr.js';
 import { NLMSG_HDRLEN } from '../../host/netlink/constants.js';
 import { NFGENMSG_LEN } from '../../host/netlink/message.js';
 import { AF_INET, CTA, CTA_IP, CTA_PROTO, CTA_PROTOINFO_TCP, CTA_PROTOINFO_TCP_STATE, CTA_TUPLE, IPPROTO, TCP_STATES } from '../../host/conntrack/constants.js';
 
-export interface EntryDescription {
+/** The same shape as the CreateSpec a test author writes, with what the kernel always reports filled in. */
+export interface EntryDescription extends Omit<CreateSpec, 'family' | 'protocol' | 'zone' | 'mark' | 'timeout' | 'status'> {
   family: 'ipv4' | 'ipv6';
   protocol: string;
-  src: string;
-  dst: string;
-  sport?: number;
-  dport?: number;
-  icmpType?: number;
-  icmpCode?: number;
-  icmpId?: number;
-  tcpState?: string;
   zone: number;
   mark: number;
   timeout?: number;

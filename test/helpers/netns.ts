@@ -2,6 +2,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { suite } from 'uvu';
+import { Conntrack } from '../../host/conntrack/conntrack.js';
 
 export const isRoot = process.getuid?.() === 0;
 
@@ -58,4 +59,25 @@ export function kernelSuite(name: string, file: string) {
   const t = suite(name);
   if (skip) process.stdout.write(`SKIP ${file}: ${skip}\n`);
   return { t, it: skip ? t.skip : t, skip };
+}
+
+/**
+ * kernelSuite plus one namespace and an open Conntrack for the whole file, flushed before each
+ * test and removed at the end (also when a test fails). Use `env.ns` and `env.ct` in tests.
+ */
+export function conntrackSuite(name: string, file: string) {
+  const s = kernelSuite(name, file);
+  const env = { ns: '', ct: undefined as unknown as Conntrack };
+  if (!s.skip) {
+    s.t.before(() => {
+      env.ns = makeNetns();
+      env.ct = Conntrack.open({ netns: env.ns });
+    });
+    s.t.after(() => {
+      env.ct?.close();
+      removeNetns(env.ns);
+    });
+    s.t.before.each(() => env.ct.flushSync());
+  }
+  return { ...s, env };
 }

@@ -5,29 +5,15 @@
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { Conntrack, type CreateSpec } from '../../host/conntrack/conntrack.js';
+import type { CreateSpec } from '../../host/conntrack/conntrack.js';
 import { splitMessages } from '../../host/netlink/message.js';
 import { loadPlugin } from '../../host/runtime/plugin.js';
 import type { RunStats } from '../../host/runtime/protocol.js';
-import { conntrackIds, conntrackIn, kernelSuite, makeNetns, removeNetns } from '../helpers/netns.js';
+import { conntrackIds, conntrackIn, conntrackSuite } from '../helpers/netns.js';
 import { root } from '../plugin/harness.js';
 
-const { t, it, skip } = kernelSuite('events: CLI vs conntrack -E, scope, loss (kernel)', 'test/integration/events-watch.test.ts');
-let ns = '';
-let ct: Conntrack;
+const { t, it, env } = conntrackSuite('events: CLI vs conntrack -E, scope, loss (kernel)', 'test/integration/events-watch.test.ts');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-if (!skip) {
-  t.before(() => {
-    ns = makeNetns();
-    ct = Conntrack.open({ netns: ns });
-  });
-  t.after(() => {
-    ct?.close();
-    removeNetns(ns);
-  });
-  t.before.each(() => ct.flushSync());
-}
 
 function listen(cmd: string, args: string[]): { child: ChildProcess; out: () => string; err: () => string; done: Promise<number> } {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -43,8 +29,8 @@ const probe = (i: number): CreateSpec => ({ family: 'ipv4', protocol: 'udp', src
 /** Churns a zone-99 probe until every `ready()` says its listener saw one. */
 async function untilListening(ready: (() => boolean)[]): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    ct.createSync([probe(i)]);
-    ct.flushSync({ zone: 99 });
+    env.ct.createSync([probe(i)]);
+    env.ct.flushSync({ zone: 99 });
     await sleep(100);
     if (ready.every((r) => r())) return;
   }
@@ -60,8 +46,8 @@ const eventLines = (text: string) => text.split('\n').filter((l) => /^\s*\[(NEW|
   .map((l) => l.replace(/^(\s*\[\w+\] \S+\s+\d+ )\d+ /, '$1').replace(/ \[USERSPACE\] portid=\d+( progname=\S+)?$/, ''));
 
 it('ctplug events text lines equal conntrack -E lines for the same changes, both listening at once', async () => {
-  const ctE = listen('ip', ['netns', 'exec', ns, 'conntrack', '-E']);
-  const ours = listen(process.execPath, [join(root, 'bin', 'ctplug.js'), 'events', '--netns', ns]);
+  const ctE = listen('ip', ['netns', 'exec', env.ns, 'conntrack', '-E']);
+  const ours = listen(process.execPath, [join(root, 'bin', 'ctplug.js'), 'events', '--netns', env.ns]);
   try {
     await untilListening([() => / zone=99\b/.test(ctE.out()), () => / zone=99\b/.test(ours.out())]);
     const specs: CreateSpec[] = [
@@ -71,12 +57,12 @@ it('ctplug events text lines equal conntrack -E lines for the same changes, both
       { family: 'ipv4', protocol: 'icmp', src: '10.0.0.3', dst: '198.51.100.1', icmpType: 8, icmpCode: 0, icmpId: 7, timeout: 30 },
       { family: 'ipv4', protocol: 'tcp', src: '10.0.0.4', dst: '203.0.113.7', sport: 40100, dport: 22, tcpState: 'TIME_WAIT', timeout: 120, zone: 5 },
     ];
-    assert.is(ct.createSync(specs).ok, specs.length);
+    assert.is(env.ct.createSync(specs).ok, specs.length);
     const tcp: Uint8Array[] = [];
-    ct.dumpSync({ zone: 5 }, new Uint8Array(65536), (b) => { for (const m of splitMessages(b)) tcp.push(m.slice()); });
-    assert.is(ct.updateSync(tcp.map((entry) => ({ entry, mark: 77 }))).ok, 2); // UPDATE x2 (the zone-5 tcp flows)
-    conntrackIn(ns, ['-D', '-p', 'udp']); // DESTROY x2
-    conntrackIn(ns, ['-D', '-w', '5']); // DESTROY x2
+    env.ct.dumpSync({ zone: 5 }, new Uint8Array(65536), (b) => { for (const m of splitMessages(b)) tcp.push(m.slice()); });
+    assert.is(env.ct.updateSync(tcp.map((entry) => ({ entry, mark: 77 }))).ok, 2); // UPDATE x2 (the zone-5 tcp flows)
+    conntrackIn(env.ns, ['-D', '-p', 'udp']); // DESTROY x2
+    conntrackIn(env.ns, ['-D', '-w', '5']); // DESTROY x2
     const want = 5 + 2 + 4;
     for (let i = 0; i < 100 && (eventLines(ctE.out()).length < want || eventLines(ours.out()).length < want); i++) await sleep(50);
     await sleep(200);
@@ -101,7 +87,7 @@ const flows = (n: number, zone: number, from = 0): CreateSpec[] =>
 it('a plugin granted zone 5 receives only zone-5 events while zones 5 and 7 both churn', async () => {
   const p = await loadPlugin(join(root, 'dist', 'plugins', 'events.manifest.json'), {
     policy: { plugins: { events: { capabilities: { operations: ['read', 'events'], scope: { zones: [5] } } } } },
-    netns: ns,
+    netns: env.ns,
     config: { output: 'json' }, // asks for every zone: the grant narrows it to zone 5
   });
   let text = '';
@@ -111,16 +97,16 @@ it('a plugin granted zone 5 receives only zone-5 events while zones 5 and 7 both
   let stats: RunStats;
   try {
     for (let i = 0; i < 100 && !rows().length; i++) {
-      ct.createSync([{ ...probe(i), zone: 5 }]);
-      ct.flushSync({ zone: 5 });
+      env.ct.createSync([{ ...probe(i), zone: 5 }]);
+      env.ct.flushSync({ zone: 5 });
       await sleep(100);
     }
     text = '';
     for (let round = 0; round < 4; round++) {
-      assert.is(ct.createSync([...flows(50, 5, round * 50), ...flows(50, 7, round * 50)]).ok, 100);
-      ct.flushSync({ zone: round % 2 ? 5 : 7 });
+      assert.is(env.ct.createSync([...flows(50, 5, round * 50), ...flows(50, 7, round * 50)]).ok, 100);
+      env.ct.flushSync({ zone: round % 2 ? 5 : 7 });
     }
-    ct.flushSync();
+    env.ct.flushSync();
     for (let i = 0; i < 100 && rows().length < 400; i++) await sleep(50);
     await sleep(300);
   } finally {
@@ -138,8 +124,8 @@ it('a plugin granted zone 5 receives only zone-5 events while zones 5 and 7 both
 it('tiny receive buffer + burst: overrun reported, resync dump arrives, the stateful view equals conntrack -L', async () => {
   const p = await loadPlugin(join(root, 'dist', 'test-plugins', 'flowview.manifest.json'), {
     policy: { plugins: { flowview: { capabilities: { operations: ['read', 'events'], scope: { zones: [5] } }, limits: { timeout_ms: 5000 } } } },
-    netns: ns,
-    backend: { kind: 'kernel', netns: ns, eventBufferBytes: 4096 },
+    netns: env.ns,
+    backend: { kind: 'kernel', netns: env.ns, eventBufferBytes: 4096 },
   });
   let text = '', last: RunStats | undefined;
   const logs: string[] = [];
@@ -148,17 +134,17 @@ it('tiny receive buffer + burst: overrun reported, resync dump arrives, the stat
   let stats: RunStats;
   try {
     for (let i = 0; i < 100 && !(last && last.events > 0); i++) {
-      ct.createSync([{ ...probe(i), zone: 5 }]);
+      env.ct.createSync([{ ...probe(i), zone: 5 }]);
       await sleep(100);
     }
     // The burst: 3000 in zone 5, 1000 in zone 7, then a third of zone 5 deleted.
-    assert.is(ct.createSync([...flows(3000, 5), ...flows(1000, 7)]).ok, 4000);
+    assert.is(env.ct.createSync([...flows(3000, 5), ...flows(1000, 7)]).ok, 4000);
     const doomed = Array.from({ length: 1000 }, (_, i) => i * 3);
     const held: Uint8Array[] = [];
-    ct.dumpSync({ zone: 5 }, new Uint8Array(65536), (b) => {
+    env.ct.dumpSync({ zone: 5 }, new Uint8Array(65536), (b) => {
       for (const m of splitMessages(b)) held.push(m.slice());
     });
-    ct.deleteSync(doomed.map((i) => held[i]).filter(Boolean));
+    env.ct.deleteSync(doomed.map((i) => held[i]).filter(Boolean));
     // Wait for an overrun, its resync, and quiet.
     for (let i = 0; i < 200 && !(last && last.overruns >= 1 && last.resyncs >= 1); i++) await sleep(50);
     await sleep(1500);
@@ -171,7 +157,7 @@ it('tiny receive buffer + burst: overrun reported, resync dump arrives, the stat
   assert.ok(stats.resyncs >= 1 && stats.entries > 0, `resync dump arrived (${stats.resyncs} resyncs, ${stats.entries} entries)`);
   assert.ok(logs.some((l) => l.includes('events were lost (kernel receive buffer overrun); the subscribed scope is dumped again (RESYNC)')), logs.join('\n'));
   const view = text.split('\n').filter(Boolean).map(Number);
-  const table = conntrackIds(ns, ['-w', '5']);
+  const table = conntrackIds(env.ns, ['-w', '5']);
   assert.ok(table.length >= 2000, `zone 5 holds the 2000 survivors (+ probes): ${table.length}`);
   assert.equal(view, table, 'the view rebuilt from events + resync equals conntrack -L -w 5');
 });

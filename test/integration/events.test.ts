@@ -1,27 +1,13 @@
 // Conntrack events from the real kernel: classification, no loss with the default buffer,
 // overruns reported with a deliberately tiny one.
 import * as assert from 'uvu/assert';
-import { Conntrack, type CreateSpec } from '../../host/conntrack/conntrack.js';
+import type { CreateSpec } from '../../host/conntrack/conntrack.js';
 import { EventSource, classifyEvent, type EventKind } from '../../host/conntrack/events.js';
 import { scanEntry } from '../../host/conntrack/scope.js';
 import { MessageReader, splitMessages } from '../../host/netlink/message.js';
-import { kernelSuite, makeNetns, removeNetns } from '../helpers/netns.js';
+import { conntrackSuite } from '../helpers/netns.js';
 
-const { t, it, skip } = kernelSuite('events (kernel)', 'test/integration/events.test.ts');
-let ns = '';
-let ct: Conntrack;
-
-if (!skip) {
-  t.before(() => {
-    ns = makeNetns();
-    ct = Conntrack.open({ netns: ns });
-  });
-  t.after(() => {
-    ct?.close();
-    removeNetns(ns);
-  });
-  t.before.each(() => ct.flushSync());
-}
+const { t, it, env } = conntrackSuite('events (kernel)', 'test/integration/events.test.ts');
 
 const flows = (n: number, zone: number): CreateSpec[] =>
   Array.from({ length: n }, (_, i) => ({ protocol: 'udp', src: '10.0.0.1', dst: `10.${zone}.${i >> 8}.${i & 255}`, sport: 1000, dport: 53, timeout: 60, zone }));
@@ -44,9 +30,9 @@ function drain(ev: EventSource): { events: [EventKind, number][]; overruns: numb
 }
 
 it('N entries created while listening give exactly N NEW events, each id once; update gives UPDATE; delete gives DESTROY', () => {
-  const ev = EventSource.open({ netns: ns });
+  const ev = EventSource.open({ netns: env.ns });
   try {
-    assert.equal(ct.createSync(flows(500, 5)).ok, 500);
+    assert.equal(env.ct.createSync(flows(500, 5)).ok, 500);
     const created = drain(ev);
     assert.is(created.overruns, 0);
     assert.is(created.events.length, 500);
@@ -54,14 +40,14 @@ it('N entries created while listening give exactly N NEW events, each id once; u
     assert.is(new Set(created.events.map(([, id]) => id)).size, 500);
 
     const held: Uint8Array[] = [];
-    ct.dumpSync({ zone: 5 }, new Uint8Array(65536), (b) => {
+    env.ct.dumpSync({ zone: 5 }, new Uint8Array(65536), (b) => {
       for (const m of splitMessages(b)) held.push(m.slice());
     });
-    ct.updateSync(held.slice(0, 10).map((entry) => ({ entry, mark: 7 })));
+    env.ct.updateSync(held.slice(0, 10).map((entry) => ({ entry, mark: 7 })));
     const updated = drain(ev);
     assert.equal(updated.events.map(([k]) => k), Array(10).fill('UPDATE'));
 
-    ct.deleteSync(held);
+    env.ct.deleteSync(held);
     const destroyed = drain(ev);
     assert.is(destroyed.events.length, 500);
     assert.ok(destroyed.events.every(([k]) => k === 'DESTROY'));
@@ -72,10 +58,10 @@ it('N entries created while listening give exactly N NEW events, each id once; u
 });
 
 it('only the subscribed kinds arrive', () => {
-  const ev = EventSource.open({ netns: ns, kinds: ['DESTROY'] });
+  const ev = EventSource.open({ netns: env.ns, kinds: ['DESTROY'] });
   try {
-    ct.createSync(flows(20, 6));
-    ct.flushSync();
+    env.ct.createSync(flows(20, 6));
+    env.ct.flushSync();
     const got = drain(ev);
     assert.is(got.events.length, 20);
     assert.ok(got.events.every(([k]) => k === 'DESTROY'));
@@ -85,14 +71,14 @@ it('only the subscribed kinds arrive', () => {
 });
 
 it('a kernel-side BPF filter passes only the granted zones and marks while other zones churn', () => {
-  const ev = EventSource.open({ netns: ns, filter: { zones: [5, 0], mark: { value: 0x10, mask: 0xf0 } } });
+  const ev = EventSource.open({ netns: env.ns, filter: { zones: [5, 0], mark: { value: 0x10, mask: 0xf0 } } });
   try {
     const specs = [...flows(30, 5), ...flows(30, 7), ...flows(30, 0)].map((s, i) => ({ ...s, mark: i % 2 ? 0x1f : 0x2f }));
-    ct.createSync(specs);
+    env.ct.createSync(specs);
     const got = drain(ev);
     assert.is(got.events.length, 30, 'zones 5 and 0, odd marks only');
     const zones = new Set<number>();
-    ct.dumpSync({}, new Uint8Array(65536), (b) => {
+    env.ct.dumpSync({}, new Uint8Array(65536), (b) => {
       for (const m of splitMessages(b)) {
         const s = scanEntry(m)!;
         if (got.events.some(([, id]) => id === s.id)) zones.add(s.zone);
@@ -106,7 +92,7 @@ it('a kernel-side BPF filter passes only the granted zones and marks while other
 });
 
 it('embedding: the async iterator gives the same batches and accounting without blocking the event loop', async () => {
-  const ev = EventSource.open({ netns: ns, kinds: ['NEW'] });
+  const ev = EventSource.open({ netns: env.ns, kinds: ['NEW'] });
   const ac = new AbortController();
   try {
     let ticks = 0;
@@ -121,7 +107,7 @@ it('embedding: the async iterator gives the same batches and accounting without 
       }
     })();
     await new Promise((r) => setTimeout(r, 50));
-    ct.createSync(flows(300, 8));
+    env.ct.createSync(flows(300, 8));
     await reading;
     clearInterval(timer);
     assert.is(new Set(seen).size, 300);
@@ -133,9 +119,9 @@ it('embedding: the async iterator gives the same batches and accounting without 
 });
 
 it('a tiny receive buffer overruns on a burst, and the overrun is reported', () => {
-  const ev = EventSource.open({ netns: ns, bufferBytes: 64 * 1024 });
+  const ev = EventSource.open({ netns: env.ns, bufferBytes: 64 * 1024 });
   try {
-    ct.createSync(flows(3000, 7));
+    env.ct.createSync(flows(3000, 7));
     const got = drain(ev);
     assert.ok(got.overruns >= 1, 'overrun reported');
     assert.ok(got.events.length < 3000, `lost some: got ${got.events.length}`);
