@@ -104,7 +104,8 @@ export class EventSource {
   /**
    * The same batches without blocking the event loop (the first receive waits on libuv's thread
    * pool), until `signal` aborts. An 'overrun' item means events were lost: resync (e.g. dump).
-   * `counters` keeps the same accounting as readSync.
+   * `counters` keeps the same accounting as readSync. A batch's bytes are reused by the next
+   * one: copy what you keep.
    */
   async *batches(opts: { signal?: AbortSignal; bufferBytes?: number } = {}): AsyncGenerator<EventBatch | 'overrun'> {
     const buf = new Uint8Array(Math.max(opts.bufferBytes ?? 0, 4 * this.one.length));
