@@ -34,6 +34,8 @@ const MAX_SCHEDULED_DUMPS = 64;
 const EVENT_BATCH_BYTES = 256 * 1024;
 const ALL_EVENTS: EventKind[] = ['NEW', 'UPDATE', 'DESTROY'];
 const MAX_LINE_BYTES = 4096;
+/** Entries remembered for mark-scoped delete/update checks (~150 bytes each). */
+const SHOWN_MAX = 262_144;
 /** Output is handed to the main thread in chunks of about this size, or this often. */
 const PUBLISH_BYTES = 256 * 1024;
 const PUBLISH_MS = 50;
@@ -220,6 +222,16 @@ class Run {
     if (end < len) return this.refuse(call, E_INVAL, `bytes ${end}..${len} are not a whole netlink message`);
     this.pendingBytes += len;
     return msgs;
+  }
+
+  /**
+   * Bounded: past SHOWN_MAX the oldest are forgotten (a listener runs for hours). A forgotten
+   * entry is refused, never allowed: the safe direction.
+   */
+  private remember(id: number, key: string): void {
+    this.shown.delete(id); // re-insert: most recent last
+    this.shown.set(id, key);
+    if (this.shown.size > SHOWN_MAX) this.shown.delete(this.shown.keys().next().value!);
   }
 
   /** Under a mark-scoped grant: why an entry may not be touched (not one the plugin was shown). */
@@ -489,7 +501,7 @@ class Run {
       if (len < NLMSG_HDRLEN || p + len > end) break; // malformed tail: never read (as splitMessages)
       if (scanInto(batch, p, len, s) && matcher.matches(s)) {
         this.stats[counter]++;
-        if (markScoped && s.id !== undefined) this.shown.set(s.id, entryKey(batch, p, s));
+        if (markScoped && s.id !== undefined) this.remember(s.id, entryKey(batch, p, s));
         if (run < 0) run = p;
       } else {
         this.stats.filtered++;
