@@ -32,8 +32,8 @@ if (!built) {
   console.log('SKIP test/unit/runtime-backpressure.test.ts: dist/plugins is not built (npm run build)');
   test.skip('built', () => {});
 } else {
-  test('onOutput returning a promise pauses the plugin: at most one chunk in flight beyond the one being consumed', async () => {
-    const p = await listPlugin(40_000); // ~6 MB of text: many 256 KiB chunks
+  test('onOutput returning a promise pauses the plugin: only the chunks already in flight arrive meanwhile', async () => {
+    const p = await listPlugin(80_000); // ~12 MB of text: ~45 chunks of 256 KiB
     let outstanding = 0, maxOutstanding = 0, chunks = 0, bytes = 0;
     try {
       const r = await p.run({
@@ -42,13 +42,15 @@ if (!built) {
           bytes += b.length;
           outstanding++;
           maxOutstanding = Math.max(maxOutstanding, outstanding);
-          return new Promise<void>((resolve) => setTimeout(() => { outstanding--; resolve(); }, 15));
+          return new Promise<void>((resolve) => setTimeout(() => { outstanding--; resolve(); }, 40));
         },
       });
-      assert.is(r.stats.entries, 40_000);
+      assert.is(r.stats.entries, 80_000);
       assert.is(bytes, r.stats.emittedBytes);
-      assert.ok(chunks >= 10, `${chunks} chunks`);
-      assert.ok(maxOutstanding <= 2, `the worker kept producing while paused: ${maxOutstanding} chunks outstanding`);
+      assert.ok(chunks >= 20, `${chunks} chunks`);
+      // The pause takes effect at the worker's next batch boundary: a chunk or two posted before
+      // the main thread saw the first can still arrive (more on a loaded machine), never the run.
+      assert.ok(maxOutstanding <= 4, `the worker kept producing while paused: ${maxOutstanding} of ${chunks} chunks outstanding`);
     } finally {
       await p.close();
     }
