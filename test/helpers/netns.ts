@@ -2,7 +2,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { suite } from 'uvu';
-import { Conntrack } from '../../host/conntrack/conntrack.js';
+import { Conntrack, type CreateSpec } from '../../host/conntrack/conntrack.js';
 
 export const isRoot = process.getuid?.() === 0;
 
@@ -80,4 +80,29 @@ export function conntrackSuite(name: string, file: string) {
     s.t.before.each(() => env.ct.flushSync());
   }
   return { ...s, env };
+}
+
+/** Empties the namespace's table and creates `specs` through the netlink core; any failure throws. */
+export function seedNetns(ns: string, specs: CreateSpec[], opts: { flush?: boolean } = {}): void {
+  const ct = Conntrack.open({ netns: ns });
+  try {
+    if (opts.flush !== false) ct.flushSync();
+    const r = ct.createSync(specs);
+    if (r.failed.length) throw new Error(`seeding ${ns}: ${r.ok} created, failed: ${JSON.stringify(r.failed.slice(0, 3))}`);
+  } finally {
+    ct.close();
+  }
+}
+
+/**
+ * `conntrack -L` (or ctplug) text as comparable lines: the timeout column (it ticks) removed,
+ * and optionally use= (a reference count) and id= (differs per namespace); sorted.
+ */
+export function listingLines(text: string, drop: ('use' | 'id')[] = []): string[] {
+  return text.split('\n').filter(Boolean).map((l) => {
+    let out = l.replace(/^((?:ipv[46]\s+\d+\s+)?\S+\s+\d+\s+)\d+ /, '$1');
+    if (drop.includes('use')) out = out.replace(/ use=\d+/, '');
+    if (drop.includes('id')) out = out.replace(/ id=\d+/, '');
+    return out;
+  }).sort();
 }

@@ -8,7 +8,7 @@ import { splitMessages } from '../../host/netlink/message.js';
 import { abi } from '../../host/runtime/abi.js';
 import { loadPlugin, type RunResult } from '../../host/runtime/plugin.js';
 import { PluginError } from '../../host/runtime/errors.js';
-import { conntrackIn, kernelSuite, makeNetns, removeNetns } from '../helpers/netns.js';
+import { conntrackIn, kernelSuite, listingLines, makeNetns, removeNetns, seedNetns } from '../helpers/netns.js';
 import { runWat } from '../helpers/wasm-run.js';
 import { dataString } from '../helpers/wasm.js';
 
@@ -28,24 +28,10 @@ const SPECS: CreateSpec[] = [0, 5, 7].flatMap((zone) => [
   { protocol: 'tcp', src: `10.${zone}.3.1`, dst: '203.0.113.7', sport: 40100, dport: 8080, tcpState: 'ESTABLISHED', timeout: 600, zone, mark: 0x1001 },
 ]);
 
-function seed(ns: string): void {
-  const ct = Conntrack.open({ netns: ns });
-  try {
-    ct.flushSync();
-    const r = ct.createSync(SPECS);
-    if (r.ok !== SPECS.length) throw new Error(`seeding ${ns}: ${JSON.stringify(r.failed.slice(0, 3))}`);
-  } finally {
-    ct.close();
-  }
-}
-
+const seed = (ns: string) => seedNetns(ns, SPECS);
 /** conntrack -L lines without timeouts and ids, sorted: entries by tuple (ids differ per netns). */
-function table(ns: string, args: string[] = []): string[] {
-  return normalize(conntrackIn(ns, ['-L', ...args]));
-}
-function normalize(text: string): string[] {
-  return text.split('\n').filter(Boolean).map((l) => l.replace(/^((?:ipv[46]\s+\d+\s+)?\S+\s+\d+\s+)\d+ /, '$1').replace(/ id=\d+$/, '')).sort();
-}
+const normalize = (text: string) => listingLines(text, ['id']);
+const table = (ns: string, args: string[] = []) => normalize(conntrackIn(ns, ['-L', ...args]));
 const zoneOf = (l: string) => Number(l.match(/ zone=(\d+)/)?.[1] ?? 0);
 
 const policy = (operations: string[], scope: object = {}) => ({ default: { capabilities: { operations, scope } } });

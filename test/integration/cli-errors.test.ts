@@ -6,21 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import { EXIT } from '../../host/cli/exit-codes.js';
-// @ts-expect-error: plain ESM script without typings
-import { bundle } from '../../scripts/bundle.mjs';
+import { bundledCli, type Run } from '../helpers/cli.js';
 import { conntrackIn, kernelSuite, makeNetns, removeNetns } from '../helpers/netns.js';
 
 const { t, it, skip } = kernelSuite('ctplug CLI errors and exit codes (kernel)', 'test/integration/cli-errors.test.ts');
 let ns = '';
-const BUNDLE = join('dist', `.cli-errors-test-${process.pid}`);
-
-interface Run { code: number; stdout: string; stderr: string }
-
-function run(prefix: string[], args: string[]): Run {
-  const r = spawnSync(prefix[0], [...prefix.slice(1), process.execPath, join(BUNDLE, 'cli.js'), ...args], { encoding: 'utf8' });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-const ctplug = (...args: string[]) => run(['env'], args);
+const cli = bundledCli('cli-errors-test');
+const run = (prefix: string[], args: string[]): Run => cli.run(args, { prefix });
+const ctplug = (...args: string[]) => cli.run(args);
 
 /** Exactly one line, in the documented shape. */
 function oneLineError(r: Run, code: number, pattern: RegExp): void {
@@ -42,17 +35,17 @@ function dropNetAdmin(): string[] {
 
 if (!skip) {
   t.before(async () => {
-    await bundle({ outdir: BUNDLE, types: false, quiet: true });
+    await cli.build();
     ns = makeNetns();
     conntrackIn(ns, ['-I', '-p', 'udp', '-s', '10.0.0.1', '-d', '10.0.0.2', '--sport', '1000', '--dport', '53', '-t', '60', '-w', '5']);
   });
   t.after(() => {
     removeNetns(ns);
-    rmSync(BUNDLE, { recursive: true, force: true });
+    cli.remove();
   });
   process.on('exit', () => {
     if (ns) removeNetns(ns);
-    rmSync(BUNDLE, { recursive: true, force: true });
+    cli.remove();
   });
 }
 

@@ -4,40 +4,27 @@
 // conntrack 1.4.7's -G/-U take no zone (and -U fails on zoned entries): the twin tables used
 // with them are zone 0 only; elsewhere `conntrack -L -w Z` is the oracle.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import { EXIT } from '../../host/cli/exit-codes.js';
-import { Conntrack, type CreateSpec } from '../../host/conntrack/conntrack.js';
-// @ts-expect-error: plain ESM script without typings
-import { bundle } from '../../scripts/bundle.mjs';
-import { conntrackIn, kernelSuite, makeNetns, removeNetns } from '../helpers/netns.js';
+import type { CreateSpec } from '../../host/conntrack/conntrack.js';
+import { bundledCli, type Run } from '../helpers/cli.js';
+import { conntrackIn, kernelSuite, listingLines, makeNetns, removeNetns, seedNetns } from '../helpers/netns.js';
 
 const { t, it, skip } = kernelSuite('ctplug verbs: get/update/create/delete, exit codes, save/restore (kernel)', 'test/integration/cli-verbs.test.ts');
 let A = '', B = '';
-const BUNDLE = join('dist', `.cli-verbs-test-${process.pid}`);
-
-interface Run { code: number; stdout: string; stderr: string }
-
-function ctplug(args: string[], opts: { input?: string; prefix?: string[] } = {}): Run {
-  const prefix = opts.prefix ?? [];
-  const argv = [...prefix, process.execPath, join(BUNDLE, 'cli.js'), ...args];
-  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', input: opts.input, maxBuffer: 1 << 28, env: { ...process.env, CTPLUG_DEBUG: '' } });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = bundledCli('cli-verbs-test');
+const ctplug = (args: string[], opts: { input?: string; prefix?: string[] } = {}): Run => cli.run(args, opts);
 const ct = (ns: string, ...args: string[]) => ctplug([...args.slice(0, 1), '--netns', ns, ...args.slice(1)]);
 function conntrack(ns: string, args: string[]): Run {
   const r = spawnSync('ip', ['netns', 'exec', ns, 'conntrack', ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** conntrack -L lines without the timeout column (it ticks) and use= (a reference count), sorted. */
-function normalize(text: string): string[] {
-  return text.split('\n').filter(Boolean)
-    .map((l) => l.replace(/^((?:ipv[46]\s+\d+\s+)?\S+\s+\d+\s+)\d+ /, '$1').replace(/ use=\d+/, '').replace(/ id=\d+/, ''))
-    .sort();
-}
+/** conntrack -L lines without the timeout column (it ticks), use= (a reference count) and id=, sorted. */
+const normalize = (text: string) => listingLines(text, ['use', 'id']);
 const table = (ns: string, args: string[] = []) => normalize(conntrackIn(ns, ['-L', ...args]));
 
 /** Zone 0 only (so conntrack -G/-U can be the oracle): tcp/udp/icmp/icmpv6, IPv4+IPv6, marks. */
@@ -52,33 +39,18 @@ const ZONE0: CreateSpec[] = [
   { protocol: 'tcp', src: '2001:db8::a', dst: '2001:db8:ffff::1', sport: 40009, dport: 22, tcpState: 'TIME_WAIT', timeout: 30, mark: 0xffff00ff },
 ];
 
-function seed(ns: string, specs: CreateSpec[]): void {
-  const c = Conntrack.open({ netns: ns });
-  try {
-    c.flushSync();
-    for (let i = 0; i < specs.length; i += 4096) {
-      const part = specs.slice(i, i + 4096);
-      const r = c.createSync(part);
-      if (r.ok !== part.length) throw new Error(`seeding ${ns}: ${JSON.stringify(r.failed.slice(0, 3))}`);
-    }
-  } finally {
-    c.close();
-  }
-}
+const seed = (ns: string, specs: CreateSpec[]) => seedNetns(ns, specs);
 
 if (!skip) {
   t.before(async () => {
-    if (!existsSync('dist/plugins/list.wasm') || !existsSync('dist/plugins/match.wasm')) {
-      throw new Error('dist/plugins/{list,match}.wasm are missing: run `npm run build` before the tests');
-    }
-    await bundle({ outdir: BUNDLE, types: false, quiet: true });
+    await cli.build();
     A = makeNetns();
     B = makeNetns();
   });
   t.after(() => {
     removeNetns(A);
     removeNetns(B);
-    rmSync(BUNDLE, { recursive: true, force: true });
+    cli.remove();
   });
   t.before.each(() => {
     seed(A, ZONE0);
@@ -87,7 +59,7 @@ if (!skip) {
   process.on('exit', () => {
     if (A) removeNetns(A);
     if (B) removeNetns(B);
-    rmSync(BUNDLE, { recursive: true, force: true });
+    cli.remove();
   });
 }
 

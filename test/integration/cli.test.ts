@@ -2,30 +2,19 @@
 // seeded identically (zones 0/5/6, tcp/udp/icmp, IPv4+IPv6, marks); what ctplug lists and deletes
 // in one must be what conntrack lists and deletes in the other.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
-import { Conntrack, type CreateSpec } from '../../host/conntrack/conntrack.js';
-// @ts-expect-error: plain ESM script without typings
-import { bundle } from '../../scripts/bundle.mjs';
-import { conntrackIds, conntrackIn, kernelSuite, makeNetns, removeNetns } from '../helpers/netns.js';
+import type { CreateSpec } from '../../host/conntrack/conntrack.js';
+import { bundledCli, type Run } from '../helpers/cli.js';
+import { conntrackIds, conntrackIn, kernelSuite, listingLines, makeNetns, removeNetns, seedNetns } from '../helpers/netns.js';
 
 const { t, it, skip } = kernelSuite('ctplug CLI (kernel)', 'test/integration/cli.test.ts');
 let A = '', B = '';
 
-interface Run { code: number; stdout: string; stderr: string }
-
-// The CLI as users run it (bundled), built from the current sources into a private folder in
-// dist/ for this file (transpiling on every spawn would triple the run time).
-const BUNDLE = join('dist', `.cli-test-${process.pid}`);
-
-function ctplug(...args: string[]): Run {
-  const r = spawnSync(process.execPath, [join(BUNDLE, 'cli.js'), ...args], {
-    encoding: 'utf8', maxBuffer: 1 << 28, env: { ...process.env, CTPLUG_DEBUG: '' },
-  });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = bundledCli('cli-test');
+const ctplug = (...args: string[]): Run => cli.run(args);
 
 /** A realistic mix: 14 entries in each of zones 0, 5, 6 (tcp/udp/icmp, IPv4+IPv6, marks). */
 const SPECS: CreateSpec[] = [0, 5, 6].flatMap((zone) => [
@@ -39,40 +28,22 @@ const SPECS: CreateSpec[] = [0, 5, 6].flatMap((zone) => [
 ]);
 
 /** Both namespaces get the same table (made through the netlink core; conntrack is the oracle that reads it). */
-function seed(ns: string): void {
-  const ct = Conntrack.open({ netns: ns });
-  try {
-    ct.flushSync();
-    const r = ct.createSync(SPECS);
-    if (r.ok !== SPECS.length) throw new Error(`seeding ${ns}: ${JSON.stringify(r.failed.slice(0, 3))}`);
-  } finally {
-    ct.close();
-  }
-}
-
-/** conntrack -L lines without the timeout column (it ticks), sorted. */
-function table(ns: string, args: string[] = []): string[] {
-  return normalize(conntrackIn(ns, ['-L', ...args]));
-}
-function normalize(text: string): string[] {
-  return text.split('\n').filter(Boolean).map((l) => l.replace(/^((?:ipv[46]\s+\d+\s+)?\S+\s+\d+\s+)\d+ /, '$1')).sort();
-}
+const seed = (ns: string) => seedNetns(ns, SPECS);
+const normalize = (text: string) => listingLines(text);
+const table = (ns: string, args: string[] = []) => normalize(conntrackIn(ns, ['-L', ...args]));
 const ids = (text: string) => text.split('\n').map((l) => l.match(/ id=(\d+)$/)?.[1]).filter(Boolean).map(Number).sort((a, b) => a - b);
 const oneLine = (r: Run) => r.stderr.trim().split('\n');
 
 if (!skip) {
   t.before(async () => {
-    if (!existsSync('dist/plugins/list.wasm') || !existsSync('dist/plugins/match.wasm')) {
-      throw new Error('dist/plugins/{list,match}.wasm are missing: run `npm run build` (npm install does it) before the tests');
-    }
-    await bundle({ outdir: BUNDLE, types: false, quiet: true });
+    await cli.build();
     A = makeNetns();
     B = makeNetns();
   });
   t.after(() => {
     removeNetns(A);
     removeNetns(B);
-    rmSync(BUNDLE, { recursive: true, force: true });
+    cli.remove();
   });
   t.before.each(() => {
     seed(A);
@@ -82,7 +53,7 @@ if (!skip) {
   process.on('exit', () => {
     if (A) removeNetns(A);
     if (B) removeNetns(B);
-    rmSync(BUNDLE, { recursive: true, force: true });
+    cli.remove();
   });
 }
 
@@ -118,7 +89,7 @@ it('list -o json prints one JSON object per entry; an empty list exits 0', () =>
 });
 
 it('list into a pipe that closes early (| head -1) ends quietly with exit 0', () => {
-  const r = spawnSync('bash', ['-c', `node ${join(BUNDLE, 'cli.js')} list --netns ${A} | head -1; exit \${PIPESTATUS[0]}`], { encoding: 'utf8' });
+  const r = spawnSync('bash', ['-c', `node ${cli.entry} list --netns ${A} | head -1; exit \${PIPESTATUS[0]}`], { encoding: 'utf8' });
   assert.is(r.status, 0, r.stderr);
   assert.is(r.stdout.split('\n').filter(Boolean).length, 1);
   assert.not.match(r.stderr, /EPIPE|Error/);
@@ -229,7 +200,7 @@ it('save and restore: list -o json | create --from - gives the same table; bad l
   const saved = ctplug('list', '--netns', A, '-o', 'json');
   assert.is(saved.code, 0, saved.stderr);
   conntrackIn(B, ['-F']);
-  const r = spawnSync(process.execPath, [join(BUNDLE, 'cli.js'), 'create', '--netns', B, '--from', '-'], { input: saved.stdout, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [cli.entry, 'create', '--netns', B, '--from', '-'], { input: saved.stdout, encoding: 'utf8' });
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stderr, /42 flow entries have been created\./);
   assert.equal(table(B), table(A));
@@ -243,19 +214,19 @@ it('save and restore: list -o json | create --from - gives the same table; bad l
     '-p udp -s 192.0.2.1 -d 192.0.2.2 --sport 1 --dport 2 -t 60 -m 7',
     '-p udp -s 192.0.2.1 -d 192.0.2.2 --sport 1 --dport 2 -t 60 -m 7',
   ].join('\n');
-  const bulk = spawnSync(process.execPath, [join(BUNDLE, 'cli.js'), 'create', '--netns', B, '--from', '-', '--to-zone', '4'], { input: lines, encoding: 'utf8' });
+  const bulk = spawnSync(process.execPath, [cli.entry, 'create', '--netns', B, '--from', '-', '--to-zone', '4'], { input: lines, encoding: 'utf8' });
   assert.is(bulk.status, 5, bulk.stderr); // a kernel refusal (the duplicate) outranks the bad line
   assert.match(bulk.stderr, /line 3: destination address: "192.0.2.300"/);
   assert.match(bulk.stderr, /line 5: EEXIST/);
   assert.match(bulk.stderr, /2 flow entries have been created, 2 failed/);
   assert.is(conntrackIds(B, ['-w', '4']).length, 2);
-  const dry = spawnSync(process.execPath, [join(BUNDLE, 'cli.js'), 'create', '--netns', B, '--from', '-', '--dry-run'], { input: lines, encoding: 'utf8' });
+  const dry = spawnSync(process.execPath, [cli.entry, 'create', '--netns', B, '--from', '-', '--dry-run'], { input: lines, encoding: 'utf8' });
   assert.is(dry.status, 2, dry.stderr);
   assert.match(dry.stderr, /3 entries valid, 1 invalid/);
 });
 
 it('events: NEW and DESTROY in the filtered zone, like conntrack -E; --limit ends it', async () => {
-  const child = spawn(process.execPath, [join(BUNDLE, 'cli.js'), 'events', '--netns', A, '-w', '3', '--limit', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cli.entry, 'events', '--netns', A, '-w', '3', '--limit', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '', err = '';
   child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
   child.stderr.setEncoding('utf8').on('data', (d) => (err += d));

@@ -12,7 +12,7 @@ import { splitMessages } from '../../host/netlink/message.js';
 import { PluginError, PluginHostError } from '../../host/runtime/errors.js';
 import type { RunStats } from '../../host/runtime/protocol.js';
 import { FakeKernel } from '../../sdk/testkit/fake-kernel.js';
-import { conntrackIds, conntrackIn, kernelSuite, makeNetns, removeNetns } from '../helpers/netns.js';
+import { conntrackIds, conntrackIn, kernelSuite, makeNetns, removeNetns, seedNetns } from '../helpers/netns.js';
 import { loadWat, runWat } from '../helpers/wasm-run.js';
 import { dataString } from '../helpers/wasm.js';
 import { record, settled, workers } from '../helpers/workers.js';
@@ -119,18 +119,6 @@ if (!skip) {
   t.after(() => removeNetns(ns));
 }
 
-function seedIn(netns: string, specs: CreateSpec[], flush = true): void {
-  const ct = Conntrack.open({ netns });
-  try {
-    if (flush) ct.flushSync();
-    for (let i = 0; i < specs.length; i += 20000) {
-      const r = ct.createSync(specs.slice(i, i + 20000));
-      if (r.failed.length) throw new Error(`seeding: ${JSON.stringify(r.failed.slice(0, 3))}`);
-    }
-  } finally {
-    ct.close();
-  }
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const count = (netns: string, args: string[]) => conntrackIn(netns, ['-L', ...args]).split('\n').filter(Boolean).length;
@@ -143,7 +131,7 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 it('kernel: entries deleted by someone else between dump and delete are counted gone, not deleted and not failed', async () => {
-  seedIn(ns, [...udp(100, 5), ...udp(10, 7)]);
+  seedNetns(ns, [...udp(100, 5), ...udp(10, 7)]);
   const zone7 = conntrackIds(ns, ['-w', '7']);
   let other = -1;
   const p = await loadWat({
@@ -174,7 +162,7 @@ it('kernel: entries deleted by someone else between dump and delete are counted 
 });
 
 it('kernel: the same entries deleted twice in one batch: each counted deleted once and gone once, never twice deleted', async () => {
-  seedIn(ns, [...udp(50, 5), ...udp(5, 7)]);
+  seedNetns(ns, [...udp(50, 5), ...udp(5, 7)]);
   const zone7 = conntrackIds(ns, ['-w', '7']);
   const r = await runWat({
     init: DELETE_ALL.init,
@@ -190,7 +178,7 @@ it('kernel: the same entries deleted twice in one batch: each counted deleted on
 it('kernel: the netns is removed while a dump runs: the run ends cleanly (the socket keeps the netns alive); a new run is a typed error', async () => {
   const gone = makeNetns();
   try {
-    seedIn(gone, udp(20000, 5));
+    seedNetns(gone, udp(20000, 5));
     const p = await loadWat({
       imports: CLOCK_IMPORT, extra: SPIN,
       init: DELETE_ALL.init,
@@ -226,7 +214,7 @@ it('kernel: the netns is removed while a dump runs: the run ends cleanly (the so
 });
 
 it('kernel: the worker is killed mid-run (close() during a long delete run): the progress account never claims an entry that is still there', async () => {
-  seedIn(ns, [...udp(30000, 5), ...udp(10, 7)]);
+  seedNetns(ns, [...udp(30000, 5), ...udp(10, 7)]);
   const zone7 = conntrackIds(ns, ['-w', '7']);
   const before = count(ns, ['-w', '5']);
   const from = workers.length;
@@ -262,7 +250,7 @@ it('kernel: the worker is killed mid-run (close() during a long delete run): the
 });
 
 it('kernel: event receive buffer overrun (ENOBUFS) is reported and followed by a RESYNC dump', async () => {
-  seedIn(ns, udp(5, 5));
+  seedNetns(ns, udp(5, 5));
   const sub = new Uint8Array(16); // all kinds, all zones (narrowed to the grant)
   const p = await loadWat({
     imports: CLOCK_IMPORT,

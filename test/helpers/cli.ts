@@ -1,0 +1,32 @@
+// The `ctplug` command as users run it (bundled), built once per test file from the current
+// sources into a private folder in dist/ (transpiling on every spawn would triple the run time).
+import { spawnSync } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+// @ts-expect-error: plain ESM script without typings
+import { bundle } from '../../scripts/bundle.mjs';
+
+export interface Run { code: number; stdout: string; stderr: string }
+
+export function bundledCli(name: string) {
+  const dir = join('dist', `.${name}-${process.pid}`);
+  return {
+    /** The bundled cli.js, for tests that spawn it themselves (pipes, signals). */
+    entry: join(dir, 'cli.js'),
+    async build(): Promise<void> {
+      if (!existsSync('dist/plugins/list.wasm') || !existsSync('dist/plugins/match.wasm')) {
+        throw new Error('dist/plugins/{list,match}.wasm are missing: run `npm run build` (npm install does it) before the tests');
+      }
+      await bundle({ outdir: dir, types: false, quiet: true });
+    },
+    remove(): void {
+      rmSync(dir, { recursive: true, force: true });
+    },
+    /** `ctplug ARGS`, optionally under a prefix command (e.g. setpriv dropping a capability). */
+    run(args: string[], opts: { input?: string; prefix?: string[] } = {}): Run {
+      const argv = [...(opts.prefix ?? []), process.execPath, join(dir, 'cli.js'), ...args];
+      const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', input: opts.input, maxBuffer: 1 << 28, env: { ...process.env, CTPLUG_DEBUG: '' } });
+      return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+    },
+  };
+}
