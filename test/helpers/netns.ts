@@ -96,13 +96,13 @@ export function seedNetns(ns: string, specs: CreateSpec[], opts: { flush?: boole
 
 /**
  * `conntrack -L` (or ctplug) text as comparable lines: the timeout column (it ticks) removed,
- * and optionally use= (a reference count) and id= (differs per namespace); sorted.
+ * and optionally use= (a reference count) and the trailing conntrack id= (differs per namespace); sorted.
  */
 export function listingLines(text: string, drop: ('use' | 'id')[] = []): string[] {
   return text.split('\n').filter(Boolean).map((l) => {
     let out = l.replace(/^((?:ipv[46]\s+\d+\s+)?\S+\s+\d+\s+)\d+ /, '$1');
     if (drop.includes('use')) out = out.replace(/ use=\d+/, '');
-    if (drop.includes('id')) out = out.replace(/ id=\d+/, '');
+    if (drop.includes('id')) out = out.replace(/ id=\d+$/, ''); // the conntrack id ends the line (an ICMP id= does not)
     return out;
   }).sort();
 }
