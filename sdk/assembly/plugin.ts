@@ -98,17 +98,7 @@ let curFlags: i32 = 0;
 
 const entry = new Entry();
 let outBuf: ByteBuf | null = null;
-let delPtr: usize = 0;
-let delCap: i32 = 0;
-let delPos: i32 = 0;
-let delCount: i32 = 0;
 let largestAlloc: i32 = 0;
-let updPtr: usize = 0;
-let updCap: i32 = 0;
-let updPos: i32 = 0;
-let updCount: i32 = 0;
-let nUpdateQueued: u64 = 0;
-let nUpdateRefused: u64 = 0;
 let stopped = false;
 /** The host's wall clock when the current batch arrived (seconds since the epoch). */
 let batchTime: f64 = 0;
@@ -122,88 +112,85 @@ const REQ = memory.data(16);
 // statistics
 let nSeen: u64 = 0;
 let nSkipped: u64 = 0;
-let nDeleteQueued: u64 = 0;
-let nDeleteRefused: u64 = 0;
 let nBatches: u64 = 0;
+
+/**
+ * Records staged for one batched hostcall (delete, update, create): written per entry into a
+ * buffer allocated once, handed to the host when full and once per batch.
+ */
+class Staged {
+  ptr: usize = 0;
+  cap: i32 = 0;
+  pos: i32 = 0;
+  /** Records staged and not yet handed over. */
+  count: i32 = 0;
+  sent: u64 = 0;
+  refused: u64 = 0;
+
+  constructor(private what: string, private send: (ptr: i32, len: i32) => i32, private fixedCap: i32 = 0) {}
+
+  /** Where `n` more bytes go (allocating once, handing over what is staged when full); 0 if `n` can never fit. */
+  room(n: i32): usize {
+    if (this.ptr == 0) {
+      this.cap = this.fixedCap != 0 ? this.fixedCap : (largestAlloc > DELETE_BYTES_DEFAULT ? largestAlloc : DELETE_BYTES_DEFAULT);
+      this.ptr = heap.alloc(<usize>this.cap);
+    }
+    if (this.pos + n > this.cap) this.flush();
+    return n > this.cap ? 0 : this.ptr + <usize>this.pos;
+  }
+
+  /** The `n` bytes written at room() are one record. */
+  commit(n: i32): void {
+    this.pos += n;
+    this.count++;
+  }
+
+  flush(): void {
+    if (this.pos == 0) return;
+    const r = this.send(<i32>this.ptr, this.pos);
+    if (r < 0) {
+      this.refused += <u64>this.count;
+      logError(this.what + " refused by the host: status " + r.toString());
+    } else this.sent += <u64>this.count;
+    this.pos = 0;
+    this.count = 0;
+  }
+
+  /** Handed over or staged. */
+  get queued(): u64 { return this.sent + <u64>this.count; }
+}
+
+const CREATE_BATCH: i32 = 256;
+const deletes = new Staged("delete", (p: i32, n: i32): i32 => ctplug_delete(p, n));
+const updates = new Staged("update", (p: i32, n: i32): i32 => ctplug_update(p, n));
+const creates = new Staged("create", (p: i32, n: i32): i32 => ctplug_create(p, n), CREATE_BATCH * CREATE_RECORD_SIZE);
+const ADDR_TMP = new StaticArray<u8>(16);
 
 function stageDelete(e: Entry): void {
   const n = align4(e.len);
+  const at = deletes.room(n);
+  if (at == 0) { logWarn("entry larger than the delete buffer; not deleted"); return; }
   // never copy past the message: align4 only adds padding the sender already counted
-  const copy = e.len;
-  if (delPtr == 0) {
-    delCap = largestAlloc > DELETE_BYTES_DEFAULT ? largestAlloc : DELETE_BYTES_DEFAULT;
-    delPtr = heap.alloc(<usize>delCap);
-  }
-  if (delPos + n > delCap) flushDeletes();
-  if (n > delCap) { logWarn("entry larger than the delete buffer; not deleted"); return; }
-  memory.copy(delPtr + <usize>delPos, e.ptr, <usize>copy);
-  if (n > copy) memory.fill(delPtr + <usize>(delPos + copy), 0, <usize>(n - copy));
-  delPos += n;
-  delCount++;
-}
-
-function flushDeletes(): void {
-  if (delPos == 0) return;
-  const r = ctplug_delete(<i32>delPtr, delPos);
-  if (r < 0) {
-    nDeleteRefused += <u64>delCount;
-    logError("delete refused by the host: status " + r.toString());
-  } else nDeleteQueued += <u64>delCount;
-  delPos = 0;
-  delCount = 0;
+  memory.copy(at, e.ptr, <usize>e.len);
+  if (n > e.len) memory.fill(at + <usize>e.len, 0, <usize>(n - e.len));
+  deletes.commit(n);
 }
 
 function stageUpdate(e: Entry, flags: u32, mark: u32, mask: u32, timeout: u32): void {
   const n = UPDATE_RECORD_SIZE + align4(e.len);
-  if (updPtr == 0) {
-    updCap = largestAlloc > DELETE_BYTES_DEFAULT ? largestAlloc : DELETE_BYTES_DEFAULT;
-    updPtr = heap.alloc(<usize>updCap);
-  }
-  if (updPos + n > updCap) flushUpdates();
-  if (n > updCap) { logWarn("entry larger than the update buffer; not updated"); return; }
-  const r = updPtr + <usize>updPos;
+  const r = updates.room(n);
+  if (r == 0) { logWarn("entry larger than the update buffer; not updated"); return; }
   memory.fill(r, 0, <usize>n);
   store<u32>(r + <usize>UPDATE_RECORD_FLAGS, flags);
   store<u32>(r + <usize>UPDATE_RECORD_MARK, mark);
   store<u32>(r + <usize>UPDATE_RECORD_MARK_MASK, mask);
   store<u32>(r + <usize>UPDATE_RECORD_TIMEOUT, timeout);
   memory.copy(r + <usize>UPDATE_RECORD_SIZE, e.ptr, <usize>e.len);
-  updPos += n;
-  updCount++;
-}
-
-function flushUpdates(): void {
-  if (updPos == 0) return;
-  const r = ctplug_update(<i32>updPtr, updPos);
-  if (r < 0) {
-    nUpdateRefused += <u64>updCount;
-    logError("update refused by the host: status " + r.toString());
-  } else nUpdateQueued += <u64>updCount;
-  updPos = 0;
-  updCount = 0;
-}
-
-let crPtr: usize = 0;
-let crPos: i32 = 0;
-let crCount: i32 = 0;
-const CREATE_BATCH: i32 = 256;
-let nCreateQueued: u64 = 0;
-let nCreateRefused: u64 = 0;
-const ADDR_TMP = new StaticArray<u8>(16);
-
-function flushCreates(): void {
-  if (crPos == 0) return;
-  const r = ctplug_create(<i32>crPtr, crPos);
-  if (r < 0) { nCreateRefused += <u64>crCount; logError("create refused by the host: status " + r.toString()); }
-  else nCreateQueued += <u64>crCount;
-  crPos = 0;
-  crCount = 0;
+  updates.commit(n);
 }
 
 function stageCreate(c: CreateSpec): bool {
-  if (crPtr == 0) crPtr = heap.alloc(<usize>(CREATE_BATCH * CREATE_RECORD_SIZE));
-  if (crPos + CREATE_RECORD_SIZE > CREATE_BATCH * CREATE_RECORD_SIZE) flushCreates();
-  const r = crPtr + <usize>crPos;
+  const r = creates.room(CREATE_RECORD_SIZE);
   memory.fill(r, 0, <usize>CREATE_RECORD_SIZE);
   const n1 = parseAddr(c.src, ADDR_TMP);
   if (n1 == 0) { logError("create: bad source address " + c.src); return false; }
@@ -227,15 +214,14 @@ function stageCreate(c: CreateSpec): bool {
   store<u32>(r + <usize>CREATE_RECORD_MARK, c.mark);
   store<u32>(r + <usize>CREATE_RECORD_TIMEOUT, c.timeout);
   store<u32>(r + <usize>CREATE_RECORD_STATUS, c.status);
-  crPos += CREATE_RECORD_SIZE;
-  crCount++;
+  creates.commit(CREATE_RECORD_SIZE);
   return true;
 }
 
 function flushAll(): void {
-  flushDeletes();
-  flushUpdates();
-  flushCreates();
+  deletes.flush();
+  updates.flush();
+  creates.flush();
 }
 
 function writeRequest(r: DumpRequest, extraFlags: i32 = 0): void {
@@ -356,12 +342,12 @@ export class Plugin {
 
   static get entriesSeen(): u64 { return nSeen; }
   static get entriesSkipped(): u64 { return nSkipped; }
-  static get deletesQueued(): u64 { return nDeleteQueued + <u64>delCount; }
-  static get deletesRefused(): u64 { return nDeleteRefused; }
-  static get updatesQueued(): u64 { return nUpdateQueued + <u64>updCount; }
-  static get updatesRefused(): u64 { return nUpdateRefused; }
-  static get createsQueued(): u64 { return nCreateQueued + <u64>crCount; }
-  static get createsRefused(): u64 { return nCreateRefused; }
+  static get deletesQueued(): u64 { return deletes.queued; }
+  static get deletesRefused(): u64 { return deletes.refused; }
+  static get updatesQueued(): u64 { return updates.queued; }
+  static get updatesRefused(): u64 { return updates.refused; }
+  static get createsQueued(): u64 { return creates.queued; }
+  static get createsRefused(): u64 { return creates.refused; }
   static get batches(): u64 { return nBatches; }
 }
 
