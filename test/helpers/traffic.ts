@@ -1,0 +1,108 @@
+// Real packets between two throwaway namespaces, so the kernel itself creates, counts and labels
+// entries. Since Linux 4.15 a namespace tracks traffic only when its ruleset asks for conntrack,
+// so the client side gets a one-rule nft table; that rule also sets a label, which gives the
+// namespace connlabel room (without it the kernel refuses CTA_LABELS).
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { makeNetns, removeNetns } from './netns.js';
+
+/** The label bit the client's nft rule sets on every new connection. */
+export const RULE_LABEL = 3;
+
+/** Why real-traffic tests cannot run here (no nft), or undefined. CI installs nftables. */
+export function trafficSkipReason(): string | undefined {
+  if (spawnSync('nft', ['--version']).status !== 0) return 'nft (nftables) is not installed: apt-get install -y nftables';
+  return undefined;
+}
+
+export interface TrafficPair {
+  /** The namespace whose conntrack table the tests read (it tracks its own outgoing flows). */
+  client: string;
+  server: string;
+  clientAddr: string;
+  serverAddr: string;
+  /** Sends `rounds` UDP datagrams from the client to serverAddr:port, each answered; resolves when all answers arrived. */
+  udp(port: number, rounds?: number): Promise<void>;
+  /** One TCP connection to serverAddr:port that sends `bytes` bytes, reads the echo and closes. */
+  tcp(port: number, bytes?: number): Promise<void>;
+  close(): void;
+}
+
+/** Two namespaces joined by a veth pair (10.77.0.1 client, 10.77.0.2 server) with tracking on in the client. */
+export function trafficPair(opts: { acct?: boolean; timestamp?: boolean } = {}): TrafficPair {
+  const client = makeNetns();
+  const server = makeNetns();
+  const clientAddr = '10.77.0.1';
+  const serverAddr = '10.77.0.2';
+  try {
+    const ip = (...a: string[]) => execFileSync('ip', a);
+    ip('link', 'add', 'ct0', 'netns', client, 'type', 'veth', 'peer', 'name', 'ct1', 'netns', server);
+    ip('-n', client, 'addr', 'add', `${clientAddr}/24`, 'dev', 'ct0');
+    ip('-n', server, 'addr', 'add', `${serverAddr}/24`, 'dev', 'ct1');
+    ip('-n', client, 'link', 'set', 'ct0', 'up');
+    ip('-n', server, 'link', 'set', 'ct1', 'up');
+    const sysctl = (name: string) => execFileSync('ip', ['netns', 'exec', client, 'sysctl', '-qw', `${name}=1`]);
+    if (opts.acct) sysctl('net.netfilter.nf_conntrack_acct');
+    if (opts.timestamp) sysctl('net.netfilter.nf_conntrack_timestamp');
+    execFileSync('ip', ['netns', 'exec', client, 'nft', '-f', '-'], {
+      input: `table inet ctplug_test {\n chain out {\n  type filter hook output priority 0;\n  ct state new ct label set ${RULE_LABEL}\n }\n}\n`,
+    });
+  } catch (e) {
+    removeNetns(client);
+    removeNetns(server);
+    throw e;
+  }
+  // Each side is a short node script run inside its namespace; the server answers what it gets.
+  const run = (ns: string, code: string, args: string[]) =>
+    new Promise<void>((resolve, reject) => {
+      const p = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', code, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      p.stderr.on('data', (d) => (err += d));
+      p.on('exit', (c) => (c === 0 ? resolve() : reject(new Error(`traffic in ${ns} exited ${c}: ${err}`))));
+    });
+  const serve = (kind: 'udp' | 'tcp', port: number, code: string) => {
+    // The server runs until the client is done, then is killed; `ready` waits for its bind.
+    const p = spawn('ip', ['netns', 'exec', server, process.execPath, '-e', code, serverAddr, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const ready = new Promise<void>((resolve, reject) => {
+      p.stdout.once('data', () => resolve());
+      p.on('exit', (c) => reject(new Error(`${kind} server exited ${c}`)));
+    });
+    return { ready, stop: () => p.kill() };
+  };
+  return {
+    client, server, clientAddr, serverAddr,
+    async udp(port, rounds = 1) {
+      const s = serve('udp', port, UDP_SERVER);
+      try {
+        await s.ready;
+        await run(client, UDP_CLIENT, [serverAddr, String(port), String(rounds)]);
+      } finally {
+        s.stop();
+      }
+    },
+    async tcp(port, bytes = 1000) {
+      const s = serve('tcp', port, TCP_SERVER);
+      try {
+        await s.ready;
+        await run(client, TCP_CLIENT, [serverAddr, String(port), String(bytes)]);
+      } finally {
+        s.stop();
+      }
+    },
+    close() {
+      removeNetns(client);
+      removeNetns(server);
+    },
+  };
+}
+
+const UDP_SERVER = `const [a, p] = process.argv.slice(1); const s = require('dgram').createSocket('udp4');
+s.on('message', (m, r) => s.send(m, r.port, r.address)); s.bind(+p, a, () => console.log('ready'));`;
+const UDP_CLIENT = `const [a, p, n] = process.argv.slice(1); const s = require('dgram').createSocket('udp4'); let got = 0;
+s.on('message', () => { if (++got < +n) s.send('ping', +p, a); else s.close(); }); s.send('ping', +p, a);
+setTimeout(() => { console.error('no answer'); process.exit(1); }, 5000).unref();`;
+const TCP_SERVER = `const [a, p] = process.argv.slice(1);
+require('net').createServer((c) => c.pipe(c)).listen(+p, a, () => console.log('ready'));`;
+const TCP_CLIENT = `const [a, p, n] = process.argv.slice(1); let got = 0;
+const c = require('net').connect(+p, a, () => c.write(Buffer.alloc(+n, 120)));
+c.on('data', (d) => { got += d.length; if (got >= +n) c.end(); });
+c.on('close', () => process.exit(got >= +n ? 0 : 1)); setTimeout(() => process.exit(1), 5000).unref();`;
