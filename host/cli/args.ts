@@ -79,7 +79,7 @@ export interface CommandSpec {
 export const COMMANDS: Record<string, CommandSpec> = {
   list: { options: [...FILTER, 'output', 'netns'], summary: 'list entries (conntrack -L), through the first-party list plugin' },
   delete: { options: [...FILTER, 'output', 'netns'], summary: 'delete matching entries (conntrack -D), through the match plugin' },
-  update: { options: [...FILTER.filter((k) => k !== 'mark' && k !== 'status'), 'mark', 'timeout', 'status', 'labelAdd', 'labelDel', 'netns'], summary: 'set the mark, timeout, status bits or labels of matching entries (conntrack -U)' },
+  update: { options: [...FILTER.filter((k) => k !== 'mark' && k !== 'status'), 'mark', 'timeout', 'status', 'labelAdd', 'labelDel', 'output', 'netns'], summary: 'set the mark, timeout, status bits or labels of matching entries (conntrack -U)' },
   events: { options: [...FILTER, 'eventMask', 'limit', 'duration', 'bufferSize', 'acct', 'timestamp', 'output', 'netns'], summary: 'show conntrack events as they happen (conntrack -E), through the events plugin' },
   flush: { options: ['zone', 'family', 'mark', 'netns'], summary: 'delete everything, or one zone/family/mark, in the kernel (conntrack -F)' },
   count: { options: ['zone', 'family', 'mark', 'netns'], summary: 'count entries (conntrack -C)' },

@@ -80,7 +80,8 @@ export class Filter {
   zones: Array<i64> = [];
   origZones: Array<i64> = [];
   replyZones: Array<i64> = [];
-  ids: Array<i64> = [];
+  // A set: `update` hands the match plugin every id it changed (thousands) to print them.
+  ids: Set<u32> = new Set<u32>();
   labels: Array<i64> = [];
   mark: u32 = 0;
   markMask: u32 = 0xffffffff;
@@ -107,7 +108,7 @@ export class Filter {
   addZone(z: i32): Filter { this.zones.push(z); this.set |= F_ZONE; return this; }
   addOrigZone(z: i32): Filter { this.origZones.push(z); this.set |= F_OZONE; return this; }
   addReplyZone(z: i32): Filter { this.replyZones.push(z); this.set |= F_RZONE; return this; }
-  addId(id: u32): Filter { this.ids.push(<i64>id); this.set |= F_ID; return this; }
+  addId(id: u32): Filter { this.ids.add(id); this.set |= F_ID; return this; }
   /** Require connlabel bit `bit` (0..127) to be set. */
   addLabel(bit: i32): Filter { this.labels.push(<i64>bit); this.set |= F_LABEL; return this; }
   setMark(mark: u32, mask: u32 = 0xffffffff): Filter { this.mark = mark; this.markMask = mask; this.set |= F_MARK; return this; }
@@ -130,7 +131,7 @@ export class Filter {
     if ((set & F_FAMILY) && e.family != this.family) return false;
     if ((set & F_ZONE) && !anyInt(this.zones, <i64>e.zone)) return false;
     if ((set & F_MARK) && (e.mark & this.markMask) != (this.mark & this.markMask)) return false;
-    if ((set & F_ID) && !anyInt(this.ids, <i64>e.id)) return false;
+    if ((set & F_ID) && !this.ids.has(e.id)) return false;
     if (set & F_STATUS) {
       const st = e.status;
       if ((st & this.statusSet) != this.statusSet || (st & this.statusClear) != 0) return false;

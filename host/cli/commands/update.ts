@@ -4,22 +4,26 @@
 // bytes the kernel sent, never the plugin's) and updates them, many per request.
 // -m M[/MASK] is the new mark (only the MASK bits change), -t the new timeout, -u BITS status bits
 // to set (ASSURED, SEEN_REPLY, FIXED_TIMEOUT: the kernel never clears them), --label-add/--label-del
-// connection labels. As with conntrack -U, -m and -u are new values here, not filters. Nothing matched: exit 1.
+// connection labels. As with conntrack -U, -m and -u are new values here, not filters, and the
+// updated entries are printed as they are afterwards (-o text|extended|id|json), rendered by the
+// match plugin from a fresh dump of exactly the updated ids. Nothing matched: exit 1.
 import { LABEL_BYTES, parseLabels } from '../../conntrack/labels.js';
 import { SETTABLE_STATUS, type Change } from '../../conntrack/request.js';
 import { scanEntry } from '../../conntrack/scope.js';
 import { parseMark, parseU32 } from '../../conntrack/validate.js';
 import { splitMessages } from '../../netlink/message.js';
 import { UsageError, type Parsed } from '../args.js';
-import { openConntrack, preflight, summary } from '../common.js';
+import { openConntrack, outputFormat, preflight, summary } from '../common.js';
 import { CliError } from '../errors.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
-import { filterFromFlags, parseStatus } from '../filter.js';
+import { filterFromFlags, parseStatus, type FlagFilter } from '../filter.js';
 import { runBuiltinPlugin } from '../plugins.js';
 import { Progress } from '../progress.js';
 
 export async function run(p: Parsed): Promise<ExitCode> {
-  const { mark: newMark, timeout, status, labelAdd, labelDel, ...filterOpts } = p.opts;
+  const { mark: newMark, timeout, status, labelAdd, labelDel, output: outputFlag, ...filterOpts } = p.opts;
+  const output = outputFormat(outputFlag, 'update');
+  if (output.includes(',')) throw new UsageError('update prints with one format: -o text, extended, id or json', 'update');
   if (newMark === undefined && timeout === undefined && status === undefined && labelAdd === undefined && labelDel === undefined) {
     throw new UsageError('update needs the new value: -m/--mark M[/MASK], -t/--timeout SECONDS, -u/--status BITS and/or --label-add/--label-del LABELS', 'update');
   }
@@ -72,17 +76,22 @@ export async function run(p: Parsed): Promise<ExitCode> {
   const ct = await openConntrack(p.opts.netns);
   const progress = new Progress('updated', wholeDump ? undefined : ids.size);
   let updated = 0;
+  const done: number[] = [];
   try {
-    const held: { entry: Uint8Array }[] = [];
+    const held: { entry: Uint8Array; id: number }[] = [];
     ct.dumpSync(f.kernel, new Uint8Array(RECV_BUFFER_BYTES), (batch) => {
       for (const m of splitMessages(batch)) {
         const s = scanEntry(m);
-        if (wholeDump ? s !== null && s.zone === f.kernel.zone : s?.id !== undefined && ids.has(s.id)) held.push({ entry: m.slice() });
+        if (s?.id !== undefined && (wholeDump ? s.zone === f.kernel.zone : ids.has(s.id))) held.push({ entry: m.slice(), id: s.id });
       }
     }, () => void (held.length = 0));
-    const r = ct.updateSync(held.map((h) => ({ ...h, ...change })), (done) => progress.update(done));
+    const r = ct.updateSync(held.map((h) => ({ entry: h.entry, ...change })), (n) => progress.update(n));
     updated = r.ok;
+    const failed = new Set(r.failed.map((x) => x.index));
+    held.forEach((h, i) => { if (!failed.has(i)) done.push(h.id); });
     if (r.failed.length) {
+      progress.done();
+      await printUpdated(done, f, output, p.opts.netns);
       summary(`${updated} flow entries have been updated.`);
       const first = r.failed[0];
       const hint = first.errno === 'ENOSPC' && change.labels
@@ -96,6 +105,15 @@ export async function run(p: Parsed): Promise<ExitCode> {
     progress.done();
     ct.close();
   }
+  await printUpdated(done, f, output, p.opts.netns);
   summary(`${updated} flow entries have been updated.`);
   return updated > 0 ? EXIT.OK : EXIT.NOTHING_MATCHED;
+}
+
+/** Prints the updated entries as the kernel now has them (an entry gone meanwhile is not printed). */
+async function printUpdated(ids: number[], f: FlagFilter, output: string, netns: string | undefined): Promise<void> {
+  if (ids.length === 0) return;
+  const zone = f.config.zone;
+  const config = { action: 'list', output, id: ids, ...(zone === undefined ? {} : { zone }) };
+  await runBuiltinPlugin('match', config, { operations: ['read'], scope: f.scope }, netns);
 }
