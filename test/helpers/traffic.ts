@@ -3,6 +3,9 @@
 // so the client side gets a one-rule nft table; that rule also sets a label, which gives the
 // namespace connlabel room (without it the kernel refuses CTA_LABELS).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { makeNetns, removeNetns } from './netns.js';
 
 /** The label bit the client's nft rule sets on every new connection. */
@@ -106,3 +109,22 @@ const TCP_CLIENT = `const [a, p, n] = process.argv.slice(1); let got = 0;
 const c = require('net').connect(+p, a, () => c.write(Buffer.alloc(+n, 120)));
 c.on('data', (d) => { got += d.length; if (got >= +n) c.end(); });
 c.on('close', () => process.exit(got >= +n ? 0 : 1)); setTimeout(() => process.exit(1), 5000).unref();`;
+
+/**
+ * `conntrack ARGS` in `ns` with `labels` (bit -> name) as its connlabel.conf: conntrack-tools reads
+ * label names only from /etc/xtables/connlabel.conf, so it runs in a private mount namespace with
+ * an overlay on /etc holding that file; the machine's /etc is not touched.
+ */
+export function conntrackWithLabels(ns: string, args: string[], labels: Record<number, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ctplug-labels-'));
+  try {
+    for (const d of ['upper', 'work', 'upper/xtables']) mkdirSync(join(dir, d), { recursive: true });
+    writeFileSync(join(dir, 'upper/xtables/connlabel.conf'), Object.entries(labels).map(([b, n]) => `${b} ${n}\n`).join(''));
+    const script = 'mount --make-rprivate / && mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1/upper,workdir=$1/work" /etc && shift && exec ip netns exec "$@"';
+    const r = spawnSync('unshare', ['-m', 'sh', '-c', script, 'sh', dir, ns, 'conntrack', ...args], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`conntrack ${args.join(' ')} (with labels) failed (${r.status}): ${r.stderr}`);
+    return r.stdout;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

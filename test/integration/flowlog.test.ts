@@ -1,9 +1,8 @@
 // flowlog against the real kernel: flows created and deleted in a netns with nf_conntrack_acct=1 and nf_conntrack_timestamp=1 give one NDJSON
 // record each, with the right tuples, zone and counters; through the embedder API (loadPlugin,
 // kernel backend) and through the CLI (`ctplug --plugin flowlog`).
-// Counters are present but zero: packets only get tracked in a netns once a ruleset uses conntrack,
-// and this machine has no nft/iptables/act_ct to make one; non-zero values are covered by the
-// plugin tests (test/plugin/flowlog.test.ts) against constructed DESTROY events.
+// These flows are created through netlink, so their counters are present but zero; records with
+// the counters of real packets are tested in test/integration/traffic.test.ts.
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
