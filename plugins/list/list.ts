@@ -1,8 +1,8 @@
 // list: print conntrack entries like `conntrack -L` (text, extended, id) or as NDJSON,
 // optionally filtered with the same keys as the `match` plugin.
 import {
-  Entry, Verdict, Plugin, Filter, JsonValue, renderText, renderJson, setRenderClock,
-  TEXT_EXTENDED, TEXT_ID, TEXT_LABELS, logInfo, u32Of, checkConfigKeys,
+  Entry, Verdict, Plugin, Filter, JsonValue, renderText, renderJson, setRenderClock, setLabelNames,
+  TEXT_EXTENDED, TEXT_ID, TEXT_LABELS, logInfo, u32Of, parseU32Text, checkConfigKeys,
 } from "../../sdk/assembly";
 export * from "../../sdk/assembly/exports";
 
@@ -14,7 +14,7 @@ let limit: u64 = 0; // 0 = no limit
 
 Plugin.init((cfg: JsonValue) => {
   filter = Filter.fromConfig(cfg);
-  checkConfigKeys(cfg, ["output", "limit", "now"]);
+  checkConfigKeys(cfg, ["output", "limit", "now", "label_names"]);
   // "output": "text" | "extended" | "id" | "json", or a comma list like conntrack's -o ("extended,id")
   const parts = cfg.getString("output", "text").split(",");
   for (let i = 0; i < parts.length; i++) {
@@ -25,6 +25,19 @@ Plugin.init((cfg: JsonValue) => {
     else if (p == "labels") textFlags |= TEXT_LABELS;
     else if (p == "json") json = true;
     else Plugin.fail("config: output must be text, extended, id, labels or json (got \"" + p + "\")");
+  }
+  // {"3": "web", ...}: names for labels= (the host reads them from connlabel.conf, as conntrack)
+  const ln = cfg.get("label_names");
+  if (ln) {
+    if (!ln.isObject) Plugin.fail("config: label_names must be an object of bit -> name");
+    const names = new Map<i32, string>();
+    for (let i = 0; i < ln.keys.length; i++) {
+      const bit = parseU32Text(ln.keys[i]);
+      const v = ln.items[i];
+      if (bit < 0 || bit > 127 || !v.isString) Plugin.fail("config: label_names maps a bit 0..127 to a name");
+      else names.set(<i32>bit, v.s);
+    }
+    setLabelNames(names);
   }
   const now = cfg.get("now");
   if (now) { const s = u32Of(now); if (s < 0) Plugin.fail("config: now must be epoch seconds"); else setRenderClock(<u64>s); }

@@ -12,7 +12,7 @@ export { AttrIter, findAttr } from "./attr";
 export { Filter, DumpRequest, FILTER_KEYS, parseU32Text, u32Of, checkConfigKeys } from "./filter";
 export { Cidr, PortRange, parseAddr } from "./addr";
 export { ByteBuf } from "./buf";
-export { renderText, renderJson, setRenderClock, formatAddr, TEXT_EXTENDED, TEXT_ID, TEXT_LABELS, TEXT_EVENT, JSON_EVENT, JSON_RESYNC } from "./render";
+export { renderText, renderJson, setRenderClock, setLabelNames, formatAddr, TEXT_EXTENDED, TEXT_ID, TEXT_LABELS, TEXT_EVENT, JSON_EVENT, JSON_RESYNC } from "./render";
 export { JsonValue, JsonKind, parseJson, jsonError } from "./json";
 export { log, logError, logWarn, logInfo, logDebug, fail, Level } from "./log";
 export * from "./status";

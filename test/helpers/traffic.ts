@@ -111,20 +111,26 @@ c.on('data', (d) => { got += d.length; if (got >= +n) c.end(); });
 c.on('close', () => process.exit(got >= +n ? 0 : 1)); setTimeout(() => process.exit(1), 5000).unref();`;
 
 /**
- * `conntrack ARGS` in `ns` with `labels` (bit -> name) as its connlabel.conf: conntrack-tools reads
- * label names only from /etc/xtables/connlabel.conf, so it runs in a private mount namespace with
- * an overlay on /etc holding that file; the machine's /etc is not touched.
+ * `argv` run in `ns` with `labels` (bit -> name) as /etc/xtables/connlabel.conf, the only place
+ * conntrack-tools (and ctplug, to match it) read label names from: in a private mount namespace
+ * with an overlay on /etc that holds the file, so the machine's /etc is not touched.
  */
-export function conntrackWithLabels(ns: string, args: string[], labels: Record<number, string>): string {
+export function withConnlabelConf(ns: string, labels: Record<number, string>, argv: string[]): { code: number; stdout: string; stderr: string } {
   const dir = mkdtempSync(join(tmpdir(), 'ctplug-labels-'));
   try {
     for (const d of ['upper', 'work', 'upper/xtables']) mkdirSync(join(dir, d), { recursive: true });
     writeFileSync(join(dir, 'upper/xtables/connlabel.conf'), Object.entries(labels).map(([b, n]) => `${b} ${n}\n`).join(''));
     const script = 'mount --make-rprivate / && mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1/upper,workdir=$1/work" /etc && shift && exec ip netns exec "$@"';
-    const r = spawnSync('unshare', ['-m', 'sh', '-c', script, 'sh', dir, ns, 'conntrack', ...args], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`conntrack ${args.join(' ')} (with labels) failed (${r.status}): ${r.stderr}`);
-    return r.stdout;
+    const r = spawnSync('unshare', ['-m', 'sh', '-c', script, 'sh', dir, ns, ...argv], { encoding: 'utf8', env: { ...process.env, CTPLUG_DEBUG: '' } });
+    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** `conntrack ARGS` in `ns` seeing `labels` as its connlabel.conf; throws when it fails. */
+export function conntrackWithLabels(ns: string, args: string[], labels: Record<number, string>): string {
+  const r = withConnlabelConf(ns, labels, ['conntrack', ...args]);
+  if (r.code !== 0) throw new Error(`conntrack ${args.join(' ')} (with labels) failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
 }

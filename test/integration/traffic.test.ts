@@ -13,7 +13,7 @@ import { Conntrack } from '../../host/conntrack/conntrack.js';
 import { loadPlugin } from '../../host/runtime/plugin.js';
 import { bundledCli } from '../helpers/cli.js';
 import { conntrackIn, kernelSuite, listingLines } from '../helpers/netns.js';
-import { conntrackWithLabels, RULE_LABEL, trafficPair, trafficSkipReason, type TrafficPair } from '../helpers/traffic.js';
+import { conntrackWithLabels, withConnlabelConf, RULE_LABEL, trafficPair, trafficSkipReason, type TrafficPair } from '../helpers/traffic.js';
 import { root } from '../plugin/harness.js';
 
 const kernel = kernelSuite('real traffic: events, flowlog counters, labels (kernel, nft)', 'test/integration/traffic.test.ts');
@@ -150,7 +150,7 @@ it('flowlog: records carry the real packets/bytes each way that conntrack -L sho
   }
 });
 
-it('labels: the kernel-set label and ctplug update --label-add/--label-del read back by conntrack -L -o labels; -l filters', async () => {
+it('labels: set by the kernel (nft) and by ctplug update; list -o labels and -l print labels=NAMES exactly as conntrack does', async () => {
   const names = { [RULE_LABEL]: 'three', 70: 'seventy', 127: 'top' };
   await net.udp(4000, 2);
   await net.tcp(4001, 100);
@@ -159,17 +159,24 @@ it('labels: the kernel-set label and ctplug update --label-add/--label-del read 
   const listed = (args: string[]) => JSON.parse(`[${cli.run(['list', '--netns', net.client, '-o', 'json', ...args]).stdout.trim().split('\n').filter(Boolean).join(',')}]`);
   assert.equal(listed(['-l', String(RULE_LABEL)]).map((e: { labels: number[] }) => e.labels), [[RULE_LABEL], [RULE_LABEL]]);
 
-  const u = cli.run(['update', '--netns', net.client, '-p', 'udp', '--label-add', '70,127', '--label-del', String(RULE_LABEL)]);
+  const u = cli.run(['update', '--netns', net.client, '-p', 'udp', '--label-add', '70,127,5', '--label-del', String(RULE_LABEL)]);
   assert.is(u.code, 0, u.stderr);
   assert.match(u.stderr, /1 flow entries have been updated\./);
-  assert.equal(labelsOf(conntrackWithLabels(net.client, ['-L', '-o', 'labels'], names)), ['tcp three', 'udp seventy,top']);
-  // -l filters the same entries conntrack -l selects by name (conntrack then appends labels=NAMES,
-  // which ctplug's text does not print: it has no label names; -o json carries the bits).
-  assert.equal(
-    listingLines(cli.run(['list', '--netns', net.client, '-l', '70']).stdout),
-    listingLines(conntrackWithLabels(net.client, ['-L', '-l', 'seventy'], names).replace(/ labels=\S+$/gm, '')),
-  );
-  assert.equal(listed(['-l', '70,127']).map((e: { proto: string; labels: number[] }) => [e.proto, e.labels]), [['udp', [70, 127]]]);
+  assert.equal(listed(['-p', 'udp']).map((e: { labels: number[] }) => e.labels), [[5, 70, 127]]);
+  // Both tools in the same mount namespace, reading the same connlabel.conf (bit 5 has no name:
+  // neither prints it). -l filters by name and prints labels= too.
+  const ours = (args: string[]) => {
+    const r = withConnlabelConf(net.client, names, [process.execPath, cli.entry, 'list', ...args]);
+    assert.is(r.code, 0, r.stderr);
+    return listingLines(r.stdout);
+  };
+  const theirs = (args: string[]) => listingLines(conntrackWithLabels(net.client, ['-L', ...args], names));
+  for (const args of [['-o', 'labels'], ['-o', 'extended,id,labels'], ['-l', 'seventy'], ['-l', 'three', '-o', 'extended'], ['-l', 'seventy,top']]) {
+    assert.equal(ours(args), theirs(args), args.join(' '));
+  }
+  assert.equal(labelsOf(ours(['-o', 'labels']).join('\n')), ['tcp three', 'udp seventy,top']);
+  // Without connlabel.conf ctplug prints bit numbers (conntrack would print nothing).
+  assert.equal(labelsOf(cli.run(['list', '--netns', net.client, '-o', 'labels']).stdout), ['tcp 3', 'udp 5,70,127']);
   assert.is(cli.run(['list', '--netns', net.client, '-l', '71']).stdout, '');
 });
 
