@@ -35,6 +35,11 @@ const EXAMPLES: Record<string, string[]> = {
     'ctplug create -p tcp -s 10.0.0.1 -d 10.0.0.2 --sport 40000 --dport 443 --state ESTABLISHED -t 120 -w 5',
     'ctplug create -p udp -s 2001:db8::1 -d 2001:db8::2 --sport 5353 --dport 53 -t 30 -m 0x10',
     'ctplug create -p icmp -s 10.0.0.1 -d 10.0.0.2 --icmp-type 8 --icmp-code 0 --icmp-id 7 -t 30',
+    'ctplug create -p tcp -s 10.0.0.1 -d 203.0.113.1 --sport 40000 --dport 80 --dst-nat 192.168.1.5:8080 -t 120   # DNAT, as conntrack -I',
+    'ctplug create -p udp -s 2001:db8::1 -d 2001:db8::2 --sport 5353 --dport 53 --src-nat [2001:db8::7]:6000 -t 30',
+    'ctplug create -p udp -s 10.0.0.1 -d 10.0.0.2 --sport 5000 --dport 53 -t 30 --label-add 3,70   # needs connlabel room',
+    'ctplug create -p udp -s 10.0.0.1 -d 10.0.0.2 --sport 5000 --dport 53 -t 30 --orig-zone 5     # zone-orig=5',
+    'ctplug list -o json > t.ndjson && ctplug create --netns standby --from t.ndjson   # NAT, labels, zones restored',
   ],
   get: ['ctplug get -p tcp -s 10.0.0.1 -d 10.0.0.2 --sport 40000 --dport 443 -w 5', 'ctplug get -p udp -r 10.0.0.2 -q 10.0.0.1 --reply-port-src 53 --reply-port-dst 5353'],
   'plugin inspect': ['ctplug plugin inspect dist/plugins/match.wasm', 'ctplug plugin inspect my-filter/build/my-filter.wasm -o json'],
@@ -52,7 +57,13 @@ const NOTES: Record<string, string> = {
   events: 'Runs until Ctrl-C, --count N or --duration S, then prints one summary line on stderr: events shown,\nevents delivered, overruns and resyncs. -w, -f and -m are filtered in the kernel. If the kernel drops\nevents (a burst larger than the socket buffer, -b), the overrun is reported and the subscribed scope is\nre-listed (a resync) so nothing is missed silently. Says so when the namespace\'s nf_conntrack_events is 0\n(no events at all), and, for -o json/extended, when nf_conntrack_acct / nf_conntrack_timestamp are off\n(no packet/byte counters, no start/stop times); --acct / --timestamp turn them on.',
   flush: 'Flush is done by the kernel. With -w/-f/-m only matching entries go.',
   count: 'Without filters this asks the kernel\'s counter; with -w/-f/-m it counts a filtered dump.',
-  create: 'tcp/udp/sctp/dccp/udplite need --sport and --dport; a timeout (-t) is required.\ntcp defaults to --state ESTABLISHED. -r/-q give the reply tuple when NAT applies.',
+  create: 'tcp/udp/sctp/dccp/udplite need --sport and --dport; a timeout (-t) is required.\ntcp defaults to --state ESTABLISHED. -r/-q give the reply tuple as is.\n'
+    + '--src-nat/--dst-nat IP[:PORT] (IPv6: [ADDR]:PORT) have the kernel\'s NAT core rewrite the reply tuple, as\n'
+    + 'conntrack -I does (SRC_NAT/DST_NAT set; needs nf_nat). For icmp the port is the ICMP id (conntrack ignores it).\n'
+    + '--label-add sets labels; the namespace needs connlabel room (a rule using ct labels), else the entry is\n'
+    + 'removed again and create fails (the kernel would keep it without labels). One zone per entry: -w, or\n'
+    + 'one of --orig-zone/--reply-zone (the kernel refuses a second zone with EINVAL).\n'
+    + '--from restores NAT (from the SRC_NAT/DST_NAT flags), labels and directional zones of `list -o json` records.',
   get: 'One entry by its original tuple (-s/-d/--sport/--dport) or its reply tuple (-r/-q/--reply-port-*).\nNo such entry: exit 1.',
   'plugin inspect': 'Reads the module and its manifest (FILE.manifest.json or manifest.json next to it).',
   'plugin new': 'Creates ./NAME with the source, manifest, asconfig.json, package.json and a uvu test using the\nctplug test kit. `npm install && npm test` there builds the plugin and passes with no edits.',

@@ -46,8 +46,13 @@ export function entryFromFlags(o: Opts): NewEntry {
     timeout: o.timeout as unknown as number,
     tcpState: o.state,
     zone: o.zone as unknown as number,
+    origZone: o.origZone as unknown as number,
+    replyZone: o.replyZone as unknown as number,
     mark: o.mark as unknown as number,
     status: o.status === undefined ? undefined : parseStatus(o.status, false).bits,
+    srcNat: o.srcNat,
+    dstNat: o.dstNat,
+    labels: o.labelAdd,
   };
   if (orig) {
     const entry = toNewEntry({ ...specOf(o, 'original', 'create'), ...extra });

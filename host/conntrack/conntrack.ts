@@ -12,11 +12,11 @@ import {
   SETTABLE_STATUS, createRequest, cpuStatsRequest, deleteRequest, dumpRequest, flushRequest, getRequest, statsRequest, updateRequest,
   type Change, type KernelFilter, type Lookup, type NewEntry,
 } from './request.js';
-import { LABEL_BYTES } from './labels.js';
+import { LABEL_BYTES, labelsFromBits, parseLabels } from './labels.js';
 import { emptyScope, scanInto, type ScopeFields } from './scope.js';
 import { icmpHasInverse, type Tuple } from './tuple.js';
 import {
-  PROTOCOLS_WITH_PORTS, netnsPath, parseAddress, parseFamily, parseMark, parsePort, parseProtocol, parseTcpState,
+  PROTOCOLS_WITH_PORTS, netnsPath, parseAddress, parseFamily, parseMark, parseNatTarget, parsePort, parseProtocol, parseTcpState,
   parseU32, parseU8, parseZone, type Family,
 } from './validate.js';
 
@@ -49,9 +49,17 @@ export interface CreateSpec {
   icmpId?: number;
   tcpState?: string;
   zone?: number;
+  /** A directional zone (of the original or the reply tuple) instead of -w's zone; at most one. */
+  origZone?: number;
+  replyZone?: number;
   mark?: number;
   timeout: number;
   status?: number;
+  /** `IP`, `IP:PORT` or `[IPV6]:PORT`, as conntrack -I --src-nat / --dst-nat take them. */
+  srcNat?: string;
+  dstNat?: string;
+  /** Labels to set: `3,5` (or connlabel.conf names) or bit numbers. */
+  labels?: string | number[];
 }
 
 export interface OpenOptions {
@@ -81,7 +89,7 @@ export function toNewEntry(s: CreateSpec): NewEntry {
     if (!icmpHasInverse(proto.number, tuple.icmpType)) throw invalid('create', `icmp type ${tuple.icmpType} is not a query the kernel tracks (use echo, timestamp, info or address requests)`);
   }
   if (s.timeout === undefined) throw invalid('create', 'a timeout is required (seconds)');
-  return {
+  const entry: NewEntry = {
     tuple,
     timeout: parseU32(s.timeout, 'timeout'),
     zone: s.zone === undefined ? undefined : parseZone(s.zone),
@@ -89,6 +97,28 @@ export function toNewEntry(s: CreateSpec): NewEntry {
     tcpState: s.tcpState === undefined ? (proto.number === IPPROTO.tcp ? TCP_STATES.indexOf('ESTABLISHED') : undefined) : parseTcpState(s.tcpState),
     status: s.status === undefined ? undefined : parseU32(s.status, 'status'),
   };
+  if (s.origZone !== undefined || s.replyZone !== undefined) directionalZones(entry, s);
+  if (s.srcNat !== undefined) entry.srcNat = parseNatTarget(s.srcNat, src.family, proto.name, 'src-nat');
+  if (s.dstNat !== undefined) entry.dstNat = parseNatTarget(s.dstNat, src.family, proto.name, 'dst-nat');
+  if (s.labels !== undefined) entry.labels = Array.isArray(s.labels) ? labelsFromBits(s.labels, 'labels') : parseLabels(s.labels, 'label-add');
+  return entry;
+}
+
+/**
+ * Directional zones as the kernel accepts them on create (ctnetlink_new_conntrack ->
+ * ctnetlink_parse_tuple -> ctnetlink_parse_tuple_zone): an entry has one zone, kept with a
+ * direction. A CTA_TUPLE_ZONE is refused with EINVAL once the zone is already set to something
+ * other than 0, by CTA_ZONE (-w) or by the original tuple's zone, so refuse the same here.
+ */
+function directionalZones(entry: NewEntry, s: CreateSpec): void {
+  const orig = s.origZone === undefined ? undefined : parseZone(s.origZone, 'orig-zone');
+  const reply = s.replyZone === undefined ? undefined : parseZone(s.replyZone, 'reply-zone');
+  const why = 'the kernel keeps one zone per entry, either for both directions (-w) or for one (--orig-zone or --reply-zone), '
+    + 'and refuses a tuple zone once another zone is set (EINVAL from ctnetlink_parse_tuple_zone)';
+  if (entry.zone) throw invalid('create', `-w ${entry.zone} cannot be combined with ${orig !== undefined ? '--orig-zone' : '--reply-zone'}: ${why}`);
+  if (orig && reply !== undefined) throw invalid('create', `--orig-zone ${orig} cannot be combined with --reply-zone: ${why}`);
+  entry.origZone = orig;
+  entry.replyZone = reply;
 }
 
 function validateFilter(f: KernelFilter): KernelFilter {

@@ -23,6 +23,9 @@ export const CTA_PROTO = {
   NUM: 1, SRC_PORT: 2, DST_PORT: 3, ICMP_ID: 4, ICMP_TYPE: 5, ICMP_CODE: 6,
   ICMPV6_ID: 7, ICMPV6_TYPE: 8, ICMPV6_CODE: 9,
 } as const;
+/** Inside CTA_NAT_SRC / CTA_NAT_DST: the address range and the nested port range (CTA_PROTONAT_*). */
+export const CTA_NAT = { V4_MINIP: 1, V4_MAXIP: 2, PROTO: 3, V6_MINIP: 4, V6_MAXIP: 5 } as const;
+export const CTA_PROTONAT = { PORT_MIN: 1, PORT_MAX: 2 } as const;
 export const CTA_PROTOINFO_TCP = 1;
 export const CTA_PROTOINFO_TCP_STATE = 1;
 export const CTA_STATS_GLOBAL_ENTRIES = 1;

@@ -36,20 +36,27 @@ function setBit(bits: Uint8Array, n: number): void {
 
 /** `1,5,web` -> a 16-byte bitmap. Bits 0..127, or names from connlabel.conf. */
 export function parseLabels(v: string, what = 'label', names: Map<string, number> = readConnlabelConf()): Uint8Array {
-  const bits = new Uint8Array(LABEL_BYTES);
   const items = String(v).split(',').map((s) => s.trim()).filter(Boolean);
   if (!items.length) throw invalid(what, `${JSON.stringify(v)} names no label`);
-  for (const item of items) {
-    let n: number | undefined;
-    if (/^\d+$/.test(item)) n = Number(item);
-    else n = names.get(item);
+  return labelsFromBits(items.map((item) => {
+    const n = /^\d+$/.test(item) ? Number(item) : names.get(item);
     if (n === undefined) {
       throw invalid(what, `${JSON.stringify(item)} is not a label: use a bit number 0..${LABEL_BITS - 1}${names.size ? ` or a name from ${CONNLABEL_CONF}` : ` (no ${CONNLABEL_CONF} for names)`}`);
     }
-    if (n >= LABEL_BITS) throw invalid(what, `label bit ${n} is out of range: use 0..${LABEL_BITS - 1}`);
-    setBit(bits, n);
+    return n;
+  }), what);
+}
+
+/** Label bit numbers (as `ctplug list -o json` prints them in "labels") -> a 16-byte bitmap. */
+export function labelsFromBits(bits: Iterable<unknown>, what = 'label'): Uint8Array {
+  const out = new Uint8Array(LABEL_BYTES);
+  for (const n of bits) {
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n >= LABEL_BITS) {
+      throw invalid(what, `label bit ${JSON.stringify(n)} is out of range: use 0..${LABEL_BITS - 1}`);
+    }
+    setBit(out, n);
   }
-  return bits;
+  return out;
 }
 
 /** The label bits set in a bitmap, ascending. */

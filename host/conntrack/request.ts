@@ -3,7 +3,7 @@ import type { Encoder } from '../netlink/attr.js';
 import { NLA_TYPE_MASK, NLMSG_HDRLEN, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST } from '../netlink/constants.js';
 import { NFGENMSG_LEN, beginMessage, endMessage } from '../netlink/message.js';
 import {
-  AF_UNSPEC, CTA, CTA_PROTOINFO_TCP, CTA_PROTOINFO_TCP_STATE, IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_GET,
+  AF_UNSPEC, CTA, CTA_NAT, CTA_PROTONAT, CTA_PROTOINFO_TCP, CTA_PROTOINFO_TCP_STATE, IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_GET,
   IPCTNL_MSG_CT_GET_STATS, IPCTNL_MSG_CT_GET_STATS_CPU, IPCTNL_MSG_CT_NEW, IPPROTO, IPS, msgType,
 } from './constants.js';
 import type { ScopeFields } from './scope.js';
@@ -72,18 +72,30 @@ export interface Change {
  *  SEEN_REPLY and ASSURED can only be set, NAT/helper/offload bits are ignored). */
 export const SETTABLE_STATUS = IPS.SEEN_REPLY | IPS.ASSURED | IPS.FIXED_TIMEOUT;
 
-/** The top-level CTA_STATUS of an entry message, 0 when absent. */
-export function entryStatus(msg: Uint8Array, base = 0): number {
+/** The payload [start, end) of the first top-level attribute `type` of an entry message, or undefined. */
+function topLevelAttr(msg: Uint8Array, base: number, type: number): [number, number] | undefined {
   const end = Math.min(msg.length, base + ((msg[base] | (msg[base + 1] << 8) | (msg[base + 2] << 16) | (msg[base + 3] << 24)) >>> 0));
   for (let p = base + NLMSG_HDRLEN + NFGENMSG_LEN; p + 4 <= end; ) {
     const alen = msg[p] | (msg[p + 1] << 8);
     if (alen < 4 || p + alen > end) break;
-    if (((msg[p + 2] | (msg[p + 3] << 8)) & NLA_TYPE_MASK) === CTA.STATUS && alen === 8) {
-      return ((msg[p + 4] << 24) | (msg[p + 5] << 16) | (msg[p + 6] << 8) | msg[p + 7]) >>> 0;
-    }
+    if (((msg[p + 2] | (msg[p + 3] << 8)) & NLA_TYPE_MASK) === type) return [p + 4, p + alen];
     p += (alen + 3) & ~3;
   }
-  return 0;
+  return undefined;
+}
+
+/** The top-level CTA_STATUS of an entry message, 0 when absent. */
+export function entryStatus(msg: Uint8Array, base = 0): number {
+  const at = topLevelAttr(msg, base, CTA.STATUS);
+  if (!at || at[1] - at[0] !== 4) return 0;
+  const p = at[0];
+  return ((msg[p] << 24) | (msg[p + 1] << 16) | (msg[p + 2] << 8) | msg[p + 3]) >>> 0;
+}
+
+/** The CTA_LABELS bitmap of an entry message (as the kernel keeps it), undefined when it has none. */
+export function entryLabels(msg: Uint8Array, base = 0): Uint8Array | undefined {
+  const at = topLevelAttr(msg, base, CTA.LABELS);
+  return at && msg.slice(at[0], at[1]);
 }
 
 /** CT_NEW without CREATE: changes an existing entry, found by its own tuple/zone attributes. */
@@ -119,22 +131,52 @@ export function getRequest(enc: Encoder, seq: number, l: Lookup): void {
   endMessage(enc, at);
 }
 
+/** One NAT target as `conntrack -I --src-nat/--dst-nat IP[:PORT]` gives it: a single address and optionally a single port. */
+export interface NatTarget {
+  /** 4 or 16 bytes, network order, the family of the tuple. */
+  addr: Uint8Array;
+  /** The port (the ICMP id for icmp/icmpv6); absent: the kernel keeps the port if it can. */
+  port?: number;
+}
+
 export interface NewEntry {
   tuple: Tuple;
   /** Defaults to the original tuple inverted (no NAT). */
   reply?: Tuple;
   timeout: number;
   zone?: number;
+  /** Directional zone (CTA_TUPLE_ZONE) of the original tuple; the kernel takes one zone per entry. */
+  origZone?: number;
+  /** Directional zone of the reply tuple. */
+  replyZone?: number;
   mark?: number;
   tcpState?: number;
   status?: number;
+  /**
+   * NAT set up by the kernel's NAT core (CTA_NAT_SRC / CTA_NAT_DST, needs nf_nat): it rewrites
+   * the reply tuple and sets the SRC_NAT/DST_NAT and *_NAT_DONE status bits, as for a NATed packet.
+   */
+  srcNat?: NatTarget;
+  dstNat?: NatTarget;
+  /** Connection labels (CTA_LABELS, a LABEL_BYTES bitmap). The kernel only keeps them where the
+   *  namespace has connlabel room, and ignores them silently on create otherwise. */
+  labels?: Uint8Array;
+}
+
+function encodeNat(enc: Encoder, type: number, n: NatTarget): void {
+  enc.begin(type);
+  // One address: MINIP only, the kernel takes MAXIP = MINIP (nf_nat_ipv4/6_nlattr_to_range).
+  enc.bytesAttr(n.addr.length === 4 ? CTA_NAT.V4_MINIP : CTA_NAT.V6_MINIP, n.addr);
+  if (n.port !== undefined) enc.begin(CTA_NAT.PROTO).u16be(CTA_PROTONAT.PORT_MIN, n.port).u16be(CTA_PROTONAT.PORT_MAX, n.port).end();
+  enc.end();
 }
 
 /** CT_NEW that creates (CREATE|EXCL). The kernel insists on IPS_CONFIRMED here (EBUSY otherwise). */
 export function createRequest(enc: Encoder, seq: number, n: NewEntry): void {
   const at = beginMessage(enc, msgType(IPCTNL_MSG_CT_NEW), NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL, seq, familyNumber(n.tuple.family));
-  encodeTuple(enc, CTA.TUPLE_ORIG, n.tuple);
-  encodeTuple(enc, CTA.TUPLE_REPLY, n.reply ?? invertTuple(n.tuple));
+  const reply = n.reply ?? invertTuple(n.tuple);
+  encodeTuple(enc, CTA.TUPLE_ORIG, n.origZone === undefined ? n.tuple : { ...n.tuple, zone: n.origZone });
+  encodeTuple(enc, CTA.TUPLE_REPLY, n.replyZone === undefined ? reply : { ...reply, zone: n.replyZone });
   enc.u32be(CTA.STATUS, (n.status ?? 0) | IPS.CONFIRMED);
   enc.u32be(CTA.TIMEOUT, n.timeout);
   if (n.tuple.protocol === IPPROTO.tcp && n.tcpState !== undefined) {
@@ -142,6 +184,9 @@ export function createRequest(enc: Encoder, seq: number, n: NewEntry): void {
   }
   if (n.mark !== undefined) enc.u32be(CTA.MARK, n.mark);
   if (n.zone !== undefined) enc.u16be(CTA.ZONE, n.zone);
+  if (n.dstNat) encodeNat(enc, CTA.NAT_DST, n.dstNat);
+  if (n.srcNat) encodeNat(enc, CTA.NAT_SRC, n.srcNat);
+  if (n.labels) enc.bytesAttr(CTA.LABELS, n.labels);
   endMessage(enc, at);
 }
 

@@ -148,3 +148,35 @@ export function netnsPath(v: string): string {
 }
 
 export const PROTOCOLS_WITH_PORTS = new Set(['tcp', 'udp', 'udplite', 'sctp', 'dccp']);
+
+/** Protocols whose NAT target may carry a port (for icmp/icmpv6 it is the ICMP id, as in the kernel). */
+const NAT_PORT_PROTOCOLS = new Set([...PROTOCOLS_WITH_PORTS, 'icmp', 'icmpv6']);
+
+/**
+ * A NAT target as `conntrack -I --src-nat/--dst-nat` takes it: `IP`, `IP:PORT`, `IPV6`,
+ * `[IPV6]` or `[IPV6]:PORT`. The address must be of the tuple's family; a port (1..65535) only
+ * for protocols that have one.
+ */
+export function parseNatTarget(v: unknown, family: Family, protocol: ProtocolName, what: string): { addr: Uint8Array; port?: number } {
+  const s = String(v).trim();
+  let host = s;
+  let port: string | undefined;
+  const bracket = s.match(/^\[([^\]]*)\](?::(.*))?$/);
+  if (bracket) {
+    host = bracket[1];
+    port = bracket[2];
+    if (port === undefined && s.endsWith(':')) port = '';
+  } else if (s.indexOf(':') >= 0 && s.indexOf(':') === s.lastIndexOf(':')) {
+    [host, port] = s.split(':'); // one colon: IPv4:PORT (an IPv6 address has at least two)
+  }
+  const usage = `use IP, IP:PORT or [IPV6]:PORT`;
+  if (!host) throw invalid(what, `${JSON.stringify(v)} has no address: ${usage}`);
+  if (!isIPv4(host) && !isIPv6(host)) throw invalid(what, `${JSON.stringify(host)} is not an IPv4 or IPv6 address: ${usage}`);
+  const addr = parseAddress(host, undefined, what);
+  if (addr.family !== family) throw invalid(what, `${host} is an ${addr.family} address but the entry is ${family}: NAT keeps the family`);
+  if (port === undefined) return { addr: addr.bytes };
+  if (!NAT_PORT_PROTOCOLS.has(protocol)) throw invalid(what, `${protocol} has no ports: give the address alone`);
+  const n = integer(port);
+  if (n === undefined || n < 1 || n > 65535) throw invalid(what, `${JSON.stringify(port)} is not a port: use an integer from 1 to 65535`);
+  return { addr: addr.bytes, port: n };
+}

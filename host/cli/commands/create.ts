@@ -3,9 +3,9 @@
 // `conntrack -I`) and/or `ctplug list -o json` NDJSON, created in batches through
 // Conntrack.createSync. A bad line is reported with its number and the rest are still created.
 import { readFileSync } from 'node:fs';
-import { toNewEntry } from '../../conntrack/conntrack.js';
+import { toNewEntry, type Conntrack } from '../../conntrack/conntrack.js';
 import { IPS } from '../../conntrack/constants.js';
-import type { NewEntry } from '../../conntrack/request.js';
+import { entryLabels, type NewEntry } from '../../conntrack/request.js';
 import { parseFamily, parseZone } from '../../conntrack/validate.js';
 import { parseArgs, UsageError, type Opts, type Parsed } from '../args.js';
 import { openConntrack, summary } from '../common.js';
@@ -18,8 +18,25 @@ import { entryFromFlags } from '../tuple.js';
 const ADVICE: Record<string, string> = {
   EEXIST: 'an entry with this tuple and zone exists; delete it first (`ctplug delete ...`) or choose another tuple',
   EINVAL: 'the kernel rejected a value; check the protocol, ports and state',
-  ENOMEM: 'the conntrack table is full (nf_conntrack_max)',
+  ENOMEM: 'the conntrack table is full (nf_conntrack_max), or the NAT core found no free tuple for --src-nat/--dst-nat',
+  EOPNOTSUPP: '--src-nat/--dst-nat need the kernel\'s NAT core: modprobe nf_nat (CONFIG_NF_NAT)',
 };
+
+/** Why labels can go missing on create: the kernel's own behaviour, said once for both paths. */
+const NO_LABEL_ROOM = 'this namespace has no connlabel room (the kernel keeps labels only where a rule uses ct labels, '
+  + 'and on create ignores a CTA_LABELS it cannot store: ctnetlink_new_conntrack drops the ENOSPC of ctnetlink_attach_labels)';
+const LABEL_ROOM_ADVICE = 'add a rule that uses ct labels to the namespace\'s ruleset (nft: `ct label set N`), or create without labels';
+
+/**
+ * The created entry as the kernel now holds it, and whether it carries every label asked for.
+ * Looked up by its original tuple (NAT rewrites only the reply) in its zone (a directional
+ * zone of the original tuple looks up like a zone; one of the reply tuple is zone 0 that way).
+ */
+function checkLabels(ct: Conntrack, e: NewEntry): { entry: Uint8Array | null; ok: boolean } {
+  const entry = ct.getSync({ tuple: e.tuple, direction: 'original', zone: e.zone ?? e.origZone });
+  const got = entry && entryLabels(entry);
+  return { entry, ok: !!got && e.labels!.every((b, i) => (b & (got[i] ?? 0)) === b) };
+}
 
 /** Kernel create batches: big enough to amortise, small enough for progress to move. */
 const CHUNK = 4096;
@@ -37,6 +54,14 @@ export async function run(p: Parsed): Promise<ExitCode> {
       const f = r.failed[0];
       const kind = f.errno === 'EPERM' || f.errno === 'EACCES' ? EXIT.PRIVILEGE : EXIT.KERNEL;
       throw new CliError(kind, `create: the kernel refused the entry: ${f.message}`, ADVICE[f.errno] ?? (kind === EXIT.PRIVILEGE ? 'run as root (needs CAP_NET_ADMIN)' : 'check the values given'));
+    }
+    if (entry.labels) {
+      // Not silently half-done: without its labels the entry is removed again.
+      const { entry: held, ok } = checkLabels(ct, entry);
+      if (!ok) {
+        if (held) ct.deleteSync([held]);
+        throw new CliError(EXIT.KERNEL, `create: the kernel created the entry without its labels, so it was removed again: ${NO_LABEL_ROOM}`, LABEL_ROOM_ADVICE);
+      }
     }
   } finally {
     ct.close();
@@ -57,9 +82,21 @@ export function optsFromJson(j: Record<string, any>): Opts {
   o.src = str(orig.src); o.dst = str(orig.dst);
   if (orig.sport !== undefined) { o.sport = str(orig.sport); o.dport = str(orig.dport); }
   if (orig.type !== undefined) { o.icmpType = str(orig.type); o.icmpCode = str(orig.code); o.icmpId = str(orig.id); }
-  // The reply tuple only matters when it is not the plain inverse (NAT); giving it always is harmless.
-  if (reply.src !== undefined) { o.replySrc = str(reply.src); o.replyDst = str(reply.dst); }
-  if (reply.sport !== undefined && orig.sport !== undefined) { o.replySport = str(reply.sport); o.replyDport = str(reply.dport); }
+  const nat = natFromJson(j, orig, reply);
+  if (nat) {
+    // Made by the NAT core (flags SRC_NAT / DST_NAT): recreated the same way, so the kernel sets
+    // the same reply tuple and status bits (and its NAT bookkeeping) as on the saved entry.
+    if (nat.srcNat !== undefined) o.srcNat = nat.srcNat;
+    if (nat.dstNat !== undefined) o.dstNat = nat.dstNat;
+  } else {
+    // The reply tuple only matters when it is not the plain inverse; giving it always is harmless.
+    if (reply.src !== undefined) { o.replySrc = str(reply.src); o.replyDst = str(reply.dst); }
+    if (reply.sport !== undefined && orig.sport !== undefined) { o.replySport = str(reply.sport); o.replyDport = str(reply.dport); }
+  }
+  if (orig.zone !== undefined) o.origZone = str(orig.zone);
+  if (reply.zone !== undefined) o.replyZone = str(reply.zone);
+  const labels = jsonLabels(j.labels);
+  if (labels !== undefined) o.labelAdd = String(labels);
   o.timeout = str(Math.max(1, Number(j.timeout ?? 1)));
   if (j.zone !== undefined) o.zone = str(j.zone);
   if (j.mark !== undefined) o.mark = str(j.mark);
@@ -70,7 +107,46 @@ export function optsFromJson(j: Record<string, any>): Opts {
 }
 
 const STATUS_BITS: Record<string, number> = { ASSURED: IPS.ASSURED, SEEN_REPLY: IPS.SEEN_REPLY };
+const NAT_FLAGS = new Set(['SRC_NAT', 'DST_NAT']);
 const str = (v: unknown) => (v === undefined || v === null ? undefined : String(v));
+
+/** A record's "labels": bit numbers (as `list -o json` prints them), or a string of them; none: undefined. */
+function jsonLabels(v: unknown): number[] | string | undefined {
+  if (v === undefined || v === null || (Array.isArray(v) && v.length === 0)) return undefined;
+  return Array.isArray(v) ? v : String(v);
+}
+
+/** `IP[:PORT]` as --src-nat/--dst-nat take it (an IPv6 address in brackets when a port follows). */
+const natTarget = (addr: unknown, port: unknown) =>
+  port === undefined ? String(addr) : String(addr).includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
+
+/**
+ * The NAT of a saved entry, from its SRC_NAT / DST_NAT flags and its reply tuple: source NAT
+ * rewrote the reply's destination (and port), destination NAT its source. The port is always
+ * given (the ICMP id when NAT changed it), so the kernel picks exactly the saved tuple. Undefined
+ * when there are no NAT flags, or they do not explain the reply (then it is given as a tuple).
+ */
+function natFromJson(j: Record<string, any>, orig: Record<string, any>, reply: Record<string, any>): { srcNat?: string; dstNat?: string } | undefined {
+  const flags = Array.isArray(j.flags) ? j.flags.map(String) : [];
+  const snat = flags.includes('SRC_NAT'), dnat = flags.includes('DST_NAT');
+  if ((!snat && !dnat) || reply.src === undefined || reply.dst === undefined) return undefined;
+  const ports = orig.sport !== undefined && reply.sport !== undefined;
+  const icmpId = orig.id !== undefined && reply.id !== undefined && str(orig.id) !== str(reply.id) ? reply.id : undefined;
+  if (!snat && (str(reply.dst) !== str(orig.src) || (ports && str(reply.dport) !== str(orig.sport)))) return undefined;
+  if (!dnat && (str(reply.src) !== str(orig.dst) || (ports && str(reply.sport) !== str(orig.dport)))) return undefined;
+  return {
+    srcNat: snat ? natTarget(reply.dst, ports ? reply.dport : icmpId) : undefined,
+    dstNat: dnat ? natTarget(reply.src, ports ? reply.sport : snat ? undefined : icmpId) : undefined,
+  };
+}
+
+/** --to-zone: the entry goes to that zone, in the same direction when its zone is directional. */
+function moveToZone(o: Opts, zone: number | undefined): void {
+  if (zone === undefined) return;
+  if (o.origZone !== undefined) o.origZone = String(zone);
+  else if (o.replyZone !== undefined) o.replyZone = String(zone);
+  else o.zone = String(zone);
+}
 
 /**
  * NDJSON fast path (a restore is 100k of these): the record's values go straight to toNewEntry,
@@ -82,6 +158,8 @@ const str = (v: unknown) => (v === undefined || v === null ? undefined : String(
 export function entryFromJson(j: Record<string, any>, toZone: number | undefined): NewEntry | undefined {
   const orig = j.orig, reply = j.reply;
   if (!orig || typeof orig !== 'object' || orig.src == null || orig.dst == null) return undefined;
+  // Directional zones (rare) take the flag path.
+  if (orig.zone !== undefined || (reply && typeof reply === 'object' && reply.zone !== undefined)) return undefined;
   const proto = j.proto ?? j.protonum;
   if (proto == null) return undefined;
   const ports = orig.sport !== undefined;
@@ -97,6 +175,7 @@ export function entryFromJson(j: Record<string, any>, toZone: number | undefined
   let status: number | undefined;
   if (Array.isArray(j.flags)) {
     for (const f of j.flags) {
+      if (NAT_FLAGS.has(String(f))) return undefined; // NAT: the flag path recreates it with --src-nat/--dst-nat
       const b = STATUS_BITS[String(f)];
       if (b !== undefined) status = (status ?? 0) | b;
     }
@@ -116,6 +195,7 @@ export function entryFromJson(j: Record<string, any>, toZone: number | undefined
     mark: str(j.mark) as unknown as number,
     tcpState: j.state !== undefined && String(proto).toLowerCase() === 'tcp' ? str(j.state) : undefined,
     status,
+    labels: jsonLabels(j.labels),
   });
 }
 
@@ -135,8 +215,13 @@ export function entryFromLineOpts(o: Opts): NewEntry {
     timeout: o.timeout as unknown as number,
     tcpState: o.state,
     zone: o.zone as unknown as number,
+    origZone: o.origZone as unknown as number,
+    replyZone: o.replyZone as unknown as number,
     mark: o.mark as unknown as number,
     status: o.status === undefined ? undefined : parseStatus(o.status, false).bits,
+    srcNat: o.srcNat,
+    dstNat: o.dstNat,
+    labels: o.labelAdd,
   });
 }
 
@@ -165,7 +250,8 @@ async function bulk(p: Parsed): Promise<ExitCode> {
   const toZone = p.opts.toZone === undefined ? undefined : parseZone(p.opts.toZone, 'to-zone');
 
   // Parsed and created a chunk at a time: memory stays flat and the kernel works while we parse.
-  let valid = 0, created = 0;
+  let valid = 0, created = 0, labelsLost = 0;
+  let firstLost: number | undefined;
   const bad: string[] = [];
   const failed: string[] = [];
   let entries: NewEntry[] = [];
@@ -178,6 +264,13 @@ async function bulk(p: Parsed): Promise<ExitCode> {
       const r = ct.createSync(entries, (done) => progress.update(base + done));
       created += r.ok;
       for (const f of r.failed) failed.push(`line ${lineOf[f.index]}: ${f.message}${f.errno === 'EEXIST' ? ' (exists)' : ''}`);
+      // Label room is the namespace's: one created entry with labels per batch tells for the batch.
+      const refused = new Set(r.failed.map((f) => f.index));
+      const labelled = entries.flatMap((e, i) => (e.labels && !refused.has(i) ? [i] : []));
+      if (labelled.length && !checkLabels(ct, entries[labelled[0]]).ok) {
+        labelsLost += labelled.length;
+        firstLost ??= lineOf[labelled[0]];
+      }
     }
     entries = [];
     lineOf = [];
@@ -202,12 +295,12 @@ async function bulk(p: Parsed): Promise<ExitCode> {
           if (j !== null && typeof j === 'object' && !Array.isArray(j)) entry = entryFromJson(j as Record<string, any>, toZone);
           if (!entry) {
             const opts = optsFromJson(j as Record<string, unknown>);
-            if (toZone !== undefined) opts.zone = String(toZone);
+            moveToZone(opts, toZone);
             entry = entryFromFlags(opts);
           }
         } else {
           const opts = optsFromLine(line);
-          if (toZone !== undefined) opts.zone = String(toZone);
+          moveToZone(opts, toZone);
           entry = entryFromLineOpts(opts);
         }
         entries.push(entry);
@@ -231,7 +324,8 @@ async function bulk(p: Parsed): Promise<ExitCode> {
     summary(`${valid} entries valid, ${bad.length} invalid (dry run: nothing created).`);
     return bad.length ? EXIT.USAGE : EXIT.OK;
   }
+  if (labelsLost) process.stderr.write(`ctplug: ${labelsLost} entries were created without their labels (first: line ${firstLost}): ${NO_LABEL_ROOM}; ${LABEL_ROOM_ADVICE}\n`);
   summary(`${created} flow entries have been created${problems.length ? `, ${problems.length} failed; first: ${problems[0]}` : ''}.`);
-  if (failed.length) return EXIT.KERNEL;
+  if (failed.length || labelsLost) return EXIT.KERNEL;
   return bad.length ? EXIT.USAGE : EXIT.OK;
 }
