@@ -11,6 +11,16 @@ import { makeNetns, removeNetns } from './netns.js';
 /** The label bit the client's nft rule sets on every new connection. */
 export const RULE_LABEL = 3;
 
+/**
+ * Loads a one-rule nft table into `ns` that sets label RULE_LABEL on new outgoing connections.
+ * A ruleset that uses ct labels is what gives a namespace connlabel room (and turns on tracking).
+ */
+export function connlabelRoom(ns: string): void {
+  execFileSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], {
+    input: `table inet ctplug_test {\n chain out {\n  type filter hook output priority 0;\n  ct state new ct label set ${RULE_LABEL}\n }\n}\n`,
+  });
+}
+
 /** Why real-traffic tests cannot run here (no nft), or undefined. CI installs nftables. */
 export function trafficSkipReason(): string | undefined {
   if (spawnSync('nft', ['--version']).status !== 0) return 'nft (nftables) is not installed: apt-get install -y nftables';
@@ -46,9 +56,7 @@ export function trafficPair(opts: { acct?: boolean; timestamp?: boolean } = {}):
     const sysctl = (name: string) => execFileSync('ip', ['netns', 'exec', client, 'sysctl', '-qw', `${name}=1`]);
     if (opts.acct) sysctl('net.netfilter.nf_conntrack_acct');
     if (opts.timestamp) sysctl('net.netfilter.nf_conntrack_timestamp');
-    execFileSync('ip', ['netns', 'exec', client, 'nft', '-f', '-'], {
-      input: `table inet ctplug_test {\n chain out {\n  type filter hook output priority 0;\n  ct state new ct label set ${RULE_LABEL}\n }\n}\n`,
-    });
+    connlabelRoom(client);
   } catch (e) {
     removeNetns(client);
     removeNetns(server);

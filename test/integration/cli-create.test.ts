@@ -4,17 +4,19 @@
 // `list -o json` save restored with `create --from` lists as the original. conntrack names labels
 // only through /etc/xtables/connlabel.conf: its label runs get one in a private mount namespace
 // (an overlay on /etc that lives in a temporary folder), so the real /etc is never written.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import * as assert from 'uvu/assert';
 import { EXIT } from '../../host/cli/exit-codes.js';
 import { bundledCli, type Run } from '../helpers/cli.js';
 import { conntrackIn, kernelSuite, listingLines, makeNetns, removeNetns } from '../helpers/netns.js';
+import { connlabelRoom, trafficSkipReason, withConnlabelConf } from '../helpers/traffic.js';
 
 const { t, it, skip } = kernelSuite('ctplug create: NAT, directional zones, labels (kernel)', 'test/integration/cli-create.test.ts');
 const cli = bundledCli('cli-create-test');
+// The label tests need nft for a ruleset that gives a namespace connlabel room.
+const noNft = skip ? undefined : trafficSkipReason();
+if (noNft) process.stdout.write(`SKIP test/integration/cli-create.test.ts (label tests): ${noNft}\n`);
+const itLabels = skip || noNft ? t.skip : t;
 const ctplug = (ns: string, args: string[], input?: string): Run => cli.run([args[0], '--netns', ns, ...args.slice(1)], { input });
 function conntrack(ns: string, args: string[]): Run {
   const r = spawnSync('ip', ['netns', 'exec', ns, 'conntrack', ...args], { encoding: 'utf8' });
@@ -45,27 +47,9 @@ async function twins(fn: (a: string, b: string) => void | Promise<void>): Promis
   }
 }
 
-/** A one-rule ruleset that uses ct labels: it gives the namespace connlabel room. */
-function labelRoom(ns: string): void {
-  execFileSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], {
-    input: 'table inet ctplug_create_test {\n chain out {\n  type filter hook output priority 0;\n  ct label set 3\n }\n}\n',
-  });
-}
-
-/** `conntrack ARGS` in `ns` with a connlabel.conf naming bits as `bN` (an overlay on /etc in a private mount namespace). */
-function conntrackWithLabelNames(ns: string, args: string[]): Run {
-  const dir = mkdtempSync(join(tmpdir(), 'ctplug-connlabel-'));
-  try {
-    mkdirSync(join(dir, 'upper', 'xtables'), { recursive: true });
-    mkdirSync(join(dir, 'work'));
-    writeFileSync(join(dir, 'upper', 'xtables', 'connlabel.conf'), Array.from({ length: 128 }, (_, i) => `${i} b${i}`).join('\n') + '\n');
-    const script = 'mount --make-rprivate / && mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1/upper,workdir=$1/work" /etc && shift && exec ip netns exec "$@"';
-    const r = spawnSync('unshare', ['-m', 'sh', '-c', script, 'sh', dir, ns, 'conntrack', ...args], { encoding: 'utf8' });
-    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+/** conntrack's connlabel.conf for these tests: every bit N named bN. */
+const B_NAMES = Object.fromEntries(Array.from({ length: 128 }, (_, i) => [i, `b${i}`]));
+const conntrackWithLabelNames = (ns: string, args: string[]): Run => withConnlabelConf(ns, B_NAMES, ['conntrack', ...args]);
 
 if (!skip) {
   t.before(() => cli.build());
@@ -190,10 +174,10 @@ it('directional zones survive save/restore; --to-zone moves them in their own di
   });
 });
 
-it('--label-add on create: the labels conntrack -I --label-add sets, in a namespace with connlabel room', async () => {
+itLabels('--label-add on create: the labels conntrack -I --label-add sets, in a namespace with connlabel room', async () => {
   await twins((a, b) => {
-    labelRoom(a);
-    labelRoom(b);
+    connlabelRoom(a);
+    connlabelRoom(b);
     const cases = [
       ['-p', 'tcp', '-s', '10.2.0.1', '-d', '10.2.0.2', '--sport', '1', '--dport', '2', '-t', '600', '--state', 'ESTABLISHED'],
       ['-p', 'udp', '-s', '2001:db8::1', '-d', '2001:db8::2', '--sport', '1', '--dport', '2', '-t', '600', '--dst-nat', '[2001:db8::9]:99'],
@@ -217,7 +201,7 @@ it('--label-add on create: the labels conntrack -I --label-add sets, in a namesp
   });
 });
 
-it('labels without connlabel room: create fails (exit 5) and leaves nothing; restore reports the lines, keeps the entries', async () => {
+itLabels('labels without connlabel room: create fails (exit 5) and leaves nothing; restore reports the lines, keeps the entries', async () => {
   await twins((a, b) => {
     const args = ['-p', 'udp', '-s', '10.3.0.1', '-d', '10.3.0.2', '--sport', '1', '--dport', '2', '-t', '600'];
     // conntrack -I silently creates the entry without its labels here (the kernel ignores the ENOSPC).
@@ -229,7 +213,7 @@ it('labels without connlabel room: create fails (exit 5) and leaves nothing; res
     assert.match(r.stderr, /created the entry without its labels, so it was removed again: this namespace has no connlabel room/);
     assert.equal(table(b), []);
     // A saved table with labels, restored into a namespace without room: created, and said so.
-    labelRoom(a);
+    connlabelRoom(a);
     conntrackIn(a, ['-F']);
     const made = ctplug(a, ['create', ...args, '--label-add', '5,9']);
     assert.is(made.code, 0, made.stderr);
@@ -243,7 +227,7 @@ it('labels without connlabel room: create fails (exit 5) and leaves nothing; res
     assert.is(table(b).length, 2);
     // With room, the same file restores the labels.
     conntrackIn(b, ['-F']);
-    labelRoom(b);
+    connlabelRoom(b);
     const ok = ctplug(b, ['create', '--from', '-'], saved);
     assert.is(ok.code, 0, ok.stderr);
     assert.equal(flags(b), flags(a));
