@@ -3,7 +3,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { splitMessages } from '../netlink/message.js';
 import { packageRoot } from '../paths.js';
 import { computeGrant, type Grant } from '../policy/grant.js';
@@ -39,9 +39,11 @@ export interface RunOptions {
   /**
    * Output as it is emitted (in chunks). Without it, output is collected in the result. Return a
    * promise to push back: the plugin is paused between batches until it settles (e.g. stdout's
-   * 'drain'), so a slow consumer never makes the host buffer without bound.
+   * 'drain'), so a slow consumer never makes the host buffer without bound. Call `release` once
+   * nothing refers to the bytes any more (e.g. in stdout's write callback): their buffer is then
+   * reused for later output rather than left to the garbage collector.
    */
-  onOutput?: (bytes: Uint8Array) => unknown;
+  onOutput?: (bytes: Uint8Array, release: () => void) => unknown;
   onLog?: (line: PluginLogLine) => void;
   onProgress?: (stats: RunStats) => void;
   /** Ends a subscribed (event) run: the plugin gets ctplug_finish after the batch in progress. */
@@ -93,7 +95,7 @@ export async function loadPlugin(src: PluginSource, opts: LoadOptions): Promise<
     throw new PluginError(manifest.name, `plugin "${manifest.name}": config is not JSON: ${(e as Error).message}`);
   }
   const checked = checkModule(manifest.name, wasm, { sha256: manifest.sha256, memoryMaxPages: grant.limits.memory_max_pages });
-  const init: Omit<WorkerInit, 'clock'> = {
+  const init: Omit<WorkerInit, 'clock' | 'recycle'> = {
     plugin: manifest.name,
     grant,
     module: checked.module,
@@ -108,9 +110,11 @@ export class Plugin {
   readonly name: string;
   private worker?: Worker;
   private clock?: CallClock;
+  /** Released output buffers go back to the worker through this port (WorkerInit.recycle). */
+  private recycle?: MessagePort;
   private busy = false;
 
-  constructor(readonly manifest: Manifest, readonly grant: Grant, private readonly init: Omit<WorkerInit, 'clock'>) {
+  constructor(readonly manifest: Manifest, readonly grant: Grant, private readonly init: Omit<WorkerInit, 'clock' | 'recycle'>) {
     this.name = manifest.name;
     this.spawn();
   }
@@ -119,8 +123,12 @@ export class Plugin {
   private spawn(): Worker {
     if (this.worker) return this.worker;
     this.clock = new CallClock();
+    const { port1, port2 } = new MessageChannel();
+    port1.unref();
+    this.recycle = port1;
     const entry = workerEntry();
-    const w = new Worker(entry.url, { workerData: { ...this.init, clock: this.clock.buffer } satisfies WorkerInit, execArgv: entry.execArgv });
+    const workerData = { ...this.init, clock: this.clock.buffer, recycle: port2 } satisfies WorkerInit;
+    const w = new Worker(entry.url, { workerData, transferList: [port2], execArgv: entry.execArgv });
     w.unref(); // an idle plugin does not keep the process alive; a run holds a ref
     w.on('exit', () => { if (this.worker === w) this.worker = undefined; });
     // A run in progress reports worker errors itself; an idle worker's error must not crash the
@@ -175,15 +183,22 @@ export class Plugin {
               opts.onLog?.(line);
             }
             break;
-          case 'emit':
-            if (opts.onOutput) {
-              const wait = opts.onOutput(m.bytes);
-              if (wait instanceof Promise) {
-                clock.pause();
-                wait.then(() => clock.resume(), () => clock.resume());
-              }
-            } else output.push(m.bytes);
+          case 'emit': {
+            const recycle = this.recycle!, buf = m.bytes.buffer as ArrayBuffer;
+            let released = false;
+            const release = () => { if (!released) { released = true; recycle.postMessage(buf, [buf]); } };
+            if (!opts.onOutput) {
+              output.push(m.bytes.slice()); // kept to the end of the run: an exact copy, the chunk is reused
+              release();
+              break;
+            }
+            const wait = opts.onOutput(m.bytes, release);
+            if (wait instanceof Promise) {
+              clock.pause();
+              wait.then(() => clock.resume(), () => clock.resume());
+            }
             break;
+          }
           case 'progress':
             lastStats = m.stats;
             opts.onProgress?.(m.stats);

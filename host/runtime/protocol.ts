@@ -1,4 +1,5 @@
 // Messages between the main thread (plugin.ts) and a plugin worker (worker.ts).
+import type { MessagePort } from 'node:worker_threads';
 import type { Grant } from '../policy/grant.js';
 
 /** Where the worker's conntrack operations go: the kernel (in a netns) or an in-memory table. */
@@ -22,6 +23,8 @@ export interface WorkerInit {
   backend: BackendSpec;
   /** CallClock buffer (watchdog.ts). */
   clock: SharedArrayBuffer;
+  /** Output chunk buffers the embedder released, going back to the worker for reuse. */
+  recycle: MessagePort;
 }
 
 export interface RunStats {

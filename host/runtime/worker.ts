@@ -1,7 +1,7 @@
 // Plugin worker (worker_threads entry; bundled separately as dist/worker.js). It owns one plugin's
 // Wasm instance, its conntrack backend and the ctplug hostcalls. The main thread only spawns it,
 // watches the call clock and relays what it posts (protocol.ts).
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type { WASI } from '@wasmer/wasi';
 import { align4 } from '../netlink/attr.js';
 import { RECV_BUFFER_BYTES } from '../netlink/connection.js';
@@ -39,6 +39,21 @@ const SHOWN_MAX = 262_144;
 /** Output is handed to the main thread in chunks of about this size, or this often. */
 const PUBLISH_BYTES = 256 * 1024;
 const PUBLISH_MS = 50;
+/**
+ * Output chunks the embedder released (RunOptions.onOutput's `release`) are filled again instead
+ * of a fresh buffer per chunk: fresh chunks become garbage that V8 lets pile up (tens of MiB)
+ * before the main thread collects it; a flow log's RSS rose by that much per 100k-flow burst.
+ * Once chunks come back they are sized in powers of two so they fit later ones; before that,
+ * exactly (a chunk an embedder keeps holds no slack). At most SPARE_MAX wait for reuse.
+ */
+const SPARE_MAX = 8;
+const spare: ArrayBuffer[] = [];
+let releasing = false;
+function chunkBuffer(n: number): ArrayBuffer {
+  for (let m; (m = receiveMessageOnPort(data.recycle)); releasing = true) if (spare.length < SPARE_MAX) spare.push(m.message as ArrayBuffer);
+  const i = spare.findIndex((b) => b.byteLength >= n);
+  return i >= 0 ? spare.splice(i, 1)[0] : new ArrayBuffer(releasing ? 2 ** Math.ceil(Math.log2(n)) : n);
+}
 /** WASI errno values (wasi_snapshot_preview1). */
 const WASI_ESUCCESS = 0, WASI_EBADF = 8, WASI_EFAULT = 21;
 
@@ -78,7 +93,8 @@ class Run {
   private dv = new DataView(new ArrayBuffer(0));
   private readonly lines = new LineLimiter(grant.limits.log_lines_per_s);
   private logs: LogLine[] = [];
-  private output: Uint8Array[] = [];
+  /** Output not yet handed to the main thread: its first outputBytes bytes (copied into a chunk). */
+  private output = new Uint8Array(0);
   private pending: Op[] = [];
   private pendingBytes = 0;
   private readonly dumps: Plan[] = [];
@@ -314,7 +330,12 @@ class Run {
       this.note('emit:cap', 'warn', `output limit reached (${cap} bytes); further output is dropped`);
       return E_LIMIT;
     }
-    this.output.push(this.u8.slice(ptr, ptr + len));
+    if (this.outputBytes + len > this.output.length) {
+      const bigger = new Uint8Array(Math.max(this.outputBytes + len, 2 * this.output.length));
+      bigger.set(this.output.subarray(0, this.outputBytes));
+      this.output = bigger;
+    }
+    this.output.set(this.u8.subarray(ptr, ptr + len), this.outputBytes);
     this.outputBytes += len;
     this.stats.emittedBytes += len;
     return OK;
@@ -438,9 +459,11 @@ class Run {
     const t = performance.now();
     if (!now && this.outputBytes < PUBLISH_BYTES && t - this.lastPublish < PUBLISH_MS) return;
     this.lastPublish = t;
-    if (this.output.length) {
-      const bytes = this.output.length === 1 ? this.output[0] : concat(this.output);
-      this.output = [];
+    if (this.outputBytes) {
+      const bytes = new Uint8Array(chunkBuffer(this.outputBytes), 0, this.outputBytes);
+      bytes.set(this.output.subarray(0, this.outputBytes));
+      // One huge emit does not keep its staging size for the rest of a long event run.
+      if (this.output.length > 4 * PUBLISH_BYTES) this.output = new Uint8Array(0);
       this.outputBytes = 0;
       post({ type: 'emit', bytes }, [bytes.buffer as ArrayBuffer]);
     }
@@ -619,13 +642,6 @@ function perFilter(plan: Plan, filter: DumpFilter): ScopeMatcher {
 function entryKey(buf: Uint8Array, at: number, s: ScopeFields): string {
   const start = buf.byteOffset + at + s.tupleOffset;
   return `${s.zone}/${Buffer.from(buf.buffer, start, s.tupleLength).toString('latin1')}`;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) { out.set(p, at); at += p.length; }
-  return out;
 }
 
 port.on('message', async (msg: { type: string }) => {
