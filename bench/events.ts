@@ -135,6 +135,7 @@ try {
       if (m) rss.push([performance.now(), Number(m[1]) / 1024]);
     };
     const avg = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+    let first = NaN, peak = 0, end = 0;
     // Several rounds: later ones show whether memory keeps growing or levels off.
     for (let round = 1; round <= ROUNDS; round++) {
       fl.counts.clear();
@@ -152,10 +153,15 @@ try {
       clearInterval(timer);
       const got = fl.counts.get('rec') ?? 0;
       const mb = rss.map(([, v]) => v);
+      if (round === 1) first = mb[0];
+      peak = Math.max(peak, ...mb);
+      end = mb[mb.length - 1];
       const third = Math.max(1, Math.floor(mb.length / 3));
       rows.push([`flowlog round ${round}: delete ${fmt(N)} (flush ${fmt(tFlush)} ms), acct+ts on`, 'ctplug --plugin flowlog', `${fmt(got)} records in ${fmt(tAll)} ms = ${fmt((got / tAll) * 1000)} records/s`,
         `VmRSS MiB start ${mb[0].toFixed(0)}, max ${Math.max(...mb).toFixed(0)}, end ${mb[mb.length - 1].toFixed(0)}; thirds avg ${avg(mb.slice(0, third)).toFixed(0)}/${avg(mb.slice(third, -third)).toFixed(0)}/${avg(mb.slice(-third)).toFixed(0)} (${mb.length} samples, 25 ms)`]);
     }
+    // Flat: the highest peak of all rounds stays near the first start.
+    rows.push([`flowlog, all ${ROUNDS} rounds`, 'ctplug --plugin flowlog', '', `VmRSS MiB first start ${first.toFixed(0)}, highest peak ${peak.toFixed(0)} (+${(peak - first).toFixed(0)}), last end ${end.toFixed(0)}`]);
     fl.child.kill('SIGKILL');
     await fl.done;
     ct.flushSync();
