@@ -108,6 +108,12 @@ export class Entry {
     return 0;
   }
 
+  /**
+   * nlmsg_pid of an event: the netlink port of the process whose request caused it (0 when the
+   * kernel itself did, e.g. a packet). conntrack -E prints it as "[USERSPACE] portid=N".
+   */
+  get portId(): u32 { return this.len >= 16 ? load<u32>(this.ptr + 12) : 0; }
+
   /** Is the top-level attribute `type` present? */
   has(type: i32): bool { return type >= 0 && type < CTA_INDEX_MAX && (this.seen & (1 << type)) != 0; }
   /** Payload pointer / length of a top-level attribute (0 / -1 when absent). */

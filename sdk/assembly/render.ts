@@ -121,6 +121,9 @@ export function renderText(b: ByteBuf, e: Entry, flags: i32 = 0): void {
     }
     if (!first) b.byte(32);
   }
+  // conntrack -E marks events a netlink request caused (it also adds progname= when it can find the
+  // process in /proc; a plugin cannot look there)
+  if ((flags & TEXT_EVENT) && e.portId != 0) b.ascii("[USERSPACE] portid=").u32(e.portId).byte(32);
   // replace the trailing blank with the newline (conntrack deletes the last blank)
   if (b.pos > 0 && !b.overflow && load<u8>(b.ptr + <usize>(b.pos - 1)) == 32) b.pos--;
   b.byte(10);

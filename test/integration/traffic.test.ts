@@ -61,9 +61,9 @@ async function untilListening(outs: (() => string)[]): Promise<void> {
   throw new Error('listeners never saw the probe events');
 }
 
-/** Event lines without the probe, the ticking timeout and conntrack's " [USERSPACE] portid=..." suffix. */
+/** Event lines without the probe, the ticking timeout and conntrack's " progname=NAME" (found in /proc). */
 const eventLines = (text: string) => text.split('\n').filter((l) => /^\s*\[(NEW|UPDATE|DESTROY)\]/.test(l) && !/ zone=99\b/.test(l))
-  .map((l) => l.replace(/^(\s*\[\w+\]\s+(?:ipv[46]\s+\d+\s+)?\S+\s+\d+ )\d+ /, '$1').replace(/ \[USERSPACE\] portid=\d+( progname=\S+)?$/, ''));
+  .map((l) => l.replace(/^(\s*\[\w+\]\s+(?:ipv[46]\s+\d+\s+)?\S+\s+\d+ )\d+ /, '$1').replace(/ progname=\S+$/, ''));
 
 it('ctplug events -o extended equals conntrack -E -o extended for kernel-made events of real UDP and TCP flows', async () => {
   const ctE = listen(['ip', 'netns', 'exec', net.client, 'conntrack', '-E', '-o', 'extended']);
