@@ -73,8 +73,8 @@ export interface PluginRun {
 }
 
 export interface RunIo {
-  /** Where output goes; default stdout. */
-  write?: (bytes: Uint8Array) => void | Promise<unknown>;
+  /** Where output goes; default stdout. Call `release` once the bytes are written (RunOptions.onOutput). */
+  write?: (bytes: Uint8Array, release: () => void) => void | Promise<unknown>;
   /** Log lines the plugin wrote; default: warnings and errors to stderr, tagged with the plugin name. */
   onLog?: (line: PluginLogLine) => void;
   /** Show deletion progress on stderr (only when stderr is a terminal). */
@@ -92,6 +92,14 @@ function countLines(b: Uint8Array): number {
   return n;
 }
 
+/**
+ * Plugin output to stdout. The chunk goes back to the worker for reuse once written; a full pipe
+ * pauses the plugin (between batches) until it drains, so memory stays bounded either way.
+ */
+export function stdoutWrite(b: Uint8Array, release: () => void): Promise<unknown> | undefined {
+  return process.stdout.write(b, release) ? undefined : once(process.stdout, 'drain');
+}
+
 export function defaultLog(line: PluginLogLine): void {
   if (line.level === 'error' || line.level === 'warn') process.stderr.write(`ctplug: plugin ${line.plugin}: ${line.level}: ${line.text}\n`);
 }
@@ -100,15 +108,14 @@ async function runLoaded(src: { manifest: Manifest | Record<string, unknown>; wa
   const { loadPlugin } = await import('../runtime/plugin.js');
   const plugin = await loadPlugin(src, { policy, netns, config, backend: io.backend });
   let lines = 0;
-  // A full stdout pipe pauses the plugin (between batches) until it drains: memory stays bounded.
-  const write = io.write ?? ((b: Uint8Array) => (process.stdout.write(b) ? undefined : once(process.stdout, 'drain')));
+  const write = io.write ?? stdoutWrite;
   const progress = io.progress ? new Progress(io.progress) : undefined;
   let result: RunResult;
   try {
     result = await plugin.run({
-      onOutput: (b) => {
+      onOutput: (b, release) => {
         lines += countLines(b);
-        return write(b);
+        return write(b, release);
       },
       onLog: io.onLog ?? defaultLog,
       onProgress: progress || io.onStats ? (s) => { progress?.update(s.deleted + s.gone); io.onStats?.(s); } : undefined,

@@ -9,7 +9,7 @@ import { UsageError } from '../args.js';
 import { outputFormat, preflight, summary } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { filterFromFlags } from '../filter.js';
-import { runBuiltinPlugin } from '../plugins.js';
+import { runBuiltinPlugin, stdoutWrite } from '../plugins.js';
 import type { RunStats } from '../../runtime/protocol.js';
 
 const KINDS = ['NEW', 'UPDATE', 'DESTROY'];
@@ -80,9 +80,9 @@ export async function run(p: Parsed): Promise<ExitCode> {
   const timer = durationMs === undefined ? undefined : setTimeout(() => ac.abort(), durationMs);
   try {
     const r = await runBuiltinPlugin('events', config, { operations: ['read', 'events'], scope: f.scope, limits: { output_bytes: MAX_OUTPUT } }, netns, {
-      write: (b) => {
+      write: (b, release) => {
         for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) shown++;
-        process.stdout.write(b);
+        return stdoutWrite(b, release); // a slow reader pauses the plugin; an overrun is then reported and resynced
       },
       backend: eventBufferBytes === undefined ? undefined : { kind: 'kernel', netns, eventBufferBytes },
       signal: ac.signal,
