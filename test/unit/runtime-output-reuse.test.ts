@@ -30,16 +30,20 @@ if (!built) {
     try {
       const collected = Buffer.from((await p.run()).output).toString();
       const kept: [Uint8Array, string][] = [];
-      let text = '', chunks = 0;
+      let text = '', chunks = 0, handedBack = 0;
       const r = await p.run({
         onOutput: (b, release) => {
           const s = Buffer.from(b).toString();
           text += s;
           if (chunks++ % 3 === 0) kept.push([b, s]); // never released
-          else release();
+          else {
+            release();
+            if (b.buffer.byteLength === 0) handedBack++; // transferred back to the worker: detached here
+          }
         },
       });
       assert.ok(chunks >= 10, `${chunks} chunks`);
+      assert.is(handedBack, chunks - kept.length, 'every released chunk went back to the worker');
       assert.is(text.length, r.stats.emittedBytes);
       assert.is(text, collected);
       for (const [b, s] of kept) assert.is(Buffer.from(b).toString(), s);
