@@ -1,7 +1,8 @@
 // `ctplug update`: set the mark and/or timeout of matching entries, like `conntrack -U`.
 // Selection is the match plugin's (sandboxed, granted read access to the filters' scope): it lists
-// the matching entries' ids. The host then takes those entries from a kernel-filtered dump (the
-// bytes the kernel sent, never the plugin's) and updates them, many per request.
+// the matching entries. The host then takes those entries from a kernel-filtered dump (the bytes
+// the kernel sent, never the plugin's) and updates them, many per request. Entries are matched by
+// id and original tuple (entry-key.ts), not by id alone.
 // -m M[/MASK] is the new mark (only the MASK bits change), -t the new timeout, -u BITS status bits
 // to set (ASSURED, SEEN_REPLY, FIXED_TIMEOUT: the kernel never clears them), --label-add/--label-del
 // connection labels. As with conntrack -U, -m and -u are new values here, not filters, and the
@@ -14,6 +15,7 @@ import { parseMark, parseU32 } from '../../conntrack/validate.js';
 import { splitMessages } from '../../netlink/message.js';
 import { UsageError, type Parsed } from '../args.js';
 import { openConntrack, outputFormat, preflight, summary } from '../common.js';
+import { entryKey, jsonKey } from '../entry-key.js';
 import { CliError } from '../errors.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { filterFromFlags, parseStatus, type FlagFilter } from '../filter.js';
@@ -51,9 +53,9 @@ export async function run(p: Parsed): Promise<ExitCode> {
   const f = filterFromFlags(filterOpts);
   await preflight(p.opts.netns);
 
-  // 1. The plugin decides which entries match: their ids. With -w alone the kernel's zone filter
-  // is the whole selection (as for `delete -w Z`): every entry of the zone dump is updated.
-  const ids = new Set<number>();
+  // 1. The plugin decides which entries match. With -w alone the kernel's zone filter is the whole
+  // selection (as for `delete -w Z`): every entry of the zone dump is updated.
+  const selected = new Set<string>();
   const wholeDump = f.zoneOnly;
   if (!wholeDump) {
     const chunks: Uint8Array[] = [];
@@ -61,12 +63,10 @@ export async function run(p: Parsed): Promise<ExitCode> {
       write: (b) => void chunks.push(b),
     });
     for (const line of Buffer.concat(chunks).toString('utf8').split('\n')) {
-      if (!line) continue;
-      const id = (JSON.parse(line) as { id?: number }).id;
-      if (typeof id === 'number') ids.add(id);
+      if (line) selected.add(jsonKey(JSON.parse(line)));
     }
   }
-  if (!wholeDump && ids.size === 0) {
+  if (!wholeDump && selected.size === 0) {
     summary('0 flow entries have been updated.');
     return EXIT.NOTHING_MATCHED;
   }
@@ -74,7 +74,7 @@ export async function run(p: Parsed): Promise<ExitCode> {
   // 2. The host takes those entries from the kernel and updates them in batches.
   const { RECV_BUFFER_BYTES } = await import('../../netlink/connection.js');
   const ct = await openConntrack(p.opts.netns);
-  const progress = new Progress('updated', wholeDump ? undefined : ids.size);
+  const progress = new Progress('updated', wholeDump ? undefined : selected.size);
   let updated = 0;
   const done: number[] = [];
   try {
@@ -82,7 +82,7 @@ export async function run(p: Parsed): Promise<ExitCode> {
     ct.dumpSync(f.kernel, new Uint8Array(RECV_BUFFER_BYTES), (batch) => {
       for (const m of splitMessages(batch)) {
         const s = scanEntry(m);
-        if (s?.id !== undefined && (wholeDump ? s.zone === f.kernel.zone : ids.has(s.id))) held.push({ entry: m.slice(), id: s.id });
+        if (s?.id !== undefined && (wholeDump ? s.zone === f.kernel.zone : selected.has(entryKey(s.id, s.zone, s.origTuple)))) held.push({ entry: m.slice(), id: s.id });
       }
     }, () => void (held.length = 0));
     const r = ct.updateSync(held.map((h) => ({ entry: h.entry, ...change })), (n) => progress.update(n));
