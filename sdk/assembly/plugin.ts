@@ -332,7 +332,10 @@ export class Plugin {
   static flushOutput(): bool { return outBuf ? outBuf!.flush() : true; }
 
   /** The parsed config (an empty object when the host gave none). */
-  static get config(): JsonValue { return configValue !== null ? configValue! : emptyObject(); }
+  static get config(): JsonValue {
+    if (configValue === null) configValue = configStr.length ? parseJson(configStr) : null; // validated by readConfig
+    return configValue !== null ? configValue! : emptyObject();
+  }
   static get configText(): string { return configStr; }
 
   /** Fail init / the current call with a logged message. */
@@ -380,7 +383,7 @@ function readConfig(): bool {
     const c = configStr.charCodeAt(i);
     if (c != 32 && c != 9 && c != 10 && c != 13) { blank = false; break; }
   }
-  if (blank) { configValue = emptyObject(); return true; }
+  if (blank) { configStr = ""; configValue = emptyObject(); return true; }
   const v = parseJson(configStr);
   if (v === null) { fail("config is not valid JSON: " + jsonError); return false; }
   configValue = v;
@@ -401,6 +404,9 @@ export function ctplug_init(): i32 {
   if (!readConfig()) return failStatus != 0 ? failStatus : STATUS_E_INVAL;
   const fn = initFn;
   if (fn) fn(Plugin.config);
+  // The parsed tree is dropped (Plugin.config parses configStr again if asked): every collection
+  // visits the live set, and a config of 10k ids is ~40k objects, visited after every batch.
+  configValue = null;
   flushAll(); // creates / deletes / updates queued during init
   if (outBuf) outBuf!.flush(); // output printed during init goes out now
   if (failStatus != 0) return failStatus;

@@ -56,6 +56,7 @@ export async function run(p: Parsed): Promise<ExitCode> {
   // 1. The plugin decides which entries match. With -w alone the kernel's zone filter is the whole
   // selection (as for `delete -w Z`): every entry of the zone dump is updated.
   const selected = new Set<string>();
+  const selectedIds = new Set<number>(); // a cheap first test before the entry's key is built
   const wholeDump = f.zoneOnly;
   if (!wholeDump) {
     const chunks: Uint8Array[] = [];
@@ -63,7 +64,10 @@ export async function run(p: Parsed): Promise<ExitCode> {
       write: (b) => void chunks.push(b),
     });
     for (const line of Buffer.concat(chunks).toString('utf8').split('\n')) {
-      if (line) selected.add(jsonKey(JSON.parse(line)));
+      if (!line) continue;
+      const j = JSON.parse(line);
+      selected.add(jsonKey(j));
+      selectedIds.add(j.id);
     }
   }
   if (!wholeDump && selected.size === 0) {
@@ -82,7 +86,7 @@ export async function run(p: Parsed): Promise<ExitCode> {
     ct.dumpSync(f.kernel, new Uint8Array(RECV_BUFFER_BYTES), (batch) => {
       for (const m of splitMessages(batch)) {
         const s = scanEntry(m);
-        if (s?.id !== undefined && (wholeDump ? s.zone === f.kernel.zone : selected.has(entryKey(s.id, s.zone, s.origTuple)))) held.push({ entry: m.slice(), id: s.id });
+        if (s?.id !== undefined && (wholeDump ? s.zone === f.kernel.zone : selectedIds.has(s.id) && selected.has(entryKey(s.id, s.zone, s.origTuple)))) held.push({ entry: m.slice(), id: s.id });
       }
     }, () => void (held.length = 0));
     const r = ct.updateSync(held.map((h) => ({ entry: h.entry, ...change })), (n) => progress.update(n));
