@@ -37,6 +37,17 @@ if (!built(PROBE)) {
     assert.is(o.d, 2);
   });
 
+  test('Plugin.config after init (the SDK dropped the parsed tree) is the same document', () => {
+    for (const text of [JSON.stringify({ mode: 'echo-config', id: Array.from({ length: 1000 }, (_, i) => i * 3), o: { x: 'é' } }), '{"mode":"echo-config"}']) {
+      const r = new PluginRun(PROBE, text).start();
+      assert.is(r.init(), 0);
+      r.finish();
+      const [atInit, afterInit] = r.output.trim().split('\n');
+      assert.equal(JSON.parse(afterInit), JSON.parse(text));
+      assert.is(afterInit, atInit);
+    }
+  });
+
   test('empty config means {}', () => {
     const r = new PluginRun(PROBE, '').start();
     assert.is(r.init(), 0);

@@ -29,7 +29,10 @@ Plugin.onEvent((e: Entry): Verdict => {
   return Verdict.Keep;
 });
 
-Plugin.onFinish(() => { logInfo("probe saw " + n.toString()); });
+Plugin.onFinish(() => {
+  logInfo("probe saw " + n.toString());
+  if (mode == "echo-config") Plugin.print(Plugin.config.toString()); // after init: parsed again from the text
+});
 
 /** Extra export for tests: trigger an abort to check it is logged and traps with a name. */
 export function probe_abort(): void {
