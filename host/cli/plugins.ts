@@ -10,7 +10,7 @@ import type { Operation, Scope, ZoneRange } from '../policy/capabilities.js';
 import type { Limits } from '../policy/limits.js';
 import { parseManifest, type Manifest } from '../policy/manifest.js';
 import { packageRoot } from '../paths.js';
-import type { PluginLogLine, RunResult } from '../runtime/plugin.js';
+import type { Plugin, PluginLogLine, RunResult } from '../runtime/plugin.js';
 import type { BackendSpec, RunStats } from '../runtime/protocol.js';
 import { Progress } from './progress.js';
 
@@ -104,15 +104,15 @@ export function defaultLog(line: PluginLogLine): void {
   if (line.level === 'error' || line.level === 'warn') process.stderr.write(`ctplug: plugin ${line.plugin}: ${line.level}: ${line.text}\n`);
 }
 
-async function runLoaded(src: { manifest: Manifest | Record<string, unknown>; wasm: Uint8Array } | string, policy: Record<string, unknown> | string, config: unknown, netns: string | undefined, io: RunIo): Promise<PluginRun> {
-  const { loadPlugin } = await import('../runtime/plugin.js');
-  const plugin = await loadPlugin(src, { policy, netns, config, backend: io.backend });
+/** One run of a loaded plugin (with `config` for this run, or the one it was loaded with). */
+async function runOnce(plugin: Plugin, config: unknown, io: RunIo): Promise<PluginRun> {
   let lines = 0;
   const write = io.write ?? stdoutWrite;
   const progress = io.progress ? new Progress(io.progress) : undefined;
   let result: RunResult;
   try {
     result = await plugin.run({
+      config,
       onOutput: (b, release) => {
         lines += countLines(b);
         return write(b, release);
@@ -123,16 +123,31 @@ async function runLoaded(src: { manifest: Manifest | Record<string, unknown>; wa
     });
   } finally {
     progress?.done();
-    await plugin.close();
   }
   return { plugin: result.plugin, stats: result.stats, lines, logs: result.logs };
 }
 
+async function runLoaded(src: { manifest: Manifest | Record<string, unknown>; wasm: Uint8Array } | string, policy: Record<string, unknown> | string, config: unknown, netns: string | undefined, io: RunIo): Promise<PluginRun> {
+  const { loadPlugin } = await import('../runtime/plugin.js');
+  const plugin = await loadPlugin(src, { policy, netns, config, backend: io.backend });
+  try {
+    return await runOnce(plugin, undefined, io);
+  } finally {
+    await plugin.close();
+  }
+}
+
+export interface BuiltinPlugin {
+  /** Runs it with `config` (each run a fresh instance on the same worker); close when done. */
+  run(config: Record<string, unknown>, io?: RunIo): Promise<PluginRun>;
+  close(): Promise<void>;
+}
+
 /**
- * Runs a first-party plugin (dist/plugins/NAME) with `config`, granted `grant.operations` over the
- * manifest's scope narrowed to `grant.scope`, against the kernel in `netns`.
+ * A first-party plugin (dist/plugins/NAME) loaded once for several runs, granted
+ * `grant.operations` over the manifest's scope narrowed to `grant.scope`, against the kernel in `netns`.
  */
-export async function runBuiltinPlugin(name: string, config: Record<string, unknown>, grant: CliGrant, netns: string | undefined, io: RunIo = {}): Promise<PluginRun> {
+export async function openBuiltinPlugin(name: string, grant: CliGrant, netns: string | undefined, backend?: BackendSpec): Promise<BuiltinPlugin> {
   const { manifestPath, wasmPath } = builtinPaths(name);
   const manifest = parseManifest(JSON.parse(readFileSync(manifestPath, 'utf8')), manifestPath);
   const missing = grant.operations.filter((op) => !manifest.capabilities.operations.includes(op));
@@ -142,14 +157,31 @@ export async function runBuiltinPlugin(name: string, config: Record<string, unkn
   // The plugin asks for exactly what the command line allows, and the policy grants exactly that.
   const narrowed = { ...manifest, capabilities };
   const policy = { plugins: { [manifest.name]: { capabilities, limits: grant.limits ?? {} } } };
-  const r = await runLoaded({ manifest: narrowed, wasm: readFileSync(wasmPath) }, policy, config, netns, io);
-  if (r.stats.refused > 0) {
-    // The command line and the grant are derived from the same flags; a refusal here is a ctplug bug.
-    const { CliError } = await import('./errors.js');
-    const { EXIT } = await import('./exit-codes.js');
-    throw new CliError(EXIT.PLUGIN_FAILED, `first-party plugin ${name} made ${r.stats.refused} request(s) the host refused`, 'please report this with the command line');
+  const { loadPlugin } = await import('../runtime/plugin.js');
+  const plugin = await loadPlugin({ manifest: narrowed, wasm: readFileSync(wasmPath) }, { policy, netns, backend });
+  return {
+    async run(config, io = {}) {
+      const r = await runOnce(plugin, config, io);
+      if (r.stats.refused > 0) {
+        // The command line and the grant are derived from the same flags; a refusal here is a ctplug bug.
+        const { CliError } = await import('./errors.js');
+        const { EXIT } = await import('./exit-codes.js');
+        throw new CliError(EXIT.PLUGIN_FAILED, `first-party plugin ${name} made ${r.stats.refused} request(s) the host refused`, 'please report this with the command line');
+      }
+      return r;
+    },
+    close: () => plugin.close(),
+  };
+}
+
+/** openBuiltinPlugin, one run with `config`, close. */
+export async function runBuiltinPlugin(name: string, config: Record<string, unknown>, grant: CliGrant, netns: string | undefined, io: RunIo = {}): Promise<PluginRun> {
+  const plugin = await openBuiltinPlugin(name, grant, netns, io.backend);
+  try {
+    return await plugin.run(config, io);
+  } finally {
+    await plugin.close();
   }
-  return r;
 }
 
 /**

@@ -46,6 +46,8 @@ export interface RunOptions {
   onOutput?: (bytes: Uint8Array, release: () => void) => unknown;
   onLog?: (line: PluginLogLine) => void;
   onProgress?: (stats: RunStats) => void;
+  /** This run's config instead of the one given at load (the same worker, a fresh instance). */
+  config?: unknown;
   /** Ends a subscribed (event) run: the plugin gets ctplug_finish after the batch in progress. */
   signal?: AbortSignal;
 }
@@ -82,18 +84,21 @@ function readSource(src: PluginSource): { manifest: Manifest; wasm: Uint8Array }
   }
 }
 
+function configText(name: string, config: unknown): string {
+  try {
+    return JSON.stringify(config);
+  } catch (e) {
+    throw new PluginError(name, `plugin "${name}": config is not JSON: ${(e as Error).message}`);
+  }
+}
+
 /** Checks manifest, grant and module in this thread, then starts the plugin's worker. */
 export async function loadPlugin(src: PluginSource, opts: LoadOptions): Promise<Plugin> {
   const policy = typeof opts.policy === 'string' ? loadPolicy(opts.policy) : parsePolicy(opts.policy);
   const { manifest, wasm } = readSource(src);
   const limits = parseLimits(opts.limits, 'limits', (msg) => { throw new PolicyError(`loadPlugin options: ${msg}`); });
   const grant = computeGrant(manifest, policy, limits);
-  let config: string;
-  try {
-    config = JSON.stringify(opts.config ?? {});
-  } catch (e) {
-    throw new PluginError(manifest.name, `plugin "${manifest.name}": config is not JSON: ${(e as Error).message}`);
-  }
+  const config = configText(manifest.name, opts.config ?? {});
   const checked = checkModule(manifest.name, wasm, { sha256: manifest.sha256, memoryMaxPages: grant.limits.memory_max_pages });
   const init: Omit<WorkerInit, 'clock' | 'recycle'> = {
     plugin: manifest.name,
@@ -140,6 +145,12 @@ export class Plugin {
   /** Runs the plugin once: _start, ctplug_init, the scheduled dumps, ctplug_finish. */
   run(opts: RunOptions = {}): Promise<RunResult> {
     if (this.busy) return Promise.reject(new PluginError(this.name, `plugin "${this.name}" is already running`));
+    let config: string | undefined;
+    try {
+      config = opts.config === undefined ? undefined : configText(this.name, opts.config);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     this.busy = true;
     const worker = this.spawn();
     const clock = this.clock!;
@@ -215,7 +226,7 @@ export class Plugin {
       const onError = (e: Error) => finish(new PluginHostError(this.name, `worker failed: ${e.message}`, e.name));
       const onExit = (code: number) => finish(new PluginHostError(this.name, `worker exited unexpectedly (code ${code})`));
       worker.on('message', onMessage).on('error', onError).on('exit', onExit);
-      worker.postMessage({ type: 'run' });
+      worker.postMessage({ type: 'run', config });
     });
   }
 

@@ -78,7 +78,6 @@ const clock = new CallClock(data.clock);
 const grant = data.grant;
 const baseMatcher = ScopeMatcher.of(grant.scope);
 const markScoped = grant.scope.mark !== null && grant.scope.mark !== undefined;
-const configBytes = new TextEncoder().encode(data.config);
 /** Reused by every scope check (scanInto fills it in place). */
 const scratch = emptyScope();
 let backend: Backend | undefined;
@@ -87,6 +86,8 @@ let wasiLib: typeof import('@wasmer/wasi') | undefined;
 
 class Run {
   readonly stats: RunStats = emptyStats();
+  /** What the `config` hostcall answers: this run's config, else the one given at load. */
+  private readonly configBytes: Uint8Array;
   private instance!: WebAssembly.Instance;
   private memory!: WebAssembly.Memory;
   private u8 = new Uint8Array(0);
@@ -101,6 +102,10 @@ class Run {
   private subscription?: { plan: Plan; kinds: EventKind[] };
   private readonly noted = new Set<string>();
   private readonly partial = new Map<number, string>(); // fd -> unterminated stdout/stderr text
+
+  constructor(config: string) {
+    this.configBytes = new TextEncoder().encode(config);
+  }
 
   /** Builds the import object: ctplug hostcalls from abi.json, plus the allowed WASI functions. */
   instantiate(): void {
@@ -351,8 +356,8 @@ class Run {
 
   private config(ptr: number, cap: number): number {
     if (!this.span(ptr, cap)) return this.refuse('config', E_BOUNDS, 'buffer out of bounds');
-    if (configBytes.length <= cap) this.u8.set(configBytes, ptr);
-    return configBytes.length;
+    if (this.configBytes.length <= cap) this.u8.set(this.configBytes, ptr);
+    return this.configBytes.length;
   }
 
   /** WASI fd_write: fd 1/2 become log lines (stdout: info, stderr: warn); other fds do not exist. */
@@ -644,9 +649,9 @@ function entryKey(buf: Uint8Array, at: number, s: ScopeFields): string {
   return `${s.zone}/${Buffer.from(buf.buffer, start, s.tupleLength).toString('latin1')}`;
 }
 
-port.on('message', async (msg: { type: string }) => {
+port.on('message', async (msg: { type: string; config?: string }) => {
   if (msg.type !== 'run') return;
-  const run = new Run();
+  const run = new Run(msg.config ?? data.config);
   try {
     // @wasmer/wasi's own module costs ~50 ms to initialise: once per worker, reused across runs.
     if (data.usesWasi && !wasiLib) {

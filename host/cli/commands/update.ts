@@ -7,7 +7,8 @@
 // to set (ASSURED, SEEN_REPLY, FIXED_TIMEOUT: the kernel never clears them), --label-add/--label-del
 // connection labels. As with conntrack -U, -m and -u are new values here, not filters, and the
 // updated entries are printed as they are afterwards (-o text|extended|id|json), rendered by the
-// match plugin from a fresh dump of exactly the updated ids. Nothing matched: exit 1.
+// match plugin (the same worker as the selection) from a fresh dump of the updated entries.
+// Nothing matched: exit 1.
 import { LABEL_BYTES, parseLabels } from '../../conntrack/labels.js';
 import { SETTABLE_STATUS, type Change } from '../../conntrack/request.js';
 import { scanEntry } from '../../conntrack/scope.js';
@@ -19,7 +20,7 @@ import { entryKey, jsonKey } from '../entry-key.js';
 import { CliError } from '../errors.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { filterFromFlags, parseStatus, type FlagFilter } from '../filter.js';
-import { runBuiltinPlugin } from '../plugins.js';
+import { openBuiltinPlugin, type BuiltinPlugin } from '../plugins.js';
 import { Progress } from '../progress.js';
 
 export async function run(p: Parsed): Promise<ExitCode> {
@@ -52,51 +53,18 @@ export async function run(p: Parsed): Promise<ExitCode> {
   }
   const f = filterFromFlags(filterOpts);
   await preflight(p.opts.netns);
-
-  // 1. The plugin decides which entries match. With -w alone the kernel's zone filter is the whole
-  // selection (as for `delete -w Z`): every entry of the zone dump is updated.
-  const selected = new Set<string>();
-  const selectedIds = new Set<number>(); // a cheap first test before the entry's key is built
-  const wholeDump = f.zoneOnly;
-  if (!wholeDump) {
-    const chunks: Uint8Array[] = [];
-    await runBuiltinPlugin('match', { ...f.config, action: 'list', output: 'json' }, { operations: ['read'], scope: f.scope }, p.opts.netns, {
-      write: (b) => void chunks.push(b),
-    });
-    for (const line of Buffer.concat(chunks).toString('utf8').split('\n')) {
-      if (!line) continue;
-      const j = JSON.parse(line);
-      selected.add(jsonKey(j));
-      selectedIds.add(j.id);
-    }
-  }
-  if (!wholeDump && selected.size === 0) {
-    summary('0 flow entries have been updated.');
-    return EXIT.NOTHING_MATCHED;
-  }
-
-  // 2. The host takes those entries from the kernel and updates them in batches.
-  const { RECV_BUFFER_BYTES } = await import('../../netlink/connection.js');
-  const ct = await openConntrack(p.opts.netns);
-  const progress = new Progress('updated', wholeDump ? undefined : selected.size);
-  let updated = 0;
-  const done: number[] = [];
+  // One worker for both plugin runs: the selection, and printing the updated entries afterwards.
+  const match = await openBuiltinPlugin('match', { operations: ['read'], scope: f.scope }, p.opts.netns);
   try {
-    const held: { entry: Uint8Array; id: number }[] = [];
-    ct.dumpSync(f.kernel, new Uint8Array(RECV_BUFFER_BYTES), (batch) => {
-      for (const m of splitMessages(batch)) {
-        const s = scanEntry(m);
-        if (s?.id !== undefined && (wholeDump ? s.zone === f.kernel.zone : selectedIds.has(s.id) && selected.has(entryKey(s.id, s.zone, s.origTuple)))) held.push({ entry: m.slice(), id: s.id });
-      }
-    }, () => void (held.length = 0));
-    const r = ct.updateSync(held.map((h) => ({ entry: h.entry, ...change })), (n) => progress.update(n));
-    updated = r.ok;
-    const failed = new Set(r.failed.map((x) => x.index));
-    held.forEach((h, i) => { if (!failed.has(i)) done.push(h.id); });
+    const selection = f.zoneOnly ? undefined : await select(match, f);
+    if (selection?.keys.size === 0) {
+      summary('0 flow entries have been updated.');
+      return EXIT.NOTHING_MATCHED;
+    }
+    const r = await apply(f, change, selection, p.opts.netns);
+    await printUpdated(match, r.done, f, output);
+    summary(`${r.updated} flow entries have been updated.`);
     if (r.failed.length) {
-      progress.done();
-      await printUpdated(done, f, output, p.opts.netns);
-      summary(`${updated} flow entries have been updated.`);
       const first = r.failed[0];
       const hint = first.errno === 'ENOSPC' && change.labels
         ? 'these entries have no room for labels: the kernel adds it only while a connlabel rule exists in the netns (iptables -m connlabel, nft ct label) when an entry is created'
@@ -105,19 +73,63 @@ export async function run(p: Parsed): Promise<ExitCode> {
           : 'check the values given; run again if entries were changing';
       throw new CliError(EXIT.KERNEL, `${r.failed.length} updates failed in the kernel: ${first.message}`, hint);
     }
+    return r.updated > 0 ? EXIT.OK : EXIT.NOTHING_MATCHED;
+  } finally {
+    await match.close();
+  }
+}
+
+interface Selection {
+  /** entry-key.ts keys of the entries the plugin selected. */
+  keys: Set<string>;
+  /** Their ids: a cheap first test before an entry's key is built. */
+  ids: Set<number>;
+}
+
+/** 1. The plugin decides which entries match (with -w alone the kernel's zone dump is the selection). */
+async function select(match: BuiltinPlugin, f: FlagFilter): Promise<Selection> {
+  const chunks: Uint8Array[] = [];
+  await match.run({ ...f.config, action: 'list', output: 'json' }, { write: (b) => void chunks.push(b) });
+  const sel: Selection = { keys: new Set(), ids: new Set() };
+  for (const line of Buffer.concat(chunks).toString('utf8').split('\n')) {
+    if (!line) continue;
+    const j = JSON.parse(line);
+    sel.keys.add(jsonKey(j));
+    sel.ids.add(j.id);
+  }
+  return sel;
+}
+
+/** 2. The host takes the selected entries from the kernel's dump and updates them in batches. */
+async function apply(f: FlagFilter, change: Change, sel: Selection | undefined, netns: string | undefined) {
+  const { RECV_BUFFER_BYTES } = await import('../../netlink/connection.js');
+  const ct = await openConntrack(netns);
+  const progress = new Progress('updated', sel?.keys.size);
+  try {
+    const held: { entry: Uint8Array; id: number }[] = [];
+    ct.dumpSync(f.kernel, new Uint8Array(RECV_BUFFER_BYTES), (batch) => {
+      for (const m of splitMessages(batch)) {
+        const s = scanEntry(m);
+        if (s?.id === undefined) continue;
+        if (sel ? sel.ids.has(s.id) && sel.keys.has(entryKey(s.id, s.zone, s.origTuple)) : s.zone === f.kernel.zone) held.push({ entry: m.slice(), id: s.id });
+      }
+    }, () => void (held.length = 0));
+    const r = ct.updateSync(held.map((h) => ({ entry: h.entry, ...change })), (n) => progress.update(n));
+    const failed = new Set(r.failed.map((x) => x.index));
+    return { updated: r.ok, failed: r.failed, done: held.filter((_, i) => !failed.has(i)).map((h) => h.id) };
   } finally {
     progress.done();
     ct.close();
   }
-  await printUpdated(done, f, output, p.opts.netns);
-  summary(`${updated} flow entries have been updated.`);
-  return updated > 0 ? EXIT.OK : EXIT.NOTHING_MATCHED;
 }
 
-/** Prints the updated entries as the kernel now has them (an entry gone meanwhile is not printed). */
-async function printUpdated(ids: number[], f: FlagFilter, output: string, netns: string | undefined): Promise<void> {
+/**
+ * 3. The updated entries as the kernel now has them (one gone meanwhile is not printed). By id,
+ * within the filters that an update cannot change, so an id shared with an entry outside the
+ * selection (a hash collision) is not printed either.
+ */
+async function printUpdated(match: BuiltinPlugin, ids: number[], f: FlagFilter, output: string): Promise<void> {
   if (ids.length === 0) return;
-  const zone = f.config.zone;
-  const config = { action: 'list', output, id: ids, ...(zone === undefined ? {} : { zone }) };
-  await runBuiltinPlugin('match', config, { operations: ['read'], scope: f.scope }, netns);
+  const { label: _labels, ...unchanged } = f.config; // --label-add/--label-del may change labels
+  await match.run({ ...unchanged, action: 'list', output, id: ids });
 }
