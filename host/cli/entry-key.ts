@@ -10,21 +10,23 @@ import { NLA_HDRLEN } from '../netlink/constants.js';
 const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 const key = (id: number, zone: number, src: string, dst: string, l4: (number | undefined)[]) => `${id}/${zone}/${src}/${dst}/${l4.join(',')}`;
 
-/** The key of an entry the match plugin printed as JSON (addresses parsed back to bytes). */
+/** Where each CTA_PROTO_* value goes in a key (GRE keys travel as the ports). */
+const SLOT: Record<number, number> = {
+  [CTA_PROTO.NUM]: 0, [CTA_PROTO.SRC_PORT]: 1, [CTA_PROTO.DST_PORT]: 2, [CTA_PROTO.ICMP_ID]: 3, [CTA_PROTO.ICMPV6_ID]: 3,
+  [CTA_PROTO.ICMP_TYPE]: 4, [CTA_PROTO.ICMPV6_TYPE]: 4, [CTA_PROTO.ICMP_CODE]: 5, [CTA_PROTO.ICMPV6_CODE]: 5,
+};
+
+/** The key of an entry the match plugin printed as JSON (addresses parsed back to bytes; GRE's srckey/dstkey are its ports). */
 export function jsonKey(j: { id: number; zone?: number; protonum: number; orig: Record<string, unknown> }): string {
   const o = j.orig;
   const n = (v: unknown) => (v === undefined ? undefined : Number(v));
-  return key(j.id, j.zone ?? 0, hex(parseAddress(o.src).bytes), hex(parseAddress(o.dst).bytes), [j.protonum, n(o.sport), n(o.dport), n(o.id), n(o.type), n(o.code)]);
+  return key(j.id, j.zone ?? 0, hex(parseAddress(o.src).bytes), hex(parseAddress(o.dst).bytes), [j.protonum, n(o.sport ?? o.srckey), n(o.dport ?? o.dstkey), n(o.id), n(o.type), n(o.code)]);
 }
 
 /** The same key from the kernel's bytes: `origTuple` is CTA_TUPLE_ORIG, header included (scanEntry). */
 export function entryKey(id: number, zone: number, origTuple: Uint8Array): string {
   let src = '', dst = '';
-  const l4: (number | undefined)[] = Array(6).fill(undefined);
-  const slot: Record<number, number> = {
-    [CTA_PROTO.NUM]: 0, [CTA_PROTO.SRC_PORT]: 1, [CTA_PROTO.DST_PORT]: 2, [CTA_PROTO.ICMP_ID]: 3, [CTA_PROTO.ICMPV6_ID]: 3,
-    [CTA_PROTO.ICMP_TYPE]: 4, [CTA_PROTO.ICMPV6_TYPE]: 4, [CTA_PROTO.ICMP_CODE]: 5, [CTA_PROTO.ICMPV6_CODE]: 5,
-  };
+  const l4: (number | undefined)[] = [undefined, undefined, undefined, undefined, undefined, undefined];
   for (const t = new AttrDecoder(origTuple, NLA_HDRLEN, origTuple.length); t.next();) {
     if (t.type === CTA_TUPLE.IP) {
       for (const a = t.children(); a.next();) {
@@ -33,7 +35,7 @@ export function entryKey(id: number, zone: number, origTuple: Uint8Array): strin
       }
     } else if (t.type === CTA_TUPLE.PROTO) {
       for (const a = t.children(); a.next();) {
-        const i = slot[a.type];
+        const i = SLOT[a.type];
         if (i !== undefined) l4[i] = a.length === 1 ? a.u8() : a.u16be();
       }
     }

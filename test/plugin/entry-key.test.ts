@@ -7,6 +7,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { entryKey, jsonKey } from '../../host/cli/entry-key.js';
 import { scanEntry } from '../../host/conntrack/scope.js';
+import { batch } from '../helpers/ctmsg.js';
 import { PluginRun, built, pluginPath, root, splitMsgs } from './harness.js';
 
 const LIST = pluginPath('list');
@@ -33,6 +34,18 @@ if (!built(LIST) || variants.length === 0) {
       assert.is(new Set(msgs.map(kernelKey)).size, msgs.length);
     });
   }
+
+  test('GRE (keys, not ports, in the JSON) and a directional zone give the same key on both sides', () => {
+    const bin = batch([
+      { proto: 'gre', src: '10.0.0.1', dst: '10.0.0.2', sport: 0x1234, dport: 0xabcd, timeout: 60, id: 1 },
+      { proto: 'udp', src: '2001:db8::1', dst: '::ffff:10.0.0.9', sport: 1, dport: 2, timeout: 60, origZone: 5, id: 2 },
+      { proto: 'tcp', src: '10.0.0.1', dst: '10.0.0.2', sport: 3, dport: 4, timeout: 60, zone: 7, id: 3 },
+    ]);
+    const msgs = splitMsgs(bin);
+    const json = new PluginRun(LIST, { output: 'json' }).run(bin).lines.map((l) => JSON.parse(l));
+    assert.ok('srckey' in json[0].orig, JSON.stringify(json[0]));
+    assert.equal(json.map(jsonKey), msgs.map(kernelKey));
+  });
 
   test('two entries with the same id (a hash collision) keep different keys', () => {
     const msgs = splitMsgs(new Uint8Array(readFileSync(join(dir, `${variants[0]}.bin`))));
