@@ -198,6 +198,17 @@ itLabels('--label-add on create: the labels conntrack -I --label-add sets, in a 
     assert.is(found.code, 0, found.stderr);
     assert.is(listingLines(found.stdout).length, 1);
     assert.match(found.stdout, /dst=10\.2\.0\.2/);
+    // A directional zone with labels: looked up in that zone to check the labels (with -w 0 given,
+    // and again when restored from list -o json, which prints "zone":0 next to it).
+    const dz = ['-p', 'udp', '-s', '10.2.0.5', '-d', '10.2.0.6', '--sport', '5', '--dport', '6', '-t', '600', '-w', '0', '--orig-zone', '5'];
+    const made = ctplug(b, ['create', ...dz, '--label-add', '4']);
+    assert.is(made.code, 0, made.stderr);
+    const saved = ctplug(b, ['list', '--orig-zone', '5', '-o', 'json']).stdout;
+    assert.match(saved, /"labels":\[4\]/);
+    conntrackIn(a, ['-F']);
+    const restored = ctplug(a, ['create', '--from', '-'], saved);
+    assert.is(restored.code, 0, restored.stderr);
+    assert.equal(flags(a), flags(b).filter((l) => l.includes('"10.2.0.5"')));
   });
 });
 

@@ -33,7 +33,7 @@ const LABEL_ROOM_ADVICE = 'add a rule that uses ct labels to the namespace\'s ru
  * zone of the original tuple looks up like a zone; one of the reply tuple is zone 0 that way).
  */
 function checkLabels(ct: Conntrack, e: NewEntry): { entry: Uint8Array | null; ok: boolean } {
-  const entry = ct.getSync({ tuple: e.tuple, direction: 'original', zone: e.zone ?? e.origZone });
+  const entry = ct.getSync({ tuple: e.tuple, direction: 'original', zone: e.origZone ?? e.zone });
   const got = entry && entryLabels(entry);
   return { entry, ok: !!got && e.labels!.every((b, i) => (b & (got[i] ?? 0)) === b) };
 }
@@ -58,8 +58,11 @@ export async function run(p: Parsed): Promise<ExitCode> {
     if (entry.labels) {
       // Not silently half-done: without its labels the entry is removed again.
       const { entry: held, ok } = checkLabels(ct, entry);
+      if (!held) {
+        throw new CliError(EXIT.KERNEL, 'create: the entry was created but is gone already (expired or deleted), so its labels could not be checked', 'give a longer timeout (-t)');
+      }
       if (!ok) {
-        if (held) ct.deleteSync([held]);
+        ct.deleteSync([held]);
         throw new CliError(EXIT.KERNEL, `create: the kernel created the entry without its labels, so it was removed again: ${NO_LABEL_ROOM}`, LABEL_ROOM_ADVICE);
       }
     }
@@ -264,12 +267,18 @@ async function bulk(p: Parsed): Promise<ExitCode> {
       const r = ct.createSync(entries, (done) => progress.update(base + done));
       created += r.ok;
       for (const f of r.failed) failed.push(`line ${lineOf[f.index]}: ${f.message}${f.errno === 'EEXIST' ? ' (exists)' : ''}`);
-      // Label room is the namespace's: one created entry with labels per batch tells for the batch.
+      // Label room is the namespace's: the first created entry with labels that is still there
+      // tells for the batch (one that expired or was deleted meanwhile tells nothing).
       const refused = new Set(r.failed.map((f) => f.index));
       const labelled = entries.flatMap((e, i) => (e.labels && !refused.has(i) ? [i] : []));
-      if (labelled.length && !checkLabels(ct, entries[labelled[0]]).ok) {
-        labelsLost += labelled.length;
-        firstLost ??= lineOf[labelled[0]];
+      for (const i of labelled) {
+        const c = checkLabels(ct, entries[i]);
+        if (!c.entry) continue;
+        if (!c.ok) {
+          labelsLost += labelled.length;
+          firstLost ??= lineOf[i];
+        }
+        break;
       }
     }
     entries = [];
