@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CtError } from '../conntrack/errors.js';
 import type { Operation, Scope, ZoneRange } from '../policy/capabilities.js';
-import type { Limits } from '../policy/limits.js';
+import { LIMIT_CEILING, type Limits } from '../policy/limits.js';
 import { parseManifest, type Manifest } from '../policy/manifest.js';
 import { packageRoot } from '../paths.js';
 import type { Plugin, PluginLogLine, RunResult } from '../runtime/plugin.js';
@@ -139,7 +139,7 @@ async function runLoaded(src: { manifest: Manifest | Record<string, unknown>; wa
 
 export interface BuiltinPlugin {
   /** Runs it with `config` (each run a fresh instance on the same worker); close when done. */
-  run(config: Record<string, unknown>, io?: RunIo): Promise<PluginRun>;
+  run(config: Record<string, unknown>, io?: Omit<RunIo, 'backend'>): Promise<PluginRun>;
   close(): Promise<void>;
 }
 
@@ -156,7 +156,11 @@ export async function openBuiltinPlugin(name: string, grant: CliGrant, netns: st
   const capabilities = { operations: grant.operations, scope };
   // The plugin asks for exactly what the command line allows, and the policy grants exactly that.
   const narrowed = { ...manifest, capabilities };
-  const policy = { plugins: { [manifest.name]: { capabilities, limits: grant.limits ?? {} } } };
+  // Output goes to the operator's stdout with back-pressure (or is parsed as it comes), never held
+  // whole: the 64 MiB per-run default (there for embedders that collect) would cut `list -o json`
+  // of ~200k entries short, so first-party runs get the ceiling.
+  const limits = { output_bytes: LIMIT_CEILING.output_bytes, ...grant.limits };
+  const policy = { plugins: { [manifest.name]: { capabilities, limits } } };
   const { loadPlugin } = await import('../runtime/plugin.js');
   const plugin = await loadPlugin({ manifest: narrowed, wasm: readFileSync(wasmPath) }, { policy, netns, backend });
   return {
@@ -212,10 +216,8 @@ export async function runPluginFile(file: string, config: unknown, policyPath: s
     policy = policyPath;
   } else if (builtin) {
     const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
-    // First-party: granted what its manifest asks. An event listener runs for hours: its output
-    // cap (64 MiB per run by default) is raised to the ceiling.
-    const listens = manifest.capabilities?.operations?.includes('events');
-    policy = { plugins: { [manifest.name]: { capabilities: manifest.capabilities, limits: listens ? { output_bytes: 2 ** 31 - 1 } : {} } } };
+    // First-party: granted what its manifest asks, output streamed to stdout (see openBuiltinPlugin).
+    policy = { plugins: { [manifest.name]: { capabilities: manifest.capabilities, limits: { output_bytes: LIMIT_CEILING.output_bytes } } } };
   } else {
     throw new CtError('plugin', 'EINVAL', 'usage', `${file} is not a first-party plugin, so it needs an operator policy`, {
       hint: 'pass --policy FILE granting it what its manifest asks (see README "Security model")',

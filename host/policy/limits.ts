@@ -20,7 +20,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
 });
 
 /** Hard ceilings a policy may not exceed: a typo such as timeout_ms 1e12 is an error, not "no limit". */
-const CEILING: Readonly<Limits> = Object.freeze({
+export const LIMIT_CEILING: Readonly<Limits> = Object.freeze({
   timeout_ms: 10 * 60_000,
   // 2 GiB: hostcalls take i32 pointers, and a negative one must always be out of bounds.
   memory_max_pages: 32768,
@@ -42,8 +42,8 @@ export function parseLimits(raw: unknown, where: string, fail: (msg: string) => 
     if (!(LIMIT_KEYS as string[]).includes(k)) fail(`${where}: unknown limit "${k}" (known: ${LIMIT_KEYS.join(', ')})`);
     const key = k as keyof Limits;
     const min = key === 'timeout_ms' || key === 'memory_max_pages' ? 1 : 0;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > CEILING[key]) {
-      fail(`${where}.${k} must be an integer in ${min}..${CEILING[key]}, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > LIMIT_CEILING[key]) {
+      fail(`${where}.${k} must be an integer in ${min}..${LIMIT_CEILING[key]}, got ${JSON.stringify(v)}`);
     }
     out[key] = v;
   }

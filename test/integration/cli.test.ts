@@ -272,4 +272,15 @@ it('--plugin with a policy: in-scope runs, over-asking is refused at load (exit 
   assert.match(refused.stderr, /^ctplug: .*operations: asks \[read, delete\], allows \[read\]; /);
 });
 
+it('list -o json of 220k entries is complete: CLI runs stream to stdout and have no 64 MiB per-run output cap', () => {
+  const N = 220_000; // ~72 MB of NDJSON; the global nf_conntrack_max here is 262,144
+  seedNetns(A, Array.from({ length: N }, (_, i) => ({ family: 'ipv4' as const, protocol: 'udp', src: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, dst: '192.0.2.1', sport: 1024, dport: 53, timeout: 600 })));
+  const r = ctplug('list', '--netns', A, '-o', 'json');
+  assert.is(r.code, 0, r.stderr);
+  assert.ok(r.stdout.length > 64 * 1024 * 1024, `${r.stdout.length} bytes`);
+  assert.is(r.stdout.split('\n').length - 1, N);
+  assert.match(r.stderr, new RegExp(`${N} flow entries have been shown`));
+  conntrackIn(A, ['-F']);
+});
+
 t.run();

@@ -15,12 +15,6 @@ import type { RunStats } from '../../runtime/protocol.js';
 const KINDS = ['NEW', 'UPDATE', 'DESTROY'];
 /** SO_RCVBUFFORCE takes an int; the kernel doubles it. */
 const MAX_BUFFER = 1024 * 1024 * 1024;
-/**
- * A listener runs for hours: the per-run output cap (64 MiB by default) is raised to the ceiling
- * (2 GiB of text), after which output stops with a warning.
- */
-const MAX_OUTPUT = 2 ** 31 - 1;
-
 function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
@@ -79,7 +73,7 @@ export async function run(p: Parsed): Promise<ExitCode> {
   process.on('SIGINT', stop).on('SIGTERM', stop);
   const timer = durationMs === undefined ? undefined : setTimeout(() => ac.abort(), durationMs);
   try {
-    const r = await runBuiltinPlugin('events', config, { operations: ['read', 'events'], scope: f.scope, limits: { output_bytes: MAX_OUTPUT } }, netns, {
+    const r = await runBuiltinPlugin('events', config, { operations: ['read', 'events'], scope: f.scope }, netns, {
       write: (b, release) => {
         for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) shown++;
         return stdoutWrite(b, release); // a slow reader pauses the plugin; an overrun is then reported and resynced
