@@ -165,7 +165,6 @@ export function parseNatTarget(v: unknown, family: Family, protocol: ProtocolNam
   if (bracket) {
     host = bracket[1];
     port = bracket[2];
-    if (port === undefined && s.endsWith(':')) port = '';
   } else if (s.indexOf(':') >= 0 && s.indexOf(':') === s.lastIndexOf(':')) {
     [host, port] = s.split(':'); // one colon: IPv4:PORT (an IPv6 address has at least two)
   }

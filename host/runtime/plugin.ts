@@ -130,6 +130,7 @@ export class Plugin {
     this.clock = new CallClock();
     const { port1, port2 } = new MessageChannel();
     port1.unref();
+    this.recycle?.close(); // a respawn: the old worker's port goes too (late releases are dropped)
     this.recycle = port1;
     const entry = workerEntry();
     const workerData = { ...this.init, clock: this.clock.buffer, recycle: port2 } satisfies WorkerInit;
@@ -274,6 +275,8 @@ export class Plugin {
   async close(): Promise<void> {
     const w = this.worker;
     this.worker = undefined;
+    this.recycle?.close();
+    this.recycle = undefined;
     if (w) await w.terminate();
   }
 }

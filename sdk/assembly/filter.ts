@@ -81,7 +81,7 @@ export class Filter {
   origZones: Array<i64> = [];
   replyZones: Array<i64> = [];
   // A set: `update` hands the match plugin every id it changed (thousands) to print them.
-  ids: Set<u32> = new Set<u32>();
+  private ids: Set<u32> = new Set<u32>();
   labels: Array<i64> = [];
   mark: u32 = 0;
   markMask: u32 = 0xffffffff;

@@ -18,15 +18,15 @@ export const TEXT_ID: i32 = 2;       // `-o id`: id=N after use=
 export const TEXT_LABELS: i32 = 4;   // labels=<name>,<name> as conntrack -o labels (bit numbers when no names are set)
 export const TEXT_EVENT: i32 = 8;    // `conntrack -E`: "    [NEW] ", " [UPDATE] ", "[DESTROY] " prefix
 
-/** Seconds since the epoch used for `delta-time=`; 0 = unknown (delta-time only printed for stopped entries). */
-let nowSeconds: u64 = 0;
-let pinned = false;
-/** Pins the clock (e.g. from a `now` config key, for reproducible output); batches no longer move it. */
 // Label names (connlabel.conf, handed over by the host in config). With names set, only named
 // bits are printed, as conntrack does; without, every set bit prints as its number.
 let labelNames: Map<i32, string> | null = null;
 export function setLabelNames(names: Map<i32, string>): void { labelNames = names; }
 
+/** Seconds since the epoch used for `delta-time=`; 0 = unknown (delta-time only printed for stopped entries). */
+let nowSeconds: u64 = 0;
+let pinned = false;
+/** Pins the clock (e.g. from a `now` config key, for reproducible output); batches no longer move it. */
 export function setRenderClock(epochSeconds: u64): void { nowSeconds = epochSeconds; pinned = true; }
 /** The SDK moves the clock to the host's time before each batch, unless it was pinned. */
 export function tickRenderClock(epochSeconds: u64): void { if (!pinned) nowSeconds = epochSeconds; }

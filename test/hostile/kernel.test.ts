@@ -11,7 +11,7 @@ import { splitMessages } from '../../host/netlink/message.js';
 import { abi, field, flagBit } from '../../host/runtime/abi.js';
 import { PluginTimeoutError, PluginTrapError } from '../../host/runtime/errors.js';
 import { conntrackIn, kernelSuite, makeNetns, removeNetns } from '../helpers/netns.js';
-import { ALL_OPS, loadWat, runWat, type WatRun } from '../helpers/wasm-run.js';
+import { ALL_OPS, runWat, type WatRun } from '../helpers/wasm-run.js';
 import { dataString, type PluginParts } from '../helpers/wasm.js';
 import { killed, record, settled, workers } from '../helpers/workers.js';
 

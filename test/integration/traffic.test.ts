@@ -7,7 +7,7 @@
 //   picks flows by real byte counts;
 // - labels set by the kernel (the nft rule) and by `ctplug update` read back with conntrack -L -o labels.
 import * as assert from 'uvu/assert';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { Conntrack } from '../../host/conntrack/conntrack.js';
 import { loadPlugin } from '../../host/runtime/plugin.js';
