@@ -30,11 +30,14 @@ if (!built) {
     try {
       const collected = Buffer.from((await p.run()).output).toString();
       const kept: [Uint8Array, string][] = [];
-      let text = '', chunks = 0, handedBack = 0;
+      let text = '', chunks = 0, handedBack = 0, pooled = 0;
       const r = await p.run({
         onOutput: (b, release) => {
           const s = Buffer.from(b).toString();
           text += s;
+          // Once buffers come back the worker sizes them in powers of two, to fit later chunks.
+          const cap = b.buffer.byteLength;
+          if (cap > b.length && (cap & (cap - 1)) === 0) pooled++;
           if (chunks++ % 3 === 0) kept.push([b, s]); // never released
           else {
             release();
@@ -44,6 +47,7 @@ if (!built) {
       });
       assert.ok(chunks >= 10, `${chunks} chunks`);
       assert.is(handedBack, chunks - kept.length, 'every released chunk went back to the worker');
+      assert.ok(pooled > 0, 'the worker received them: later chunks come in its reusable buffers');
       assert.is(text.length, r.stats.emittedBytes);
       assert.is(text, collected);
       for (const [b, s] of kept) assert.is(Buffer.from(b).toString(), s);
