@@ -43,80 +43,73 @@ export interface TrafficPair {
 /** Two namespaces joined by a veth pair (10.77.0.1 client, 10.77.0.2 server) with tracking on in the client. */
 export function trafficPair(opts: { acct?: boolean; timestamp?: boolean } = {}): TrafficPair {
   const client = makeNetns();
-  const server = makeNetns();
+  const serverNs = makeNetns();
   const clientAddr = '10.77.0.1';
   const serverAddr = '10.77.0.2';
   try {
     const ip = (...a: string[]) => execFileSync('ip', a);
-    ip('link', 'add', 'ct0', 'netns', client, 'type', 'veth', 'peer', 'name', 'ct1', 'netns', server);
+    ip('link', 'add', 'ct0', 'netns', client, 'type', 'veth', 'peer', 'name', 'ct1', 'netns', serverNs);
     ip('-n', client, 'addr', 'add', `${clientAddr}/24`, 'dev', 'ct0');
-    ip('-n', server, 'addr', 'add', `${serverAddr}/24`, 'dev', 'ct1');
+    ip('-n', serverNs, 'addr', 'add', `${serverAddr}/24`, 'dev', 'ct1');
     ip('-n', client, 'link', 'set', 'ct0', 'up');
-    ip('-n', server, 'link', 'set', 'ct1', 'up');
+    ip('-n', serverNs, 'link', 'set', 'ct1', 'up');
     const sysctl = (name: string) => execFileSync('ip', ['netns', 'exec', client, 'sysctl', '-qw', `${name}=1`]);
     if (opts.acct) sysctl('net.netfilter.nf_conntrack_acct');
     if (opts.timestamp) sysctl('net.netfilter.nf_conntrack_timestamp');
     connlabelRoom(client);
   } catch (e) {
     removeNetns(client);
-    removeNetns(server);
+    removeNetns(serverNs);
     throw e;
   }
-  // Each side is a short node script run inside its namespace; the server answers what it gets.
-  const run = (ns: string, code: string, args: string[]) =>
-    new Promise<void>((resolve, reject) => {
-      const p = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', code, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-      let err = '';
-      p.stderr.on('data', (d) => (err += d));
-      p.on('exit', (c) => (c === 0 ? resolve() : reject(new Error(`traffic in ${ns} exited ${c}: ${err}`))));
-    });
-  const serve = (kind: 'udp' | 'tcp', port: number, code: string) => {
-    // The server runs until the client is done, then is killed; `ready` waits for its bind.
-    const p = spawn('ip', ['netns', 'exec', server, process.execPath, '-e', code, serverAddr, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const ready = new Promise<void>((resolve, reject) => {
-      p.stdout.once('data', () => resolve());
-      p.on('exit', (c) => reject(new Error(`${kind} server exited ${c}`)));
-    });
-    return { ready, stop: () => p.kill() };
+  // Each side is a short node script run inside its namespace: the server answers what it gets
+  // and runs until the client is done (then it is killed). Both give up after 5 s.
+  const exchange = async (kind: 'udp' | 'tcp', port: number, arg: number) => {
+    const server = spawn('ip', ['netns', 'exec', serverNs, process.execPath, '-e', SCRIPTS[kind].server, serverAddr, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${kind} server did not start within 5 s`)), 5000);
+        server.stdout.once('data', () => { clearTimeout(timer); resolve(); });
+        server.on('exit', (c) => { clearTimeout(timer); reject(new Error(`${kind} server exited ${c}`)); });
+      });
+      await new Promise<void>((resolve, reject) => {
+        const p = spawn('ip', ['netns', 'exec', client, process.execPath, '-e', SCRIPTS[kind].client, serverAddr, String(port), String(arg)], { stdio: ['ignore', 'ignore', 'pipe'] });
+        let err = '';
+        p.stderr.on('data', (d) => (err += d));
+        p.on('exit', (c) => (c === 0 ? resolve() : reject(new Error(`${kind} client exited ${c}: ${err}`))));
+      });
+    } finally {
+      server.kill();
+    }
   };
   return {
-    client, server, clientAddr, serverAddr,
-    async udp(port, rounds = 1) {
-      const s = serve('udp', port, UDP_SERVER);
-      try {
-        await s.ready;
-        await run(client, UDP_CLIENT, [serverAddr, String(port), String(rounds)]);
-      } finally {
-        s.stop();
-      }
-    },
-    async tcp(port, bytes = 1000) {
-      const s = serve('tcp', port, TCP_SERVER);
-      try {
-        await s.ready;
-        await run(client, TCP_CLIENT, [serverAddr, String(port), String(bytes)]);
-      } finally {
-        s.stop();
-      }
-    },
+    client, server: serverNs, clientAddr, serverAddr,
+    udp: (port, rounds = 1) => exchange('udp', port, rounds),
+    tcp: (port, bytes = 1000) => exchange('tcp', port, bytes),
     close() {
       removeNetns(client);
-      removeNetns(server);
+      removeNetns(serverNs);
     },
   };
 }
 
-const UDP_SERVER = `const [a, p] = process.argv.slice(1); const s = require('dgram').createSocket('udp4');
-s.on('message', (m, r) => s.send(m, r.port, r.address)); s.bind(+p, a, () => console.log('ready'));`;
-const UDP_CLIENT = `const [a, p, n] = process.argv.slice(1); const s = require('dgram').createSocket('udp4'); let got = 0;
+const SCRIPTS = {
+  udp: {
+    server: `const [a, p] = process.argv.slice(1); const s = require('dgram').createSocket('udp4');
+s.on('message', (m, r) => s.send(m, r.port, r.address)); s.bind(+p, a, () => console.log('ready'));`,
+    client: `const [a, p, n] = process.argv.slice(1); const s = require('dgram').createSocket('udp4'); let got = 0;
 s.on('message', () => { if (++got < +n) s.send('ping', +p, a); else s.close(); }); s.send('ping', +p, a);
-setTimeout(() => { console.error('no answer'); process.exit(1); }, 5000).unref();`;
-const TCP_SERVER = `const [a, p] = process.argv.slice(1);
-require('net').createServer((c) => c.pipe(c)).listen(+p, a, () => console.log('ready'));`;
-const TCP_CLIENT = `const [a, p, n] = process.argv.slice(1); let got = 0;
+setTimeout(() => { console.error('no answer'); process.exit(1); }, 5000).unref();`,
+  },
+  tcp: {
+    server: `const [a, p] = process.argv.slice(1);
+require('net').createServer((c) => c.pipe(c)).listen(+p, a, () => console.log('ready'));`,
+    client: `const [a, p, n] = process.argv.slice(1); let got = 0;
 const c = require('net').connect(+p, a, () => c.write(Buffer.alloc(+n, 120)));
 c.on('data', (d) => { got += d.length; if (got >= +n) c.end(); });
-c.on('close', () => process.exit(got >= +n ? 0 : 1)); setTimeout(() => process.exit(1), 5000).unref();`;
+c.on('close', () => process.exit(got >= +n ? 0 : 1)); setTimeout(() => process.exit(1), 5000).unref();`,
+  },
+} as const;
 
 /**
  * `argv` run in `ns` with `labels` (bit -> name) as /etc/xtables/connlabel.conf, the only place

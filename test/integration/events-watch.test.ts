@@ -3,53 +3,23 @@
 // zone-5 events while zones 5 and 7 churn; with a tiny receive buffer a burst overruns, the overrun
 // is reported, the resync dump arrives, and a stateful plugin's final view equals `conntrack -L`.
 import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { CreateSpec } from '../../host/conntrack/conntrack.js';
 import { splitMessages } from '../../host/netlink/message.js';
 import { loadPlugin } from '../../host/runtime/plugin.js';
 import type { RunStats } from '../../host/runtime/protocol.js';
+import { eventLines, exitWithin, listen, sawProbe, sleep, untilListening } from '../helpers/events.js';
 import { conntrackIds, conntrackIn, conntrackSuite } from '../helpers/netns.js';
 import { root } from '../plugin/harness.js';
 
 const { t, it, env } = conntrackSuite('events: CLI vs conntrack -E, scope, loss (kernel)', 'test/integration/events-watch.test.ts');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function listen(cmd: string, args: string[]): { child: ChildProcess; out: () => string; err: () => string; done: Promise<number> } {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '', err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d) => (err += d));
-  const done = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
-  return { child, out: () => out, err: () => err, done };
-}
-
 const probe = (i: number): CreateSpec => ({ family: 'ipv4', protocol: 'udp', src: '10.99.0.1', dst: '10.99.0.2', sport: 1000 + i, dport: 9, timeout: 30, zone: 99 });
 
-/** Churns a zone-99 probe until every `ready()` says its listener saw one. */
-async function untilListening(ready: (() => boolean)[]): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    env.ct.createSync([probe(i)]);
-    env.ct.flushSync({ zone: 99 });
-    await sleep(100);
-    if (ready.every((r) => r())) return;
-  }
-  throw new Error('listeners never saw the probe events');
-}
-
-/**
- * Event lines without the timeout (the two listeners may print it a tick apart), probe lines
- * dropped. Both append " [USERSPACE] portid=N" to events a netlink request caused; conntrack 1.4.7
- * then adds " progname=NAME" when it finds the process in /proc (a plugin cannot), so that is cut.
- */
-const eventLines = (text: string) => text.split('\n').filter((l) => /^\s*\[(NEW|UPDATE|DESTROY)\]/.test(l) && !/ zone=99\b/.test(l))
-  .map((l) => l.replace(/^(\s*\[\w+\] \S+\s+\d+ )\d+ /, '$1').replace(/ progname=\S+$/, ''));
-
 it('ctplug events text lines equal conntrack -E lines for the same changes, both listening at once', async () => {
-  const ctE = listen('ip', ['netns', 'exec', env.ns, 'conntrack', '-E']);
-  const ours = listen(process.execPath, [join(root, 'bin', 'ctplug.js'), 'events', '--netns', env.ns]);
+  const ctE = listen(['ip', 'netns', 'exec', env.ns, 'conntrack', '-E']);
+  const ours = listen([process.execPath, join(root, 'bin', 'ctplug.js'), 'events', '--netns', env.ns]);
   try {
-    await untilListening([() => / zone=99\b/.test(ctE.out()), () => / zone=99\b/.test(ours.out())]);
+    await untilListening(env.ct, [sawProbe(ctE.out), sawProbe(ours.out)]);
     const specs: CreateSpec[] = [
       { family: 'ipv4', protocol: 'tcp', src: '10.0.0.1', dst: '198.51.100.1', sport: 40001, dport: 443, tcpState: 'ESTABLISHED', timeout: 300, zone: 5, mark: 1 },
       { family: 'ipv4', protocol: 'udp', src: '10.0.0.2', dst: '198.51.100.53', sport: 5353, dport: 53, timeout: 30 },
@@ -75,7 +45,7 @@ it('ctplug events text lines equal conntrack -E lines for the same changes, both
     ours.child.kill('SIGINT');
   }
   // Ctrl-C ends ctplug events cleanly with its one-line summary.
-  const code = await Promise.race([ours.done, sleep(5000).then(() => -2)]);
+  const code = await exitWithin(ours, 5000);
   assert.is(code, 0, ours.err());
   assert.match(ours.err(), /\d+ flow events have been shown\. \d+ events delivered, 0 overruns, 0 resyncs\.\n$/);
   ctE.child.kill('SIGKILL');

@@ -7,11 +7,11 @@
 //   picks flows by real byte counts;
 // - labels set by the kernel (the nft rule) and by `ctplug update` read back with conntrack -L -o labels.
 import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { Conntrack } from '../../host/conntrack/conntrack.js';
 import { loadPlugin } from '../../host/runtime/plugin.js';
 import { bundledCli } from '../helpers/cli.js';
+import { eventLines, exitWithin, listen, sawProbe, sleep, untilListening } from '../helpers/events.js';
 import { conntrackIn, kernelSuite, listingLines } from '../helpers/netns.js';
 import { conntrackWithLabels, withConnlabelConf, RULE_LABEL, trafficPair, trafficSkipReason, type TrafficPair } from '../helpers/traffic.js';
 import { root } from '../plugin/harness.js';
@@ -21,7 +21,6 @@ const noNft = kernel.skip ? undefined : trafficSkipReason();
 if (noNft) process.stdout.write(`SKIP test/integration/traffic.test.ts: ${noNft}\n`);
 const { t } = kernel;
 const it = kernel.skip || noNft ? t.skip : t;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const cli = bundledCli('traffic');
 let net: TrafficPair;
@@ -40,36 +39,11 @@ if (!kernel.skip && !noNft) {
   t.before.each(() => ct.flushSync());
 }
 
-function listen(args: string[]): { child: ChildProcess; out: () => string; done: Promise<number> } {
-  const child = spawn(args[0], args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (d) => (out += d));
-  child.stderr!.resume();
-  const done = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
-  return { child, out: () => out, done };
-}
-
-/** Churns a zone-99 probe until every listener printed one (both are subscribed by then). */
-async function untilListening(outs: (() => string)[]): Promise<void> {
-  const probe = { family: 'ipv4' as const, protocol: 'udp', src: '10.99.0.1', dst: '10.99.0.2', sport: 1, dport: 9, timeout: 30, zone: 99 };
-  for (let i = 0; i < 100; i++) {
-    ct.createSync([{ ...probe, sport: 1000 + i }]);
-    ct.flushSync({ zone: 99 });
-    await sleep(100);
-    if (outs.every((o) => / zone=99\b/.test(o()))) return;
-  }
-  throw new Error('listeners never saw the probe events');
-}
-
-/** Event lines without the probe, the ticking timeout and conntrack's " progname=NAME" (found in /proc). */
-const eventLines = (text: string) => text.split('\n').filter((l) => /^\s*\[(NEW|UPDATE|DESTROY)\]/.test(l) && !/ zone=99\b/.test(l))
-  .map((l) => l.replace(/^(\s*\[\w+\]\s+(?:ipv[46]\s+\d+\s+)?\S+\s+\d+ )\d+ /, '$1').replace(/ progname=\S+$/, ''));
-
 it('ctplug events -o extended equals conntrack -E -o extended for kernel-made events of real UDP and TCP flows', async () => {
   const ctE = listen(['ip', 'netns', 'exec', net.client, 'conntrack', '-E', '-o', 'extended']);
   const ours = listen([process.execPath, cli.entry, 'events', '--netns', net.client, '-o', 'extended']);
   try {
-    await untilListening([ctE.out, ours.out]);
+    await untilListening(ct, [sawProbe(ctE.out), sawProbe(ours.out)]);
     await net.udp(4000, 3);
     await net.tcp(4001, 3000);
     conntrackIn(net.client, ['-D', '-s', net.clientAddr]); // DESTROY x2, with the counters
@@ -87,7 +61,7 @@ it('ctplug events -o extended equals conntrack -E -o extended for kernel-made ev
   assert.ok(kinds.filter((k) => k === 'UPDATE').length >= 4, `the kernel's own UPDATEs (reply seen, TCP states): ${theirs.join('\n')}`);
   assert.ok(theirs.some((l) => /\[UPDATE\].* tcp .* ESTABLISHED /.test(l)), theirs.join('\n'));
   for (const l of theirs.filter((x) => x.includes('[DESTROY]'))) assert.match(l, /packets=[1-9]\d* bytes=[1-9]\d* .*packets=[1-9]\d* bytes=[1-9]\d*/);
-  assert.is(await ours.done, 0);
+  assert.is(await exitWithin(ours, 5000), 0, ours.err());
 });
 
 it('flowlog: records carry the real packets/bytes each way that conntrack -L showed; min_bytes picks by them', async () => {
@@ -126,7 +100,7 @@ it('flowlog: records carry the real packets/bytes each way that conntrack -L sho
     } finally {
       ac.abort();
     }
-    await running;
+    await Promise.race([running, sleep(10_000).then(() => { throw new Error('the flowlog run did not end within 10 s of its abort'); })]);
     await p.close();
     const got = records();
     assert.is(before.length, 2, before.join('\n'));

@@ -10,8 +10,7 @@ import { runBuiltinPlugin } from '../plugins.js';
 
 export async function run(p: Parsed): Promise<ExitCode> {
   const f = filterFromFlags(p.opts);
-  const output = outputFormat(p.opts.output, 'delete');
-  if (output.includes(',')) throw new UsageError('delete prints with one format: -o text, extended, id or json', 'delete');
+  const output = outputFormat(p.opts.output, 'delete', { single: true });
   if (f.empty) {
     throw new UsageError('delete needs a filter (e.g. -w ZONE, -p PROTO, -s ADDR); to delete everything use `ctplug flush`', 'delete');
   }

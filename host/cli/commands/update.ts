@@ -25,8 +25,7 @@ import { Progress } from '../progress.js';
 
 export async function run(p: Parsed): Promise<ExitCode> {
   const { mark: newMark, timeout, status, labelAdd, labelDel, output: outputFlag, ...filterOpts } = p.opts;
-  const output = outputFormat(outputFlag, 'update');
-  if (output.includes(',')) throw new UsageError('update prints with one format: -o text, extended, id or json', 'update');
+  const output = outputFormat(outputFlag, 'update', { single: true });
   if (newMark === undefined && timeout === undefined && status === undefined && labelAdd === undefined && labelDel === undefined) {
     throw new UsageError('update needs the new value: -m/--mark M[/MASK], -t/--timeout SECONDS, -u/--status BITS and/or --label-add/--label-del LABELS', 'update');
   }
