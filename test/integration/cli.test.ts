@@ -2,7 +2,7 @@
 // seeded identically (zones 0/5/6, tcp/udp/icmp, IPv4+IPv6, marks); what ctplug lists and deletes
 // in one must be what conntrack lists and deletes in the other.
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
@@ -272,8 +272,11 @@ it('--plugin with a policy: in-scope runs, over-asking is refused at load (exit 
   assert.match(refused.stderr, /^ctplug: .*operations: asks \[read, delete\], allows \[read\]; /);
 });
 
-it('list -o json of 220k entries is complete: CLI runs stream to stdout and have no 64 MiB per-run output cap', () => {
-  const N = 220_000; // ~72 MB of NDJSON; the global nf_conntrack_max here is 262,144
+const BIG = 220_000; // ~72 MB of NDJSON
+const conntrackMax = skip ? 0 : Number(readFileSync('/proc/sys/net/netfilter/nf_conntrack_max', 'utf8'));
+if (!skip && conntrackMax < BIG) process.stdout.write(`SKIP (one test) test/integration/cli.test.ts: nf_conntrack_max is ${conntrackMax}, below the ${BIG} entries the big-list test needs\n`);
+(conntrackMax >= BIG ? it : t.skip)('list -o json of 220k entries is complete: CLI runs stream to stdout and have no 64 MiB per-run output cap', () => {
+  const N = BIG;
   seedNetns(A, Array.from({ length: N }, (_, i) => ({ family: 'ipv4' as const, protocol: 'udp', src: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, dst: '192.0.2.1', sport: 1024, dport: 53, timeout: 600 })));
   const r = ctplug('list', '--netns', A, '-o', 'json');
   assert.is(r.code, 0, r.stderr);
