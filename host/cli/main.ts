@@ -27,6 +27,9 @@ const COMMAND_MODULES: Record<string, () => Promise<{ run: Runner }>> = {
   run: () => import('./commands/run.js'),
 };
 
+/** Commands that (nearly always) run a plugin. */
+const PLUGIN_COMMANDS = new Set(['list', 'delete', 'update', 'events', 'get', 'run']);
+
 /** Runs one command line; returns the exit code. Never throws: errors become the one-line report. */
 export async function main(argv: string[], io = { out: process.stdout, err: process.stderr }): Promise<ExitCode> {
   let parsed: Parsed | undefined;
@@ -44,6 +47,8 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
       else io.err.write(text);
       return parsed.help ? EXIT.OK : EXIT.USAGE;
     }
+    // The plugin's worker boots while the command loads and checks things (runtime/prespawn.ts).
+    if (PLUGIN_COMMANDS.has(parsed.command)) (await import('../runtime/prespawn.js')).prespawnWorker();
     const mod = await COMMAND_MODULES[parsed.command]();
     return await mod.run(parsed);
   } catch (e) {

@@ -1,12 +1,10 @@
 // Main-thread side of a plugin: check everything that can be checked before any code runs
 // (manifest, grant, module), then run the plugin in its own worker under a per-call deadline.
-import { readFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { splitMessages } from '../netlink/message.js';
-import { packageRoot } from '../paths.js';
 import { computeGrant, type Grant } from '../policy/grant.js';
+import { adoptPrespawned, workerEntry } from './prespawn.js';
 import { type Limits, parseLimits } from '../policy/limits.js';
 import { loadManifest, type Manifest, parseManifest } from '../policy/manifest.js';
 import { loadPolicy, parsePolicy, type Policy } from '../policy/policy.js';
@@ -68,12 +66,6 @@ const STREAM_BACKLOG = 8;
 const WATCHDOG_INTERVAL_MS = 10;
 
 /** The worker entry: dist/worker.js next to the bundle, else the TypeScript source (tests, dev). */
-export function workerEntry(): { url: URL; execArgv?: string[] } {
-  const bundled = new URL('./worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(bundled))) return { url: bundled };
-  return { url: new URL('./worker.ts', import.meta.url), execArgv: ['--import', join(packageRoot(), 'scripts', 'ts-register.mjs')] };
-}
-
 function readSource(src: PluginSource): { manifest: Manifest; wasm: Uint8Array } {
   if (typeof src !== 'string') return { manifest: parseManifest(src.manifest), wasm: src.wasm };
   const { manifest, modulePath } = loadManifest(src);
@@ -132,9 +124,14 @@ export class Plugin {
     port1.unref();
     this.recycle?.close(); // a respawn: the old worker's port goes too (late releases are dropped)
     this.recycle = port1;
-    const entry = workerEntry();
-    const workerData = { ...this.init, clock: this.clock.buffer, recycle: port2 } satisfies WorkerInit;
-    const w = new Worker(entry.url, { workerData, transferList: [port2], execArgv: entry.execArgv });
+    const init = { ...this.init, clock: this.clock.buffer, recycle: port2 } satisfies WorkerInit;
+    let w = adoptPrespawned();
+    if (w) {
+      w.postMessage({ type: 'init', init }, [port2]);
+    } else {
+      const entry = workerEntry();
+      w = new Worker(entry.url, { workerData: init, transferList: [port2], execArgv: entry.execArgv });
+    }
     w.unref(); // an idle plugin does not keep the process alive; a run holds a ref
     w.on('exit', () => { if (this.worker === w) this.worker = undefined; });
     // A run in progress reports worker errors itself; an idle worker's error must not crash the

@@ -21,8 +21,20 @@ import {
 } from './records.js';
 import { CallClock } from './watchdog.js';
 
-const data = workerData as WorkerInit;
 const port = parentPort!;
+type ToWorker = { type: 'init'; init: WorkerInit } | { type: 'run'; config?: string };
+// One listener for the worker's life; messages that arrive before their handler is ready wait here.
+const inbox: ToWorker[] = [];
+let deliver: ((m: ToWorker) => void) | undefined;
+port.on('message', (m: ToWorker) => (deliver ? deliver(m) : inbox.push(m)));
+/** Given at spawn, or, to a worker started before its plugin was known (prespawn.ts), as the first message. */
+const data: WorkerInit = (workerData as WorkerInit | undefined) ?? await new Promise<WorkerInit>((resolve) => {
+  deliver = (m) => {
+    if (m.type !== 'init') return;
+    deliver = undefined;
+    resolve(m.init);
+  };
+});
 const post = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
 /** Bytes one on_entries batch can hold: one kernel dump datagram (+ padding of the last message). */
@@ -649,7 +661,7 @@ function entryKey(buf: Uint8Array, at: number, s: ScopeFields): string {
   return `${s.zone}/${Buffer.from(buf.buffer, start, s.tupleLength).toString('latin1')}`;
 }
 
-port.on('message', async (msg: { type: string; config?: string }) => {
+async function onMessage(msg: ToWorker): Promise<void> {
   if (msg.type !== 'run') return;
   const run = new Run(msg.config ?? data.config);
   try {
@@ -668,4 +680,8 @@ port.on('message', async (msg: { type: string; config?: string }) => {
       : { kind: 'host', call: 'run', message: (e as Error)?.message ?? String(e), name: (e as Error)?.name, hint: (e as { hint?: string })?.hint };
     post({ type: 'failed', error, stats: run.stats });
   }
-});
+}
+
+deliver = (m) => void onMessage(m);
+for (const m of inbox.splice(0)) void onMessage(m);
+
