@@ -1,9 +1,9 @@
-// `create --from` parses 100k-line restore files through fast paths (host/cli/commands/create.ts:
-// entryFromJson, entryFromLineOpts). They must accept exactly what the flag path
-// (optsFromJson / optsFromLine + entryFromFlags) accepts and build byte-identical requests.
+// `create --from` parses 100k-line NDJSON restore files through a fast path (host/cli/commands/create.ts:
+// entryFromJson). It must accept exactly what the flag path (optsFromJson + entryFromFlags)
+// accepts and build byte-identical requests. (`-I` lines go through entryFromFlags itself.)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { entryFromJson, entryFromLineOpts, optsFromJson, optsFromLine } from '../../host/cli/commands/create.js';
+import { entryFromJson, optsFromJson } from '../../host/cli/commands/create.js';
 import { entryFromFlags } from '../../host/cli/tuple.js';
 import { createRequest, type NewEntry } from '../../host/conntrack/request.js';
 import { Encoder } from '../../host/netlink/attr.js';
@@ -79,35 +79,6 @@ test('NDJSON fast path == flag path, record by record (accepted bytes and refusa
     }
   }
   assert.ok(fast >= 40, `the fast path took ${fast} cases`);
-});
-
-const LINES = [
-  '-p tcp -s 10.0.0.1 -d 10.0.0.2 --sport 1 --dport 2 --state ESTABLISHED -t 60 -w 3 -m 0x10 -u ASSURED',
-  'conntrack -I -p udp -s 2001:db8::1 -d 2001:db8::2 --sport 1 --dport 2 -t 60 -f ipv6',
-  '-I -p icmp -s 10.0.0.1 -d 10.0.0.2 --icmp-type 8 --icmp-code 0 --icmp-id 3 -t 5',
-  '-p icmpv6 -s 2001:db8::1 -d 2001:db8::2 --icmpv6-type 128 --icmpv6-code 0 --icmpv6-id 3 -t 5',
-  '-p udp -r 10.0.0.2 -q 10.0.0.1 --reply-port-src 2 --reply-port-dst 1 -t 60', // reply only: flag path
-  '-p tcp -s 10.0.0.1 -d 10.0.0.2 --sport 1 --dport 2 -r 192.0.2.1 -t 60', // NAT: flag path
-  '-p tcp -s 10.0.0.1 -d 10.0.0.2 --sport 1 --dport 2 -t 60 -u DYING,ASSURED',
-  '-p tcp -s 10.0.0.1 -d 10.0.0.2 --sport 1 -t 60',
-  '-p tcp -s 10.0.0.1 -d 10.0.0.2 --sport 1 --dport 2',
-  '-p udp -s 10.0.0.1 -d 10.0.0.2 --sport 1 --dport 2 -t 60 -f ipv6',
-  '-p udp -s 10.0.0.1 -d 10.0.0.2 --sport 1 --dport 2 -t 60 -w 65536',
-  '-p udp -s 10.0.0.1 -d 10.0.0.2 --sport 1 --dport 2 -t 60 -u NOPE',
-  '-p udp -s 10.0.0.1 --sport 1 --dport 2 -t 60',
-  '-s 10.0.0.1 -d 10.0.0.2 -t 60',
-];
-
-test('-I line fast path == entryFromFlags, line by line', () => {
-  for (const line of LINES) {
-    let opts;
-    try {
-      opts = optsFromLine(line);
-    } catch {
-      continue; // the parser refused it; neither path runs
-    }
-    assert.equal(outcome(() => entryFromLineOpts(opts)), outcome(() => entryFromFlags(opts)), line);
-  }
 });
 
 test.run();

@@ -11,7 +11,6 @@ import { parseArgs, UsageError, type Opts, type Parsed } from '../args.js';
 import { openConntrack, summary } from '../common.js';
 import { CliError, describe } from '../errors.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
-import { parseStatus } from '../filter.js';
 import { Progress } from '../progress.js';
 import { entryFromFlags } from '../tuple.js';
 
@@ -202,32 +201,6 @@ export function entryFromJson(j: Record<string, any>, toZone: number | undefined
   });
 }
 
-/** `conntrack -I` line fast path: an original tuple without reply flags goes straight to
- * toNewEntry with the values entryFromFlags would give it; anything else takes entryFromFlags. */
-export function entryFromLineOpts(o: Opts): NewEntry {
-  if (o.proto === undefined || o.timeout === undefined || o.src === undefined || o.dst === undefined
-    || o.replySrc !== undefined || o.replyDst !== undefined || o.replySport !== undefined || o.replyDport !== undefined) {
-    return entryFromFlags(o);
-  }
-  return toNewEntry({
-    family: o.family === undefined ? undefined : parseFamily(o.family),
-    protocol: o.proto,
-    src: o.src, dst: o.dst,
-    sport: o.sport as unknown as number, dport: o.dport as unknown as number,
-    icmpType: o.icmpType as unknown as number, icmpCode: o.icmpCode as unknown as number, icmpId: o.icmpId as unknown as number,
-    timeout: o.timeout as unknown as number,
-    tcpState: o.state,
-    zone: o.zone as unknown as number,
-    origZone: o.origZone as unknown as number,
-    replyZone: o.replyZone as unknown as number,
-    mark: o.mark as unknown as number,
-    status: o.status === undefined ? undefined : parseStatus(o.status, false).bits,
-    srcNat: o.srcNat,
-    dstNat: o.dstNat,
-    labels: o.labelAdd,
-  });
-}
-
 /** One `conntrack -I` argument line -> create flags (through the same strict parser). */
 export function optsFromLine(line: string): Opts {
   let words = line.trim().split(/\s+/);
@@ -310,7 +283,7 @@ async function bulk(p: Parsed): Promise<ExitCode> {
         } else {
           const opts = optsFromLine(line);
           moveToZone(opts, toZone);
-          entry = entryFromLineOpts(opts);
+          entry = entryFromFlags(opts);
         }
         entries.push(entry);
         lineOf.push(i + 1);
