@@ -1,7 +1,7 @@
 // Throwaway network namespaces for integration tests, removed even when a test fails.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { suite } from 'uvu';
+import { suite, type Test } from 'uvu';
 import { Conntrack, type CreateSpec } from '../../host/conntrack/conntrack.js';
 
 export const isRoot = process.getuid?.() === 0;
@@ -80,6 +80,33 @@ export function conntrackSuite(name: string, file: string) {
     s.t.before.each(() => env.ct.flushSync());
   }
   return { ...s, env };
+}
+
+/**
+ * Two namespaces for a whole file (one for ctplug, one for its conntrack oracle), both seeded with
+ * `specs` before each test and removed at the end, also when the process exits mid-test. `set`
+ * receives their names once made; `cli`, when given, is built first and removed with them.
+ */
+export function twinNetns(t: Test, specs: CreateSpec[], set: (a: string, b: string) => void, cli?: { build(): Promise<void>; remove(): void }): void {
+  let a = '', b = '';
+  const cleanup = () => {
+    if (a) removeNetns(a);
+    if (b) removeNetns(b);
+    a = b = '';
+    cli?.remove();
+  };
+  t.before(async () => {
+    await cli?.build();
+    a = makeNetns();
+    b = makeNetns();
+    set(a, b);
+  });
+  t.after(cleanup);
+  t.before.each(() => {
+    seedNetns(a, specs);
+    seedNetns(b, specs);
+  });
+  process.on('exit', cleanup);
 }
 
 /** Empties the namespace's table and creates `specs` through the netlink core; any failure throws. */

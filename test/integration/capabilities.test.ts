@@ -8,7 +8,7 @@ import { splitMessages } from '../../host/netlink/message.js';
 import { abi } from '../../host/runtime/abi.js';
 import { loadPlugin, type RunResult } from '../../host/runtime/plugin.js';
 import { PluginError } from '../../host/runtime/errors.js';
-import { conntrackIn, kernelSuite, listingLines, makeNetns, removeNetns, seedNetns } from '../helpers/netns.js';
+import { conntrackIn, kernelSuite, listingLines, seedNetns, twinNetns } from '../helpers/netns.js';
 import { runWat } from '../helpers/wasm-run.js';
 import { dataString } from '../helpers/wasm.js';
 
@@ -28,7 +28,6 @@ const SPECS: CreateSpec[] = [0, 5, 7].flatMap((zone) => [
   { protocol: 'tcp', src: `10.${zone}.3.1`, dst: '203.0.113.7', sport: 40100, dport: 8080, tcpState: 'ESTABLISHED', timeout: 600, zone, mark: 0x1001 },
 ]);
 
-const seed = (ns: string) => seedNetns(ns, SPECS);
 /** conntrack -L lines without timeouts and ids, sorted: entries by tuple (ids differ per netns). */
 const normalize = (text: string) => listingLines(text, ['id']);
 const table = (ns: string, args: string[] = []) => normalize(conntrackIn(ns, ['-L', ...args]));
@@ -41,20 +40,7 @@ async function runBuilt(name: string, ns: string, pol: Record<string, unknown>, 
   try { return await p.run(); } finally { await p.close(); }
 }
 
-if (!skip) {
-  t.before(() => {
-    A = makeNetns();
-    B = makeNetns();
-  });
-  t.after(() => {
-    removeNetns(A);
-    removeNetns(B);
-  });
-  t.before.each(() => {
-    seed(A);
-    seed(B);
-  });
-}
+if (!skip) twinNetns(t, SPECS, (a, b) => { A = a; B = b; });
 
 it('list granted zone 5 sees only zone 5 although it asks for all: its output is conntrack -L -w 5', async () => {
   const before = table(A);
@@ -125,8 +111,8 @@ const CASES: [string[], object][] = [
 
 it('match (action delete) deletes exactly what conntrack -D with the same filters deletes', async () => {
   for (const [args, config] of CASES) {
-    seed(A);
-    seed(B);
+    seedNetns(A, SPECS);
+    seedNetns(B, SPECS);
     const r = await runBuilt('match', A, policy(['read', 'delete']), { action: 'delete', print: false, ...config });
     const theirs = conntrackIn(B, ['-D', ...args], { allowFail: true });
     void theirs;

@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 import { EXIT } from '../../host/cli/exit-codes.js';
 import type { CreateSpec } from '../../host/conntrack/conntrack.js';
 import { bundledCli, type Run } from '../helpers/cli.js';
-import { conntrackIn, kernelSuite, listingLines, makeNetns, removeNetns, seedNetns } from '../helpers/netns.js';
+import { conntrackIn, kernelSuite, listingLines, makeNetns, removeNetns, seedNetns, twinNetns } from '../helpers/netns.js';
 
 const { t, it, skip } = kernelSuite('ctplug verbs: get/update/create/delete, exit codes, save/restore (kernel)', 'test/integration/cli-verbs.test.ts');
 let A = '', B = '';
@@ -39,29 +39,7 @@ const ZONE0: CreateSpec[] = [
   { protocol: 'tcp', src: '2001:db8::a', dst: '2001:db8:ffff::1', sport: 40009, dport: 22, tcpState: 'TIME_WAIT', timeout: 30, mark: 0xffff00ff },
 ];
 
-const seed = (ns: string, specs: CreateSpec[]) => seedNetns(ns, specs);
-
-if (!skip) {
-  t.before(async () => {
-    await cli.build();
-    A = makeNetns();
-    B = makeNetns();
-  });
-  t.after(() => {
-    removeNetns(A);
-    removeNetns(B);
-    cli.remove();
-  });
-  t.before.each(() => {
-    seed(A, ZONE0);
-    seed(B, ZONE0);
-  });
-  process.on('exit', () => {
-    if (A) removeNetns(A);
-    if (B) removeNetns(B);
-    cli.remove();
-  });
-}
+if (!skip) twinNetns(t, ZONE0, (a, b) => { A = a; B = b; }, cli);
 
 // One flow per protocol shape, each as its original tuple and as its reply tuple (flags).
 const FLOWS: { name: string; orig: string[]; reply: string[] }[] = [
@@ -329,7 +307,7 @@ it('save 10k mixed entries with list -o json, restore into a fresh netns with cr
     else if (proto === 'tcp') specs.push({ ...base, protocol: 'tcp', sport: 1024 + (i % 60000), dport: 443, tcpState: i % 7 === 0 ? 'TIME_WAIT' : 'ESTABLISHED', status: i % 2 ? 4 : 0 });
     else specs.push({ ...base, protocol: 'udp', sport: 1024 + (i % 60000), dport: 53 });
   }
-  seed(A, specs);
+  seedNetns(A, specs);
   conntrackIn(B, ['-F']);
   assert.is(conntrackIn(A, ['-C']).trim(), '10000');
   const saved = ct(A, 'list', '-o', 'json');

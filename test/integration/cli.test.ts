@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import type { CreateSpec } from '../../host/conntrack/conntrack.js';
 import { bundledCli, type Run } from '../helpers/cli.js';
-import { conntrackIds, conntrackIn, kernelSuite, listingLines, makeNetns, removeNetns, seedNetns } from '../helpers/netns.js';
+import { conntrackIds, conntrackIn, kernelSuite, listingLines, seedNetns, twinNetns } from '../helpers/netns.js';
 
 const { t, it, skip } = kernelSuite('ctplug CLI (kernel)', 'test/integration/cli.test.ts');
 let A = '', B = '';
@@ -27,35 +27,13 @@ const SPECS: CreateSpec[] = [0, 5, 6].flatMap((zone) => [
   { protocol: 'tcp', src: `2001:db8:${zone}::9`, dst: '2001:db8:ffff::1', sport: 40009, dport: 22, tcpState: 'TIME_WAIT', timeout: 30, zone },
 ]);
 
-/** Both namespaces get the same table (made through the netlink core; conntrack is the oracle that reads it). */
-const seed = (ns: string) => seedNetns(ns, SPECS);
 const normalize = (text: string) => listingLines(text);
 const table = (ns: string, args: string[] = []) => normalize(conntrackIn(ns, ['-L', ...args]));
 const ids = (text: string) => text.split('\n').map((l) => l.match(/ id=(\d+)$/)?.[1]).filter(Boolean).map(Number).sort((a, b) => a - b);
 const oneLine = (r: Run) => r.stderr.trim().split('\n');
 
-if (!skip) {
-  t.before(async () => {
-    await cli.build();
-    A = makeNetns();
-    B = makeNetns();
-  });
-  t.after(() => {
-    removeNetns(A);
-    removeNetns(B);
-    cli.remove();
-  });
-  t.before.each(() => {
-    seed(A);
-    seed(B);
-  });
-  // Even when the process dies mid-test, leave no namespace behind.
-  process.on('exit', () => {
-    if (A) removeNetns(A);
-    if (B) removeNetns(B);
-    cli.remove();
-  });
-}
+// Both namespaces get the same table (made through the netlink core; conntrack is the oracle that reads it).
+if (!skip) twinNetns(t, SPECS, (a, b) => { A = a; B = b; }, cli);
 
 it('list -w 5 -o id prints the same ids as conntrack -L -w 5 -o id', () => {
   const r = ctplug('list', '--netns', A, '-w', '5', '-o', 'id');
