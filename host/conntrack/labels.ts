@@ -28,6 +28,16 @@ export function readConnlabelConf(path = CONNLABEL_CONF): Map<string, number> {
   return names;
 }
 
+let systemNames: Map<string, number> | undefined;
+
+/**
+ * The names in the system's connlabel.conf, read once per process as conntrack reads it, not once
+ * per label flag (a restore file can give --label-add on each of 100k lines).
+ */
+export function connlabelNames(): Map<string, number> {
+  return (systemNames ??= readConnlabelConf());
+}
+
 /** Set bit n in a label bitmap (host order, little-endian machines). */
 function setBit(bits: Uint8Array, n: number): void {
   if (endianness() === 'LE') bits[n >> 3] |= 1 << (n & 7);
@@ -35,7 +45,7 @@ function setBit(bits: Uint8Array, n: number): void {
 }
 
 /** `1,5,web` -> a 16-byte bitmap. Bits 0..127, or names from connlabel.conf. */
-export function parseLabels(v: string, what = 'label', names: Map<string, number> = readConnlabelConf()): Uint8Array {
+export function parseLabels(v: string, what = 'label', names: Map<string, number> = connlabelNames()): Uint8Array {
   const items = String(v).split(',').map((s) => s.trim()).filter(Boolean);
   if (!items.length) throw invalid(what, `${JSON.stringify(v)} names no label`);
   return labelsFromBits(items.map((item) => {

@@ -1,7 +1,7 @@
 // `ctplug list`: the first-party list plugin, granted read access to exactly the scope the
 // filters name. Output is the plugin's (conntrack -L text, extended, id, labels, or NDJSON).
 // As with conntrack, -o labels or a -l filter prints labels=NAMES (names from connlabel.conf).
-import { readConnlabelConf } from '../../conntrack/labels.js';
+import { connlabelNames } from '../../conntrack/labels.js';
 import type { Parsed } from '../args.js';
 import { outputFormat, preflight, summary } from '../common.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -15,7 +15,7 @@ export async function run(p: Parsed): Promise<ExitCode> {
   const config: Record<string, unknown> = { ...f.config, output };
   if (output.split(',').includes('labels')) {
     const names: Record<number, string> = {};
-    for (const [name, bit] of readConnlabelConf()) names[bit] ??= name;
+    for (const [name, bit] of connlabelNames()) names[bit] ??= name;
     if (Object.keys(names).length) config.label_names = names;
   }
   await preflight(p.opts.netns);
