@@ -7,6 +7,7 @@
 // `ctplug -L -w 5` is `ctplug list -w 5`.
 
 export class UsageError extends Error {
+  readonly code = 'USAGE';
   constructor(message: string, readonly command?: string) {
     super(message);
     this.name = 'UsageError';

@@ -1,7 +1,7 @@
 // Help text: one screen per command, flags generated from the option table, and examples that
 // teach the common jobs. `ctplug --help` also prints the exit-code table.
 import { COMMANDS, OPTIONS, type OptKey, type OptSpec } from './args.js';
-import { exitTableText } from './exit-codes.js';
+import { exitTableText } from '../exit-codes.js';
 
 const EXAMPLES: Record<string, string[]> = {
   list: [

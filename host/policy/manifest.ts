@@ -2,8 +2,8 @@
 // and what it asks for (capabilities, limits). Parsed strictly so a typo is an error at load time.
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize } from 'node:path';
-import { abi, speaks } from '../runtime/abi.js';
-import { ManifestError } from '../runtime/errors.js';
+import { abi, speaks } from './abi.js';
+import { ManifestError } from './errors.js';
 import { type Capabilities, checkKeys, isObject, parseCapabilities } from './capabilities.js';
 import { type Limits, parseLimits } from './limits.js';
 

@@ -4,7 +4,7 @@
 // A plugin entry replaces the default's capabilities (no merging: what is written is what is allowed);
 // limits are layered DEFAULT_LIMITS <- default.limits <- plugins[name].limits.
 import { readFileSync } from 'node:fs';
-import { PolicyError } from '../runtime/errors.js';
+import { PolicyError } from './errors.js';
 import { type Capabilities, checkKeys, isObject, parseCapabilities } from './capabilities.js';
 import { type Limits, DEFAULT_LIMITS, parseLimits } from './limits.js';
 import { NAME_RE } from './manifest.js';

@@ -7,6 +7,7 @@ import {
   NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_NOOP, NLM_F_ACK, NLM_F_CAPPED, NLM_F_CREATE, NLM_F_DUMP, NLM_F_MULTI,
 } from '../../host/netlink/constants.js';
 import { MessageReader, NFGENMSG_LEN, beginMessage, endMessage } from '../../host/netlink/message.js';
+import { AbortError } from '../../host/netlink/abort.js';
 import type { NetlinkSocketLike } from '../../host/netlink/socket.js';
 import {
   CTA, CTA_STATS_GLOBAL_ENTRIES, IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_GET, IPCTNL_MSG_CT_GET_STATS,
@@ -102,9 +103,11 @@ export class FakeKernel {
         buf.set(d);
         return d.length;
       },
-      recvAsync(buf) {
-        return Promise.resolve().then(() => this.recv(buf));
-      },
+      // The fake answers every request at once, so an answer is either queued or never coming.
+      readable: (signal) => (queue.length ? Promise.resolve() : new Promise<void>((_, reject) => {
+        if (signal?.aborted) reject(new AbortError('waiting for the kernel', signal.reason));
+        else signal?.addEventListener('abort', () => reject(new AbortError('waiting for the kernel', signal.reason)), { once: true });
+      })),
       setsockopt: () => undefined,
       getsockopt: () => 0,
       attachFilter: () => undefined,

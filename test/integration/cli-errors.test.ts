@@ -1,11 +1,11 @@
 // Every bad input an operator can give the CLI ends in ONE line on stderr,
-// `ctplug: <what was wrong>; <what to do>`, and the exit code documented in host/cli/exit-codes.ts.
+// `ctplug: <what was wrong>; <what to do>`, and the exit code documented in host/exit-codes.ts.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
-import { EXIT } from '../../host/cli/exit-codes.js';
+import { EXIT } from '../../host/exit-codes.js';
 import { bundledCli, type Run } from '../helpers/cli.js';
 import { conntrackIn, kernelSuite, makeNetns, removeNetns } from '../helpers/netns.js';
 

@@ -3,8 +3,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { splitMessages } from '../../host/netlink/message.js';
-import { field } from '../../host/runtime/abi.js';
-import { PluginError, PluginFailedError, PolicyError } from '../../host/runtime/errors.js';
+import { field } from '../../host/policy/abi.js';
+import { PluginError, PolicyError } from '../../host/policy/errors.js';
+import { PluginFailedError } from '../../host/runtime/errors.js';
 import { loadPlugin } from '../../host/runtime/plugin.js';
 import { Host } from '../../host/runtime/host.js';
 import { describeEntry } from '../../sdk/testkit/describe.js';

@@ -11,7 +11,7 @@ import { CtError } from '../../conntrack/errors.js';
 import { packageRoot } from '../../paths.js';
 import type { Parsed } from '../args.js';
 import { UsageError } from '../args.js';
-import { EXIT, type ExitCode } from '../exit-codes.js';
+import { EXIT, type ExitCode } from '../../exit-codes.js';
 
 const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
