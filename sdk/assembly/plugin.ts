@@ -7,6 +7,11 @@
 // once per batch (`delete` / `update` / `create`); output is staged in Plugin.out and handed
 // over in chunks of >= OUT_FLUSH_AT bytes (`emit`), at finish, and per batch for subscribed
 // plugins. AssemblyScript has no closures: keep state in module globals.
+// A module imports only the hostcalls its plugin can reach (AssemblyScript drops the rest), so
+// `ctplug plugin inspect` shows what a plugin really calls: each operation's hostcall is reached
+// only from what the plugin itself uses (Verdict.Delete or Plugin.delete for `delete`, setMark and
+// friends for `update`, Plugin.create, Plugin.flush, Plugin.subscribe, Plugin.onEntry for `dump`);
+// nothing here refers to them unconditionally.
 import {
   ctplug_dump, ctplug_delete, ctplug_config, ctplug_clock, STATUS_OK, STATUS_CONTINUE, STATUS_STOP,
   STATUS_E_INVAL, DUMP_REQUEST_SIZE, DUMP_REQUEST_FAMILY, DUMP_REQUEST_PROTOCOL,
@@ -55,15 +60,26 @@ export class CreateSpec {
   status: u32 = 0;
 }
 
-/** What to do with an entry. */
-export enum Verdict {
+/**
+ * What to do with an entry: Verdict.Keep, Verdict.Delete or Verdict.Stop. A class rather than an
+ * enum so that naming Verdict.Delete is what links the `delete` hostcall into the module.
+ */
+export class Verdict {
+  /** Use the three values below; a Verdict made otherwise counts as Keep. */
+  constructor(readonly code: i32) {}
   /** Leave the entry alone. */
-  Keep = 0,
+  static get Keep(): Verdict { return KEEP; }
   /** Queue the entry for deletion (needs the "delete" capability). */
-  Delete = 1,
+  static get Delete(): Verdict {
+    deleteVerdict = stageDelete;
+    return DELETE;
+  }
   /** Keep it, and stop: no further entries are delivered. */
-  Stop = 2,
+  static get Stop(): Verdict { return STOP; }
 }
+const KEEP = new Verdict(0), DELETE = new Verdict(1), STOP = new Verdict(2);
+/** Set by Verdict.Delete: until a plugin names it, nothing here reaches the `delete` hostcall. */
+let deleteVerdict: ((e: Entry) => void) | null = null;
 
 /** Event kinds for Plugin.subscribe (combine with |; 0 = all). */
 export const SUBSCRIBE_NEW: i32 = DUMP_REQUEST_FLAGS_EVENT_NEW;
@@ -91,6 +107,9 @@ export const DELETE_BYTES_DEFAULT: i32 = 256 * 1024;
 export const ALLOC_MAX: i32 = 64 * 1024 * 1024;
 
 let initFn: InitFn | null = null;
+/** Set by Plugin.onEntry: the dump a plugin gets when it asks for none (the `dump` hostcall). */
+let defaultDump: (() => i32) | null = null;
+function dumpEverything(): i32 { return Plugin.dumpEverything(); }
 let entryFn: EntryFn | null = null;
 let finishFn: FinishFn | null = null;
 let eventFn: EventFn | null = null;
@@ -161,24 +180,34 @@ class Staged {
 }
 
 const CREATE_BATCH: i32 = 256;
-const deletes = new Staged("delete", (p: i32, n: i32): i32 => ctplug_delete(p, n));
-const updates = new Staged("update", (p: i32, n: i32): i32 => ctplug_update(p, n));
-const creates = new Staged("create", (p: i32, n: i32): i32 => ctplug_create(p, n), CREATE_BATCH * CREATE_RECORD_SIZE);
+/** The stages in use, flushed once per batch; each is made by the first record staged in it. */
+const stages = new Array<Staged>();
+let deletes: Staged | null = null;
+let updates: Staged | null = null;
+let creates: Staged | null = null;
+function staged(s: Staged): Staged {
+  stages.push(s);
+  return s;
+}
 const ADDR_TMP = new StaticArray<u8>(16);
 
 function stageDelete(e: Entry): void {
+  if (!deletes) deletes = staged(new Staged("delete", (p: i32, n: i32): i32 => ctplug_delete(p, n)));
+  const stage = deletes!;
   const n = align4(e.len);
-  const at = deletes.room(n);
+  const at = stage.room(n);
   if (at == 0) { logWarn("entry larger than the delete buffer; not deleted"); return; }
   // never copy past the message: align4 only adds padding the sender already counted
   memory.copy(at, e.ptr, <usize>e.len);
   if (n > e.len) memory.fill(at + <usize>e.len, 0, <usize>(n - e.len));
-  deletes.commit(n);
+  stage.commit(n);
 }
 
 function stageUpdate(e: Entry, flags: u32, mark: u32, mask: u32, timeout: u32): void {
+  if (!updates) updates = staged(new Staged("update", (p: i32, n: i32): i32 => ctplug_update(p, n)));
+  const stage = updates!;
   const n = UPDATE_RECORD_SIZE + align4(e.len);
-  const r = updates.room(n);
+  const r = stage.room(n);
   if (r == 0) { logWarn("entry larger than the update buffer; not updated"); return; }
   memory.fill(r, 0, <usize>n);
   store<u32>(r + <usize>UPDATE_RECORD_FLAGS, flags);
@@ -186,11 +215,13 @@ function stageUpdate(e: Entry, flags: u32, mark: u32, mask: u32, timeout: u32): 
   store<u32>(r + <usize>UPDATE_RECORD_MARK_MASK, mask);
   store<u32>(r + <usize>UPDATE_RECORD_TIMEOUT, timeout);
   memory.copy(r + <usize>UPDATE_RECORD_SIZE, e.ptr, <usize>e.len);
-  updates.commit(n);
+  stage.commit(n);
 }
 
 function stageCreate(c: CreateSpec): bool {
-  const r = creates.room(CREATE_RECORD_SIZE);
+  if (!creates) creates = staged(new Staged("create", (p: i32, n: i32): i32 => ctplug_create(p, n), CREATE_BATCH * CREATE_RECORD_SIZE));
+  const stage = creates!;
+  const r = stage.room(CREATE_RECORD_SIZE);
   memory.fill(r, 0, <usize>CREATE_RECORD_SIZE);
   const n1 = parseAddr(c.src, ADDR_TMP);
   if (n1 == 0) { logError("create: bad source address " + c.src); return false; }
@@ -214,14 +245,12 @@ function stageCreate(c: CreateSpec): bool {
   store<u32>(r + <usize>CREATE_RECORD_MARK, c.mark);
   store<u32>(r + <usize>CREATE_RECORD_TIMEOUT, c.timeout);
   store<u32>(r + <usize>CREATE_RECORD_STATUS, c.status);
-  creates.commit(CREATE_RECORD_SIZE);
+  stage.commit(CREATE_RECORD_SIZE);
   return true;
 }
 
 function flushAll(): void {
-  deletes.flush();
-  updates.flush();
-  creates.flush();
+  for (let i = 0; i < stages.length; i++) unchecked(stages[i]).flush();
 }
 
 function writeRequest(r: DumpRequest, extraFlags: i32 = 0): void {
@@ -240,8 +269,11 @@ function writeRequest(r: DumpRequest, extraFlags: i32 = 0): void {
 export class Plugin {
   /** Register the init callback (runs once, from ctplug_init, with the parsed config). */
   static init(fn: InitFn): void { initFn = fn; }
-  /** Register the per-entry callback. */
-  static onEntry(fn: EntryFn): void { entryFn = fn; }
+  /** Register the per-entry callback (and, unless the plugin asks for its own, one dump of its whole grant). */
+  static onEntry(fn: EntryFn): void {
+    entryFn = fn;
+    defaultDump = dumpEverything;
+  }
   /** Register the per-event callback (batches delivered to ctplug_on_events). */
   static onEvent(fn: EventFn): void { eventFn = fn; }
   /** Flags of the batch being delivered (BATCH_RESYNC: a resync dump after lost events). */
@@ -345,12 +377,12 @@ export class Plugin {
 
   static get entriesSeen(): u64 { return nSeen; }
   static get entriesSkipped(): u64 { return nSkipped; }
-  static get deletesQueued(): u64 { return deletes.queued; }
-  static get deletesRefused(): u64 { return deletes.refused; }
-  static get updatesQueued(): u64 { return updates.queued; }
-  static get updatesRefused(): u64 { return updates.refused; }
-  static get createsQueued(): u64 { return creates.queued; }
-  static get createsRefused(): u64 { return creates.refused; }
+  static get deletesQueued(): u64 { return deletes ? deletes!.queued : 0; }
+  static get deletesRefused(): u64 { return deletes ? deletes!.refused : 0; }
+  static get updatesQueued(): u64 { return updates ? updates!.queued : 0; }
+  static get updatesRefused(): u64 { return updates ? updates!.refused : 0; }
+  static get createsQueued(): u64 { return creates ? creates!.queued : 0; }
+  static get createsRefused(): u64 { return creates ? creates!.refused : 0; }
   static get batches(): u64 { return nBatches; }
 }
 
@@ -412,8 +444,9 @@ export function ctplug_init(): i32 {
   if (failStatus != 0) return failStatus;
   // A plugin that only looks at entries and asked for nothing gets everything the grant allows.
   // One whose dump was refused gets nothing instead: never a wider dump than it asked for.
-  if (dumpsRequested == 0 && !subscribed && entryFn !== null) {
-    const st = Plugin.dumpEverything();
+  const dflt = defaultDump;
+  if (dumpsRequested == 0 && !subscribed && dflt) {
+    const st = dflt();
     if (st < 0) return st;
   }
   __collect();
@@ -442,8 +475,8 @@ function runBatch(ptr: i32, len: i32, flags: i32, fn: EntryFn | null, events: bo
     if (!fn) continue;
     if (out && out.free < OUT_RESERVE) out.flush();
     const v = fn(entry);
-    if (v == Verdict.Delete) stageDelete(entry);
-    else if (v == Verdict.Stop) stopped = true;
+    if (v === DELETE) { const del = deleteVerdict; if (del) del(entry); }
+    else if (v === STOP) stopped = true;
     if (stopped) break;
     if (out && out.overflow) { stopped = true; break; }
   }
