@@ -120,4 +120,17 @@ it('plugin problems: missing policy is usage (2); bad module is refused at load 
   }
 });
 
+it('a plugin that aborts: its error line carries the abort message and source position, exit 7', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ctplug-cli-'));
+  try {
+    writeFileSync(join(dir, 'policy.json'), JSON.stringify({ default: { capabilities: { operations: ['read', 'delete'] } } }));
+    const r = ctplug('--plugin', 'dist/test-plugins/probe.wasm', '--config', '{"mode":"abort"}', '--policy', join(dir, 'policy.json'), '--netns', ns);
+    assert.is(r.code, EXIT.PLUGIN_FAILED, r.stderr);
+    const last = r.stderr.trim().split('\n').pop()!;
+    assert.match(last, /^ctplug: plugin "probe" trapped in ctplug_init: abort: config asked for it at test\/plugin\/fixtures-src\/probe\.ts:\d+:\d+ \(unreachable\); /);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 t.run();

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { GrantError } from '../../host/policy/errors.js';
+import { PluginTrapError } from '../../host/runtime/errors.js';
 import { runPlugin } from '../../sdk/testkit/index.js';
 
 const built = existsSync('dist/plugins/list.manifest.json') && existsSync('dist/plugins/match.manifest.json');
@@ -41,6 +42,13 @@ it('the operator policy narrows what the plugin sees; over-asking fails at load'
     assert.instance(e, GrantError);
     assert.match((e as Error).message, /^plugin "match" asks for more than the policy default allows: operations: asks \[read, delete\], allows \[read\]$/);
   }
+});
+
+it('a trap carries the abort message and its source position', async () => {
+  const err = await runPlugin('dist/test-plugins/probe.manifest.json', { entries, config: { mode: 'abort' } }).catch((e) => e);
+  assert.instance(err, PluginTrapError);
+  assert.match(err.message, /^plugin "probe" trapped in ctplug_init: abort: config asked for it at test\/plugin\/fixtures-src\/probe\.ts:\d+:\d+ \(unreachable\)$/);
+  assert.match(err.abort, /^abort: config asked for it at /);
 });
 
 test.run();
