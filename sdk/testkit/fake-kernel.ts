@@ -60,6 +60,17 @@ export class FakeKernel {
     return k;
   }
 
+  /** One entry message as the kernel reports it (use, id), for `spec`, with conntrack id `id`. */
+  static entry(spec: CreateSpec, id: number): Uint8Array {
+    const k = new FakeKernel();
+    k.nextId = id;
+    const enc = new Encoder();
+    createRequest(enc, 0, toNewEntry(spec));
+    const r = k.insert(enc.bytes().slice());
+    if (r) throw new Error(`fake kernel: cannot encode ${JSON.stringify(spec)}: errno ${r}`);
+    return k.messages()[0];
+  }
+
   /** A table holding entry messages exactly as a kernel produced them (recorded fixtures). */
   static fromMessages(msgs: Iterable<Uint8Array>): FakeKernel {
     const k = new FakeKernel();
