@@ -66,7 +66,7 @@ function native(): NativeBinding {
       }
     }
     if (!binding) {
-      throw new NetlinkError('ENOADDON', 0, `the native addon is not built (looked for ${paths.join(', ')}): run \`npm rebuild ctplug\` (a clone: \`npm run build\`)`);
+      throw new NetlinkError('ENOADDON', 0, `the native addon is not built (looked for ${paths.join(', ')})`);
     }
   }
   return binding;
