@@ -14,11 +14,13 @@ export { GrantError, ManifestError, PluginError, PolicyError } from './policy/er
 export { ModuleCheckError, PluginFailedError, PluginHostError, PluginTimeoutError, PluginTrapError } from './runtime/errors.js';
 export { checkModule, sha256, type CheckedModule } from './runtime/module-check.js';
 
-// Policy and manifests.
+// Policy and manifests: the documents as written (…Document) and as parsed.
 export { computeGrant, type Grant } from './policy/grant.js';
-export { loadManifest, parseManifest, type Manifest } from './policy/manifest.js';
-export { loadPolicy, parsePolicy, type Policy, type PolicyEntry } from './policy/policy.js';
-export type { Capabilities, Mark, Operation, Scope, ZoneRange } from './policy/capabilities.js';
+export { loadManifest, parseManifest, type Manifest, type ManifestDocument } from './policy/manifest.js';
+export { loadPolicy, parsePolicy, type Policy, type PolicyDocument, type PolicyEntry, type PolicyEntryDocument } from './policy/policy.js';
+export type {
+  Capabilities, CapabilitiesDocument, FamilyName, Mark, Operation, ProtocolName, Scope, ScopeDocument, ZoneRange,
+} from './policy/capabilities.js';
 export { DEFAULT_LIMITS, type Limits } from './policy/limits.js';
 
 // Conntrack directly (the privileged core).

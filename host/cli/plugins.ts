@@ -9,8 +9,9 @@ import { BUILTIN, builtinPaths } from '../builtin.js';
 import { CtError } from '../conntrack/errors.js';
 import type { Operation, Scope, ZoneRange } from '../policy/capabilities.js';
 import { LIMIT_CEILING, type Limits } from '../policy/limits.js';
-import { parseManifest, type Manifest } from '../policy/manifest.js';
-import type { Plugin, PluginLogLine, RunResult } from '../runtime/plugin.js';
+import { parseManifest } from '../policy/manifest.js';
+import type { PolicyDocument } from '../policy/policy.js';
+import type { Plugin, PluginLogLine, PluginSource, RunResult } from '../runtime/plugin.js';
 import type { BackendSpec, RunStats } from '../runtime/protocol.js';
 import { Progress } from './progress.js';
 
@@ -112,7 +113,7 @@ async function runOnce(plugin: Plugin, config: unknown, io: RunIo): Promise<Plug
   return { plugin: result.plugin, stats: result.stats, lines, logs: result.logs };
 }
 
-async function runLoaded(src: { manifest: Manifest | Record<string, unknown>; wasm: Uint8Array } | string, policy: Record<string, unknown> | string, config: unknown, netns: string | undefined, io: RunIo): Promise<PluginRun> {
+async function runLoaded(src: PluginSource, policy: PolicyDocument | string, config: unknown, netns: string | undefined, io: RunIo): Promise<PluginRun> {
   const { loadPlugin } = await import('../runtime/plugin.js');
   const plugin = await loadPlugin(src, { policy, netns, config, backend: io.backend });
   try {
@@ -195,7 +196,7 @@ export function resolvePluginFile(file: string): { manifestPath: string; builtin
 
 export async function runPluginFile(file: string, config: unknown, policyPath: string | undefined, netns: string | undefined, io: RunIo = {}): Promise<PluginRun> {
   const { manifestPath, builtin } = resolvePluginFile(file);
-  let policy: Record<string, unknown> | string;
+  let policy: PolicyDocument | string;
   if (policyPath !== undefined) {
     if (!existsSync(policyPath)) throw new CtError('policy', 'ENOENT', 'usage', `${policyPath}: no such file`, { hint: 'give the path of the operator policy (JSON)' });
     policy = policyPath;

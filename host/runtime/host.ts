@@ -2,13 +2,13 @@
 //   const host = new Host({ policy: '/etc/ctplug/policy.json', netns: 'tenant-a' });
 //   const result = await host.run('plugins/zone-gc/manifest.json', { config: { zone: 5 } });
 import type { Limits } from '../policy/limits.js';
-import { loadPolicy, parsePolicy, type Policy } from '../policy/policy.js';
+import { loadPolicy, parsePolicy, type Policy, type PolicyDocument } from '../policy/policy.js';
 import { loadPlugin, type Plugin, type PluginSource, type RunOptions, type RunResult } from './plugin.js';
 import type { BackendSpec } from './protocol.js';
 
 export interface HostOptions {
   /** The operator policy: a file path or its JSON content. */
-  policy: string | Policy | Record<string, unknown>;
+  policy: string | Policy | PolicyDocument;
   netns?: string;
   /** Caps on top of the policy's limits for every plugin of this host. */
   limits?: Partial<Limits>;

@@ -11,19 +11,19 @@ import { ManifestError, PluginError, PolicyError } from '../policy/errors.js';
 import { computeGrant, type Grant } from '../policy/grant.js';
 import { adoptPrespawned, workerEntry } from './prespawn.js';
 import { type Limits, parseLimits } from '../policy/limits.js';
-import { loadManifest, type Manifest, parseManifest } from '../policy/manifest.js';
-import { loadPolicy, parsePolicy, type Policy } from '../policy/policy.js';
+import { loadManifest, type Manifest, type ManifestDocument, parseManifest } from '../policy/manifest.js';
+import { loadPolicy, parsePolicy, type Policy, type PolicyDocument } from '../policy/policy.js';
 import { PluginFailedError, PluginHostError, PluginTimeoutError, PluginTrapError } from './errors.js';
 import { checkModule } from './module-check.js';
 import { emptyStats, type BackendSpec, type FromWorker, type LogLine, type RunStats, type WorkerError, type WorkerInit } from './protocol.js';
 import { CallClock } from './watchdog.js';
 
 /** A plugin on disk (its manifest path) or in memory. */
-export type PluginSource = string | { manifest: Manifest | Record<string, unknown>; wasm: Uint8Array };
+export type PluginSource = string | { manifest: Manifest | ManifestDocument; wasm: Uint8Array };
 
 export interface LoadOptions {
   /** The operator policy: a file path or its JSON content. */
-  policy: string | Policy | Record<string, unknown>;
+  policy: string | Policy | PolicyDocument;
   /** Network namespace (name or path) the plugin's conntrack operations go to. */
   netns?: string;
   /** The plugin's config; handed to it as JSON by the `config` hostcall. */

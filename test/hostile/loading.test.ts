@@ -7,6 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { splitMessages } from '../../host/netlink/message.js';
 import { GrantError } from '../../host/policy/errors.js';
+import type { PolicyDocument } from '../../host/policy/policy.js';
 import { ModuleCheckError } from '../../host/runtime/errors.js';
 import { sha256 } from '../../host/runtime/module-check.js';
 import { loadPlugin } from '../../host/runtime/plugin.js';
@@ -14,7 +15,7 @@ import { describeEntry } from '../../sdk/testkit/describe.js';
 import { runWat, sampleEntries } from '../helpers/wasm-run.js';
 import { manifestFor, plugin, wat } from '../helpers/wasm.js';
 
-const policy = { default: { capabilities: { operations: ['read', 'delete'] } } };
+const policy: PolicyDocument = { default: { capabilities: { operations: ['read', 'delete'] } } };
 
 async function refused(p: Promise<unknown>, cls: Function, message: string) {
   try {
