@@ -34,6 +34,8 @@ export class Host {
 
   /** Checks the plugin against the policy and starts its worker; throws a typed error when refused. */
   async load(src: PluginSource, opts: PluginOptions = {}): Promise<Plugin> {
+    // Plugins closed by the embedder are let go of here, so a long-lived Host holds only live ones.
+    for (const q of this.plugins) if (q.isClosed) this.plugins.delete(q);
     const p = await loadPlugin(src, {
       policy: this.policy, netns: this.opts.netns, backend: this.opts.backend, config: opts.config,
       limits: tighter(this.opts.limits, opts.limits),

@@ -118,6 +118,8 @@ export class Plugin {
   private recycle?: MessagePort;
   private busy = false;
   private closed = false;
+  /** close() was called: the plugin runs no more. */
+  get isClosed(): boolean { return this.closed; }
   /** Ends the run in progress with an error (close() during a run). */
   private cancel?: (err: Error) => void;
 
