@@ -1,6 +1,8 @@
 // Plugin worker (worker_threads entry; bundled separately as dist/worker.js). It owns one plugin's
 // Wasm instance, its conntrack backend and the ctplug hostcalls. The main thread only spawns it,
 // watches the call clock and relays what it posts (protocol.ts).
+// Past 400 lines on purpose: every hostcall check, the delivery loops and the run's accounting work
+// on one Run's state, and reading them side by side is how the sandbox's rules are audited.
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type { WASI } from '@wasmer/wasi';
 import { align4 } from '../netlink/attr.js';
@@ -593,7 +595,7 @@ class Run {
     }
     const staging = new Uint8Array(RECV_BUFFER_BYTES);
     // Dumps scheduled from inside on_entries are appended and delivered after the current one.
-    for (let i = 0; i < this.dumps.length; i++) this.dump1(this.dumps[i], ptr, staging, 0);
+    for (let i = 0; i < this.dumps.length && !clock.stopRequested(); i++) this.dump1(this.dumps[i], ptr, staging, 0);
     if (this.subscription) await this.listen(ptr, staging);
   }
 
@@ -675,7 +677,6 @@ function perFilter(plan: Plan, filter: DumpFilter): ScopeMatcher {
   return filter.zone === undefined || plan.filters.length === 1 ? plan.matcher : plan.matcher.narrowed({ zone: filter.zone });
 }
 
-/** An entry's identity for the mark-scope check: its zone and original tuple bytes. */
 /** A failure outside the plugin, for the main thread; a CtError keeps its fields (the same class on both sides). */
 function hostFailure(e: unknown, call: string): WorkerError {
   const err = e as { message?: string; name?: string; hint?: string };
@@ -683,6 +684,7 @@ function hostFailure(e: unknown, call: string): WorkerError {
   return { kind: 'host', call, message: err?.message ?? String(e), name: err?.name, hint: err?.hint, ct };
 }
 
+/** An entry's identity for the mark-scope check: its zone and original tuple bytes. */
 function entryKey(buf: Uint8Array, at: number, s: ScopeFields): string {
   const start = buf.byteOffset + at + s.tupleOffset;
   return `${s.zone}/${Buffer.from(buf.buffer, start, s.tupleLength).toString('latin1')}`;
