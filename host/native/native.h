@@ -1,4 +1,4 @@
-// Shared by the addon's two files: netlink.c (the socket) and watch.c (readiness).
+// The addon: netlink.c (the socket, and the module), watch.c (readiness), errors.c (what both use).
 #ifndef CTPLUG_NATIVE_H
 #define CTPLUG_NATIVE_H
 #define NAPI_VERSION 8

@@ -1,5 +1,5 @@
-// ctplug's native code, part 1: a netlink socket, optionally opened inside another network
-// namespace, with send / recv / setsockopt / getsockopt / close (part 2, watch.c: readiness).
+// ctplug's native code: a netlink socket, optionally opened inside another network
+// namespace, with send / recv / setsockopt / getsockopt / close (readiness: watch.c).
 // No protocol logic lives here; every request is built and every reply is parsed in TypeScript.
 // Errors are thrown as JS Errors carrying `code` (the errno name, e.g. "EPERM"), `errno` and `syscall`.
 #define _GNU_SOURCE
@@ -15,32 +15,6 @@
 #include <linux/netlink.h>
 
 #include "native.h"
-
-napi_value make_errno_error(napi_env env, int err, const char *syscall, const char *detail) {
-  const char *name = strerrorname_np(err);
-  char text[512];
-  snprintf(text, sizeof text, "%s %s%s%s (%s)", syscall, strerror(err), detail ? ": " : "",
-           detail ? detail : "", name ? name : "errno");
-  napi_value msg, error, code, num, sys;
-  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg);
-  napi_create_error(env, NULL, msg, &error);
-  napi_create_string_utf8(env, name ? name : "EUNKNOWN", NAPI_AUTO_LENGTH, &code);
-  napi_create_int32(env, err, &num);
-  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &sys);
-  napi_set_named_property(env, error, "code", code);
-  napi_set_named_property(env, error, "errno", num);
-  napi_set_named_property(env, error, "syscall", sys);
-  return error;
-}
-
-napi_value throw_errno(napi_env env, int err, const char *syscall, const char *detail) {
-  napi_throw(env, make_errno_error(env, err, syscall, detail));
-  return NULL;
-}
-
-int arg_int(napi_env env, napi_value v, int32_t *out) {
-  return napi_get_value_int32(env, v, out) == napi_ok;
-}
 
 // Bytes of a Uint8Array / Buffer argument (the caller's memory, which may be a view into
 // a Wasm instance's memory: receiving straight into it saves a copy per batch).

@@ -1,4 +1,4 @@
-// ctplug's native code, part 2: readiness, so that waiting for the kernel never parks a thread.
+// ctplug's native code: readiness, so that waiting for the kernel never parks a thread.
 // watch(fd, callback) -> watcher; watchStart(watcher) arms it once: when fd becomes readable (or
 // reports an error, e.g. ENOBUFS after an overrun, which the next recv returns) the poll stops and
 // callback(status) runs on this thread's event loop (uv_poll, epoll underneath), and the receive
@@ -79,11 +79,14 @@ static void watcher_ready(uv_poll_t *h, int status, int events) {
   napi_close_handle_scope(env, scope);
 }
 
-static int arg_watcher(napi_env env, napi_value v, watcher **out) {
+/** The open watcher given as the only argument, or NULL. */
+static watcher *watcher_arg(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
   void *p;
-  if (napi_get_value_external(env, v, &p) != napi_ok || !p) return 0;
-  *out = p;
-  return !(*out)->closing;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) return NULL;
+  if (napi_get_value_external(env, argv[0], &p) != napi_ok || !p || ((watcher *)p)->closing) return NULL;
+  return p;
 }
 
 static napi_value nl_watch(napi_env env, napi_callback_info info) {
@@ -123,11 +126,8 @@ static napi_value nl_watch(napi_env env, napi_callback_info info) {
 }
 
 static napi_value nl_watch_start(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  watcher *w;
-  if (argc < 1 || !arg_watcher(env, argv[0], &w)) {
+  watcher *w = watcher_arg(env, info);
+  if (!w) {
     napi_throw_type_error(env, NULL, "watchStart(watcher): not an open watcher");
     return NULL;
   }
@@ -137,20 +137,14 @@ static napi_value nl_watch_start(napi_env env, napi_callback_info info) {
 }
 
 static napi_value nl_watch_stop(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  watcher *w;
-  if (argc >= 1 && arg_watcher(env, argv[0], &w)) uv_poll_stop(&w->poll);
+  watcher *w = watcher_arg(env, info);
+  if (w) uv_poll_stop(&w->poll);
   return NULL;
 }
 
 static napi_value nl_watch_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  watcher *w;
-  if (argc >= 1 && arg_watcher(env, argv[0], &w)) watcher_close(w);
+  watcher *w = watcher_arg(env, info);
+  if (w) watcher_close(w);
   return NULL;
 }
 
