@@ -3,8 +3,8 @@
 //   Plugin.onEntry(fn)   fn(entry) -> Verdict, for every entry of every delivered batch
 //   Plugin.onFinish(fn)  fn() runs from ctplug_finish (print a summary, flush state)
 //   Plugin.onEvent(fn)   fn(entry) -> Verdict, for event batches (after Plugin.subscribe)
-// Deletes, updates and creates are staged in buffers allocated once and handed to the host
-// once per batch (`delete` / `update` / `create`); output is staged in Plugin.out and handed
+// Deletes, updates and creates are staged (staged.ts) and handed to the host once per batch
+// (`delete` / `update` / `create`); output is staged in Plugin.out and handed
 // over in chunks of >= OUT_FLUSH_AT bytes (`emit`), at finish, and per batch for subscribed
 // plugins. AssemblyScript has no closures: keep state in module globals.
 // A module imports only the hostcalls its plugin can reach (AssemblyScript drops the rest), so
@@ -13,52 +13,25 @@
 // friends for `update`, Plugin.create, Plugin.flush, Plugin.subscribe, Plugin.onEntry for `dump`);
 // nothing here refers to them unconditionally.
 import {
-  ctplug_dump, ctplug_delete, ctplug_config, ctplug_clock, STATUS_OK, STATUS_CONTINUE, STATUS_STOP,
+  ctplug_dump, ctplug_config, ctplug_clock, STATUS_OK, STATUS_CONTINUE, STATUS_STOP,
   STATUS_E_INVAL, DUMP_REQUEST_SIZE, DUMP_REQUEST_FAMILY, DUMP_REQUEST_PROTOCOL,
   DUMP_REQUEST_FLAGS, DUMP_REQUEST_FLAGS_ZONE, DUMP_REQUEST_FLAGS_MARK, DUMP_REQUEST_ZONE,
   DUMP_REQUEST_MARK, DUMP_REQUEST_MARK_MASK, ABI_VERSION, ctplug_subscribe,
   DUMP_REQUEST_FLAGS_EVENT_NEW, DUMP_REQUEST_FLAGS_EVENT_UPDATE, DUMP_REQUEST_FLAGS_EVENT_DESTROY,
-  ctplug_update, UPDATE_RECORD_SIZE, UPDATE_RECORD_FLAGS, UPDATE_RECORD_MARK, UPDATE_RECORD_MARK_MASK,
-  UPDATE_RECORD_TIMEOUT, UPDATE_RECORD_FLAGS_MARK, UPDATE_RECORD_FLAGS_TIMEOUT,
-  ctplug_create, ctplug_flush, CREATE_RECORD_SIZE, CREATE_RECORD_FAMILY, CREATE_RECORD_PROTOCOL,
-  CREATE_RECORD_TCP_STATE, CREATE_RECORD_FLAGS, CREATE_RECORD_FLAGS_ZONE, CREATE_RECORD_FLAGS_MARK,
-  CREATE_RECORD_ZONE, CREATE_RECORD_SRC_PORT, CREATE_RECORD_DST_PORT, CREATE_RECORD_ICMP_ID,
-  CREATE_RECORD_ICMP_TYPE, CREATE_RECORD_ICMP_CODE, CREATE_RECORD_MARK, CREATE_RECORD_TIMEOUT,
-  CREATE_RECORD_STATUS, CREATE_RECORD_SRC, CREATE_RECORD_DST,
+  UPDATE_RECORD_FLAGS_MARK, UPDATE_RECORD_FLAGS_TIMEOUT, ctplug_flush,
 } from "./abi";
 import { Entry } from "./entry";
 import { ByteBuf } from "./buf";
 import { DumpRequest } from "./filter";
 import { tickRenderClock } from "./render";
-import { parseAddr } from "./addr";
 import { JsonValue, JsonKind, parseJson, jsonError } from "./json";
-import { fail, failStatus, logError, logWarn } from "./log";
+import { fail, failStatus, logError } from "./log";
 import { NLMSG_HDRLEN, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP } from "./ctnetlink";
 import { align4 } from "./bytes";
+import { CreateSpec, flushStaged, noteAlloc, stageCreate, stageDelete, stagedCount, stageUpdate } from "./staged";
 
-/**
- * One entry to create (Plugin.create; needs the "create" capability). The reply tuple is the
- * original swapped. Addresses as text; IPv4 and IPv6 must not be mixed.
- */
-export class CreateSpec {
-  protocol: i32 = 0;
-  src: string = "";
-  dst: string = "";
-  sport: i32 = 0;
-  dport: i32 = 0;
-  icmpType: i32 = 0;
-  icmpCode: i32 = 0;
-  icmpId: i32 = 0;
-  /** TCP state number (status.ts TCP_*), 0 = none. */
-  tcpState: i32 = 0;
-  hasZone: bool = false;
-  zone: i32 = 0;
-  hasMark: bool = false;
-  mark: u32 = 0;
-  timeout: u32 = 0;
-  /** IPS_* bits; the host adds what the kernel requires (IPS_CONFIRMED). */
-  status: u32 = 0;
-}
+export { CreateSpec } from "./staged";
+
 
 /**
  * What to do with an entry: Verdict.Keep, Verdict.Delete or Verdict.Stop. A class rather than an
@@ -101,8 +74,6 @@ export const OUT_BYTES: i32 = 512 * 1024;
 export const OUT_FLUSH_AT: i32 = 256 * 1024;
 /** Free space kept before rendering an entry so a line is never split across emit calls. */
 export const OUT_RESERVE: i32 = 16 * 1024;
-/** Delete staging size when the host never told us its batch size via ctplug_alloc. */
-export const DELETE_BYTES_DEFAULT: i32 = 256 * 1024;
 /** Largest single ctplug_alloc the SDK honours. */
 export const ALLOC_MAX: i32 = 64 * 1024 * 1024;
 
@@ -117,7 +88,6 @@ let curFlags: i32 = 0;
 
 const entry = new Entry();
 let outBuf: ByteBuf | null = null;
-let largestAlloc: i32 = 0;
 let stopped = false;
 /** The host's wall clock when the current batch arrived (seconds since the epoch). */
 let batchTime: f64 = 0;
@@ -133,125 +103,6 @@ let nSeen: u64 = 0;
 let nSkipped: u64 = 0;
 let nBatches: u64 = 0;
 
-/**
- * Records staged for one batched hostcall (delete, update, create): written per entry into a
- * buffer allocated once, handed to the host when full and once per batch.
- */
-class Staged {
-  ptr: usize = 0;
-  cap: i32 = 0;
-  pos: i32 = 0;
-  /** Records staged and not yet handed over. */
-  count: i32 = 0;
-  sent: u64 = 0;
-  refused: u64 = 0;
-
-  constructor(private what: string, private send: (ptr: i32, len: i32) => i32, private fixedCap: i32 = 0) {}
-
-  /** Where `n` more bytes go (allocating once, handing over what is staged when full); 0 if `n` can never fit. */
-  room(n: i32): usize {
-    if (this.ptr == 0) {
-      this.cap = this.fixedCap != 0 ? this.fixedCap : (largestAlloc > DELETE_BYTES_DEFAULT ? largestAlloc : DELETE_BYTES_DEFAULT);
-      this.ptr = heap.alloc(<usize>this.cap);
-    }
-    if (this.pos + n > this.cap) this.flush();
-    return n > this.cap ? 0 : this.ptr + <usize>this.pos;
-  }
-
-  /** The `n` bytes written at room() are one record. */
-  commit(n: i32): void {
-    this.pos += n;
-    this.count++;
-  }
-
-  flush(): void {
-    if (this.pos == 0) return;
-    const r = this.send(<i32>this.ptr, this.pos);
-    if (r < 0) {
-      this.refused += <u64>this.count;
-      logError(this.what + " refused by the host: status " + r.toString());
-    } else this.sent += <u64>this.count;
-    this.pos = 0;
-    this.count = 0;
-  }
-
-  /** Handed over or staged. */
-  get queued(): u64 { return this.sent + <u64>this.count; }
-}
-
-const CREATE_BATCH: i32 = 256;
-/** The stages in use, flushed once per batch; each is made by the first record staged in it. */
-const stages = new Array<Staged>();
-let deletes: Staged | null = null;
-let updates: Staged | null = null;
-let creates: Staged | null = null;
-function staged(s: Staged): Staged {
-  stages.push(s);
-  return s;
-}
-const ADDR_TMP = new StaticArray<u8>(16);
-
-function stageDelete(e: Entry): void {
-  if (!deletes) deletes = staged(new Staged("delete", (p: i32, n: i32): i32 => ctplug_delete(p, n)));
-  const stage = deletes!;
-  const n = align4(e.len);
-  const at = stage.room(n);
-  if (at == 0) { logWarn("entry larger than the delete buffer; not deleted"); return; }
-  // never copy past the message: align4 only adds padding the sender already counted
-  memory.copy(at, e.ptr, <usize>e.len);
-  if (n > e.len) memory.fill(at + <usize>e.len, 0, <usize>(n - e.len));
-  stage.commit(n);
-}
-
-function stageUpdate(e: Entry, flags: u32, mark: u32, mask: u32, timeout: u32): void {
-  if (!updates) updates = staged(new Staged("update", (p: i32, n: i32): i32 => ctplug_update(p, n)));
-  const stage = updates!;
-  const n = UPDATE_RECORD_SIZE + align4(e.len);
-  const r = stage.room(n);
-  if (r == 0) { logWarn("entry larger than the update buffer; not updated"); return; }
-  memory.fill(r, 0, <usize>n);
-  store<u32>(r + <usize>UPDATE_RECORD_FLAGS, flags);
-  store<u32>(r + <usize>UPDATE_RECORD_MARK, mark);
-  store<u32>(r + <usize>UPDATE_RECORD_MARK_MASK, mask);
-  store<u32>(r + <usize>UPDATE_RECORD_TIMEOUT, timeout);
-  memory.copy(r + <usize>UPDATE_RECORD_SIZE, e.ptr, <usize>e.len);
-  stage.commit(n);
-}
-
-function stageCreate(c: CreateSpec): bool {
-  if (!creates) creates = staged(new Staged("create", (p: i32, n: i32): i32 => ctplug_create(p, n), CREATE_BATCH * CREATE_RECORD_SIZE));
-  const stage = creates!;
-  const r = stage.room(CREATE_RECORD_SIZE);
-  memory.fill(r, 0, <usize>CREATE_RECORD_SIZE);
-  const n1 = parseAddr(c.src, ADDR_TMP);
-  if (n1 == 0) { logError("create: bad source address " + c.src); return false; }
-  memory.copy(r + <usize>CREATE_RECORD_SRC, changetype<usize>(ADDR_TMP), <usize>n1);
-  const n2 = parseAddr(c.dst, ADDR_TMP);
-  if (n2 != n1) { logError("create: bad or mixed-family destination address " + c.dst); return false; }
-  memory.copy(r + <usize>CREATE_RECORD_DST, changetype<usize>(ADDR_TMP), <usize>n2);
-  store<u8>(r + <usize>CREATE_RECORD_FAMILY, <u8>(n1 == 4 ? 2 : 10));
-  store<u8>(r + <usize>CREATE_RECORD_PROTOCOL, <u8>c.protocol);
-  store<u8>(r + <usize>CREATE_RECORD_TCP_STATE, <u8>c.tcpState);
-  let flags: u8 = 0;
-  if (c.hasZone) flags |= <u8>CREATE_RECORD_FLAGS_ZONE;
-  if (c.hasMark) flags |= <u8>CREATE_RECORD_FLAGS_MARK;
-  store<u8>(r + <usize>CREATE_RECORD_FLAGS, flags);
-  store<u16>(r + <usize>CREATE_RECORD_ZONE, <u16>c.zone);
-  store<u16>(r + <usize>CREATE_RECORD_SRC_PORT, <u16>c.sport);
-  store<u16>(r + <usize>CREATE_RECORD_DST_PORT, <u16>c.dport);
-  store<u16>(r + <usize>CREATE_RECORD_ICMP_ID, <u16>c.icmpId);
-  store<u8>(r + <usize>CREATE_RECORD_ICMP_TYPE, <u8>c.icmpType);
-  store<u8>(r + <usize>CREATE_RECORD_ICMP_CODE, <u8>c.icmpCode);
-  store<u32>(r + <usize>CREATE_RECORD_MARK, c.mark);
-  store<u32>(r + <usize>CREATE_RECORD_TIMEOUT, c.timeout);
-  store<u32>(r + <usize>CREATE_RECORD_STATUS, c.status);
-  stage.commit(CREATE_RECORD_SIZE);
-  return true;
-}
-
-function flushAll(): void {
-  for (let i = 0; i < stages.length; i++) unchecked(stages[i]).flush();
-}
 
 function writeRequest(r: DumpRequest, extraFlags: i32 = 0): void {
   memory.fill(REQ, 0, <usize>DUMP_REQUEST_SIZE);
@@ -377,12 +228,12 @@ export class Plugin {
 
   static get entriesSeen(): u64 { return nSeen; }
   static get entriesSkipped(): u64 { return nSkipped; }
-  static get deletesQueued(): u64 { return deletes ? deletes!.queued : 0; }
-  static get deletesRefused(): u64 { return deletes ? deletes!.refused : 0; }
-  static get updatesQueued(): u64 { return updates ? updates!.queued : 0; }
-  static get updatesRefused(): u64 { return updates ? updates!.refused : 0; }
-  static get createsQueued(): u64 { return creates ? creates!.queued : 0; }
-  static get createsRefused(): u64 { return creates ? creates!.refused : 0; }
+  static get deletesQueued(): u64 { return stagedCount("delete", false); }
+  static get deletesRefused(): u64 { return stagedCount("delete", true); }
+  static get updatesQueued(): u64 { return stagedCount("update", false); }
+  static get updatesRefused(): u64 { return stagedCount("update", true); }
+  static get createsQueued(): u64 { return stagedCount("create", false); }
+  static get createsRefused(): u64 { return stagedCount("create", true); }
   static get batches(): u64 { return nBatches; }
 }
 
@@ -428,7 +279,7 @@ export function ctplug_abi_v1(): i32 { return ABI_VERSION; }
 
 export function ctplug_alloc(len: i32): i32 {
   if (len <= 0 || len > ALLOC_MAX) return 0;
-  if (len > largestAlloc) largestAlloc = len;
+  noteAlloc(len);
   return <i32>heap.alloc(<usize>len);
 }
 
@@ -439,7 +290,7 @@ export function ctplug_init(): i32 {
   // The parsed tree is dropped (Plugin.config parses configStr again if asked): every collection
   // visits the live set, and a config of 10k ids is ~40k objects, visited after every batch.
   configValue = null;
-  flushAll(); // creates / deletes / updates queued during init
+  flushStaged(); // creates / deletes / updates queued during init
   if (outBuf) outBuf!.flush(); // output printed during init goes out now
   if (failStatus != 0) return failStatus;
   // A plugin that only looks at entries and asked for nothing gets everything the grant allows.
@@ -480,7 +331,7 @@ function runBatch(ptr: i32, len: i32, flags: i32, fn: EntryFn | null, events: bo
     if (stopped) break;
     if (out && out.overflow) { stopped = true; break; }
   }
-  flushAll();
+  flushStaged();
   // Dump output is coalesced across batches (fewer emit calls); a subscribed plugin's output
   // (events, resync dumps) goes out at once; and everything goes out when the plugin stops.
   if (outBuf && (events || subscribed || stopped || outBuf!.pos >= OUT_FLUSH_AT)) { if (!outBuf!.flush()) stopped = true; }
@@ -501,7 +352,7 @@ export function ctplug_on_events(ptr: i32, len: i32, flags: i32): i32 {
 export function ctplug_finish(): i32 {
   const fn = finishFn;
   if (fn) fn();
-  flushAll();
+  flushStaged();
   if (outBuf) outBuf!.flush();
   return failStatus != 0 ? failStatus : STATUS_OK;
 }
