@@ -1,26 +1,26 @@
-// ctplug's embedding API: `import { Host, Conntrack } from 'ctplug'`. No CLI parsing in here.
+// ctplug's embedding API: `import { Host, Conntrack } from 'ctplug'`. No CLI parsing in here, and
+// nothing from host/cli: the library is the layer below the command line.
 //   const host = new Host({ policy: 'policy.json', netns: 'tenant-a' });
-//   const r = await host.run('dist/plugins/match.manifest.json', { config: { zone: 5, action: 'delete', proto: 'udp' } });
+//   const r = await host.run(builtinPlugin('match'), { config: { zone: 5, action: 'delete', proto: 'udp' } });
 //   console.log(r.stats.deleted);
-import { builtinPaths } from './cli/plugins.js';
 
 // Plugins: load (manifest ∩ policy = grant, module checks), run in a worker, typed failures.
 export { Host, type HostOptions, type PluginOptions } from './runtime/host.js';
 export {
   loadPlugin, Plugin, type LoadOptions, type PluginLogLine, type PluginSource, type RunOptions, type RunResult,
 } from './runtime/plugin.js';
-export type { BackendSpec, LogLine, RunStats } from './runtime/protocol.js';
-export {
-  GrantError, ManifestError, ModuleCheckError, PluginError, PluginFailedError, PluginHostError, PluginTimeoutError,
-  PluginTrapError, PolicyError,
-} from './runtime/errors.js';
+export type { BackendSpec, LogLine, LogLevel, RunStats } from './runtime/protocol.js';
+export { GrantError, ManifestError, PluginError, PolicyError } from './policy/errors.js';
+export { ModuleCheckError, PluginFailedError, PluginHostError, PluginTimeoutError, PluginTrapError } from './runtime/errors.js';
 export { checkModule, sha256, type CheckedModule } from './runtime/module-check.js';
 
-// Policy and manifests.
+// Policy and manifests: the documents as written (…Document) and as parsed.
 export { computeGrant, type Grant } from './policy/grant.js';
-export { loadManifest, parseManifest, type Manifest } from './policy/manifest.js';
-export { loadPolicy, parsePolicy, type Policy } from './policy/policy.js';
-export type { Capabilities, Operation, Scope, ZoneRange } from './policy/capabilities.js';
+export { loadManifest, parseManifest, type Manifest, type ManifestDocument } from './policy/manifest.js';
+export { loadPolicy, parsePolicy, type Policy, type PolicyDocument, type PolicyEntry, type PolicyEntryDocument } from './policy/policy.js';
+export type {
+  Capabilities, CapabilitiesDocument, FamilyName, Mark, Operation, ProtocolName, Scope, ScopeDocument, ZoneRange,
+} from './policy/capabilities.js';
 export { DEFAULT_LIMITS, type Limits } from './policy/limits.js';
 
 // Conntrack directly (the privileged core).
@@ -28,9 +28,17 @@ export {
   Conntrack, toNewEntry, kernelFiltersDeleteByZone, type BatchFailure, type BatchResult, type CreateSpec, type DumpFilter,
   type OpenOptions,
 } from './conntrack/conntrack.js';
-export type { Lookup, NewEntry } from './conntrack/request.js';
-export type { Tuple } from './conntrack/tuple.js';
+export type { AsyncDumpOptions, DumpBatch, DumpProgress } from './netlink/connection.js';
+export type { Change, Lookup, NewEntry } from './conntrack/request.js';
+export type { FlowTuple, Tuple } from './conntrack/tuple.js';
+export { decodeFlow, type Flow, type FlowCounters } from './conntrack/flow.js';
+export type { FlowNat, NatRewrite } from './conntrack/nat.js';
+export type { ProtoInfo, TcpInfo } from './conntrack/protoinfo.js';
+export { STATUS_FLAGS, statusFlags, type StatusFlag } from './conntrack/status.js';
+export { formatAddress } from './conntrack/address.js';
 export { CtError, TOLERATED, type ErrorKind } from './conntrack/errors.js';
+export { NetlinkError } from './netlink/errors.js';
+export { AbortError } from './netlink/abort.js';
 export { scanEntry, type EntryScope } from './conntrack/scope.js';
 export { splitMessages } from './netlink/message.js';
 export {
@@ -38,15 +46,15 @@ export {
   type Address, type Cidr, type Family,
 } from './conntrack/validate.js';
 
-// The exit-code table the CLI uses, for embedders that map outcomes the same way.
-export { EXIT, EXIT_TABLE, type ExitCode } from './cli/exit-codes.js';
+// Exit codes: the CLI's table, and which code an error means.
+export { EXIT, EXIT_BY_CODE, EXIT_TABLE, exitCodeOf, type ExitCode } from './exit-codes.js';
 
 // First-party plugins (dist/plugins): `host.run(builtinPlugin('match'), { config })`.
-export { BUILTIN as BUILTIN_PLUGINS } from './cli/plugins.js';
-/** The manifest path of a first-party plugin; a CtError (kind 'environment') when not built. */
-export function builtinPlugin(name: string): string {
-  return builtinPaths(name).manifestPath;
-}
+export { BUILTIN as BUILTIN_PLUGINS, builtinPlugin } from './builtin.js';
 
-// Conntrack events, batched, with overruns counted (see EventSource.readSync).
-export { EventSource, classifyEvent, parseEventKinds, type EventBatch, type EventKind, type EventSourceOptions } from './conntrack/events.js';
+// Conntrack events: batches with overruns counted, or typed flow events (EventSource.flows).
+export {
+  EventSource, classifyEvent, parseEventKinds, type EventBatch, type EventCounters, type EventKind, type EventReadOptions,
+  type EventSourceOptions, type FlowEvent,
+} from './conntrack/events.js';
+export type { EventFilter } from './conntrack/bpf.js';

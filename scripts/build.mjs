@@ -2,14 +2,18 @@
 // One build for a fresh clone: native addon, ABI bindings, plugins, bundle.
 // Run by `npm install` (package.json "prepare") and by hand as `npm run build`.
 // Each step is skipped when its outputs are newer than its inputs, so re-runs are cheap.
+// `node scripts/build.mjs prebuilt` (run by `npm pack`, package.json "prepack") copies the built
+// addon to prebuilds/<platform>-<arch>/, where the packed package loads it (scripts/install.mjs).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const only = process.argv.slice(2);
-const want = (step) => only.length === 0 || only.includes(step);
+/** Steps that run only when named. */
+const onDemand = ['prebuilt'];
+const want = (step) => (only.length === 0 && !onDemand.includes(step)) || only.includes(step);
 
 function run(cmd, args, opts = {}) {
   execFileSync(cmd, args, { stdio: 'inherit', cwd: root, ...opts });
@@ -31,6 +35,13 @@ const steps = {
   },
   bundle() {
     run(process.execPath, ['scripts/bundle.mjs']);
+  },
+  prebuilt() {
+    const built = join(root, 'host', 'native', 'build', 'Release', 'ctplug_netlink.node');
+    if (!existsSync(built)) throw new Error(`build: ${built} is missing: run \`node scripts/build.mjs native\` first`);
+    const dir = join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(built, join(dir, 'ctplug_netlink.node'));
   },
 };
 

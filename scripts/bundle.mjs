@@ -63,7 +63,7 @@ export async function bundle({ outdir = join(root, 'dist'), types = true, quiet 
     const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
     const r = spawnSync(process.execPath, [
       tsc, ...inputs, '--declaration', '--emitDeclarationOnly', '--outDir', join(dist, 'types'),
-      '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--resolveJsonModule',
+      '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--lib', 'es2022,es2024.sharedmemory,dom', '--resolveJsonModule',
       '--skipLibCheck', '--strict', '--pretty', 'false',
     ], { cwd: root, encoding: 'utf8' });
     const errors = (r.stdout || '').split('\n').filter((l) => /error TS\d+/.test(l));

@@ -7,6 +7,7 @@
 // `ctplug -L -w 5` is `ctplug list -w 5`.
 
 export class UsageError extends Error {
+  readonly code = 'USAGE';
   constructor(message: string, readonly command?: string) {
     super(message);
     this.name = 'UsageError';
@@ -61,6 +62,7 @@ export const OPTIONS = {
   plugin: { long: ['plugin'], value: 'FILE', help: 'plugin: a .wasm, its manifest, or a first-party name (list, match, ...)' },
   config: { long: ['config'], value: 'JSON|@FILE', help: 'plugin config as JSON text, or @file to read it from a file' },
   policy: { long: ['policy'], value: 'FILE', help: 'operator policy (JSON) that grants the plugin its capabilities' },
+  ctplugSpec: { long: ['ctplug-spec'], value: 'SPEC', help: 'plugin new: the ctplug the plugin depends on (default ^VERSION of this ctplug; or a version, or a path such as ./ctplug-0.1.0.tgz)' },
   help: { short: 'h', long: ['help'], help: 'show help for the command' },
   version: { long: ['version'], help: 'print the version' },
 } as const satisfies Record<string, OptSpec>;
@@ -89,7 +91,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   create: { options: [...TUPLE, 'origZone', 'replyZone', 'timeout', 'state', 'mark', 'status', 'srcNat', 'dstNat', 'labelAdd', 'from', 'toZone', 'dryRun', 'netns'], summary: 'create entries (conntrack -I), one from flags or many with --from' },
   get: { options: [...TUPLE, 'output', 'netns'], summary: 'show one entry by its tuple (conntrack -G)' },
   'plugin inspect': { options: ['output'], positionals: ['FILE'], summary: 'ABI, imports, exports, capabilities, limits and sha256 of a plugin' },
-  'plugin new': { options: [], positionals: ['NAME'], summary: 'scaffold a plugin folder that builds and passes its test' },
+  'plugin new': { options: ['ctplugSpec'], positionals: ['NAME'], summary: 'scaffold a plugin folder that builds and passes its test' },
   run: { options: ['plugin', 'config', 'policy', 'netns'], summary: 'run any plugin: ctplug --plugin FILE [--config JSON|@file] [--policy FILE]' },
 };
 

@@ -1,25 +1,25 @@
 // Turning any failure into the one line an operator reads and the exit code a script checks:
 //   ctplug: <what was wrong>; <what to do>
-// Typed errors carry their kind (CtError.kind, the runtime's PluginError subclasses); anything
-// else is a bug in ctplug and says so.
+// The exit code is the library's exitCodeOf (host/exit-codes.ts): by CtError kind, else by the
+// error's string `code`. The advice is chosen by class and code; anything else is a bug in ctplug
+// and says so.
+import { AbortError } from '../netlink/abort.js';
+import { CtError } from '../conntrack/errors.js';
+import { EXIT, exitCodeOf, type ExitCode } from '../exit-codes.js';
+import { PluginError } from '../policy/errors.js';
+import { PluginHostError } from '../runtime/errors.js';
 import { UsageError } from './args.js';
-import { EXIT, type ExitCode } from './exit-codes.js';
 
 /** A failure the CLI itself decides (e.g. nothing matched), with its exit code and advice. */
 export class CliError extends Error {
+  /** The exit code's name: NOTHING_MATCHED, PLUGIN_FAILED, ... */
+  readonly code: string;
   constructor(readonly exit: ExitCode, message: string, readonly advice?: string) {
     super(message);
     this.name = 'CliError';
+    this.code = Object.entries(EXIT).find(([, v]) => v === exit)![0];
   }
 }
-
-const KIND_EXIT: Record<string, ExitCode> = {
-  usage: EXIT.USAGE,
-  privilege: EXIT.PRIVILEGE,
-  environment: EXIT.ENVIRONMENT,
-  kernel: EXIT.KERNEL,
-  notfound: EXIT.NOTHING_MATCHED,
-};
 
 const KIND_ADVICE: Record<string, string> = {
   usage: 'see `ctplug COMMAND --help`',
@@ -29,9 +29,16 @@ const KIND_ADVICE: Record<string, string> = {
   notfound: 'check the filter with `ctplug list`',
 };
 
-/** Runtime error classes (host/runtime/errors.ts), matched by name so this file does not import the runtime. */
-const PLUGIN_REFUSED = new Set(['ManifestError', 'PolicyError', 'GrantError', 'ModuleCheckError']);
-const PLUGIN_FAILED = new Set(['PluginTimeoutError', 'PluginTrapError', 'PluginFailedError']);
+const CODE_ADVICE: Record<string, string> = {
+  MANIFEST_INVALID: 'fix the manifest or the policy (--policy), or rebuild the plugin',
+  POLICY_INVALID: 'fix the manifest or the policy (--policy), or rebuild the plugin',
+  GRANT_REFUSED: 'fix the manifest or the policy (--policy), or rebuild the plugin',
+  MODULE_REFUSED: 'fix the manifest or the policy (--policy), or rebuild the plugin',
+  PLUGIN_TIMEOUT: 'the plugin ran too long in one call: fix it, or raise limits.timeout_ms in the policy',
+  PLUGIN_TRAP: 'a bug in the plugin: report it to its author (the stack above names the function)',
+  PLUGIN_FAILED: 'check its config (--config) and its log lines above',
+  CONFIG_INVALID: 'give the config as JSON (--config)',
+};
 
 export interface Reported {
   exit: ExitCode;
@@ -42,53 +49,21 @@ function oneLine(s: string): string {
   return s.replace(/:\s*\n\s*/g, ': ').replace(/\s*\n\s*/g, '; ').trim();
 }
 
-/** CtError's message is `op: message (hint)`: give back the message and the hint separately. */
-function splitHint(message: string, hint: string | undefined): string {
-  if (hint && message.endsWith(` (${hint})`)) return message.slice(0, -(hint.length + 3));
-  return message;
-}
-
 export function describe(e: unknown, command?: string): Reported {
   const help = command ? `see \`ctplug ${command} --help\`` : 'see `ctplug --help`';
   if (e instanceof UsageError) return { exit: EXIT.USAGE, line: `ctplug: ${oneLine(e.message)}; ${e.command ? `see \`ctplug ${e.command} --help\`` : help}` };
   if (e instanceof CliError) return { exit: e.exit, line: `ctplug: ${oneLine(e.message)}${e.advice ? `; ${e.advice}` : ''}` };
-  const err = e as { name?: string; kind?: string; message?: string; hint?: string; causeName?: string; code?: string };
-  if (err && err.name === 'CtError' && err.kind && KIND_EXIT[err.kind] !== undefined) {
-    let what = splitHint(err.message ?? '', err.hint);
-    if (err.kind === 'privilege') what = `${command ?? (err as { op?: string }).op}: permission denied (${err.code})`;
-    const advice = err.hint ?? (err.kind === 'usage' ? help : KIND_ADVICE[err.kind]);
-    return { exit: KIND_EXIT[err.kind], line: `ctplug: ${oneLine(what)}; ${advice}` };
+  const exit = exitCodeOf(e);
+  if (e instanceof CtError) {
+    const what = e.kind === 'privilege' ? `${command ?? e.op}: permission denied (${e.code})` : `${e.op}: ${e.detail}`;
+    const advice = e.hint ?? (e.kind === 'usage' ? help : KIND_ADVICE[e.kind]);
+    return { exit, line: `ctplug: ${oneLine(what)}; ${advice}` };
   }
-  if (err && typeof err.name === 'string' && PLUGIN_REFUSED.has(err.name)) {
-    return { exit: EXIT.PLUGIN_REFUSED, line: `ctplug: ${oneLine(err.message ?? '')}; fix the manifest or the policy (--policy), or rebuild the plugin` };
-  }
-  if (err && typeof err.name === 'string' && PLUGIN_FAILED.has(err.name)) {
-    const advice: Record<string, string> = {
-      PluginTimeoutError: 'the plugin ran too long in one call: fix it, or raise limits.timeout_ms in the policy',
-      PluginTrapError: 'a bug in the plugin: report it to its author (the stack above names the function)',
-      PluginFailedError: 'check its config (--config) and its log lines above',
-    };
-    return { exit: EXIT.PLUGIN_FAILED, line: `ctplug: ${oneLine(err.message ?? '')}; ${advice[err.name]}` };
-  }
-  if (err && err.name === 'PluginHostError') {
-    // The worker failed for a reason outside the plugin: usually the backend (EPERM, missing netns).
-    const byCause: Record<string, ExitCode> = { privilege: EXIT.PRIVILEGE, environment: EXIT.ENVIRONMENT, usage: EXIT.USAGE, kernel: EXIT.KERNEL };
-    const kind = err.kind ?? causeKind(err);
-    const exit = (kind ? byCause[kind] : undefined) ?? EXIT.KERNEL;
-    const what = err.hint ? (err.message ?? '').replace(` (${err.hint})`, '') : err.message ?? '';
-    return { exit, line: `ctplug: ${oneLine(what)}; ${err.hint ?? (kind ? KIND_ADVICE[kind] : 'see the message')}` };
-  }
-  if (err && (err as NodeJS.ErrnoException).code === 'ENOENT' && (err as NodeJS.ErrnoException).path) {
-    const p = (err as NodeJS.ErrnoException).path;
-    return { exit: EXIT.USAGE, line: `ctplug: ${p}: no such file; check the path` };
-  }
+  if (e instanceof PluginHostError) return { exit, line: `ctplug: ${oneLine(e.message)}; ${e.hint ?? 'please report it with the command line (set CTPLUG_DEBUG=1 for a stack trace)'}` };
+  if (e instanceof PluginError) return { exit, line: `ctplug: ${oneLine(e.message)}; ${CODE_ADVICE[e.code] ?? help}` };
+  if (e instanceof AbortError) return { exit, line: `ctplug: ${oneLine(e.message)}; it was cancelled before it finished` };
+  const err = e as NodeJS.ErrnoException;
+  if (err && err.code === 'ENOENT' && err.path) return { exit: EXIT.USAGE, line: `ctplug: ${err.path}: no such file; check the path` };
   const msg = e instanceof Error ? e.message : String(e);
   return { exit: EXIT.KERNEL, line: `ctplug: internal error: ${oneLine(msg)}; please report it with the command line (set CTPLUG_DEBUG=1 for a stack trace)` };
-}
-
-function causeKind(err: { causeName?: string; message?: string }): string | undefined {
-  const m = err.message ?? '';
-  if (/EPERM|EACCES|CAP_NET_ADMIN/.test(m)) return 'privilege';
-  if (/does not exist|ENOADDON|EPROTONOSUPPORT|not built/.test(m)) return 'environment';
-  return undefined;
 }

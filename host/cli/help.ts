@@ -1,7 +1,7 @@
 // Help text: one screen per command, flags generated from the option table, and examples that
 // teach the common jobs. `ctplug --help` also prints the exit-code table.
 import { COMMANDS, OPTIONS, type OptKey, type OptSpec } from './args.js';
-import { exitTableText } from './exit-codes.js';
+import { exitTableText } from '../exit-codes.js';
 
 const EXAMPLES: Record<string, string[]> = {
   list: [
@@ -44,7 +44,7 @@ const EXAMPLES: Record<string, string[]> = {
   ],
   get: ['ctplug get -p tcp -s 10.0.0.1 -d 10.0.0.2 --sport 40000 --dport 443 -w 5', 'ctplug get -p udp -r 10.0.0.2 -q 10.0.0.1 --reply-port-src 53 --reply-port-dst 5353'],
   'plugin inspect': ['ctplug plugin inspect dist/plugins/match.wasm', 'ctplug plugin inspect my-filter/build/my-filter.wasm -o json'],
-  'plugin new': ['ctplug plugin new my-filter && cd my-filter && npm install && npm test'],
+  'plugin new': ['ctplug plugin new my-filter && cd my-filter && npm install && npm test', 'ctplug plugin new my-filter --ctplug-spec ./ctplug-0.1.0.tgz   # depend on a packed ctplug'],
   run: [
     'ctplug --plugin dist/plugins/stale.wasm --config \'{"proto":"udp","unreplied":true,"timeout_lt":10}\' --policy policy.json',
     'ctplug --plugin ./my-filter/build/my-filter.wasm --config @cfg.json --policy policy.json --netns blue',
@@ -67,7 +67,7 @@ const NOTES: Record<string, string> = {
     + '--from restores NAT (from the SRC_NAT/DST_NAT flags), labels and directional zones of `list -o json` records.',
   get: 'One entry by its original tuple (-s/-d/--sport/--dport) or its reply tuple (-r/-q/--reply-port-*).\nNo such entry: exit 1.',
   'plugin inspect': 'Reads the module and its manifest (FILE.manifest.json or manifest.json next to it).',
-  'plugin new': 'Creates ./NAME with the source, manifest, asconfig.json, package.json and a uvu test using the\nctplug test kit. `npm install && npm test` there builds the plugin and passes with no edits.',
+  'plugin new': 'Creates ./NAME with the source, manifest, asconfig.json, package.json and a uvu test using the\nctplug test kit (ctplug/testkit). `npm install && npm test` there builds the plugin and passes with no edits.\nThe plugin depends on ctplug ^VERSION (this version); --ctplug-spec names anything else npm installs\n(a path is taken from the current folder).',
   run: 'The policy decides what the plugin may do (grant = manifest ∩ policy); asking for more is refused\nat load (exit 6). A first-party plugin (list, match, purge-remote, stale) given by name runs without\n--policy, granted what its manifest asks in the namespace.',
 };
 

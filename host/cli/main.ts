@@ -4,7 +4,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { COMMANDS, parseArgs, type Parsed } from './args.js';
 import { describe } from './errors.js';
-import { EXIT, type ExitCode } from './exit-codes.js';
+import { EXIT, type ExitCode } from '../exit-codes.js';
 
 import { VERSION } from './version.js';
 

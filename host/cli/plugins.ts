@@ -5,29 +5,15 @@
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { BUILTIN, builtinPaths } from '../builtin.js';
 import { CtError } from '../conntrack/errors.js';
 import type { Operation, Scope, ZoneRange } from '../policy/capabilities.js';
 import { LIMIT_CEILING, type Limits } from '../policy/limits.js';
-import { parseManifest, type Manifest } from '../policy/manifest.js';
-import { packageRoot } from '../paths.js';
-import type { Plugin, PluginLogLine, RunResult } from '../runtime/plugin.js';
+import { parseManifest } from '../policy/manifest.js';
+import type { PolicyDocument } from '../policy/policy.js';
+import type { Plugin, PluginLogLine, PluginSource, RunResult } from '../runtime/plugin.js';
 import type { BackendSpec, RunStats } from '../runtime/protocol.js';
 import { Progress } from './progress.js';
-
-export const BUILTIN = ['list', 'match', 'purge-remote', 'stale', 'events', 'flowlog'] as const;
-
-/** dist/plugins/<name>.manifest.json and its module; exit 4 when ctplug was not built. */
-export function builtinPaths(name: string): { manifestPath: string; wasmPath: string } {
-  const dir = join(packageRoot(), 'dist', 'plugins');
-  const manifestPath = join(dir, `${name}.manifest.json`);
-  const wasmPath = join(dir, `${name}.wasm`);
-  if (!existsSync(manifestPath) || !existsSync(wasmPath)) {
-    throw new CtError('plugin', 'ENOENT', 'environment', `the first-party plugin "${name}" is not built (${wasmPath} is missing)`, {
-      hint: 'run `npm run build` (or `npm install`) in the ctplug folder',
-    });
-  }
-  return { manifestPath, wasmPath };
-}
 
 function intersectZones(a: ZoneRange[] | 'any', b: ZoneRange[] | 'any' | undefined): ZoneRange[] | 'any' {
   if (b === undefined || b === 'any') return a;
@@ -127,7 +113,7 @@ async function runOnce(plugin: Plugin, config: unknown, io: RunIo): Promise<Plug
   return { plugin: result.plugin, stats: result.stats, lines, logs: result.logs };
 }
 
-async function runLoaded(src: { manifest: Manifest | Record<string, unknown>; wasm: Uint8Array } | string, policy: Record<string, unknown> | string, config: unknown, netns: string | undefined, io: RunIo): Promise<PluginRun> {
+async function runLoaded(src: PluginSource, policy: PolicyDocument | string, config: unknown, netns: string | undefined, io: RunIo): Promise<PluginRun> {
   const { loadPlugin } = await import('../runtime/plugin.js');
   const plugin = await loadPlugin(src, { policy, netns, config, backend: io.backend });
   try {
@@ -169,7 +155,7 @@ export async function openBuiltinPlugin(name: string, grant: CliGrant, netns: st
       if (r.stats.refused > 0) {
         // The command line and the grant are derived from the same flags; a refusal here is a ctplug bug.
         const { CliError } = await import('./errors.js');
-        const { EXIT } = await import('./exit-codes.js');
+        const { EXIT } = await import('../exit-codes.js');
         throw new CliError(EXIT.PLUGIN_FAILED, `first-party plugin ${name} made ${r.stats.refused} request(s) the host refused`, 'please report this with the command line');
       }
       return r;
@@ -210,7 +196,7 @@ export function resolvePluginFile(file: string): { manifestPath: string; builtin
 
 export async function runPluginFile(file: string, config: unknown, policyPath: string | undefined, netns: string | undefined, io: RunIo = {}): Promise<PluginRun> {
   const { manifestPath, builtin } = resolvePluginFile(file);
-  let policy: Record<string, unknown> | string;
+  let policy: PolicyDocument | string;
   if (policyPath !== undefined) {
     if (!existsSync(policyPath)) throw new CtError('policy', 'ENOENT', 'usage', `${policyPath}: no such file`, { hint: 'give the path of the operator policy (JSON)' });
     policy = policyPath;

@@ -2,12 +2,13 @@
 import { release } from 'node:os';
 import { AttrDecoder } from '../netlink/attr.js';
 import { NETLINK_NETFILTER, NLMSG_HDRLEN } from '../netlink/constants.js';
-import { NetlinkConnection, RECV_BUFFER_BYTES, type DumpProgress } from '../netlink/connection.js';
+import { NetlinkConnection, RECV_BUFFER_BYTES, type AsyncDumpOptions, type DumpBatch, type DumpProgress, emptyProgress } from '../netlink/connection.js';
 import { errnoName } from '../netlink/errors.js';
 import { NFGENMSG_LEN, splitMessages } from '../netlink/message.js';
 import { openNetlinkSocket, type NetlinkSocketLike } from '../netlink/socket.js';
 import { CTA_STATS_CPU, CTA_STATS_GLOBAL_ENTRIES, IPPROTO, TCP_STATES } from './constants.js';
 import { CtError, TOLERATED, fromNetlink, invalid, invalid as invalidInput } from './errors.js';
+import { decodeFlow, type Flow } from './flow.js';
 import {
   SETTABLE_STATUS, createRequest, cpuStatsRequest, deleteRequest, dumpRequest, flushRequest, getRequest, statsRequest, updateRequest,
   type Change, type KernelFilter, type Lookup, type NewEntry,
@@ -145,9 +146,10 @@ export class Conntrack {
     socket: NetlinkSocketLike,
     private readonly openAction: () => NetlinkSocketLike,
   ) {
-    this.conn = new NetlinkConnection(socket);
+    this.conn = connect(socket);
   }
 
+  /** Opens the socket(s) in `netns`. Release them with close(). */
   static open(opts: OpenOptions = {}): Conntrack {
     const path = opts.netns === undefined ? undefined : netnsPath(opts.netns);
     const open = () => {
@@ -163,7 +165,7 @@ export class Conntrack {
 
   /** Batches sent while a dump is read go over a second socket, opened on first use. */
   private actions(): NetlinkConnection {
-    return (this.actionConn ??= new NetlinkConnection(this.openAction()));
+    return (this.actionConn ??= connect(this.openAction()));
   }
 
   private run<T>(op: string, fn: () => T): T {
@@ -180,12 +182,34 @@ export class Conntrack {
     return this.run('dump', () => this.conn.dumpSync((enc, seq) => dumpRequest(enc, seq, f), buf, onBatch, onRestart));
   }
 
-  async dump(filter: KernelFilter, onBatch: (entries: Uint8Array, count: number) => boolean | void | Promise<boolean | void>, onRestart?: () => void): Promise<DumpProgress> {
+  /**
+   * The same dump without blocking the event loop or a thread (each buffer is received when the
+   * socket is readable). Return false from `onBatch` to stop early. With `signal`, an abort rejects
+   * with AbortError whose `stats` are the progress so far; nothing more is delivered.
+   */
+  async dump(filter: KernelFilter, onBatch: (entries: Uint8Array, count: number) => boolean | void | Promise<boolean | void>, opts: AsyncDumpOptions = {}): Promise<DumpProgress> {
+    const progress = emptyProgress();
+    for await (const b of this.batches(filter, opts, progress)) if ((await onBatch(b.entries, b.count)) === false) break;
+    return progress;
+  }
+
+  /** The dump as an async iterator of batches (views reused by the next one); leaving it early stops the dump. */
+  async *batches(filter: KernelFilter, opts: AsyncDumpOptions = {}, progress = emptyProgress()): AsyncGenerator<DumpBatch, DumpProgress> {
     const f = validateFilter(filter);
     try {
-      return await this.conn.dump((enc, seq) => dumpRequest(enc, seq, f), onBatch, onRestart);
+      return yield* this.conn.dumpBatches((enc, seq) => dumpRequest(enc, seq, f), opts, progress);
     } catch (e) {
       throw fromNetlink('dump', e);
+    }
+  }
+
+  /** The dump as typed flows (see decodeFlow), filtered in the kernel by zone, family and mark. */
+  async *flows(filter: KernelFilter = {}, opts: AsyncDumpOptions = {}): AsyncGenerator<Flow> {
+    for await (const b of this.batches(filter, opts)) {
+      for (const m of splitMessages(b.entries)) {
+        const flow = decodeFlow(m);
+        if (flow) yield flow;
+      }
     }
   }
 
@@ -329,6 +353,16 @@ export class Conntrack {
   close(): void {
     this.conn.close();
     if (this.actionConn && this.actionConn.sock !== this.conn.sock) this.actionConn.close();
+  }
+}
+
+/** A connection over `sock`; the socket is closed when setting it up fails. */
+function connect(sock: NetlinkSocketLike): NetlinkConnection {
+  try {
+    return new NetlinkConnection(sock);
+  } catch (e) {
+    sock.close();
+    throw fromNetlink('open', e);
   }
 }
 

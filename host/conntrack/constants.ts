@@ -26,8 +26,14 @@ export const CTA_PROTO = {
 /** Inside CTA_NAT_SRC / CTA_NAT_DST: the address range and the nested port range (CTA_PROTONAT_*). */
 export const CTA_NAT = { V4_MINIP: 1, V4_MAXIP: 2, PROTO: 3, V6_MINIP: 4, V6_MAXIP: 5 } as const;
 export const CTA_PROTONAT = { PORT_MIN: 1, PORT_MAX: 2 } as const;
-export const CTA_PROTOINFO_TCP = 1;
-export const CTA_PROTOINFO_TCP_STATE = 1;
+/** Inside CTA_PROTOINFO: one nest per protocol; inside each, its state first (and TCP's extras). */
+export const CTA_PROTOINFO = { TCP: 1, DCCP: 2, SCTP: 3 } as const;
+export const CTA_PROTOINFO_TCP = { STATE: 1, WSCALE_ORIGINAL: 2, WSCALE_REPLY: 3, FLAGS_ORIGINAL: 4, FLAGS_REPLY: 5 } as const;
+/** Inside CTA_COUNTERS_ORIG/REPLY: 64-bit counters, or the 32-bit ones of old kernels. */
+export const CTA_COUNTERS = { PACKETS: 1, BYTES: 2, PACKETS32: 3, BYTES32: 4 } as const;
+export const CTA_TIMESTAMP = { START: 1, STOP: 2 } as const;
+/** CTA_HELP_NAME inside CTA_HELP, CTA_SECCTX_NAME inside CTA_SECCTX. */
+export const CTA_NAME = 1;
 export const CTA_STATS_GLOBAL_ENTRIES = 1;
 export const CTA_STATS_GLOBAL_MAX_ENTRIES = 2;
 /** Per-CPU statistics attributes, as `conntrack -S` names them. */
@@ -51,6 +57,12 @@ export const IPS = {
 export const TCP_STATES = [
   'NONE', 'SYN_SENT', 'SYN_RECV', 'ESTABLISHED', 'FIN_WAIT', 'CLOSE_WAIT', 'LAST_ACK', 'TIME_WAIT', 'CLOSE', 'SYN_SENT2',
 ] as const;
+
+/** enum sctp_conntrack and enum ct_dccp_states, as conntrack prints them. */
+export const SCTP_STATES = [
+  'NONE', 'CLOSED', 'COOKIE_WAIT', 'COOKIE_ECHOED', 'ESTABLISHED', 'SHUTDOWN_SENT', 'SHUTDOWN_RECD', 'SHUTDOWN_ACK_SENT', 'HEARTBEAT_SENT',
+] as const;
+export const DCCP_STATES = ['NONE', 'REQUEST', 'RESPOND', 'PARTOPEN', 'OPEN', 'CLOSEREQ', 'CLOSING', 'TIMEWAIT', 'IGNORE', 'INVALID'] as const;
 
 /** The classic MAX_CONNTRACK_ZONE_ID: the zone field is 16 bits. */
 export const MAX_ZONE = 65535;

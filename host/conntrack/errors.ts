@@ -16,6 +16,10 @@ export class CtError extends Error {
   readonly errno?: number;
   readonly ack?: string;
   readonly hint?: string;
+  /** What went wrong, without the operation and the hint the message adds. */
+  readonly detail: string;
+  /** When the error ended a plugin run: what the run had done by then (its RunStats). */
+  stats?: Readonly<Record<string, number>>;
 
   constructor(op: string, code: string, kind: ErrorKind, message: string, extra: { errno?: number; ack?: string; hint?: string } = {}) {
     super(`${op}: ${message}${extra.hint ? ` (${extra.hint})` : ''}`);
@@ -23,6 +27,7 @@ export class CtError extends Error {
     this.op = op;
     this.code = code;
     this.kind = kind;
+    this.detail = message;
     Object.assign(this, extra);
   }
 }
@@ -36,7 +41,7 @@ const hints: Record<string, { kind: ErrorKind; hint: string }> = {
   EPERM: { kind: 'privilege', hint: 'needs CAP_NET_ADMIN in the target network namespace: run as root' },
   EACCES: { kind: 'privilege', hint: 'needs CAP_NET_ADMIN (and CAP_SYS_ADMIN to enter another netns): run as root' },
   EPROTONOSUPPORT: { kind: 'environment', hint: 'nf_conntrack_netlink is not available: modprobe nf_conntrack_netlink' },
-  ENOADDON: { kind: 'environment', hint: 'the native addon is missing: run `npm install`' },
+  ENOADDON: { kind: 'environment', hint: 'the native addon is missing: run `npm rebuild ctplug` (in a clone: `npm install`)' },
   ENOBUFS: { kind: 'kernel', hint: 'the socket receive buffer overran; answers were lost' },
   EBUSY: { kind: 'kernel', hint: 'the kernel is busy with this entry; retry' },
   EEXIST: { kind: 'kernel', hint: 'an entry with this tuple and zone already exists' },

@@ -1,15 +1,20 @@
 // Conntrack events: NEW / UPDATE / DESTROY multicast from ctnetlink, received in batches, with
 // overruns (ENOBUFS) counted and reported, never hidden. The receive buffer is sized with
-// SO_RCVBUFFORCE so a burst of ~100k events fits by default.
+// SO_RCVBUFFORCE so a burst of ~100k events fits by default. Waiting for events is readiness on the
+// event loop (the addon's uv_poll watcher): an idle source holds no thread, and an abort ends the
+// wait at once.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { NETLINK_ADD_MEMBERSHIP, NETLINK_NETFILTER, SOL_NETLINK, SOL_SOCKET, SO_RCVBUF, SO_RCVBUFFORCE, SO_RCVTIMEO, NLM_F_CREATE, NLM_F_EXCL } from '../netlink/constants.js';
+import { withStats } from '../netlink/abort.js';
+import { NETLINK_ADD_MEMBERSHIP, NETLINK_NETFILTER, SOL_NETLINK, SOL_SOCKET, SO_RCVBUF, SO_RCVBUFFORCE, NLM_F_CREATE, NLM_F_EXCL } from '../netlink/constants.js';
 import { NetlinkError } from '../netlink/errors.js';
 import { MessageReader } from '../netlink/message.js';
+import { Receiver } from '../netlink/receive.js';
 import { openNetlinkSocket, type NetlinkSocketLike } from '../netlink/socket.js';
 import { eventFilterProgram, type EventFilter } from './bpf.js';
 import { IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_NEW, msgType } from './constants.js';
 import { fromNetlink, invalid } from './errors.js';
+import { decodeFlow, type Flow } from './flow.js';
 import { netnsPath } from './validate.js';
 
 export type EventKind = 'NEW' | 'UPDATE' | 'DESTROY';
@@ -17,8 +22,6 @@ export type EventKind = 'NEW' | 'UPDATE' | 'DESTROY';
 export const EVENT_GROUPS: Record<EventKind, number> = { NEW: 1, UPDATE: 2, DESTROY: 3 };
 /** Default receive buffer: a 100k-event burst is ~60 MiB of skb truesize. */
 export const DEFAULT_EVENT_BUFFER = 128 * 1024 * 1024;
-/** How often a blocking receive wakes up (so a worker can be stopped while idle). */
-const WAKE_MS = 200;
 
 const NEW = msgType(IPCTNL_MSG_CT_NEW);
 const DESTROY = msgType(IPCTNL_MSG_CT_DELETE);
@@ -59,13 +62,26 @@ export interface EventCounters {
   overruns: number;
 }
 
+/** One event as typed data: what happened, and the entry as the kernel reported it then. */
+export interface FlowEvent {
+  kind: EventKind;
+  flow: Flow;
+}
+
+export interface EventReadOptions {
+  /** Ends the wait: the read rejects with AbortError (its stats: the source's counters). */
+  signal?: AbortSignal;
+}
+
 export class EventSource {
   readonly counters: EventCounters = { events: 0, batches: 0, overruns: 0 };
   /** The receive buffer the kernel actually granted (it reports double the request). */
   readonly bufferBytes: number;
   private readonly one = new Uint8Array(65536);
+  private readonly rx: Receiver;
 
   private constructor(private readonly sock: NetlinkSocketLike, kinds: EventKind[], wanted: number, filter?: EventFilter) {
+    this.rx = new Receiver(sock);
     const program = filter && eventFilterProgram(filter);
     if (program) sock.attachFilter(program); // before joining groups: nothing unfiltered gets in
     for (const k of kinds) sock.setsockopt(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, EVENT_GROUPS[k]);
@@ -74,52 +90,73 @@ export class EventSource {
     } catch {
       sock.setsockopt(SOL_SOCKET, SO_RCVBUF, wanted);
     }
-    const tv = new Uint8Array(16);
-    new DataView(tv.buffer).setBigInt64(8, BigInt(WAKE_MS * 1000), true); // timeval { 0 s, WAKE_MS ms }
-    sock.setsockopt(SOL_SOCKET, SO_RCVTIMEO, tv);
     this.bufferBytes = sock.getsockopt(SOL_SOCKET, SO_RCVBUF);
   }
 
   static open(opts: EventSourceOptions = {}): EventSource {
     const kinds = opts.kinds ?? ['NEW', 'UPDATE', 'DESTROY'];
+    let sock: NetlinkSocketLike | undefined;
     try {
-      const sock = opts.socket ?? openNetlinkSocket(NETLINK_NETFILTER, opts.netns === undefined ? undefined : netnsPath(opts.netns));
+      sock = opts.socket ?? openNetlinkSocket(NETLINK_NETFILTER, opts.netns === undefined ? undefined : netnsPath(opts.netns));
       return new EventSource(sock, kinds, opts.bufferBytes ?? DEFAULT_EVENT_BUFFER, opts.filter);
     } catch (e) {
+      if (!opts.socket) sock?.close(); // a refused filter or group must not leave the socket behind
       throw fromNetlink('events', e);
     }
   }
 
   /**
-   * Fills `buf` with every event already queued (one blocking wait of at most ~200 ms for the
-   * first). Returns the batch, an empty batch on timeout, or 'overrun' when the kernel dropped
-   * events (ENOBUFS): the caller must treat its view as stale and resync.
+   * Fills `buf` with every event already queued, without waiting: the batch (count 0 when none
+   * is queued), or 'overrun' when the kernel dropped events (ENOBUFS): the caller must treat its
+   * view as stale and resync.
    */
-  readSync(buf: Uint8Array): EventBatch | 'overrun' {
+  readQueued(buf: Uint8Array): EventBatch | 'overrun' {
     this.checkBuffer(buf);
-    const n = this.receive(() => this.sock.recv(this.one));
+    const n = this.receive(() => this.sock.recv(this.one, true));
     return n === 'idle' ? this.done(buf, 0, 0) : n === 'overrun' ? n : this.fill(buf, n);
   }
 
   /**
-   * The same batches without blocking the event loop (the first receive waits on libuv's thread
-   * pool), until `signal` aborts. An 'overrun' item means events were lost: resync (e.g. dump).
-   * `counters` keeps the same accounting as readSync. A batch's bytes are reused by the next
-   * one: copy what you keep.
+   * The next batch: waits until events are queued (readiness on this thread's event loop; no
+   * thread is parked), then fills `buf` with every one queued. Rejects with AbortError when
+   * `signal` aborts or the source is closed.
    */
-  async *batches(opts: { signal?: AbortSignal; bufferBytes?: number } = {}): AsyncGenerator<EventBatch | 'overrun'> {
-    const buf = new Uint8Array(Math.max(opts.bufferBytes ?? 0, 4 * this.one.length));
-    while (!opts.signal?.aborted) {
-      let first: number;
+  async read(buf: Uint8Array, opts: EventReadOptions = {}): Promise<EventBatch | 'overrun'> {
+    this.checkBuffer(buf);
+    for (;;) {
+      let first: number | 'overrun' | 'idle';
       try {
-        first = await this.sock.recvAsync(this.one);
+        first = await this.rx.next(this.one, opts.signal, 'event source');
       } catch (e) {
-        const n = this.receive(() => { throw e; });
-        if (n === 'overrun') yield n;
-        continue; // the wake-up timeout: look at the signal again
+        first = this.receive(() => { throw withStats(e, this.counters); });
       }
-      const b = this.fill(buf, first);
-      if (b === 'overrun' || b.count) yield b;
+      const b = first === 'overrun' || first === 'idle' ? first : this.fill(buf, first);
+      if (b === 'overrun' || (b !== 'idle' && b.count)) return b;
+    }
+  }
+
+  /**
+   * `read` in a loop, until `signal` aborts (AbortError) or the loop is left. An 'overrun' item
+   * means events were lost: resync (e.g. dump). A batch's bytes are reused by the next one: copy
+   * what you keep.
+   */
+  async *batches(opts: EventReadOptions & { bufferBytes?: number } = {}): AsyncGenerator<EventBatch | 'overrun'> {
+    const buf = new Uint8Array(Math.max(opts.bufferBytes ?? 0, 4 * this.one.length));
+    for (;;) yield await this.read(buf, opts);
+  }
+
+  /** The events as typed flows (see decodeFlow), or 'overrun' where events were lost. */
+  async *flows(opts: EventReadOptions = {}): AsyncGenerator<FlowEvent | 'overrun'> {
+    for await (const b of this.batches(opts)) {
+      if (b === 'overrun') {
+        yield b;
+        continue;
+      }
+      for (const r = new MessageReader(b.bytes); r.next(); ) {
+        const kind = classifyEvent(r.header.type, r.header.flags);
+        const flow = kind && decodeFlow(r.message());
+        if (kind && flow) yield { kind, flow };
+      }
     }
   }
 
@@ -127,7 +164,7 @@ export class EventSource {
     if (buf.length < 2 * this.one.length) throw new RangeError(`event batch buffer must hold at least ${2 * this.one.length} bytes`);
   }
 
-  /** One receive: its length, 'overrun' (ENOBUFS, counted), 'idle' (timeout / nothing queued). */
+  /** One receive: its length, 'overrun' (ENOBUFS, counted), 'idle' (nothing queued). */
   private receive(recv: () => number): number | 'overrun' | 'idle' {
     try {
       const n = recv();

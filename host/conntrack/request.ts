@@ -3,7 +3,7 @@ import type { Encoder } from '../netlink/attr.js';
 import { NLA_TYPE_MASK, NLMSG_HDRLEN, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST } from '../netlink/constants.js';
 import { NFGENMSG_LEN, beginMessage, endMessage } from '../netlink/message.js';
 import {
-  AF_UNSPEC, CTA, CTA_NAT, CTA_PROTONAT, CTA_PROTOINFO_TCP, CTA_PROTOINFO_TCP_STATE, IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_GET,
+  AF_UNSPEC, CTA, CTA_NAT, CTA_PROTONAT, CTA_PROTOINFO, CTA_PROTOINFO_TCP, IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_GET,
   IPCTNL_MSG_CT_GET_STATS, IPCTNL_MSG_CT_GET_STATS_CPU, IPCTNL_MSG_CT_NEW, IPPROTO, IPS, msgType,
 } from './constants.js';
 import type { ScopeFields } from './scope.js';
@@ -180,7 +180,7 @@ export function createRequest(enc: Encoder, seq: number, n: NewEntry): void {
   enc.u32be(CTA.STATUS, (n.status ?? 0) | IPS.CONFIRMED);
   enc.u32be(CTA.TIMEOUT, n.timeout);
   if (n.tuple.protocol === IPPROTO.tcp && n.tcpState !== undefined) {
-    enc.begin(CTA.PROTOINFO).begin(CTA_PROTOINFO_TCP).u8(CTA_PROTOINFO_TCP_STATE, n.tcpState).end().end();
+    enc.begin(CTA.PROTOINFO).begin(CTA_PROTOINFO.TCP).u8(CTA_PROTOINFO_TCP.STATE, n.tcpState).end().end();
   }
   if (n.mark !== undefined) enc.u32be(CTA.MARK, n.mark);
   if (n.zone !== undefined) enc.u16be(CTA.ZONE, n.zone);

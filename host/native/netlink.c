@@ -1,7 +1,7 @@
-// ctplug's only native code: a netlink socket, optionally opened inside another network
-// namespace, with send / recv / setsockopt / close. No protocol logic lives here; every
-// request is built and every reply is parsed in TypeScript. Errors are thrown as JS Errors
-// carrying `code` (the errno name, e.g. "EPERM"), `errno` and `syscall`.
+// ctplug's native code: a netlink socket, optionally opened inside another network
+// namespace, with send / recv / setsockopt / getsockopt / close (readiness: watch.c).
+// No protocol logic lives here; every request is built and every reply is parsed in TypeScript.
+// Errors are thrown as JS Errors carrying `code` (the errno name, e.g. "EPERM"), `errno` and `syscall`.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -13,41 +13,8 @@
 #include <unistd.h>
 #include <linux/filter.h>
 #include <linux/netlink.h>
-#include <node_api.h>
 
-#define CHECK(env, call)                                                     \
-  do {                                                                       \
-    if ((call) != napi_ok) {                                                 \
-      napi_throw_error((env), NULL, "ctplug native: N-API call failed: " #call); \
-      return NULL;                                                           \
-    }                                                                        \
-  } while (0)
-
-static napi_value make_errno_error(napi_env env, int err, const char *syscall, const char *detail) {
-  const char *name = strerrorname_np(err);
-  char text[512];
-  snprintf(text, sizeof text, "%s %s%s%s (%s)", syscall, strerror(err), detail ? ": " : "",
-           detail ? detail : "", name ? name : "errno");
-  napi_value msg, error, code, num, sys;
-  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg);
-  napi_create_error(env, NULL, msg, &error);
-  napi_create_string_utf8(env, name ? name : "EUNKNOWN", NAPI_AUTO_LENGTH, &code);
-  napi_create_int32(env, err, &num);
-  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &sys);
-  napi_set_named_property(env, error, "code", code);
-  napi_set_named_property(env, error, "errno", num);
-  napi_set_named_property(env, error, "syscall", sys);
-  return error;
-}
-
-static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *detail) {
-  napi_throw(env, make_errno_error(env, err, syscall, detail));
-  return NULL;
-}
-
-static int arg_int(napi_env env, napi_value v, int32_t *out) {
-  return napi_get_value_int32(env, v, out) == napi_ok;
-}
+#include "native.h"
 
 // Bytes of a Uint8Array / Buffer argument (the caller's memory, which may be a view into
 // a Wasm instance's memory: receiving straight into it saves a copy per batch).
@@ -167,8 +134,9 @@ static ssize_t recv_into(int fd, uint8_t *data, size_t len, int flags, int *err)
   return n;
 }
 
-// recv(fd, bytes, dontwait?) -> length. Blocking unless dontwait; for worker threads, where
-// blocking the thread is the point. With dontwait and nothing queued, returns -1.
+// recv(fd, bytes, dontwait?) -> length. Blocking for synchronous request/answer exchanges (the
+// kernel answers at once); dontwait after a watcher said readable. With dontwait and nothing
+// queued, returns -1.
 static napi_value nl_recv(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
@@ -188,62 +156,6 @@ static napi_value nl_recv(napi_env env, napi_callback_info info) {
   napi_value out;
   CHECK(env, napi_create_int64(env, n, &out));
   return out;
-}
-
-// recvAsync(fd, bytes) -> Promise<length>: the blocking recv runs on libuv's thread pool,
-// so the event loop keeps running. The buffer is referenced until the promise settles.
-typedef struct {
-  napi_async_work work;
-  napi_deferred deferred;
-  napi_ref buffer_ref;
-  int fd;
-  uint8_t *data;
-  size_t len;
-  ssize_t result;
-  int err;
-} recv_job;
-
-static void recv_execute(napi_env env, void *p) {
-  (void)env;
-  recv_job *job = p;
-  job->result = recv_into(job->fd, job->data, job->len, 0, &job->err);
-}
-
-static void recv_complete(napi_env env, napi_status status, void *p) {
-  recv_job *job = p;
-  if (status != napi_ok) job->err = ECANCELED, job->result = -1;
-  if (job->result < 0) {
-    napi_reject_deferred(env, job->deferred, make_errno_error(env, job->err, "recv", NULL));
-  } else {
-    napi_value n;
-    napi_create_int64(env, job->result, &n);
-    napi_resolve_deferred(env, job->deferred, n);
-  }
-  napi_delete_reference(env, job->buffer_ref);
-  napi_delete_async_work(env, job->work);
-  free(job);
-}
-
-static napi_value nl_recv_async(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  recv_job *job = calloc(1, sizeof *job);
-  if (!job) return throw_errno(env, ENOMEM, "recv", NULL);
-  int32_t fd;
-  if (argc < 2 || !arg_int(env, argv[0], &fd) || !arg_bytes(env, argv[1], &job->data, &job->len)) {
-    free(job);
-    napi_throw_type_error(env, NULL, "recvAsync(fd, Uint8Array)");
-    return NULL;
-  }
-  job->fd = fd;
-  napi_value promise, name;
-  CHECK(env, napi_create_promise(env, &job->deferred, &promise));
-  CHECK(env, napi_create_reference(env, argv[1], 1, &job->buffer_ref));
-  CHECK(env, napi_create_string_utf8(env, "ctplug.recv", NAPI_AUTO_LENGTH, &name));
-  CHECK(env, napi_create_async_work(env, NULL, name, recv_execute, recv_complete, job, &job->work));
-  CHECK(env, napi_queue_async_work(env, job->work));
-  return promise;
 }
 
 // setsockopt(fd, level, name, value): value is an int, or raw bytes for struct options
@@ -330,12 +242,12 @@ NAPI_MODULE_INIT() {
       {"open", NULL, nl_open, NULL, NULL, NULL, napi_enumerable, NULL},
       {"send", NULL, nl_send, NULL, NULL, NULL, napi_enumerable, NULL},
       {"recv", NULL, nl_recv, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"recvAsync", NULL, nl_recv_async, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setsockopt", NULL, nl_setsockopt, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getsockopt", NULL, nl_getsockopt, NULL, NULL, NULL, napi_enumerable, NULL},
       {"attachFilter", NULL, nl_attach_filter, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, nl_close, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);
+  define_watch(env, exports);
   return exports;
 }

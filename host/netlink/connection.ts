@@ -1,6 +1,7 @@
 // Request/response over one netlink socket: sequence numbers, acks matched to requests,
 // multipart dumps to NLMSG_DONE (restarted on NLM_F_DUMP_INTR), and batches of many
 // requests per send.
+import { AbortError, withStats } from './abort.js';
 import { Encoder } from './attr.js';
 import {
   NETLINK_CAP_ACK, NETLINK_EXT_ACK, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN, NLM_F_ACK,
@@ -8,6 +9,7 @@ import {
 } from './constants.js';
 import { NetlinkError, errnoName, parseAck } from './errors.js';
 import { MessageReader, beginMessage, endMessage } from './message.js';
+import { Receiver } from './receive.js';
 import type { NetlinkSocketLike } from './socket.js';
 
 /** A dump datagram is at most ~32 KiB (the kernel caps its dump skbs); 64 KiB leaves room. */
@@ -23,6 +25,21 @@ export interface DumpProgress {
   messages: number;
   batches: number;
   restarts: number;
+}
+
+export const emptyProgress = (): DumpProgress => ({ messages: 0, batches: 0, restarts: 0 });
+
+export interface AsyncDumpOptions {
+  /** Ends the dump: the rest is drained (the socket stays usable) and it rejects with AbortError. */
+  signal?: AbortSignal;
+  /** Called before the dump runs again after NLM_F_DUMP_INTR. */
+  onRestart?: () => void;
+}
+
+/** One received buffer's entries, whole messages back to back (a view, reused by the next). */
+export interface DumpBatch {
+  entries: Uint8Array;
+  count: number;
 }
 
 /** What one received buffer held: entries in [0, end); whether the dump finished; an error. */
@@ -122,15 +139,16 @@ export class NetlinkConnection {
 
   /**
    * The dump protocol once, as a coroutine: it yields 'recv' (answer: the length received into
-   * `buf`) and batches (answer: false to stop early), so the blocking and the event-loop
-   * drivers below share every rule: restart on NLM_F_DUMP_INTR, drain after a stop, errors.
+   * `buf`) and batches (answer: false to stop after this one, null when it was not delivered
+   * because of an abort), so the blocking and the event-loop drivers below share every rule:
+   * restart on NLM_F_DUMP_INTR, drain after a stop, errors. `progress` counts delivered batches.
    */
   private *dumpProtocol(
     build: (enc: Encoder, seq: number) => void,
     buf: Uint8Array,
+    progress: DumpProgress,
     onRestart?: () => void,
-  ): Generator<'recv' | { entries: Uint8Array; count: number }, DumpProgress, number | boolean | void> {
-    const progress: DumpProgress = { messages: 0, batches: 0, restarts: 0 };
+  ): Generator<'recv' | DumpBatch, DumpProgress, number | boolean | null | void> {
     for (;;) {
       const seq = this.nextSeq();
       this.enc.reset();
@@ -141,9 +159,9 @@ export class NetlinkConnection {
         const c = this.dumpChunk(buf, (yield 'recv') as number, seq);
         interrupted ||= c.interrupted;
         if (c.count && !stopped) {
-          progress.messages += c.count;
-          progress.batches++;
-          if ((yield { entries: buf.subarray(0, c.end), count: c.count }) === false) stopped = true; // keep draining
+          const answer = yield { entries: buf.subarray(0, c.end), count: c.count };
+          if (answer !== null) (progress.messages += c.count), progress.batches++;
+          if (answer === false || answer === null) stopped = true; // keep draining
         }
         if (c.error) throw c.error;
         if (c.done) break;
@@ -155,9 +173,9 @@ export class NetlinkConnection {
   }
 
   /**
-   * A dump, synchronously (worker threads). The kernel's answers are received into `buf`
-   * and handed to `onBatch` in place. Return false from `onBatch` to stop early. On
-   * NLM_F_DUMP_INTR the dump is run again after `onRestart`.
+   * A dump, synchronously (the kernel answers at once). Its answers are received into `buf` and
+   * handed to `onBatch` in place. Return false from `onBatch` to stop early. On NLM_F_DUMP_INTR
+   * the dump is run again after `onRestart`.
    */
   dumpSync(
     build: (enc: Encoder, seq: number) => void,
@@ -165,25 +183,69 @@ export class NetlinkConnection {
     onBatch: (entries: Uint8Array, count: number) => boolean | void,
     onRestart?: () => void,
   ): DumpProgress {
-    const steps = this.dumpProtocol(build, buf, onRestart);
+    const steps = this.dumpProtocol(build, buf, emptyProgress(), onRestart);
     for (let step = steps.next(); ; ) {
       if (step.done) return step.value;
       step = steps.next(step.value === 'recv' ? this.sock.recv(buf) : onBatch(step.value.entries, step.value.count));
     }
   }
 
-  /** The same dump without blocking the event loop. */
+  /**
+   * The same dump without blocking the event loop or a thread: a buffer is received when the
+   * socket is readable. Leaving the loop early (break) drains the rest, so the socket stays usable;
+   * an abort does the same, then rejects with AbortError carrying `progress`. `progress` is
+   * filled in as batches arrive.
+   */
+  async *dumpBatches(build: (enc: Encoder, seq: number) => void, opts: AsyncDumpOptions = {}, progress = emptyProgress()): AsyncGenerator<DumpBatch, DumpProgress> {
+    const buf = new Uint8Array(RECV_BUFFER_BYTES);
+    const rx = new Receiver(this.sock);
+    const steps = this.dumpProtocol(build, buf, progress, opts.onRestart);
+    let aborted: AbortError | undefined;
+    let step = steps.next();
+    let handedOut = false;
+    try {
+      while (!step.done) {
+        if (step.value === 'recv') {
+          let n: number;
+          try {
+            n = await rx.next(buf, aborted ? undefined : opts.signal, 'dump');
+          } catch (e) {
+            if (!(e instanceof AbortError) || aborted) throw e;
+            aborted = e; // receive the rest without the signal: the kernel finishes the dump at once
+            continue;
+          }
+          step = steps.next(n);
+        } else if (aborted || opts.signal?.aborted) {
+          aborted ??= new AbortError('dump', opts.signal!.reason);
+          step = steps.next(null);
+        } else {
+          handedOut = true;
+          yield step.value;
+          handedOut = false;
+          step = steps.next(true);
+        }
+      }
+    } finally {
+      // The consumer left while holding a batch (break, return): that one was delivered; drain the
+      // rest, as a stop does (after a stop the protocol only asks to receive).
+      if (handedOut) {
+        step = steps.next(false);
+        while (!step.done) step = steps.next(step.value === 'recv' ? await rx.next(buf) : null);
+      }
+    }
+    if (aborted) throw withStats(aborted, progress);
+    return step.value;
+  }
+
+  /** dumpBatches with a callback: return false from `onBatch` to stop early. */
   async dump(
     build: (enc: Encoder, seq: number) => void,
     onBatch: (entries: Uint8Array, count: number) => boolean | void | Promise<boolean | void>,
-    onRestart?: () => void,
+    opts: AsyncDumpOptions = {},
   ): Promise<DumpProgress> {
-    const buf = new Uint8Array(RECV_BUFFER_BYTES);
-    const steps = this.dumpProtocol(build, buf, onRestart);
-    for (let step = steps.next(); ; ) {
-      if (step.done) return step.value;
-      step = steps.next(step.value === 'recv' ? await this.sock.recvAsync(buf) : await onBatch(step.value.entries, step.value.count));
-    }
+    const progress = emptyProgress();
+    for await (const b of this.dumpBatches(build, opts, progress)) if ((await onBatch(b.entries, b.count)) === false) break;
+    return progress;
   }
 
   /**

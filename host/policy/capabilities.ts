@@ -30,6 +30,21 @@ export interface Scope {
 
 export interface Capabilities { operations: Operation[]; scope: Scope }
 
+/** A scope as written in a manifest or policy (JSON): every key optional ("any"; mark/markBits null). */
+export interface ScopeDocument {
+  zones?: 'any' | (number | ZoneRange)[];
+  families?: 'any' | FamilyName[];
+  protocols?: 'any' | ProtocolName[];
+  mark?: Mark | null;
+  markBits?: number | null;
+}
+
+/** Capabilities as written in a manifest or policy; parseCapabilities makes them Capabilities. */
+export interface CapabilitiesDocument {
+  operations?: Operation[];
+  scope?: ScopeDocument;
+}
+
 type Fail = (msg: string) => never;
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -2,7 +2,7 @@
 // asked and what the policy allows; the plugin never silently gets less than it declared.
 // The one place the intersection is not a plain subset check is "any" (and mark: null) in the
 // manifest: that means "the plugin does not restrict itself", so it receives the policy's scope.
-import { GrantError } from '../runtime/errors.js';
+import { GrantError } from './errors.js';
 import { type Capabilities, type Mark, type Operation, type Scope, type ZoneRange, formatZones, hex } from './capabilities.js';
 import type { Limits } from './limits.js';
 import { LIMIT_KEYS } from './limits.js';
@@ -76,7 +76,7 @@ export function computeGrant(manifest: Manifest, policy: Policy, extraLimits: Pa
   }
 
   if (problems.length) {
-    throw new GrantError(name, `plugin "${name}" asks for more than the ${allowance.source} allows:\n  ${problems.join('\n  ')}`);
+    throw new GrantError(name, `plugin "${name}" asks for more than the ${allowance.source} allows: ${problems.join('; ')}`);
   }
   return { plugin: name, operations: ask.operations, scope: { zones, families, protocols, mark, markBits: a.markBits }, limits };
 }

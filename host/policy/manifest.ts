@@ -2,9 +2,9 @@
 // and what it asks for (capabilities, limits). Parsed strictly so a typo is an error at load time.
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize } from 'node:path';
-import { abi, speaks } from '../runtime/abi.js';
-import { ManifestError } from '../runtime/errors.js';
-import { type Capabilities, checkKeys, isObject, parseCapabilities } from './capabilities.js';
+import { abi, speaks } from './abi.js';
+import { ManifestError } from './errors.js';
+import { type Capabilities, type CapabilitiesDocument, checkKeys, isObject, parseCapabilities } from './capabilities.js';
 import { type Limits, parseLimits } from './limits.js';
 
 export interface Manifest {
@@ -20,6 +20,19 @@ export interface Manifest {
   limits: Partial<Limits>;
   /** Free-form documentation of the plugin's config keys; the host does not interpret it. */
   config: Record<string, unknown>;
+}
+
+/** A manifest as written (manifest.json, or an object given with the module to loadPlugin). */
+export interface ManifestDocument {
+  name: string;
+  version: string;
+  description?: string;
+  abi: number;
+  module: string;
+  sha256: string;
+  capabilities: CapabilitiesDocument;
+  limits?: Partial<Limits>;
+  config?: Record<string, unknown>;
 }
 
 const KEYS = ['name', 'version', 'description', 'abi', 'module', 'sha256', 'capabilities', 'limits', 'config'];

@@ -4,13 +4,22 @@
 // A plugin entry replaces the default's capabilities (no merging: what is written is what is allowed);
 // limits are layered DEFAULT_LIMITS <- default.limits <- plugins[name].limits.
 import { readFileSync } from 'node:fs';
-import { PolicyError } from '../runtime/errors.js';
-import { type Capabilities, checkKeys, isObject, parseCapabilities } from './capabilities.js';
+import { PolicyError } from './errors.js';
+import { type Capabilities, type CapabilitiesDocument, checkKeys, isObject, parseCapabilities } from './capabilities.js';
 import { type Limits, DEFAULT_LIMITS, parseLimits } from './limits.js';
 import { NAME_RE } from './manifest.js';
 
 export interface PolicyEntry { capabilities: Capabilities; limits: Partial<Limits> }
+/** A parsed policy (parsePolicy / loadPolicy). */
 export interface Policy { default: PolicyEntry | null; plugins: Record<string, PolicyEntry> }
+
+/** A policy as written (the JSON file, or an object given to Host / loadPlugin). */
+export interface PolicyEntryDocument { capabilities: CapabilitiesDocument; limits?: Partial<Limits> }
+export interface PolicyDocument {
+  $comment?: string;
+  default?: PolicyEntryDocument | null;
+  plugins?: Record<string, PolicyEntryDocument>;
+}
 
 /** What a plugin name is allowed under a policy; null when the policy says nothing about it. */
 export interface Allowance { capabilities: Capabilities | null; limits: Limits; source: string }

@@ -2,13 +2,13 @@
 // or the test kit's fake kernel seeded with entry messages, so plugins can be tested without root.
 import type { EventFilter } from '../conntrack/bpf.js';
 import { Conntrack } from '../conntrack/conntrack.js';
-import { EventSource, type EventBatch, type EventKind } from '../conntrack/events.js';
+import { EventSource, type EventBatch, type EventKind, type EventReadOptions } from '../conntrack/events.js';
 import { splitMessages } from '../netlink/message.js';
 import type { BackendSpec } from './protocol.js';
 
-/** EventSource.readSync, plus null: no more events will ever come (the fake's script ended). */
+/** EventSource.read, plus null: no more events will ever come (the fake's script ended). */
 export interface Events {
-  readSync(buf: Uint8Array): EventBatch | 'overrun' | null;
+  read(buf: Uint8Array, opts: EventReadOptions): Promise<EventBatch | 'overrun' | null>;
   /** After an overrun, before the resync dump: discard what is still queued (stale). */
   drain?(): number;
   close(): void;
@@ -39,7 +39,7 @@ export async function openBackend(spec: BackendSpec): Promise<Backend> {
 function scripted(script: (Uint8Array | 'overrun')[]): Events {
   let i = 0;
   return {
-    readSync(buf) {
+    async read(buf) {
       if (i >= script.length) return null;
       const item = script[i++];
       if (item === 'overrun') return 'overrun';

@@ -1,59 +1,46 @@
-import type { RunStats } from './protocol.js';
-// Every error a plugin can cause, in one place. Each message names the plugin and says what to do,
-// because these are the lines operators and plugin authors actually read.
-
-export class PluginError extends Error {
-  /**
-   * For a run that failed part-way (trap, timeout, refused status, worker death): what it had
-   * done by then, as last reported (deleted, created, updated, gone, failed...).
-   */
-  stats?: RunStats;
-
-  constructor(readonly plugin: string, message: string) {
-    super(message);
-    this.name = new.target.name;
-  }
-}
-
-/** The manifest file is malformed (bad JSON, unknown key, value out of range). */
-export class ManifestError extends PluginError {}
-
-/** The operator policy file is malformed. Not tied to one plugin, so `plugin` is ''. */
-export class PolicyError extends PluginError {
-  constructor(message: string) { super('', message); }
-}
-
-/** The manifest asks for more than the policy allows. Raised at load time, never a silent downgrade. */
-export class GrantError extends PluginError {}
+// Every error a plugin's module or run can cause. Each message names the plugin and says what to do,
+// because these are the lines operators and plugin authors actually read; each class has a stable
+// `code`. The base class and the load-time policy errors are in host/policy/errors.ts.
+import { PluginError } from '../policy/errors.js';
 
 /** The module failed a pre-instantiation check: hash, imports, ABI marker, exports, memory. */
-export class ModuleCheckError extends PluginError {}
+export class ModuleCheckError extends PluginError {
+  constructor(plugin: string, message: string) { super(plugin, message, 'MODULE_REFUSED'); }
+}
 
 /** An export call ran past its deadline; the worker was terminated. */
 export class PluginTimeoutError extends PluginError {
   constructor(plugin: string, readonly limitMs: number, readonly exportName: string) {
-    super(plugin, `plugin "${plugin}" exceeded ${limitMs} ms in ${exportName}`);
+    super(plugin, `plugin "${plugin}" exceeded ${limitMs} ms in ${exportName}`, 'PLUGIN_TIMEOUT');
   }
 }
 
-/** The plugin trapped (unreachable, division by zero, stack overflow, out-of-bounds access, abort). */
+/**
+ * The plugin trapped (unreachable, division by zero, stack overflow, out-of-bounds access, abort).
+ * `abort`: the SDK's "abort: MESSAGE at FILE:LINE:COL", when the trap was an abort().
+ */
 export class PluginTrapError extends PluginError {
-  constructor(plugin: string, readonly trap: string, readonly exportName: string, readonly wasmStack?: string) {
-    super(plugin, `plugin "${plugin}" trapped in ${exportName}: ${trap}`);
+  constructor(plugin: string, readonly trap: string, readonly exportName: string, readonly wasmStack?: string, readonly abort?: string) {
+    super(plugin, `plugin "${plugin}" trapped in ${exportName}: ${abort ? `${oneLine(abort)} (${trap})` : trap}`, 'PLUGIN_TRAP');
     if (wasmStack) this.stack = `${this.name}: ${this.message}\n${wasmStack}`;
   }
 }
 
-/** The plugin called proc_exit with a non-zero code, or an export returned a negative status. */
+/** The plugin called proc_exit with a non-zero code (`status`), or an export returned a negative status. */
 export class PluginFailedError extends PluginError {
-  constructor(plugin: string, readonly exportName: string, readonly code: number, detail: string) {
-    super(plugin, `plugin "${plugin}" failed in ${exportName}: ${detail}`);
+  constructor(plugin: string, readonly exportName: string, readonly status: number, detail: string) {
+    super(plugin, `plugin "${plugin}" failed in ${exportName}: ${oneLine(detail)}`, 'PLUGIN_FAILED');
   }
 }
 
-/** The worker died for a reason that is not the plugin's (host bug, backend error such as EPERM). */
+/** The worker died for a reason that is neither the plugin's nor a kernel error (those are CtErrors). */
 export class PluginHostError extends PluginError {
   constructor(plugin: string, message: string, readonly causeName?: string, readonly hint?: string) {
-    super(plugin, `plugin "${plugin}": ${message}`);
+    super(plugin, `plugin "${plugin}": ${oneLine(message)}`, 'PLUGIN_HOST_FAILED');
   }
+}
+
+/** Plugin text (a log line, an abort message) inside our one-line message. */
+function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, ' ');
 }

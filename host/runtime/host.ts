@@ -2,13 +2,13 @@
 //   const host = new Host({ policy: '/etc/ctplug/policy.json', netns: 'tenant-a' });
 //   const result = await host.run('plugins/zone-gc/manifest.json', { config: { zone: 5 } });
 import type { Limits } from '../policy/limits.js';
-import { loadPolicy, parsePolicy, type Policy } from '../policy/policy.js';
+import { loadPolicy, parsePolicy, type Policy, type PolicyDocument } from '../policy/policy.js';
 import { loadPlugin, type Plugin, type PluginSource, type RunOptions, type RunResult } from './plugin.js';
 import type { BackendSpec } from './protocol.js';
 
 export interface HostOptions {
   /** The operator policy: a file path or its JSON content. */
-  policy: string | Policy | Record<string, unknown>;
+  policy: string | Policy | PolicyDocument;
   netns?: string;
   /** Caps on top of the policy's limits for every plugin of this host. */
   limits?: Partial<Limits>;
@@ -34,6 +34,8 @@ export class Host {
 
   /** Checks the plugin against the policy and starts its worker; throws a typed error when refused. */
   async load(src: PluginSource, opts: PluginOptions = {}): Promise<Plugin> {
+    // Plugins closed by the embedder are let go of here, so a long-lived Host holds only live ones.
+    for (const q of this.plugins) if (q.isClosed) this.plugins.delete(q);
     const p = await loadPlugin(src, {
       policy: this.policy, netns: this.opts.netns, backend: this.opts.backend, config: opts.config,
       limits: tighter(this.opts.limits, opts.limits),

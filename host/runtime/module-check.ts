@@ -3,7 +3,7 @@
 // what the host will call with the right signatures, and its memory has a maximum within the grant.
 // This runs in the main thread, before any worker exists.
 import { createHash } from 'node:crypto';
-import { abi, formatSignature, type Signature, speaks } from './abi.js';
+import { abi, formatSignature, type Signature, speaks } from '../policy/abi.js';
 import { ModuleCheckError } from './errors.js';
 import { type FuncType, readWasm, WasmFormatError } from './wasm-binary.js';
 

@@ -2,25 +2,28 @@
 // (manifest, grant, module), then run the plugin in its own worker under a per-call deadline.
 import { readFileSync } from 'node:fs';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import { CtError } from '../conntrack/errors.js';
+import { AbortError } from '../netlink/abort.js';
+import { FdLedger } from '../netlink/fd-ledger.js';
 import { splitMessages } from '../netlink/message.js';
+import { closeLeftovers } from '../netlink/socket.js';
+import { ManifestError, PluginError, PolicyError } from '../policy/errors.js';
 import { computeGrant, type Grant } from '../policy/grant.js';
 import { adoptPrespawned, workerEntry } from './prespawn.js';
 import { type Limits, parseLimits } from '../policy/limits.js';
-import { loadManifest, type Manifest, parseManifest } from '../policy/manifest.js';
-import { loadPolicy, parsePolicy, type Policy } from '../policy/policy.js';
-import {
-  ManifestError, PluginError, PluginFailedError, PluginHostError, PluginTimeoutError, PluginTrapError, PolicyError,
-} from './errors.js';
+import { loadManifest, type Manifest, type ManifestDocument, parseManifest } from '../policy/manifest.js';
+import { loadPolicy, parsePolicy, type Policy, type PolicyDocument } from '../policy/policy.js';
+import { PluginFailedError, PluginHostError, PluginTimeoutError, PluginTrapError } from './errors.js';
 import { checkModule } from './module-check.js';
-import type { BackendSpec, FromWorker, LogLine, RunStats, WorkerError, WorkerInit } from './protocol.js';
+import { emptyStats, type BackendSpec, type FromWorker, type LogLine, type RunStats, type WorkerError, type WorkerInit } from './protocol.js';
 import { CallClock } from './watchdog.js';
 
 /** A plugin on disk (its manifest path) or in memory. */
-export type PluginSource = string | { manifest: Manifest | Record<string, unknown>; wasm: Uint8Array };
+export type PluginSource = string | { manifest: Manifest | ManifestDocument; wasm: Uint8Array };
 
 export interface LoadOptions {
   /** The operator policy: a file path or its JSON content. */
-  policy: string | Policy | Record<string, unknown>;
+  policy: string | Policy | PolicyDocument;
   /** Network namespace (name or path) the plugin's conntrack operations go to. */
   netns?: string;
   /** The plugin's config; handed to it as JSON by the `config` hostcall. */
@@ -46,7 +49,11 @@ export interface RunOptions {
   onProgress?: (stats: RunStats) => void;
   /** This run's config instead of the one given at load (the same worker, a fresh instance). */
   config?: unknown;
-  /** Ends a subscribed (event) run: the plugin gets ctplug_finish after the batch in progress. */
+  /**
+   * Cancels the run: nothing more is delivered after the batch in progress (dump or event), the
+   * plugin gets ctplug_finish, and the run rejects with AbortError whose `stats` say what was done.
+   * Already aborted: the run rejects at once and nothing runs.
+   */
   signal?: AbortSignal;
 }
 
@@ -80,7 +87,7 @@ function configText(name: string, config: unknown): string {
   try {
     return JSON.stringify(config);
   } catch (e) {
-    throw new PluginError(name, `plugin "${name}": config is not JSON: ${(e as Error).message}`);
+    throw new PluginError(name, `plugin "${name}": config is not JSON: ${(e as Error).message}`, 'CONFIG_INVALID');
   }
 }
 
@@ -92,7 +99,7 @@ export async function loadPlugin(src: PluginSource, opts: LoadOptions): Promise<
   const grant = computeGrant(manifest, policy, limits);
   const config = configText(manifest.name, opts.config ?? {});
   const checked = checkModule(manifest.name, wasm, { sha256: manifest.sha256, memoryMaxPages: grant.limits.memory_max_pages });
-  const init: Omit<WorkerInit, 'clock' | 'recycle'> = {
+  const init: Omit<WorkerInit, 'clock' | 'recycle' | 'fds'> = {
     plugin: manifest.name,
     grant,
     module: checked.module,
@@ -110,8 +117,13 @@ export class Plugin {
   /** Released output buffers go back to the worker through this port (WorkerInit.recycle). */
   private recycle?: MessagePort;
   private busy = false;
+  private closed = false;
+  /** close() was called: the plugin runs no more. */
+  get isClosed(): boolean { return this.closed; }
+  /** Ends the run in progress with an error (close() during a run). */
+  private cancel?: (err: Error) => void;
 
-  constructor(readonly manifest: Manifest, readonly grant: Grant, private readonly init: Omit<WorkerInit, 'clock' | 'recycle'>) {
+  constructor(readonly manifest: Manifest, readonly grant: Grant, private readonly init: Omit<WorkerInit, 'clock' | 'recycle' | 'fds'>) {
     this.name = manifest.name;
     this.spawn();
   }
@@ -124,7 +136,9 @@ export class Plugin {
     port1.unref();
     this.recycle?.close(); // a respawn: the old worker's port goes too (late releases are dropped)
     this.recycle = port1;
-    const init = { ...this.init, clock: this.clock.buffer, recycle: port2 } satisfies WorkerInit;
+    // The worker's sockets: whatever it still holds when it exits (terminated mid-run, closed) is closed here.
+    const ledger = new FdLedger();
+    const init = { ...this.init, clock: this.clock.buffer, recycle: port2, fds: ledger.buffer } satisfies WorkerInit;
     let w = adoptPrespawned();
     if (w) {
       w.postMessage({ type: 'init', init }, [port2]);
@@ -133,7 +147,10 @@ export class Plugin {
       w = new Worker(entry.url, { workerData: init, transferList: [port2], execArgv: entry.execArgv });
     }
     w.unref(); // an idle plugin does not keep the process alive; a run holds a ref
-    w.on('exit', () => { if (this.worker === w) this.worker = undefined; });
+    w.on('exit', () => {
+      closeLeftovers(ledger);
+      if (this.worker === w) this.worker = undefined;
+    });
     // A run in progress reports worker errors itself; an idle worker's error must not crash the
     // embedder (an 'error' event without a listener throws). The next run gets a fresh worker.
     w.on('error', () => undefined);
@@ -142,7 +159,9 @@ export class Plugin {
 
   /** Runs the plugin once: _start, ctplug_init, the scheduled dumps, ctplug_finish. */
   run(opts: RunOptions = {}): Promise<RunResult> {
-    if (this.busy) return Promise.reject(new PluginError(this.name, `plugin "${this.name}" is already running`));
+    if (this.closed) return Promise.reject(new PluginError(this.name, `plugin "${this.name}" is closed: load it again`, 'PLUGIN_CLOSED'));
+    if (this.busy) return Promise.reject(new PluginError(this.name, `plugin "${this.name}" is already running`, 'PLUGIN_BUSY'));
+    if (opts.signal?.aborted) return Promise.reject(this.aborted(opts.signal, emptyStats()));
     let config: string | undefined;
     try {
       config = opts.config === undefined ? undefined : configText(this.name, opts.config);
@@ -158,22 +177,28 @@ export class Plugin {
     worker.ref();
     clock.clearStop();
     const stop = () => clock.requestStop();
-    if (opts.signal?.aborted) stop();
     opts.signal?.addEventListener('abort', stop);
 
     return new Promise<RunResult>((resolve, reject) => {
       // The last account the worker gave: a run that fails part-way still says what it did.
       let lastStats: RunStats | undefined;
+      let settled = false;
       const finish = (err: Error | null, result?: RunResult) => {
-        if (err instanceof PluginError && !err.stats) err.stats = lastStats;
+        if (settled) return;
+        settled = true;
+        // An aborted run that ended well reports what it did, but as the cancellation it was.
+        if (!err && opts.signal?.aborted) err = this.aborted(opts.signal, result!.stats);
+        if ((err instanceof PluginError || err instanceof CtError || err instanceof AbortError) && !err.stats) err.stats = lastStats;
         clearInterval(watchdog);
         opts.signal?.removeEventListener('abort', stop);
         worker.off('message', onMessage).off('error', onError).off('exit', onExit);
         worker.unref();
         this.busy = false;
+        this.cancel = undefined;
         if (err) reject(err);
         else resolve(result!);
       };
+      this.cancel = (err) => finish(err);
       const watchdog = setInterval(() => {
         const c = clock.current();
         if (c && c.elapsedMs > limit) {
@@ -228,48 +253,81 @@ export class Plugin {
     });
   }
 
-  /** Ends the current run if it is delivering events (same as aborting its `signal`). */
+  /**
+   * Ends the current run early but normally: nothing more is delivered after the batch in progress
+   * (dump or event), the plugin gets ctplug_finish, and the run resolves with what it did.
+   */
   stop(): void {
     this.clock?.requestStop();
   }
 
-  /** The run's output as an async iterator of chunks; `result` settles when the run ends. */
+  /**
+   * The run's output as an async iterator of chunks; `result` settles when the run ends. Leaving
+   * the loop early (break, return, a throw) stops the run as stop() does, and drops later output.
+   */
   stream(opts: Omit<RunOptions, 'onOutput'> = {}): { output: AsyncIterable<Uint8Array>; result: Promise<RunResult> } {
     const chunks: Uint8Array[] = [];
     let wake: (() => void) | undefined;
     let drained: (() => void) | undefined;
-    let ended = false;
+    let ended = false, left = false;
     // Backpressure: past STREAM_BACKLOG unread chunks the plugin pauses until the reader catches up.
     const onOutput = (b: Uint8Array) => {
+      if (left) return;
       chunks.push(b);
       wake?.();
       if (chunks.length >= STREAM_BACKLOG) return new Promise<void>((r) => (drained = r));
     };
     const result = this.run({ ...opts, onOutput });
     result.then(() => { ended = true; wake?.(); }, () => { ended = true; wake?.(); });
+    const leave = () => {
+      if (ended || left) return;
+      left = true;
+      chunks.length = 0;
+      this.stop();
+      drained?.();
+    };
     async function* output() {
-      for (;;) {
-        if (chunks.length) {
-          yield chunks.shift()!;
-          if (chunks.length < STREAM_BACKLOG) drained?.();
+      try {
+        for (;;) {
+          if (chunks.length) {
+            yield chunks.shift()!;
+            if (chunks.length < STREAM_BACKLOG) drained?.();
+          }
+          else if (ended) { await result; return; } // rethrows the run's error
+          else await new Promise<void>((r) => (wake = r));
         }
-        else if (ended) { await result; return; } // rethrows the run's error
-        else await new Promise<void>((r) => (wake = r));
+      } finally {
+        leave();
       }
     }
     return { output: output(), result };
   }
 
-  private toError(e: WorkerError): PluginError {
+  private aborted(signal: AbortSignal, stats: RunStats): AbortError {
+    const e = new AbortError(`plugin "${this.name}" run`, signal.reason);
+    e.stats = stats;
+    return e;
+  }
+
+  private toError(e: WorkerError): PluginError | CtError {
     switch (e.kind) {
-      case 'trap': return new PluginTrapError(this.name, e.message, e.call, e.stack);
+      case 'trap': return new PluginTrapError(this.name, e.message, e.call, e.stack, e.abort);
       case 'exit':
       case 'status': return new PluginFailedError(this.name, e.call, e.code, e.detail);
-      case 'host': return new PluginHostError(this.name, `${e.message} (in ${e.call})`, e.name, e.hint);
+      case 'host':
+        // A kernel or environment error (EPERM, a missing netns) is the same CtError a direct Conntrack call raises.
+        if (e.ct) return new CtError(e.ct.op, e.ct.code, e.ct.kind, e.ct.detail, { errno: e.ct.errno, ack: e.ct.ack, hint: e.ct.hint });
+        return new PluginHostError(this.name, `${e.message} (in ${e.call})`, e.name, e.hint);
     }
   }
 
+  /**
+   * Ends the plugin: a run in progress rejects with AbortError, the worker is terminated, and every
+   * socket it held (its conntrack connection, an event subscription) is closed. Idempotent.
+   */
   async close(): Promise<void> {
+    this.closed = true;
+    this.cancel?.(new AbortError(`plugin "${this.name}" run`, 'the plugin was closed'));
     const w = this.worker;
     this.worker = undefined;
     this.recycle?.close();

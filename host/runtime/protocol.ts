@@ -1,5 +1,6 @@
 // Messages between the main thread (plugin.ts) and a plugin worker (worker.ts).
 import type { MessagePort } from 'node:worker_threads';
+import type { ErrorKind } from '../conntrack/errors.js';
 import type { Grant } from '../policy/grant.js';
 
 /** Where the worker's conntrack operations go: the kernel (in a netns) or an in-memory table. */
@@ -25,9 +26,12 @@ export interface WorkerInit {
   clock: SharedArrayBuffer;
   /** Output chunk buffers the embedder released, going back to the worker for reuse. */
   recycle: MessagePort;
+  /** FdLedger buffer: the sockets the worker holds, closed by the main thread after the worker exits. */
+  fds: SharedArrayBuffer;
 }
 
-export interface RunStats {
+// A type (not an interface) so it is a Record<string, number>: errors carry it as `stats`.
+export type RunStats = {
   /** Entries delivered to the plugin (after the scope re-check). */
   entries: number;
   /** Entries the kernel returned that the scope scanner dropped. */
@@ -53,7 +57,7 @@ export interface RunStats {
   droppedLogLines: number;
   /** Hostcalls refused (E_BOUNDS, E_DENIED, E_SCOPE, E_INVAL, E_LIMIT, E_STATE). */
   refused: number;
-}
+};
 
 export const emptyStats = (): RunStats => ({
   entries: 0, filtered: 0, batches: 0, dumps: 0, deleted: 0, gone: 0, failed: 0, created: 0, updated: 0, flushes: 0, events: 0, overruns: 0, resyncs: 0, resyncMs: 0,
@@ -68,13 +72,15 @@ export interface LogLine {
   text: string;
 }
 
+/** A CtError's fields, so the main thread raises the same class as a direct Conntrack call would. */
+export interface CtErrorFields { op: string; code: string; kind: ErrorKind; detail: string; errno?: number; ack?: string; hint?: string }
+
 export type WorkerError =
-  | { kind: 'trap'; call: string; message: string; stack?: string }
+  /** abort: the SDK's "abort: MESSAGE at FILE:LINE:COL" line logged just before the trap. */
+  | { kind: 'trap'; call: string; message: string; abort?: string; stack?: string }
   | { kind: 'exit'; call: string; code: number; detail: string }
   | { kind: 'status'; call: string; code: number; detail: string }
-  | { kind: 'host'; call: string; message: string; name?: string; hint?: string };
-
-export type ToWorker = { type: 'run' };
+  | { kind: 'host'; call: string; message: string; name?: string; hint?: string; ct?: CtErrorFields };
 
 export type FromWorker =
   | { type: 'log'; lines: LogLine[] }

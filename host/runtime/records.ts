@@ -6,7 +6,7 @@ import { TCP_STATES } from '../conntrack/constants.js';
 import type { EventKind } from '../conntrack/events.js';
 import { FAMILIES, PROTOCOLS, type FamilyName, type ProtocolName } from '../policy/capabilities.js';
 import type { DumpRequest } from '../policy/enforce.js';
-import { abi, field, flagBit } from './abi.js';
+import { abi, field, flagBit } from '../policy/abi.js';
 
 export const DUMP_REQUEST_SIZE = abi.records.DumpRequest.size;
 export const CREATE_RECORD_SIZE = abi.records.CreateRecord.size;

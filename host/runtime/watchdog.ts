@@ -1,7 +1,7 @@
 // The deadline clock shared by a worker and the main thread. Worker threads cannot be preempted
 // from inside, so the worker records which export it is in and since when (in a SharedArrayBuffer,
 // readable while the worker is busy) and the main thread terminates it once that call is too old.
-import { abi } from './abi.js';
+import { abi } from '../policy/abi.js';
 
 /** Export functions the host calls, in a fixed order shared by both sides (index + 1 is stored). */
 export const CALL_NAMES = [...Object.entries(abi.exports.required), ...Object.entries(abi.exports.optional)]
@@ -37,10 +37,24 @@ export class CallClock {
     return i === 0 ? null : { name: CALL_NAMES[i - 1] ?? 'wasm', elapsedMs: now - this.since[0] };
   }
 
-  /** The embedder wants a long-running (event) run to end: checked by the worker between batches. */
+  /** The embedder wants the run to end (stop, abort): checked by the worker between batches. */
   requestStop(): void {
     Atomics.store(this.words, 1, 1);
+    Atomics.notify(this.words, 1); // a worker waiting for events (whenStopped) wakes at once
     this.resume(); // a paused worker must see the stop
+  }
+  /**
+   * Worker side, while it waits for events: a signal that aborts as soon as a stop is requested
+   * (Atomics.waitAsync: no polling). Call dispose() when the wait is over.
+   */
+  whenStopped(): { signal: AbortSignal; dispose(): void } {
+    const ac = new AbortController();
+    let disposed = false;
+    const fire = () => { if (!disposed && this.stopRequested()) ac.abort('stopped'); };
+    const w = Atomics.waitAsync(this.words, 1, 0);
+    if (w.async) void w.value.then(fire);
+    else fire();
+    return { signal: ac.signal, dispose: () => { disposed = true; Atomics.notify(this.words, 1); } };
   }
   stopRequested(): boolean { return Atomics.load(this.words, 1) === 1; }
   clearStop(): void { Atomics.store(this.words, 1, 0); }

@@ -1,18 +1,24 @@
 // Plugin worker (worker_threads entry; bundled separately as dist/worker.js). It owns one plugin's
 // Wasm instance, its conntrack backend and the ctplug hostcalls. The main thread only spawns it,
 // watches the call clock and relays what it posts (protocol.ts).
+// Past 400 lines on purpose: every hostcall check, the delivery loops and the run's accounting work
+// on one Run's state, and reading them side by side is how the sandbox's rules are audited.
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type { WASI } from '@wasmer/wasi';
 import { align4 } from '../netlink/attr.js';
 import { RECV_BUFFER_BYTES } from '../netlink/connection.js';
 import { NLMSG_HDRLEN } from '../netlink/constants.js';
 import { splitMessages } from '../netlink/message.js';
+import { AbortError } from '../netlink/abort.js';
+import { FdLedger } from '../netlink/fd-ledger.js';
+import { recordSocketsIn } from '../netlink/socket.js';
+import { CtError } from '../conntrack/errors.js';
 import { emptyScope, scanInto, type ScopeFields } from '../conntrack/scope.js';
 import { type CreateSpec, type DumpFilter, kernelFiltersDeleteByZone } from '../conntrack/conntrack.js';
 import type { Change } from '../conntrack/request.js';
 import type { EventKind } from '../conntrack/events.js';
 import { checkCreate, checkMarkUpdate, type DumpPlan, eventFilter, planDump, ScopeMatcher } from '../policy/enforce.js';
-import { abi, EXPORT, STATUS } from './abi.js';
+import { abi, EXPORT, STATUS } from '../policy/abi.js';
 import { type Backend, openBackend } from './backend.js';
 import { LineLimiter } from './lines.js';
 import { emptyStats, type FromWorker, type LogLevel, type LogLine, type RunStats, type WorkerError, type WorkerInit } from './protocol.js';
@@ -36,6 +42,8 @@ const data: WorkerInit = (workerData as WorkerInit | undefined) ?? await new Pro
   };
 });
 const post = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+// Every socket this worker opens is listed where the main thread can close it after a termination.
+recordSocketsIn(new FdLedger(data.fds));
 
 /** Bytes one on_entries batch can hold: one kernel dump datagram (+ padding of the last message). */
 const BATCH_BYTES = RECV_BUFFER_BYTES + 8;
@@ -441,10 +449,11 @@ class Run {
     // Stack overflow in Wasm surfaces as a RangeError; everything else the engine raises is a RuntimeError.
     if (e instanceof WebAssembly.RuntimeError || e instanceof RangeError) {
       const frames = (e.stack ?? '').split('\n').filter((l) => l.includes('wasm://') || l.includes('wasm-function'));
-      return new RunFailure({ kind: 'trap', call, message: e.message, stack: frames.slice(0, 20).join('\n') || undefined });
+      // The SDK's abort() logs "abort: MESSAGE at FILE:LINE:COL" and then traps: that line is the reason.
+      const abort = this.lastError.startsWith('abort: ') ? this.lastError : undefined;
+      return new RunFailure({ kind: 'trap', call, message: e.message, abort, stack: frames.slice(0, 20).join('\n') || undefined });
     }
-    const err = e as { message?: string; name?: string; hint?: string };
-    return new RunFailure({ kind: 'host', call, message: err?.message ?? String(e), name: err?.name, hint: err?.hint });
+    return new RunFailure(hostFailure(e, call));
   }
 
   private flushPartialLines(): void {
@@ -553,13 +562,13 @@ class Run {
     return w - dest;
   }
 
-  execute(): void {
+  async execute(): Promise<void> {
     try {
       this.instantiate();
       if (this.instance.exports[EXPORT.start]) this.call(EXPORT.start);
       this.check(EXPORT.init, this.call(EXPORT.init));
       this.afterCall();
-      this.deliver();
+      await this.deliver();
       this.check(EXPORT.finish, this.call(EXPORT.finish));
       this.afterCall();
     } catch (e) {
@@ -577,7 +586,7 @@ class Run {
    * Push model: every scheduled dump, one ctplug_on_entries call per received buffer; then, when
    * subscribed, event batches to ctplug_on_events until stopped.
    */
-  private deliver(): void {
+  private async deliver(): Promise<void> {
     if (!this.dumps.length && !this.subscription) return;
     const size = this.subscription ? EVENT_BATCH_BYTES + 8 : BATCH_BYTES;
     const ptr = this.check(EXPORT.alloc, this.call(EXPORT.alloc, size));
@@ -586,8 +595,8 @@ class Run {
     }
     const staging = new Uint8Array(RECV_BUFFER_BYTES);
     // Dumps scheduled from inside on_entries are appended and delivered after the current one.
-    for (let i = 0; i < this.dumps.length; i++) this.dump1(this.dumps[i], ptr, staging, 0);
-    if (this.subscription) this.listen(ptr, staging);
+    for (let i = 0; i < this.dumps.length && !clock.stopRequested(); i++) this.dump1(this.dumps[i], ptr, staging, 0);
+    if (this.subscription) await this.listen(ptr, staging);
   }
 
   /** One scheduled dump. Returns true when the plugin said STOP. */
@@ -597,6 +606,7 @@ class Run {
     for (const filter of plan.filters) {
       const matcher = perFilter(plan, filter);
       backend!.ct.dumpSync(filter, staging, (batch) => {
+        if (clock.stopRequested()) { stopped = true; return false; } // stopped or aborted: deliver no more
         const len = this.compact(batch, matcher, ptr, 'entries');
         if (len === 0) return;
         this.stats.batches++;
@@ -610,15 +620,26 @@ class Run {
     return stopped;
   }
 
-  /** Event batches until the embedder stops the run (or the fake's script ends, or STOP). */
-  private listen(ptr: number, staging: Uint8Array): void {
+  /**
+   * Event batches until the embedder stops the run (or the fake's script ends, or STOP). Waiting
+   * for events is readiness on this worker's event loop, and a stop ends the wait at once.
+   */
+  private async listen(ptr: number, staging: Uint8Array): Promise<void> {
     const { plan, kinds } = this.subscription!;
     const events = backend!.events(kinds, eventFilter(plan));
     const buf = new Uint8Array(EVENT_BATCH_BYTES);
+    const stop = clock.whenStopped();
     try {
       while (!clock.stopRequested()) {
-        const b = events.readSync(buf);
-        if (b === null) break;
+        let b: Awaited<ReturnType<typeof events.read>>;
+        try {
+          b = await events.read(buf, { signal: stop.signal });
+        } catch (e) {
+          if (e instanceof AbortError && clock.stopRequested()) break;
+          throw e;
+        }
+        // A stop that came while events arrived wins: nothing is delivered after it.
+        if (b === null || clock.stopRequested()) break;
         if (b === 'overrun') {
           // Events were lost: the plugin's view is stale. Re-dump the subscribed scope (RESYNC).
           this.stats.overruns++;
@@ -642,6 +663,7 @@ class Run {
         if (status === STOP) break;
       }
     } finally {
+      stop.dispose();
       events.close();
     }
   }
@@ -653,6 +675,13 @@ class Run {
  */
 function perFilter(plan: Plan, filter: DumpFilter): ScopeMatcher {
   return filter.zone === undefined || plan.filters.length === 1 ? plan.matcher : plan.matcher.narrowed({ zone: filter.zone });
+}
+
+/** A failure outside the plugin, for the main thread; a CtError keeps its fields (the same class on both sides). */
+function hostFailure(e: unknown, call: string): WorkerError {
+  const err = e as { message?: string; name?: string; hint?: string };
+  const ct = e instanceof CtError ? { op: e.op, code: e.code, kind: e.kind, detail: e.detail, errno: e.errno, ack: e.ack, hint: e.hint } : undefined;
+  return { kind: 'host', call, message: err?.message ?? String(e), name: err?.name, hint: err?.hint, ct };
 }
 
 /** An entry's identity for the mark-scope check: its zone and original tuple bytes. */
@@ -672,12 +701,11 @@ async function onMessage(msg: ToWorker): Promise<void> {
       wasiLib = lib;
     }
     backend ??= await openBackend(data.backend);
-    run.execute();
+    await run.execute();
     const table = backend?.table?.();
     post({ type: 'done', stats: run.stats, table }, table ? [table.buffer as ArrayBuffer] : []);
   } catch (e) {
-    const error: WorkerError = e instanceof RunFailure ? e.error
-      : { kind: 'host', call: 'run', message: (e as Error)?.message ?? String(e), name: (e as Error)?.name, hint: (e as { hint?: string })?.hint };
+    const error: WorkerError = e instanceof RunFailure ? e.error : hostFailure(e, 'run');
     post({ type: 'failed', error, stats: run.stats });
   }
 }

@@ -14,6 +14,7 @@ export { Cidr, PortRange, parseAddr } from "./addr";
 export { ByteBuf } from "./buf";
 export { renderText, renderJson, setRenderClock, setLabelNames, formatAddr, TEXT_EXTENDED, TEXT_ID, TEXT_LABELS, TEXT_EVENT, JSON_EVENT, JSON_RESYNC } from "./render";
 export { JsonValue, JsonKind, parseJson, jsonError } from "./json";
+export { JsonWriter } from "./json-writer";
 export { log, logError, logWarn, logInfo, logDebug, fail, Level } from "./log";
 export * from "./status";
 export * from "./ctnetlink";

@@ -45,6 +45,43 @@ export class JsonValue {
     const v = this.get(key);
     return v && v.kind == JsonKind.Bool ? v.b : dflt;
   }
+  /** An integer member (a number with no fraction, within +-2^53), else `dflt`. */
+  getInt(key: string, dflt: i64 = 0): i64 {
+    const v = this.get(key);
+    return v && v.isInteger ? <i64>v.n : dflt;
+  }
+  /** A string member, or an array of strings, as an array; null when absent or anything else. */
+  getStrings(key: string): Array<string> | null {
+    const v = this.get(key);
+    if (!v) return null;
+    if (v.kind == JsonKind.String) return [v.s];
+    if (v.kind != JsonKind.Array) return null;
+    const out = new Array<string>(v.items.length);
+    for (let i = 0; i < v.items.length; i++) {
+      const item = unchecked(v.items[i]);
+      if (item.kind != JsonKind.String) return null;
+      unchecked(out[i] = item.s);
+    }
+    return out;
+  }
+  /** An integer member, or an array of integers, as an array; null when absent or anything else. */
+  getInts(key: string): Array<i64> | null {
+    const v = this.get(key);
+    if (!v) return null;
+    if (v.isInteger) return [<i64>v.n];
+    if (v.kind != JsonKind.Array) return null;
+    const out = new Array<i64>(v.items.length);
+    for (let i = 0; i < v.items.length; i++) {
+      const item = unchecked(v.items[i]);
+      if (!item.isInteger) return null;
+      unchecked(out[i] = <i64>item.n);
+    }
+    return out;
+  }
+  /** A number with no fraction, small enough to be exact (|n| <= 2^53). */
+  get isInteger(): bool {
+    return this.kind == JsonKind.Number && Math.floor(this.n) == this.n && Math.abs(this.n) <= 9007199254740992;
+  }
   /** Serialize back (for logs and tests). */
   toString(): string {
     switch (this.kind) {

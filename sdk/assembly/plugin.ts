@@ -3,67 +3,56 @@
 //   Plugin.onEntry(fn)   fn(entry) -> Verdict, for every entry of every delivered batch
 //   Plugin.onFinish(fn)  fn() runs from ctplug_finish (print a summary, flush state)
 //   Plugin.onEvent(fn)   fn(entry) -> Verdict, for event batches (after Plugin.subscribe)
-// Deletes, updates and creates are staged in buffers allocated once and handed to the host
-// once per batch (`delete` / `update` / `create`); output is staged in Plugin.out and handed
+// Deletes, updates and creates are staged (staged.ts) and handed to the host once per batch
+// (`delete` / `update` / `create`); output is staged in Plugin.out and handed
 // over in chunks of >= OUT_FLUSH_AT bytes (`emit`), at finish, and per batch for subscribed
 // plugins. AssemblyScript has no closures: keep state in module globals.
+// A module imports only the hostcalls its plugin can reach (AssemblyScript drops the rest), so
+// `ctplug plugin inspect` shows what a plugin really calls: each operation's hostcall is reached
+// only from what the plugin itself uses (Verdict.Delete or Plugin.delete for `delete`, setMark and
+// friends for `update`, Plugin.create, Plugin.flush, Plugin.subscribe, Plugin.onEntry for `dump`);
+// nothing here refers to them unconditionally.
 import {
-  ctplug_dump, ctplug_delete, ctplug_config, ctplug_clock, STATUS_OK, STATUS_CONTINUE, STATUS_STOP,
+  ctplug_dump, ctplug_config, ctplug_clock, STATUS_OK, STATUS_CONTINUE, STATUS_STOP,
   STATUS_E_INVAL, DUMP_REQUEST_SIZE, DUMP_REQUEST_FAMILY, DUMP_REQUEST_PROTOCOL,
   DUMP_REQUEST_FLAGS, DUMP_REQUEST_FLAGS_ZONE, DUMP_REQUEST_FLAGS_MARK, DUMP_REQUEST_ZONE,
   DUMP_REQUEST_MARK, DUMP_REQUEST_MARK_MASK, ABI_VERSION, ctplug_subscribe,
   DUMP_REQUEST_FLAGS_EVENT_NEW, DUMP_REQUEST_FLAGS_EVENT_UPDATE, DUMP_REQUEST_FLAGS_EVENT_DESTROY,
-  ctplug_update, UPDATE_RECORD_SIZE, UPDATE_RECORD_FLAGS, UPDATE_RECORD_MARK, UPDATE_RECORD_MARK_MASK,
-  UPDATE_RECORD_TIMEOUT, UPDATE_RECORD_FLAGS_MARK, UPDATE_RECORD_FLAGS_TIMEOUT,
-  ctplug_create, ctplug_flush, CREATE_RECORD_SIZE, CREATE_RECORD_FAMILY, CREATE_RECORD_PROTOCOL,
-  CREATE_RECORD_TCP_STATE, CREATE_RECORD_FLAGS, CREATE_RECORD_FLAGS_ZONE, CREATE_RECORD_FLAGS_MARK,
-  CREATE_RECORD_ZONE, CREATE_RECORD_SRC_PORT, CREATE_RECORD_DST_PORT, CREATE_RECORD_ICMP_ID,
-  CREATE_RECORD_ICMP_TYPE, CREATE_RECORD_ICMP_CODE, CREATE_RECORD_MARK, CREATE_RECORD_TIMEOUT,
-  CREATE_RECORD_STATUS, CREATE_RECORD_SRC, CREATE_RECORD_DST,
+  UPDATE_RECORD_FLAGS_MARK, UPDATE_RECORD_FLAGS_TIMEOUT, ctplug_flush,
 } from "./abi";
 import { Entry } from "./entry";
 import { ByteBuf } from "./buf";
 import { DumpRequest } from "./filter";
 import { tickRenderClock } from "./render";
-import { parseAddr } from "./addr";
 import { JsonValue, JsonKind, parseJson, jsonError } from "./json";
-import { fail, failStatus, logError, logWarn } from "./log";
+import { fail, failStatus, logError } from "./log";
 import { NLMSG_HDRLEN, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP } from "./ctnetlink";
 import { align4 } from "./bytes";
+import { CreateSpec, flushStaged, noteAlloc, stageCreate, stageDelete, stagedCount, stageUpdate } from "./staged";
+
+export { CreateSpec } from "./staged";
+
 
 /**
- * One entry to create (Plugin.create; needs the "create" capability). The reply tuple is the
- * original swapped. Addresses as text; IPv4 and IPv6 must not be mixed.
+ * What to do with an entry: Verdict.Keep, Verdict.Delete or Verdict.Stop. A class rather than an
+ * enum so that naming Verdict.Delete is what links the `delete` hostcall into the module.
  */
-export class CreateSpec {
-  protocol: i32 = 0;
-  src: string = "";
-  dst: string = "";
-  sport: i32 = 0;
-  dport: i32 = 0;
-  icmpType: i32 = 0;
-  icmpCode: i32 = 0;
-  icmpId: i32 = 0;
-  /** TCP state number (status.ts TCP_*), 0 = none. */
-  tcpState: i32 = 0;
-  hasZone: bool = false;
-  zone: i32 = 0;
-  hasMark: bool = false;
-  mark: u32 = 0;
-  timeout: u32 = 0;
-  /** IPS_* bits; the host adds what the kernel requires (IPS_CONFIRMED). */
-  status: u32 = 0;
-}
-
-/** What to do with an entry. */
-export enum Verdict {
+export class Verdict {
+  /** Use the three values below; a Verdict made otherwise counts as Keep. */
+  constructor(readonly code: i32) {}
   /** Leave the entry alone. */
-  Keep = 0,
+  static get Keep(): Verdict { return KEEP; }
   /** Queue the entry for deletion (needs the "delete" capability). */
-  Delete = 1,
+  static get Delete(): Verdict {
+    deleteVerdict = stageDelete;
+    return DELETE;
+  }
   /** Keep it, and stop: no further entries are delivered. */
-  Stop = 2,
+  static get Stop(): Verdict { return STOP; }
 }
+const KEEP = new Verdict(0), DELETE = new Verdict(1), STOP = new Verdict(2);
+/** Set by Verdict.Delete: until a plugin names it, nothing here reaches the `delete` hostcall. */
+let deleteVerdict: ((e: Entry) => void) | null = null;
 
 /** Event kinds for Plugin.subscribe (combine with |; 0 = all). */
 export const SUBSCRIBE_NEW: i32 = DUMP_REQUEST_FLAGS_EVENT_NEW;
@@ -85,12 +74,13 @@ export const OUT_BYTES: i32 = 512 * 1024;
 export const OUT_FLUSH_AT: i32 = 256 * 1024;
 /** Free space kept before rendering an entry so a line is never split across emit calls. */
 export const OUT_RESERVE: i32 = 16 * 1024;
-/** Delete staging size when the host never told us its batch size via ctplug_alloc. */
-export const DELETE_BYTES_DEFAULT: i32 = 256 * 1024;
 /** Largest single ctplug_alloc the SDK honours. */
 export const ALLOC_MAX: i32 = 64 * 1024 * 1024;
 
 let initFn: InitFn | null = null;
+/** Set by Plugin.onEntry: the dump a plugin gets when it asks for none (the `dump` hostcall). */
+let defaultDump: (() => i32) | null = null;
+function dumpEverything(): i32 { return Plugin.dumpEverything(); }
 let entryFn: EntryFn | null = null;
 let finishFn: FinishFn | null = null;
 let eventFn: EventFn | null = null;
@@ -98,7 +88,6 @@ let curFlags: i32 = 0;
 
 const entry = new Entry();
 let outBuf: ByteBuf | null = null;
-let largestAlloc: i32 = 0;
 let stopped = false;
 /** The host's wall clock when the current batch arrived (seconds since the epoch). */
 let batchTime: f64 = 0;
@@ -114,115 +103,6 @@ let nSeen: u64 = 0;
 let nSkipped: u64 = 0;
 let nBatches: u64 = 0;
 
-/**
- * Records staged for one batched hostcall (delete, update, create): written per entry into a
- * buffer allocated once, handed to the host when full and once per batch.
- */
-class Staged {
-  ptr: usize = 0;
-  cap: i32 = 0;
-  pos: i32 = 0;
-  /** Records staged and not yet handed over. */
-  count: i32 = 0;
-  sent: u64 = 0;
-  refused: u64 = 0;
-
-  constructor(private what: string, private send: (ptr: i32, len: i32) => i32, private fixedCap: i32 = 0) {}
-
-  /** Where `n` more bytes go (allocating once, handing over what is staged when full); 0 if `n` can never fit. */
-  room(n: i32): usize {
-    if (this.ptr == 0) {
-      this.cap = this.fixedCap != 0 ? this.fixedCap : (largestAlloc > DELETE_BYTES_DEFAULT ? largestAlloc : DELETE_BYTES_DEFAULT);
-      this.ptr = heap.alloc(<usize>this.cap);
-    }
-    if (this.pos + n > this.cap) this.flush();
-    return n > this.cap ? 0 : this.ptr + <usize>this.pos;
-  }
-
-  /** The `n` bytes written at room() are one record. */
-  commit(n: i32): void {
-    this.pos += n;
-    this.count++;
-  }
-
-  flush(): void {
-    if (this.pos == 0) return;
-    const r = this.send(<i32>this.ptr, this.pos);
-    if (r < 0) {
-      this.refused += <u64>this.count;
-      logError(this.what + " refused by the host: status " + r.toString());
-    } else this.sent += <u64>this.count;
-    this.pos = 0;
-    this.count = 0;
-  }
-
-  /** Handed over or staged. */
-  get queued(): u64 { return this.sent + <u64>this.count; }
-}
-
-const CREATE_BATCH: i32 = 256;
-const deletes = new Staged("delete", (p: i32, n: i32): i32 => ctplug_delete(p, n));
-const updates = new Staged("update", (p: i32, n: i32): i32 => ctplug_update(p, n));
-const creates = new Staged("create", (p: i32, n: i32): i32 => ctplug_create(p, n), CREATE_BATCH * CREATE_RECORD_SIZE);
-const ADDR_TMP = new StaticArray<u8>(16);
-
-function stageDelete(e: Entry): void {
-  const n = align4(e.len);
-  const at = deletes.room(n);
-  if (at == 0) { logWarn("entry larger than the delete buffer; not deleted"); return; }
-  // never copy past the message: align4 only adds padding the sender already counted
-  memory.copy(at, e.ptr, <usize>e.len);
-  if (n > e.len) memory.fill(at + <usize>e.len, 0, <usize>(n - e.len));
-  deletes.commit(n);
-}
-
-function stageUpdate(e: Entry, flags: u32, mark: u32, mask: u32, timeout: u32): void {
-  const n = UPDATE_RECORD_SIZE + align4(e.len);
-  const r = updates.room(n);
-  if (r == 0) { logWarn("entry larger than the update buffer; not updated"); return; }
-  memory.fill(r, 0, <usize>n);
-  store<u32>(r + <usize>UPDATE_RECORD_FLAGS, flags);
-  store<u32>(r + <usize>UPDATE_RECORD_MARK, mark);
-  store<u32>(r + <usize>UPDATE_RECORD_MARK_MASK, mask);
-  store<u32>(r + <usize>UPDATE_RECORD_TIMEOUT, timeout);
-  memory.copy(r + <usize>UPDATE_RECORD_SIZE, e.ptr, <usize>e.len);
-  updates.commit(n);
-}
-
-function stageCreate(c: CreateSpec): bool {
-  const r = creates.room(CREATE_RECORD_SIZE);
-  memory.fill(r, 0, <usize>CREATE_RECORD_SIZE);
-  const n1 = parseAddr(c.src, ADDR_TMP);
-  if (n1 == 0) { logError("create: bad source address " + c.src); return false; }
-  memory.copy(r + <usize>CREATE_RECORD_SRC, changetype<usize>(ADDR_TMP), <usize>n1);
-  const n2 = parseAddr(c.dst, ADDR_TMP);
-  if (n2 != n1) { logError("create: bad or mixed-family destination address " + c.dst); return false; }
-  memory.copy(r + <usize>CREATE_RECORD_DST, changetype<usize>(ADDR_TMP), <usize>n2);
-  store<u8>(r + <usize>CREATE_RECORD_FAMILY, <u8>(n1 == 4 ? 2 : 10));
-  store<u8>(r + <usize>CREATE_RECORD_PROTOCOL, <u8>c.protocol);
-  store<u8>(r + <usize>CREATE_RECORD_TCP_STATE, <u8>c.tcpState);
-  let flags: u8 = 0;
-  if (c.hasZone) flags |= <u8>CREATE_RECORD_FLAGS_ZONE;
-  if (c.hasMark) flags |= <u8>CREATE_RECORD_FLAGS_MARK;
-  store<u8>(r + <usize>CREATE_RECORD_FLAGS, flags);
-  store<u16>(r + <usize>CREATE_RECORD_ZONE, <u16>c.zone);
-  store<u16>(r + <usize>CREATE_RECORD_SRC_PORT, <u16>c.sport);
-  store<u16>(r + <usize>CREATE_RECORD_DST_PORT, <u16>c.dport);
-  store<u16>(r + <usize>CREATE_RECORD_ICMP_ID, <u16>c.icmpId);
-  store<u8>(r + <usize>CREATE_RECORD_ICMP_TYPE, <u8>c.icmpType);
-  store<u8>(r + <usize>CREATE_RECORD_ICMP_CODE, <u8>c.icmpCode);
-  store<u32>(r + <usize>CREATE_RECORD_MARK, c.mark);
-  store<u32>(r + <usize>CREATE_RECORD_TIMEOUT, c.timeout);
-  store<u32>(r + <usize>CREATE_RECORD_STATUS, c.status);
-  creates.commit(CREATE_RECORD_SIZE);
-  return true;
-}
-
-function flushAll(): void {
-  deletes.flush();
-  updates.flush();
-  creates.flush();
-}
 
 function writeRequest(r: DumpRequest, extraFlags: i32 = 0): void {
   memory.fill(REQ, 0, <usize>DUMP_REQUEST_SIZE);
@@ -240,8 +120,11 @@ function writeRequest(r: DumpRequest, extraFlags: i32 = 0): void {
 export class Plugin {
   /** Register the init callback (runs once, from ctplug_init, with the parsed config). */
   static init(fn: InitFn): void { initFn = fn; }
-  /** Register the per-entry callback. */
-  static onEntry(fn: EntryFn): void { entryFn = fn; }
+  /** Register the per-entry callback (and, unless the plugin asks for its own, one dump of its whole grant). */
+  static onEntry(fn: EntryFn): void {
+    entryFn = fn;
+    defaultDump = dumpEverything;
+  }
   /** Register the per-event callback (batches delivered to ctplug_on_events). */
   static onEvent(fn: EventFn): void { eventFn = fn; }
   /** Flags of the batch being delivered (BATCH_RESYNC: a resync dump after lost events). */
@@ -345,12 +228,12 @@ export class Plugin {
 
   static get entriesSeen(): u64 { return nSeen; }
   static get entriesSkipped(): u64 { return nSkipped; }
-  static get deletesQueued(): u64 { return deletes.queued; }
-  static get deletesRefused(): u64 { return deletes.refused; }
-  static get updatesQueued(): u64 { return updates.queued; }
-  static get updatesRefused(): u64 { return updates.refused; }
-  static get createsQueued(): u64 { return creates.queued; }
-  static get createsRefused(): u64 { return creates.refused; }
+  static get deletesQueued(): u64 { return stagedCount("delete", false); }
+  static get deletesRefused(): u64 { return stagedCount("delete", true); }
+  static get updatesQueued(): u64 { return stagedCount("update", false); }
+  static get updatesRefused(): u64 { return stagedCount("update", true); }
+  static get createsQueued(): u64 { return stagedCount("create", false); }
+  static get createsRefused(): u64 { return stagedCount("create", true); }
   static get batches(): u64 { return nBatches; }
 }
 
@@ -396,7 +279,7 @@ export function ctplug_abi_v1(): i32 { return ABI_VERSION; }
 
 export function ctplug_alloc(len: i32): i32 {
   if (len <= 0 || len > ALLOC_MAX) return 0;
-  if (len > largestAlloc) largestAlloc = len;
+  noteAlloc(len);
   return <i32>heap.alloc(<usize>len);
 }
 
@@ -407,13 +290,14 @@ export function ctplug_init(): i32 {
   // The parsed tree is dropped (Plugin.config parses configStr again if asked): every collection
   // visits the live set, and a config of 10k ids is ~40k objects, visited after every batch.
   configValue = null;
-  flushAll(); // creates / deletes / updates queued during init
+  flushStaged(); // creates / deletes / updates queued during init
   if (outBuf) outBuf!.flush(); // output printed during init goes out now
   if (failStatus != 0) return failStatus;
   // A plugin that only looks at entries and asked for nothing gets everything the grant allows.
   // One whose dump was refused gets nothing instead: never a wider dump than it asked for.
-  if (dumpsRequested == 0 && !subscribed && entryFn !== null) {
-    const st = Plugin.dumpEverything();
+  const dflt = defaultDump;
+  if (dumpsRequested == 0 && !subscribed && dflt) {
+    const st = dflt();
     if (st < 0) return st;
   }
   __collect();
@@ -442,12 +326,12 @@ function runBatch(ptr: i32, len: i32, flags: i32, fn: EntryFn | null, events: bo
     if (!fn) continue;
     if (out && out.free < OUT_RESERVE) out.flush();
     const v = fn(entry);
-    if (v == Verdict.Delete) stageDelete(entry);
-    else if (v == Verdict.Stop) stopped = true;
+    if (v === DELETE) { const del = deleteVerdict; if (del) del(entry); }
+    else if (v === STOP) stopped = true;
     if (stopped) break;
     if (out && out.overflow) { stopped = true; break; }
   }
-  flushAll();
+  flushStaged();
   // Dump output is coalesced across batches (fewer emit calls); a subscribed plugin's output
   // (events, resync dumps) goes out at once; and everything goes out when the plugin stops.
   if (outBuf && (events || subscribed || stopped || outBuf!.pos >= OUT_FLUSH_AT)) { if (!outBuf!.flush()) stopped = true; }
@@ -468,7 +352,7 @@ export function ctplug_on_events(ptr: i32, len: i32, flags: i32): i32 {
 export function ctplug_finish(): i32 {
   const fn = finishFn;
   if (fn) fn();
-  flushAll();
+  flushStaged();
   if (outBuf) outBuf!.flush();
   return failStatus != 0 ? failStatus : STATUS_OK;
 }

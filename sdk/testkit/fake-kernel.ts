@@ -7,6 +7,7 @@ import {
   NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_NOOP, NLM_F_ACK, NLM_F_CAPPED, NLM_F_CREATE, NLM_F_DUMP, NLM_F_MULTI,
 } from '../../host/netlink/constants.js';
 import { MessageReader, NFGENMSG_LEN, beginMessage, endMessage } from '../../host/netlink/message.js';
+import { AbortError } from '../../host/netlink/abort.js';
 import type { NetlinkSocketLike } from '../../host/netlink/socket.js';
 import {
   CTA, CTA_STATS_GLOBAL_ENTRIES, IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_GET, IPCTNL_MSG_CT_GET_STATS,
@@ -59,6 +60,17 @@ export class FakeKernel {
     return k;
   }
 
+  /** One entry message as the kernel reports it (use, id), for `spec`, with conntrack id `id`. */
+  static entry(spec: CreateSpec, id: number): Uint8Array {
+    const k = new FakeKernel();
+    k.nextId = id;
+    const enc = new Encoder();
+    createRequest(enc, 0, toNewEntry(spec));
+    const r = k.insert(enc.bytes().slice());
+    if (r) throw new Error(`fake kernel: cannot encode ${JSON.stringify(spec)}: errno ${r}`);
+    return k.messages()[0];
+  }
+
   /** A table holding entry messages exactly as a kernel produced them (recorded fixtures). */
   static fromMessages(msgs: Iterable<Uint8Array>): FakeKernel {
     const k = new FakeKernel();
@@ -102,9 +114,11 @@ export class FakeKernel {
         buf.set(d);
         return d.length;
       },
-      recvAsync(buf) {
-        return Promise.resolve().then(() => this.recv(buf));
-      },
+      // The fake answers every request at once, so an answer is either queued or never coming.
+      readable: (signal) => (queue.length ? Promise.resolve() : new Promise<void>((_, reject) => {
+        if (signal?.aborted) reject(new AbortError('waiting for the kernel', signal.reason));
+        else signal?.addEventListener('abort', () => reject(new AbortError('waiting for the kernel', signal.reason)), { once: true });
+      })),
       setsockopt: () => undefined,
       getsockopt: () => 0,
       attachFilter: () => undefined,

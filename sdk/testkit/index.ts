@@ -17,9 +17,11 @@ import { sha256 } from '../../host/runtime/module-check.js';
 import { loadPlugin } from '../../host/runtime/plugin.js';
 import type { LogLine, RunStats } from '../../host/runtime/protocol.js';
 import { describeEntry, type EntryDescription } from './describe.js';
+import { eventBatch, type EventSpec } from './events.js';
 import { FakeKernel } from './fake-kernel.js';
 
 export { describeEntry, type EntryDescription } from './describe.js';
+export { entryMessages, eventBatch, eventMessage, type EventKindName, type EventSpec } from './events.js';
 export { FakeKernel } from './fake-kernel.js';
 
 export interface RunPluginOptions {
@@ -27,8 +29,12 @@ export interface RunPluginOptions {
   entries?: CreateSpec[];
   /** Or recorded kernel buffers (dump replies; DONE and non-entry messages are skipped). */
   fixtures?: Uint8Array[];
-  /** Event batches for a plugin that subscribes (messages back to back), or 'overrun' for lost events. */
-  events?: (Uint8Array | 'overrun')[];
+  /**
+   * Event batches for a plugin that subscribes: each an array of plain event objects
+   * ({ kind: 'new' | 'update' | 'destroy', ...the flow as in `entries` }) or encoded messages back to
+   * back (eventBatch), or 'overrun' for lost events. The run ends after the last batch.
+   */
+  events?: (EventSpec[] | Uint8Array | 'overrun')[];
   config?: unknown;
   /** The operator policy to test against. Default: grant exactly what the manifest asks. */
   policy?: Record<string, unknown>;
@@ -75,7 +81,7 @@ export async function runPlugin(plugin: string | Uint8Array, opts: RunPluginOpti
   const table = [...fromSpecs, ...fromFixtures];
   const policy = opts.policy ?? { default: { capabilities: manifest.capabilities, limits: manifest.limits } };
 
-  const p = await loadPlugin({ manifest, wasm }, { policy, config: opts.config, limits: opts.limits, backend: { kind: 'fake', table: Buffer.concat(table), events: opts.events } });
+  const p = await loadPlugin({ manifest, wasm }, { policy, config: opts.config, limits: opts.limits, backend: { kind: 'fake', table: Buffer.concat(table), events: opts.events?.map((b) => (Array.isArray(b) ? eventBatch(b) : b)) } });
   try {
     const r = await p.run();
     const after = new Set((r.table ?? []).map(key));

@@ -1,5 +1,5 @@
 // Fuzzing the host's parsers with mutated real dump buffers: message framing, attribute
-// decoding, the scope scanner, error acks, and a whole dump through NetlinkConnection with a
+// decoding, the scope scanner, the flow decoder, error acks, and a whole dump through NetlinkConnection with a
 // socket that answers with the mutated bytes. The host may reject; it must never throw an
 // untyped error, read outside its input, or hang.
 import { writeFileSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { NetlinkError, parseAck } from '../../host/netlink/errors.js';
 import { MessageReader } from '../../host/netlink/message.js';
 import type { NetlinkSocketLike } from '../../host/netlink/socket.js';
 import { dumpRequest } from '../../host/conntrack/request.js';
+import { decodeFlow } from '../../host/conntrack/flow.js';
 import { emptyScope, scanInto } from '../../host/conntrack/scope.js';
 import { packageRoot } from '../../host/paths.js';
 import { ITERATIONS, Rng, mutate, regressionInputs, seeds } from './mutate.js';
@@ -24,6 +25,7 @@ function parseAll(d: Uint8Array): number {
   while (r.next()) {
     const h = r.header;
     if (scanInto(d, h.offset, h.length, s)) sum += s.zone + s.mark + s.protocol + s.tupleLength;
+    sum += decodeFlow(d.subarray(h.offset, h.offset + h.length))?.orig.src.length ?? 0;
     if (h.type === 2) sum += parseAck(r.message(), h.flags)?.errno ?? 0;
     for (const a = new AttrDecoder(d, h.offset + 20, h.offset + h.length); a.next(); ) {
       sum += a.type;
@@ -62,9 +64,7 @@ function replaySocket(answer: Uint8Array): NetlinkSocketLike {
       buf.set(d.subarray(0, buf.length));
       return Math.min(d.length, buf.length);
     },
-    recvAsync() {
-      throw new Error('not used');
-    },
+    readable: () => Promise.reject(new Error('not used')),
     setsockopt() {},
     getsockopt: () => 0,
     attachFilter() {},

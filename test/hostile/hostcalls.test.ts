@@ -3,7 +3,7 @@
 // the kernel.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { abi, field } from '../../host/runtime/abi.js';
+import { abi, field } from '../../host/policy/abi.js';
 import { describeEntry } from '../../sdk/testkit/describe.js';
 import { FakeKernel } from '../../sdk/testkit/fake-kernel.js';
 import { ALL_OPS, runWat, sampleEntries } from '../helpers/wasm-run.js';

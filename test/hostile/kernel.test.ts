@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { Conntrack, type CreateSpec } from '../../host/conntrack/conntrack.js';
 import { scanEntry } from '../../host/conntrack/scope.js';
 import { splitMessages } from '../../host/netlink/message.js';
-import { abi, field, flagBit } from '../../host/runtime/abi.js';
+import { abi, field, flagBit } from '../../host/policy/abi.js';
 import { PluginTimeoutError, PluginTrapError } from '../../host/runtime/errors.js';
 import { conntrackIn, kernelSuite, makeNetns, removeNetns } from '../helpers/netns.js';
 import { ALL_OPS, runWat, type WatRun } from '../helpers/wasm-run.js';

@@ -3,7 +3,7 @@
 // delete or update must name (by CTA_ID) an entry the host delivered to the plugin.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { abi } from '../../host/runtime/abi.js';
+import { abi } from '../../host/policy/abi.js';
 import { describeEntry } from '../../sdk/testkit/describe.js';
 import { FakeKernel } from '../../sdk/testkit/fake-kernel.js';
 import type { CreateSpec } from '../../host/conntrack/conntrack.js';

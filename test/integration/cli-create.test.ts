@@ -6,7 +6,7 @@
 // (an overlay on /etc that lives in a temporary folder), so the real /etc is never written.
 import { spawnSync } from 'node:child_process';
 import * as assert from 'uvu/assert';
-import { EXIT } from '../../host/cli/exit-codes.js';
+import { EXIT } from '../../host/exit-codes.js';
 import { bundledCli, type Run } from '../helpers/cli.js';
 import { conntrackIn, kernelSuite, listingLines, makeNetns, removeNetns } from '../helpers/netns.js';
 import { connlabelRoom, trafficSkipReason, withConnlabelConf } from '../helpers/traffic.js';

@@ -1,11 +1,11 @@
 // Every bad input an operator can give the CLI ends in ONE line on stderr,
-// `ctplug: <what was wrong>; <what to do>`, and the exit code documented in host/cli/exit-codes.ts.
+// `ctplug: <what was wrong>; <what to do>`, and the exit code documented in host/exit-codes.ts.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
-import { EXIT } from '../../host/cli/exit-codes.js';
+import { EXIT } from '../../host/exit-codes.js';
 import { bundledCli, type Run } from '../helpers/cli.js';
 import { conntrackIn, kernelSuite, makeNetns, removeNetns } from '../helpers/netns.js';
 
@@ -115,6 +115,19 @@ it('plugin problems: missing policy is usage (2); bad module is refused at load 
     writeFileSync(join(dir, 'list.manifest.json'), JSON.stringify({ ...manifest, sha256: '0'.repeat(64) }));
     writeFileSync(join(dir, 'policy.json'), JSON.stringify({ default: { capabilities: { operations: ['read'] } } }));
     oneLineError(ctplug('--plugin', join(dir, 'list.wasm'), '--policy', join(dir, 'policy.json'), '--netns', ns), EXIT.PLUGIN_REFUSED, /sha256/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+it('a plugin that aborts: its error line carries the abort message and source position, exit 7', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ctplug-cli-'));
+  try {
+    writeFileSync(join(dir, 'policy.json'), JSON.stringify({ default: { capabilities: { operations: ['read', 'delete'] } } }));
+    const r = ctplug('--plugin', 'dist/test-plugins/probe.wasm', '--config', '{"mode":"abort"}', '--policy', join(dir, 'policy.json'), '--netns', ns);
+    assert.is(r.code, EXIT.PLUGIN_FAILED, r.stderr);
+    const last = r.stderr.trim().split('\n').pop()!;
+    assert.match(last, /^ctplug: plugin "probe" trapped in ctplug_init: abort: config asked for it at test\/plugin\/fixtures-src\/probe\.ts:\d+:\d+ \(unreachable\); /);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

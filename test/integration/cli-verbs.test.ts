@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
-import { EXIT } from '../../host/cli/exit-codes.js';
+import { EXIT } from '../../host/exit-codes.js';
 import type { CreateSpec } from '../../host/conntrack/conntrack.js';
 import { bundledCli, type Run } from '../helpers/cli.js';
 import { conntrackIn, kernelSuite, listingLines, makeNetns, removeNetns, seedNetns, twinNetns } from '../helpers/netns.js';

@@ -4,6 +4,7 @@ import * as assert from 'uvu/assert';
 import type { CreateSpec } from '../../host/conntrack/conntrack.js';
 import { EventSource, classifyEvent, type EventKind } from '../../host/conntrack/events.js';
 import { scanEntry } from '../../host/conntrack/scope.js';
+import { AbortError } from '../../host/netlink/abort.js';
 import { MessageReader, splitMessages } from '../../host/netlink/message.js';
 import { conntrackSuite } from '../helpers/netns.js';
 
@@ -18,7 +19,7 @@ function drain(ev: EventSource): { events: [EventKind, number][]; overruns: numb
   const events: [EventKind, number][] = [];
   let overruns = 0;
   for (;;) {
-    const b = ev.readSync(buf);
+    const b = ev.readQueued(buf);
     if (b === 'overrun') {
       overruns++;
       continue;
@@ -91,7 +92,7 @@ it('a kernel-side BPF filter passes only the granted zones and marks while other
   }
 });
 
-it('embedding: the async iterator gives the same batches and accounting without blocking the event loop', async () => {
+it('embedding: the async iterator gives the same batches and accounting without blocking the event loop; an abort ends it with AbortError', async () => {
   const ev = EventSource.open({ netns: env.ns, kinds: ['NEW'] });
   const ac = new AbortController();
   try {
@@ -99,17 +100,23 @@ it('embedding: the async iterator gives the same batches and accounting without 
     const timer = setInterval(() => ticks++, 5); // the event loop keeps turning while we wait
     const seen: number[] = [];
     const reading = (async () => {
-      for await (const b of ev.batches({ signal: ac.signal })) {
-        assert.not.equal(b, 'overrun');
-        if (b === 'overrun') continue;
-        for (const m of splitMessages(b.bytes)) seen.push(scanEntry(m)!.id!);
-        if (seen.length >= 300) ac.abort();
+      try {
+        for await (const b of ev.batches({ signal: ac.signal })) {
+          assert.not.equal(b, 'overrun');
+          if (b === 'overrun') continue;
+          for (const m of splitMessages(b.bytes)) seen.push(scanEntry(m)!.id!);
+          if (seen.length >= 300) ac.abort();
+        }
+      } catch (e) {
+        return e;
       }
     })();
     await new Promise((r) => setTimeout(r, 50));
     env.ct.createSync(flows(300, 8));
-    await reading;
+    const end = await reading;
     clearInterval(timer);
+    assert.instance(end, AbortError);
+    assert.is((end as AbortError).stats?.events, 300);
     assert.is(new Set(seen).size, 300);
     assert.is(ev.counters.events, 300);
     assert.ok(ticks > 3, `event loop ran (${ticks} ticks)`);

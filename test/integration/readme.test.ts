@@ -26,6 +26,8 @@ it('the embedding example runs and does what its comments say', async () => {
         'created 3, table holds 3',
         'match deleted 1',
         'table holds 2',
+        'tcp 10.0.0.1:40000 -> 10.0.0.4:443 ESTABLISHED',
+        'ABORTED, exit 130, 0 entries listed',
       ]);
     });
   } finally {

@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { batch, IPS, TCP, type EntrySpec } from '../helpers/ctmsg.js';
-import { flagBit } from '../../host/runtime/abi.js';
+import { flagBit } from '../../host/policy/abi.js';
 import { built, pluginPath, PluginRun } from './harness.js';
 
 const DESTROY = (1 << 8) | 2; // IPCTNL_MSG_CT_DELETE

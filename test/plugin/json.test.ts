@@ -29,6 +29,23 @@ if (!built(PROBE)) {
     }
   });
 
+  test('typed config getters: integers, arrays of integers and of strings', () => {
+    const got = (cfg: object) => JSON.parse(echo(JSON.stringify({ mode: 'getters', ...cfg })).out);
+    assert.equal(got({ i: 7, is: [1, -2, 3], ss: ['a', 'b'] }), { int: 7, ints: [1, -2, 3], strings: ['a', 'b'] });
+    assert.equal(got({ i: 5, is: 4, ss: 'one' }), { int: 5, ints: [4], strings: ['one'] }, 'one value is an array of one');
+    assert.equal(got({ i: 1.5, is: [1, 2.5], ss: ['a', 1] }), { int: -1, ints: null, strings: null }, 'a fraction or a wrong item is refused');
+    assert.equal(got({ i: '7', is: 'x', ss: { a: 1 } }), { int: -1, ints: null, strings: null });
+    assert.equal(got({}), { int: -1, ints: null, strings: null });
+  });
+
+  test('JsonWriter: commas, nesting, escapes, UTF-8, numbers', () => {
+    const s = 'quote " backslash \\ tab \t nl \n ctl \u0001 é € 😀 lone \ud800 end';
+    const r = echo(JSON.stringify({ mode: 'json-writer', s }));
+    assert.is(r.st, 0, JSON.stringify(r.logs));
+    assert.equal(JSON.parse(r.out), { s, n: 1.5, big: 18446744073709551615, neg: -42, nested: [[], {}, [1, { a: null }]], t: true, f: false, nan: null });
+    assert.match(r.out, /"big":18446744073709551615,/, 'u64 exactly');
+  });
+
   test('whitespace, escapes and duplicate keys (last wins)', () => {
     const r = echo(' \n\t{ "mode" : "echo-config" , "k":"\\u0041\\u00e9\\ud83d\\ude00\\/", "d": 1, "d": 2 }\r\n ');
     assert.is(r.st, 0);

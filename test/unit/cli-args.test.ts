@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { COMMANDS, OPTIONS, parseArgs, UsageError } from '../../host/cli/args.js';
 import { describe } from '../../host/cli/errors.js';
-import { EXIT, EXIT_TABLE, exitTableText } from '../../host/cli/exit-codes.js';
+import { EXIT, EXIT_TABLE, exitTableText } from '../../host/exit-codes.js';
 import { filterFromFlags, parseStatus } from '../../host/cli/filter.js';
 import { commandHelp, mainHelp } from '../../host/cli/help.js';
 import { main } from '../../host/cli/main.js';
@@ -14,7 +14,9 @@ import { narrowScope, resolvePluginFile } from '../../host/cli/plugins.js';
 import { readConfig } from '../../host/cli/commands/run.js';
 import { VERSION } from '../../host/cli/version.js';
 import { CtError } from '../../host/conntrack/errors.js';
-import { GrantError, ModuleCheckError, PluginHostError, PluginTimeoutError, PluginTrapError } from '../../host/runtime/errors.js';
+import { GrantError } from '../../host/policy/errors.js';
+import { ModuleCheckError, PluginHostError, PluginTimeoutError, PluginTrapError } from '../../host/runtime/errors.js';
+import { AbortError } from '../../host/netlink/abort.js';
 
 const usage = (argv: string[], pattern: RegExp) => {
   try {
@@ -95,7 +97,7 @@ test('every command has help with its options and an example', () => {
 
 test('the exit-code table is complete, unique, and printed by --help', () => {
   const codes = EXIT_TABLE.map((r) => r.code);
-  assert.equal(codes, [0, 1, 2, 3, 4, 5, 6, 7]);
+  assert.equal(codes, [0, 1, 2, 3, 4, 5, 6, 7, 130]);
   assert.equal(new Set(Object.values(EXIT)).size, Object.values(EXIT).length);
   assert.ok(mainHelp(VERSION).includes(exitTableText()));
 });
@@ -111,11 +113,12 @@ test('errors become one line and the documented exit code', () => {
     [new CtError('dump', 'EPERM', 'privilege', 'EPERM', { hint: 'needs CAP_NET_ADMIN' }), EXIT.PRIVILEGE, /permission denied \(EPERM\); needs CAP_NET_ADMIN$/],
     [new CtError('netns', 'ENOENT', 'environment', 'network namespace "x" does not exist', { hint: 'create it with `ip netns add`' }), EXIT.ENVIRONMENT, /does not exist; create it/],
     [new CtError('create', 'EINVAL', 'kernel', 'EINVAL: bad attr'), EXIT.KERNEL, /EINVAL: bad attr; /],
-    [new GrantError('p', 'plugin "p" asks for more than the policy allows:\n  zones: asks [1], allows [2]'), EXIT.PLUGIN_REFUSED, /allows: zones: asks/],
+    [new GrantError('p', 'plugin "p" asks for more than the policy allows: zones: asks [1], allows [2]'), EXIT.PLUGIN_REFUSED, /allows: zones: asks/],
     [new ModuleCheckError('p', 'plugin "p": import env.x is not allowed'), EXIT.PLUGIN_REFUSED, /env\.x/],
     [new PluginTimeoutError('p', 1000, 'ctplug_on_entries'), EXIT.PLUGIN_FAILED, /exceeded 1000 ms.*timeout_ms/],
     [new PluginTrapError('p', 'unreachable', 'ctplug_init'), EXIT.PLUGIN_FAILED, /trapped/],
-    [new PluginHostError('p', 'dump: EPERM (needs CAP_NET_ADMIN)', 'CtError', 'needs CAP_NET_ADMIN'), EXIT.PRIVILEGE, /CAP_NET_ADMIN/],
+    [new PluginHostError('p', 'worker exited unexpectedly (code 1)'), EXIT.PLUGIN_FAILED, /worker exited unexpectedly \(code 1\); please report/],
+    [new AbortError('plugin "p" run', 'Ctrl-C'), EXIT.ABORTED, /run was aborted: Ctrl-C; it was cancelled/],
     [new Error('boom'), EXIT.KERNEL, /internal error: boom; please report/],
   ];
   for (const [e, code, pattern] of cases) {

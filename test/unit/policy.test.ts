@@ -7,8 +7,8 @@ import { computeGrant } from '../../host/policy/grant.js';
 import { DEFAULT_LIMITS } from '../../host/policy/limits.js';
 import { parseManifest } from '../../host/policy/manifest.js';
 import { parsePolicy } from '../../host/policy/policy.js';
-import { abi } from '../../host/runtime/abi.js';
-import { GrantError, ManifestError, PolicyError } from '../../host/runtime/errors.js';
+import { abi } from '../../host/policy/abi.js';
+import { GrantError, ManifestError, PolicyError } from '../../host/policy/errors.js';
 import { OPERATIONS } from '../../host/policy/capabilities.js';
 
 const base = { name: 'zone-gc', version: '1.0.0', abi: 1, module: 'zone-gc.wasm', sha256: 'ab'.repeat(32) };
@@ -94,20 +94,20 @@ test('grant: within the policy, the grant is what the manifest asks; "any" takes
 
 test('grant: asking for more than the policy allows is an error naming plugin, ask and allowance', () => {
   throwsExactly(() => computeGrant(manifest({ operations: ['read', 'delete', 'flush'], scope: { zones: [5, 9], protocols: ['tcp'], markBits: 0x1ff } }, { limits: { timeout_ms: 5000 } }), policy), GrantError,
-    'plugin "zone-gc" asks for more than the policy entry "zone-gc" allows:\n' +
-    '  operations: asks [read, delete, flush], allows [read, delete]\n' +
-    '  zones: asks [5, 9], allows [5, 7, 4097-65535]\n' +
-    '  markBits: asks 0x1ff, allows 0xff\n' +
-    '  limits.timeout_ms: asks 5000, allows at most 3000');
+    'plugin "zone-gc" asks for more than the policy entry "zone-gc" allows: ' +
+    'operations: asks [read, delete, flush], allows [read, delete]; ' +
+    'zones: asks [5, 9], allows [5, 7, 4097-65535]; ' +
+    'markBits: asks 0x1ff, allows 0xff; ' +
+    'limits.timeout_ms: asks 5000, allows at most 3000');
   throwsExactly(() => computeGrant(manifest({ operations: ['read'], scope: { mark: { value: 0, mask: 0xff } } }), policy), GrantError,
-    'plugin "zone-gc" asks for more than the policy entry "zone-gc" allows:\n  mark: asks 0x0/0xff, allows 0x100/0xf00');
+    'plugin "zone-gc" asks for more than the policy entry "zone-gc" allows: mark: asks 0x0/0xff, allows 0x100/0xf00');
   const other = manifest({ operations: ['read', 'delete'] }, { name: 'other' });
   throwsExactly(() => computeGrant(other, policy), GrantError,
-    'plugin "other" asks for more than the policy default allows:\n  operations: asks [read, delete], allows [read]');
+    'plugin "other" asks for more than the policy default allows: operations: asks [read, delete], allows [read]');
   throwsExactly(() => computeGrant(other, parsePolicy({})), GrantError,
     'plugin "other" is not listed in the policy and the policy has no default: nothing is allowed');
   throwsExactly(() => computeGrant(manifest({ operations: ['read'], scope: { families: ['ipv6'] } }), parsePolicy({ default: { capabilities: { operations: ['read'], scope: { families: ['ipv4'] } } } })), GrantError,
-    'plugin "zone-gc" asks for more than the policy default allows:\n  families: asks [ipv6], allows [ipv4]');
+    'plugin "zone-gc" asks for more than the policy default allows: families: asks [ipv6], allows [ipv4]');
 });
 
 test('grant: a stricter manifest mark is fine; embedder limits cap the policy', () => {
@@ -115,7 +115,7 @@ test('grant: a stricter manifest mark is fine; embedder limits cap the policy', 
   assert.equal(g.scope.mark, { value: 0x1100, mask: 0xff00 });
   assert.is(g.limits.timeout_ms, 100);
   throwsExactly(() => computeGrant(manifest({ operations: ['read'] }, { limits: { timeout_ms: 200 } }), policy, { timeout_ms: 100 }), GrantError,
-    'plugin "zone-gc" asks for more than the policy entry "zone-gc" allows:\n  limits.timeout_ms: asks 200, allows at most 100');
+    'plugin "zone-gc" asks for more than the policy entry "zone-gc" allows: limits.timeout_ms: asks 200, allows at most 100');
 });
 
 test('every hostcall capability in abi.json is an operation a manifest can name', () => {

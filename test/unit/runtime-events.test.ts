@@ -3,7 +3,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { splitMessages } from '../../host/netlink/message.js';
-import { abi, field, flagBit } from '../../host/runtime/abi.js';
+import { AbortError } from '../../host/netlink/abort.js';
+import { abi, field, flagBit } from '../../host/policy/abi.js';
 import { describeEntry } from '../../sdk/testkit/describe.js';
 import { FakeKernel } from '../../sdk/testkit/fake-kernel.js';
 import { loadWat, runWat, sampleEntries } from '../helpers/wasm-run.js';
@@ -95,18 +96,32 @@ test('subscribe refusals: no grant, no on_events export, zone outside, twice, EV
   assert.equal(twice.codes.slice(0, 3), [OK, E_STATE, E_INVAL]);
 });
 
-test('stop() ends a subscribed run between batches; ctplug_finish still runs', async () => {
-  const many = Array.from({ length: 2000 }, () => events[0]);
-  const p = await loadWat({
-    ...SUBSCRIBE(request(0)),
-    onEvents: '(local $i i32) (loop $l (local.set $i (i32.add (local.get $i) (i32.const 1))) (br_if $l (i32.lt_u (local.get $i) (i32.const 2000000)))) (i32.const 0)',
-    finish: '(call $report (i32.const 77)) (i32.const 0)',
-  }, { capabilities: { operations: ['events'] }, events: many });
-  const ac = new AbortController();
-  const r = await p.run({ signal: ac.signal, onProgress: (s) => { if (s.events >= 3) ac.abort(); } });
+const SLOW_EVENTS = {
+  ...SUBSCRIBE(request(0)),
+  onEvents: '(local $i i32) (loop $l (local.set $i (i32.add (local.get $i) (i32.const 1))) (br_if $l (i32.lt_u (local.get $i) (i32.const 2000000)))) (i32.const 0)',
+  finish: '(call $report (i32.const 77)) (i32.const 0)',
+};
+const manyEvents = () => Array.from({ length: 2000 }, () => events[0]);
+
+test('stop() ends a subscribed run between batches; ctplug_finish still runs; the run resolves', async () => {
+  const p = await loadWat(SLOW_EVENTS, { capabilities: { operations: ['events'] }, events: manyEvents() });
+  const r = await p.run({ onProgress: (s) => { if (s.events >= 3) p.stop(); } });
   await p.close();
   assert.ok(r.stats.events >= 3 && r.stats.events < 2000, `stopped early (${r.stats.events} events)`);
   assert.equal([...new Int32Array(r.output.buffer, r.output.byteOffset, 2)], [OK, 77]);
+});
+
+test('an abort ends it the same way, but the run rejects with AbortError carrying what it did', async () => {
+  const p = await loadWat(SLOW_EVENTS, { capabilities: { operations: ['events'] }, events: manyEvents() });
+  const ac = new AbortController();
+  const out: Uint8Array[] = [];
+  const err = await p.run({ signal: ac.signal, onOutput: (b) => void out.push(b.slice()), onProgress: (s) => { if (s.events >= 3) ac.abort(); } }).catch((e) => e);
+  await p.close();
+  assert.instance(err, AbortError);
+  assert.is(err.code, 'ABORTED');
+  assert.ok(err.stats.events >= 3 && err.stats.events < 2000, `stopped early (${err.stats.events} events)`);
+  const reported = Buffer.concat(out);
+  assert.equal([...new Int32Array(reported.buffer, reported.byteOffset, 2)], [OK, 77], 'ctplug_finish ran');
 });
 
 test.run();

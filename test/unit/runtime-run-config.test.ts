@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { packageRoot } from '../../host/paths.js';
 import { parseManifest } from '../../host/policy/manifest.js';
-import { PluginError } from '../../host/runtime/errors.js';
+import { PluginError } from '../../host/policy/errors.js';
 import { loadPlugin } from '../../host/runtime/plugin.js';
 import { FakeKernel } from '../../sdk/testkit/fake-kernel.js';
 

@@ -3,8 +3,9 @@
 import { existsSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { GrantError } from '../../host/runtime/errors.js';
-import { runPlugin } from '../../sdk/testkit/index.js';
+import { GrantError } from '../../host/policy/errors.js';
+import { PluginTrapError } from '../../host/runtime/errors.js';
+import { describeEntry, entryMessages, runPlugin } from '../../sdk/testkit/index.js';
 
 const built = existsSync('dist/plugins/list.manifest.json') && existsSync('dist/plugins/match.manifest.json');
 const it = built ? test : test.skip;
@@ -39,8 +40,29 @@ it('the operator policy narrows what the plugin sees; over-asking fails at load'
     assert.unreachable();
   } catch (e) {
     assert.instance(e, GrantError);
-    assert.match((e as Error).message, /^plugin "match" asks for more than the policy default allows:\n {2}operations: asks \[read, delete\], allows \[read\]$/);
+    assert.match((e as Error).message, /^plugin "match" asks for more than the policy default allows: operations: asks \[read, delete\], allows \[read\]$/);
   }
+});
+
+it('events from plain objects: new, update and destroy reach a subscribed plugin as the kernel sends them', async () => {
+  const flow = { protocol: 'tcp', src: '10.0.0.1', dst: '10.0.0.2', sport: 1234, dport: 80, zone: 5, tcpState: 'ESTABLISHED', timeout: 120 };
+  const r = await runPlugin('dist/plugins/events.manifest.json', {
+    config: { output: 'id' },
+    events: [[{ kind: 'new', ...flow }, { kind: 'update', ...flow, mark: 7 }], [{ kind: 'destroy', ...flow }]],
+  });
+  const lines = r.output.trim().split('\n');
+  assert.equal(lines.map((l) => l.match(/^\s*\[(\w+)\]/)?.[1]), ['NEW', 'UPDATE', 'DESTROY']);
+  assert.equal(new Set(lines.map((l) => l.match(/ id=(\d+)$/)?.[1])).size, 1, 'one flow, one id');
+  assert.match(lines[1], / mark=7 /);
+  assert.is(r.stats.events, 3);
+  assert.equal(describeEntry(entryMessages([flow])[0]), { family: 'ipv4', protocol: 'tcp', src: '10.0.0.1', dst: '10.0.0.2', sport: 1234, dport: 80, zone: 5, mark: 0, timeout: 120, tcpState: 'ESTABLISHED' });
+});
+
+it('a trap carries the abort message and its source position', async () => {
+  const err = await runPlugin('dist/test-plugins/probe.manifest.json', { entries, config: { mode: 'abort' } }).catch((e) => e);
+  assert.instance(err, PluginTrapError);
+  assert.match(err.message, /^plugin "probe" trapped in ctplug_init: abort: config asked for it at test\/plugin\/fixtures-src\/probe\.ts:\d+:\d+ \(unreachable\)$/);
+  assert.match(err.abort, /^abort: config asked for it at /);
 });
 
 test.run();

@@ -3,8 +3,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { splitMessages } from '../../host/netlink/message.js';
-import { field } from '../../host/runtime/abi.js';
-import { PluginError, PluginFailedError, PolicyError } from '../../host/runtime/errors.js';
+import { field } from '../../host/policy/abi.js';
+import type { CapabilitiesDocument } from '../../host/policy/capabilities.js';
+import { PluginError, PolicyError } from '../../host/policy/errors.js';
+import type { PolicyDocument } from '../../host/policy/policy.js';
+import { PluginFailedError } from '../../host/runtime/errors.js';
 import { loadPlugin } from '../../host/runtime/plugin.js';
 import { Host } from '../../host/runtime/host.js';
 import { describeEntry } from '../../sdk/testkit/describe.js';
@@ -177,7 +180,7 @@ test('test kit: recorded fixture buffers', async () => {
 test('loadPlugin validates the embedder\'s limits and config', async () => {
   const bytes = wat(plugin());
   const src = { manifest: manifestFor('x', bytes), wasm: bytes };
-  const policy = { default: { capabilities: { operations: ['read'] } } };
+  const policy: PolicyDocument = { default: { capabilities: { operations: ['read'] } } };
   for (const [opts, cls, message] of [
     [{ limits: { timeout_ms: -5 } }, PolicyError, 'loadPlugin options: limits.timeout_ms must be an integer in 1..600000, got -5'],
     [{ config: { big: 1n } }, PluginError, 'plugin "x": config is not JSON: Do not know how to serialize a BigInt'],
@@ -194,7 +197,7 @@ test('loadPlugin validates the embedder\'s limits and config', async () => {
 
 test('Host: load/run with a policy; output as an async iterator; a plugin runs again in its worker', async () => {
   const bytes = wat(plugin({ init: DUMP_ALL, onEntries: EMIT_BATCH }));
-  const caps = { operations: ['read'], scope: { zones: [5] } };
+  const caps: CapabilitiesDocument = { operations: ['read'], scope: { zones: [5] } };
   const host = new Host({ policy: { default: { capabilities: caps } }, backend: { kind: 'fake', table: Buffer.concat(FakeKernel.fromSpecs(sampleEntries()).messages()) } });
   const p = await host.load({ manifest: manifestFor('it', bytes, caps), wasm: bytes });
   const { output, result } = p.stream();

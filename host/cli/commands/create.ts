@@ -10,7 +10,7 @@ import { parseFamily, parseZone } from '../../conntrack/validate.js';
 import { parseArgs, UsageError, type Opts, type Parsed } from '../args.js';
 import { openConntrack, summary } from '../common.js';
 import { CliError, describe } from '../errors.js';
-import { EXIT, type ExitCode } from '../exit-codes.js';
+import { EXIT, type ExitCode } from '../../exit-codes.js';
 import { Progress } from '../progress.js';
 import { entryFromFlags } from '../tuple.js';
 

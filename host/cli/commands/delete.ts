@@ -4,7 +4,7 @@
 import type { Parsed } from '../args.js';
 import { UsageError } from '../args.js';
 import { openConntrack, outputFormat, preflight, summary } from '../common.js';
-import { EXIT, type ExitCode } from '../exit-codes.js';
+import { EXIT, type ExitCode } from '../../exit-codes.js';
 import { filterFromFlags } from '../filter.js';
 import { runBuiltinPlugin } from '../plugins.js';
 

@@ -7,9 +7,10 @@
 import type { Parsed } from '../args.js';
 import { UsageError } from '../args.js';
 import { outputFormat, preflight, summary } from '../common.js';
-import { EXIT, type ExitCode } from '../exit-codes.js';
+import { EXIT, type ExitCode } from '../../exit-codes.js';
 import { filterFromFlags } from '../filter.js';
 import { runBuiltinPlugin, stdoutWrite } from '../plugins.js';
+import { AbortError } from '../../netlink/abort.js';
 import type { RunStats } from '../../runtime/protocol.js';
 
 const KINDS = ['NEW', 'UPDATE', 'DESTROY'];
@@ -83,6 +84,10 @@ export async function run(p: Parsed): Promise<ExitCode> {
       onStats: (s) => (last = s),
     });
     summary(eventsSummary(r.lines, r.stats));
+  } catch (e) {
+    // Ctrl-C and --duration end the run by aborting it: for this command that is the normal end.
+    if (!(e instanceof AbortError && ac.signal.aborted)) throw e;
+    summary(eventsSummary(shown, (e.stats as RunStats | undefined) ?? last));
   } finally {
     if (timer) clearTimeout(timer);
     process.off('SIGINT', stop).off('SIGTERM', stop);

@@ -4,7 +4,7 @@
 import type { Parsed } from '../args.js';
 import { openConntrack, outputFormat, summary } from '../common.js';
 import { CliError } from '../errors.js';
-import { EXIT, type ExitCode } from '../exit-codes.js';
+import { EXIT, type ExitCode } from '../../exit-codes.js';
 import { runBuiltinPlugin } from '../plugins.js';
 import { lookupFromFlags } from '../tuple.js';
 

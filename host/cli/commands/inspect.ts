@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Parsed } from '../args.js';
 import { UsageError } from '../args.js';
 import { CtError } from '../../conntrack/errors.js';
-import { EXIT, type ExitCode } from '../exit-codes.js';
+import { EXIT, type ExitCode } from '../../exit-codes.js';
 import { resolvePluginFile } from '../plugins.js';
 
 export async function run(p: Parsed): Promise<ExitCode> {
@@ -12,7 +12,7 @@ export async function run(p: Parsed): Promise<ExitCode> {
   const fmt = p.opts.output ?? 'text';
   if (fmt !== 'text' && fmt !== 'json') throw new UsageError(`-o ${JSON.stringify(fmt)}: plugin inspect prints text or json`, 'plugin inspect');
   const { readWasm } = await import('../../runtime/wasm-binary.js');
-  const { abi } = await import('../../runtime/abi.js');
+  const { abi } = await import('../../policy/abi.js');
   const { sha256, allowedImports } = await import('../../runtime/module-check.js');
   const { loadManifest } = await import('../../policy/manifest.js');
   const { formatZones } = await import('../../policy/capabilities.js');

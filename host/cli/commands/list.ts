@@ -4,7 +4,7 @@
 import { connlabelNames } from '../../conntrack/labels.js';
 import type { Parsed } from '../args.js';
 import { outputFormat, preflight, summary } from '../common.js';
-import { EXIT, type ExitCode } from '../exit-codes.js';
+import { EXIT, type ExitCode } from '../../exit-codes.js';
 import { filterFromFlags } from '../filter.js';
 import { runBuiltinPlugin } from '../plugins.js';
 

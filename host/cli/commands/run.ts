@@ -5,7 +5,7 @@ import type { Parsed } from '../args.js';
 import { UsageError } from '../args.js';
 import { summary } from '../common.js';
 import { CliError } from '../errors.js';
-import { EXIT, type ExitCode } from '../exit-codes.js';
+import { EXIT, type ExitCode } from '../../exit-codes.js';
 import { runPluginFile } from '../plugins.js';
 
 export function readConfig(v: string | undefined): unknown {

@@ -8,10 +8,10 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { CtError } from '../../conntrack/errors.js';
-import { packageRoot } from '../../paths.js';
 import type { Parsed } from '../args.js';
 import { UsageError } from '../args.js';
-import { EXIT, type ExitCode } from '../exit-codes.js';
+import { EXIT, type ExitCode } from '../../exit-codes.js';
+import { VERSION } from '../version.js';
 
 const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
@@ -47,7 +47,7 @@ export function scaffoldFiles(name: string, ctplugSpec: string): Record<string, 
 //   config: any ctplug filter keys ({"zone": 5, "proto": "udp", "dport": 53, "src": "10.0.0.0/8", ...})
 //           plus {"dry_run": true} to print instead of deleting.
 // The host only ever hands this plugin entries inside its grant, and re-checks every delete.
-import { Entry, Verdict, Plugin, Filter, JsonValue, renderText, logInfo } from "../node_modules/ctplug/sdk/assembly";
+import { Entry, Verdict, Plugin, Filter, JsonValue, checkConfigKeys, renderText, logInfo } from "../node_modules/ctplug/sdk/assembly";
 export * from "../node_modules/ctplug/sdk/assembly/exports";
 
 let filter = new Filter();
@@ -55,6 +55,8 @@ let dryRun = false;
 let matched: u64 = 0;
 
 Plugin.init((cfg: JsonValue) => {
+  // A typo ({"zon": 5}) must fail the run, not drop the zone and delete more widely.
+  if (!checkConfigKeys(cfg, ["dry_run"])) return;
   filter = Filter.fromConfig(cfg);
   dryRun = cfg.getBool("dry_run", false);
   if (filter.empty) Plugin.fail("config: give at least one filter key (zone, proto, src, dport, ...)");
@@ -117,6 +119,18 @@ test('dry_run prints and deletes nothing', async () => {
   assert.equal(r.output.trim().split('\\n').length, 2);
 });
 
+test('a config typo fails in ctplug_init and deletes nothing', async () => {
+  let error;
+  try {
+    await runPlugin(manifest, { entries, config: { zon: 5 } });
+  } catch (e) {
+    error = e;
+  }
+  assert.is(error?.name, 'PluginFailedError');
+  assert.match(error.message, /unknown key "zon"/);
+  assert.is(error.stats.deleted, 0);
+});
+
 test('refuses to run without a filter (fails in ctplug_init)', async () => {
   let error;
   try {
@@ -133,12 +147,14 @@ test.run();
     '.gitignore': 'node_modules/\nbuild/\n',
     'README.md': `# ${name}
 
-A [ctplug](https://github.com/) plugin. \`npm install && npm test\` builds \`build/${name}.wasm\` and runs
-the tests against an in-memory conntrack table. Run it for real (as root):
+A ctplug plugin. \`npm install && npm test\` builds \`build/${name}.wasm\` and runs the tests against an
+in-memory conntrack table, through \`ctplug/testkit\` (runPlugin, entryMessages, eventBatch). Run it for
+real (as root):
 
     npx ctplug --plugin build/${name}.wasm --config '{"zone": 5, "proto": "udp"}' --policy policy.json
 
-Edit \`assembly/${name}.ts\`; see ctplug's \`sdk/assembly\` for Entry, Filter and Plugin.
+Edit \`assembly/${name}.ts\`; \`node_modules/ctplug/sdk/assembly/README.md\` documents Entry, Filter,
+Plugin and JsonWriter, and \`npx ctplug plugin inspect build/${name}.wasm\` shows what it asks for.
 `,
   };
 }
@@ -148,8 +164,10 @@ export async function run(p: Parsed): Promise<ExitCode> {
   if (!NAME_RE.test(name)) throw new UsageError(`${JSON.stringify(name)} is not a plugin name: use lowercase letters, digits, . _ - (up to 64)`, 'plugin new');
   const dir = resolve(name);
   if (existsSync(dir)) throw new CtError('plugin new', 'EEXIST', 'usage', `${dir} already exists`, { hint: 'choose another name or remove the folder' });
-  const root = packageRoot();
-  const spec = `file:${relative(dir, root) || '.'}`;
+  // A version range of this ctplug, as a published package is depended on; --ctplug-spec for
+  // anything else npm understands (a version, a packed tarball or a folder, given from here).
+  const given = p.opts.ctplugSpec;
+  const spec = given === undefined ? `^${VERSION}` : existsSync(given) ? `file:${resolve(given)}` : given;
   const files = scaffoldFiles(name, spec);
   for (const [rel, text] of Object.entries(files)) {
     const path = join(dir, rel);

@@ -1,7 +1,7 @@
 // Commands that talk to conntrack directly, with no plugin: flush, count, stats.
 import type { Parsed } from '../args.js';
 import { summary, openConntrack } from '../common.js';
-import { EXIT, type ExitCode } from '../exit-codes.js';
+import { EXIT, type ExitCode } from '../../exit-codes.js';
 import { filterFromFlags } from '../filter.js';
 
 /** `ctplug flush [-w Z] [-f F] [-m M[/MASK]]`: deleted in the kernel. */

@@ -18,7 +18,7 @@ import { UsageError, type Parsed } from '../args.js';
 import { openConntrack, outputFormat, preflight, summary } from '../common.js';
 import { entryKey, jsonKey } from '../entry-key.js';
 import { CliError } from '../errors.js';
-import { EXIT, type ExitCode } from '../exit-codes.js';
+import { EXIT, type ExitCode } from '../../exit-codes.js';
 import { filterFromFlags, parseStatus, type FlagFilter } from '../filter.js';
 import { openBuiltinPlugin, type BuiltinPlugin } from '../plugins.js';
 import { Progress } from '../progress.js';

@@ -1,5 +1,6 @@
 // Typed access to sdk/abi.json, the single ABI definition. Nothing in the host spells an import,
-// export, status code or record offset except through this module.
+// export, status code or record offset except through this module. It sits in the policy layer, the
+// lowest that needs it (a manifest names the ABI version it targets); the runtime reads the rest.
 import abiJson from '../../sdk/abi.json' with { type: 'json' };
 
 export interface Signature { params: string[]; results: string[] }
