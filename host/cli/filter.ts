@@ -7,7 +7,7 @@ import {
   parseCidr, parseFamily, parseMark, parsePort, parseProtocol, parseTcpState, parseZone, type Family,
 } from '../conntrack/validate.js';
 import { labelBits, parseLabels } from '../conntrack/labels.js';
-import type { Scope } from '../policy/capabilities.js';
+import { SCOPE_PROTOCOLS, type Scope, type ScopeProtocol } from '../policy/capabilities.js';
 import type { Opts } from './args.js';
 
 export interface FlagFilter {
@@ -40,8 +40,6 @@ export function parseStatus(v: string, forFilter: boolean): { names: string[]; b
   return { names, bits };
 }
 
-const SCOPE_PROTOCOLS = new Set(['tcp', 'udp', 'icmp', 'icmpv6']);
-
 export function filterFromFlags(o: Opts): FlagFilter {
   const config: Record<string, unknown> = {};
   const kernel: FlagFilter['kernel'] = {};
@@ -57,7 +55,7 @@ export function filterFromFlags(o: Opts): FlagFilter {
   if (o.proto !== undefined) {
     const p = parseProtocol(o.proto);
     config.proto = p.name;
-    if (SCOPE_PROTOCOLS.has(p.name)) scope.protocols = [p.name as 'tcp'];
+    if ((SCOPE_PROTOCOLS as readonly string[]).includes(p.name)) scope.protocols = [p.name as ScopeProtocol];
     // icmp implies IPv4, icmpv6 implies IPv6, as conntrack does
     if (p.name === 'icmp' || p.name === 'icmpv6') {
       const f: Family = p.name === 'icmp' ? 'ipv4' : 'ipv6';

@@ -2,10 +2,10 @@
 // a message that names the bad value and what is allowed; nothing invalid reaches the kernel.
 import { existsSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
-import { AF_INET, AF_INET6, IPPROTO, MAX_ZONE, TCP_STATES, type ProtocolName } from './constants.js';
+import { FAMILIES, IPPROTO, MAX_ZONE, TCP_STATES, type Family, type ProtocolName } from './constants.js';
 import { CtError, invalid } from './errors.js';
 
-export type Family = 'ipv4' | 'ipv6';
+export type { Family };
 
 const integer = (v: unknown): number | undefined => {
   if (typeof v === 'number') return Number.isInteger(v) ? v : undefined;
@@ -52,7 +52,7 @@ export function parseFamily(v: unknown): Family {
   throw invalid('family', `${JSON.stringify(v)} is not a family: use ipv4 or ipv6`);
 }
 
-export const familyNumber = (f: Family) => (f === 'ipv4' ? AF_INET : AF_INET6);
+export const familyNumber = (f: Family) => FAMILIES[f];
 
 export function parseProtocol(v: unknown): { name: ProtocolName; number: number } {
   const s = String(v).toLowerCase();
