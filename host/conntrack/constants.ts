@@ -7,6 +7,10 @@ export const IPCTNL_MSG_CT_GET_STATS_CPU = 4;
 export const IPCTNL_MSG_CT_GET_STATS = 5;
 export const msgType = (m: number) => (NFNL_SUBSYS_CTNETLINK << 8) | m;
 
+export type EventKind = 'NEW' | 'UPDATE' | 'DESTROY';
+/** NFNLGRP_CONNTRACK_{NEW,UPDATE,DESTROY}. */
+export const EVENT_GROUPS: Record<EventKind, number> = { NEW: 1, UPDATE: 2, DESTROY: 3 };
+
 export const AF_UNSPEC = 0;
 export const AF_INET = 2;
 export const AF_INET6 = 10;

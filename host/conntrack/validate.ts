@@ -2,7 +2,7 @@
 // a message that names the bad value and what is allowed; nothing invalid reaches the kernel.
 import { existsSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
-import { FAMILIES, IPPROTO, MAX_ZONE, TCP_STATES, type Family, type ProtocolName } from './constants.js';
+import { EVENT_GROUPS, FAMILIES, IPPROTO, MAX_ZONE, TCP_STATES, type EventKind, type Family, type ProtocolName } from './constants.js';
 import { CtError, invalid } from './errors.js';
 
 export type { Family };
@@ -69,6 +69,16 @@ export function parseTcpState(v: unknown): number {
   const i = TCP_STATES.indexOf(s as (typeof TCP_STATES)[number]);
   if (i < 0) throw invalid('state', `${JSON.stringify(v)} is not a TCP state: use one of ${TCP_STATES.join(', ')}`);
   return i;
+}
+
+/** Event kinds as `conntrack -E -e` takes them: NEW,UPDATE,DESTROY (any case, comma separated), or ALL. */
+export function parseEventKinds(v: string): EventKind[] {
+  const kinds = v.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
+  const use = 'use NEW, UPDATE, DESTROY or ALL, comma separated';
+  if (!kinds.length) throw invalid('events', `no event type given: ${use}`);
+  if (kinds.includes('ALL')) return Object.keys(EVENT_GROUPS) as EventKind[];
+  for (const k of kinds) if (!(k in EVENT_GROUPS)) throw invalid('events', `${JSON.stringify(k)} is not an event type: ${use}`);
+  return [...new Set(kinds)] as EventKind[];
 }
 
 export interface Address {
