@@ -25,7 +25,8 @@ const README_END = '<!-- filter-keys:end -->';
 
 /** A Filter's configured keys are bits of a u64. */
 const MAX_KEYS = 64;
-const constName = (key) => `K_${key.toUpperCase()}`;
+/** A key's number in filter-keys.ts; filter.ts imports them as K (K.ZONE). */
+const constName = (key) => key.toUpperCase();
 
 /** The table, checked; throws with every problem found. */
 export function loadTable(text = readFileSync(tablePath, 'utf8')) {
@@ -87,7 +88,7 @@ export function sdkSource(t) {
   line('import { JsonValue } from "./json";');
   line(`import { FilterValues, ${parsers.join(', ')} } from "./filter-values";`);
   line();
-  line('/** How many filter keys there are: bit K_* of a Filter\'s key set. */');
+  line('/** How many filter keys there are: bit ZONE, ... of a Filter\'s key set is that key. */');
   line(`export const FILTER_KEY_COUNT: i32 = ${keys.length};`);
   line();
   line('/** Keys Filter.fromConfig understands (plugins may use others for themselves). */');
@@ -123,7 +124,7 @@ export function checkSdk(t) {
   }
   const filter = existsSync(filterPath) ? readFileSync(filterPath, 'utf8') : '';
   for (const key of matched(t)) {
-    if (!filter.includes(`case ${constName(key)}:`)) problems.push(`key ${key}: sdk/assembly/filter.ts has no matcher (case ${constName(key)}: in Filter.matchKey)`);
+    if (!filter.includes(`case K.${constName(key)}:`)) problems.push(`key ${key}: sdk/assembly/filter.ts has no matcher (case K.${constName(key)}: in Filter.matchKey)`);
   }
   if (problems.length) throw new Error(`gen-filters: the SDK lacks what sdk/filters.json needs:\n  ${problems.join('\n  ')}`);
 }

@@ -10,11 +10,8 @@ import { Cidr, PortRange } from "./addr";
 import { JsonValue } from "./json";
 import { fail } from "./log";
 import { FilterValues } from "./filter-values";
-import {
-  FILTER_KEY_COUNT, FILTER_KEYS, parseFilterKeys, K_FAMILY, K_PROTO, K_SRC, K_DST, K_REPLY_SRC, K_REPLY_DST, K_ADDR,
-  K_SPORT, K_DPORT, K_REPLY_SPORT, K_REPLY_DPORT, K_ZONE, K_ORIG_ZONE, K_REPLY_ZONE, K_MARK, K_STATE, K_STATUS,
-  K_LABEL, K_TIMEOUT_LT, K_TIMEOUT_GT, K_ID,
-} from "./filter-keys";
+import { FILTER_KEY_COUNT, FILTER_KEYS, parseFilterKeys } from "./filter-keys";
+import * as K from "./filter-keys";
 
 /** What the host should dump (DumpRequest). Zero fields mean "any" unless the flag is set. */
 export class DumpRequest {
@@ -45,8 +42,8 @@ function anyInt(list: Array<i64>, v: i64): bool {
  * the protoinfo: most entries that fail, fail there, and cheaply (a dump of ten zones filtered by
  * zone and port decodes one tuple in ten).
  */
-const TOP_LEVEL: u64 = (<u64>1 << K_FAMILY) | (<u64>1 << K_ZONE) | (<u64>1 << K_MARK) | (<u64>1 << K_ID) | (<u64>1 << K_STATUS) |
-  (<u64>1 << K_TIMEOUT_LT) | (<u64>1 << K_TIMEOUT_GT) | (<u64>1 << K_LABEL);
+const TOP_LEVEL: u64 = (<u64>1 << K.FAMILY) | (<u64>1 << K.ZONE) | (<u64>1 << K.MARK) | (<u64>1 << K.ID) | (<u64>1 << K.STATUS) |
+  (<u64>1 << K.TIMEOUT_LT) | (<u64>1 << K.TIMEOUT_GT) | (<u64>1 << K.LABEL);
 
 export class Filter extends FilterValues {
   // `update` hands the match plugin every id it changed (thousands) to print them: looked up in a set.
@@ -55,35 +52,35 @@ export class Filter extends FilterValues {
   constructor() { super(FILTER_KEY_COUNT); }
 
   // ---- builder API (each returns this) ----
-  setFamily(f: i32): Filter { this.setFamilyOf(K_FAMILY, f); return this; }
-  addProto(p: i32): Filter { this.addInt(K_PROTO, p); return this; }
-  addSrc(c: Cidr): Filter { this.addCidr(K_SRC, c); return this; }
-  addDst(c: Cidr): Filter { this.addCidr(K_DST, c); return this; }
-  addReplySrc(c: Cidr): Filter { this.addCidr(K_REPLY_SRC, c); return this; }
-  addReplyDst(c: Cidr): Filter { this.addCidr(K_REPLY_DST, c); return this; }
-  addAnyAddr(c: Cidr): Filter { this.addCidr(K_ADDR, c); return this; }
-  addSport(r: PortRange): Filter { this.addRange(K_SPORT, r); return this; }
-  addDport(r: PortRange): Filter { this.addRange(K_DPORT, r); return this; }
-  addReplySport(r: PortRange): Filter { this.addRange(K_REPLY_SPORT, r); return this; }
-  addReplyDport(r: PortRange): Filter { this.addRange(K_REPLY_DPORT, r); return this; }
-  addZone(z: i32): Filter { this.addInt(K_ZONE, z); return this; }
-  addOrigZone(z: i32): Filter { this.addInt(K_ORIG_ZONE, z); return this; }
-  addReplyZone(z: i32): Filter { this.addInt(K_REPLY_ZONE, z); return this; }
-  addId(id: u32): Filter { this.addInt(K_ID, id); this.idSet = null; return this; }
+  setFamily(f: i32): Filter { this.setFamilyOf(K.FAMILY, f); return this; }
+  addProto(p: i32): Filter { this.addInt(K.PROTO, p); return this; }
+  addSrc(c: Cidr): Filter { this.addCidr(K.SRC, c); return this; }
+  addDst(c: Cidr): Filter { this.addCidr(K.DST, c); return this; }
+  addReplySrc(c: Cidr): Filter { this.addCidr(K.REPLY_SRC, c); return this; }
+  addReplyDst(c: Cidr): Filter { this.addCidr(K.REPLY_DST, c); return this; }
+  addAnyAddr(c: Cidr): Filter { this.addCidr(K.ADDR, c); return this; }
+  addSport(r: PortRange): Filter { this.addRange(K.SPORT, r); return this; }
+  addDport(r: PortRange): Filter { this.addRange(K.DPORT, r); return this; }
+  addReplySport(r: PortRange): Filter { this.addRange(K.REPLY_SPORT, r); return this; }
+  addReplyDport(r: PortRange): Filter { this.addRange(K.REPLY_DPORT, r); return this; }
+  addZone(z: i32): Filter { this.addInt(K.ZONE, z); return this; }
+  addOrigZone(z: i32): Filter { this.addInt(K.ORIG_ZONE, z); return this; }
+  addReplyZone(z: i32): Filter { this.addInt(K.REPLY_ZONE, z); return this; }
+  addId(id: u32): Filter { this.addInt(K.ID, id); this.idSet = null; return this; }
   /** Require connlabel bit `bit` (0..127) to be set. */
-  addLabel(bit: i32): Filter { this.addInt(K_LABEL, bit); return this; }
-  setMark(mark: u32, mask: u32 = 0xffffffff): Filter { this.putPair(K_MARK, mark, mask); return this; }
-  addState(s: i32): Filter { this.addInt(K_STATE, s); return this; }
+  addLabel(bit: i32): Filter { this.addInt(K.LABEL, bit); return this; }
+  setMark(mark: u32, mask: u32 = 0xffffffff): Filter { this.putPair(K.MARK, mark, mask); return this; }
+  addState(s: i32): Filter { this.addInt(K.STATE, s); return this; }
   /** Require these status bits set (`set`) and these clear (`clear`). */
-  requireStatus(set: u32, clear: u32 = 0): Filter { this.orPair(K_STATUS, set, clear); return this; }
+  requireStatus(set: u32, clear: u32 = 0): Filter { this.orPair(K.STATUS, set, clear); return this; }
   /** Remaining timeout strictly below `s` seconds. */
-  timeoutBelow(s: u32): Filter { this.putOne(K_TIMEOUT_LT, s); return this; }
+  timeoutBelow(s: u32): Filter { this.putOne(K.TIMEOUT_LT, s); return this; }
   /** Remaining timeout strictly above `s` seconds. */
-  timeoutAbove(s: u32): Filter { this.putOne(K_TIMEOUT_GT, s); return this; }
+  timeoutAbove(s: u32): Filter { this.putOne(K.TIMEOUT_GT, s); return this; }
 
   /** True when nothing is configured (matches everything). */
   get empty(): bool { return this.set == 0; }
-  get zoneList(): Array<i64> { return this.intsOf(K_ZONE); }
+  get zoneList(): Array<i64> { return this.intsOf(K.ZONE); }
 
   @inline private intsOf(k: i32): Array<i64> { return unchecked(this.ints[k]); }
 
@@ -101,40 +98,40 @@ export class Filter extends FilterValues {
    */
   private matchKey(k: i32, e: Entry): bool {
     switch (k) {
-      case K_FAMILY: return e.family == this.family;
-      case K_PROTO: return anyInt(this.intsOf(k), e.orig.proto);
-      case K_SRC: { const o = e.orig; return anyCidr(unchecked(this.cidrs[k]), o.src, o.addrLen); }
-      case K_DST: { const o = e.orig; return anyCidr(unchecked(this.cidrs[k]), o.dst, o.addrLen); }
-      case K_REPLY_SRC: { const r = e.reply; return anyCidr(unchecked(this.cidrs[k]), r.src, r.addrLen); }
-      case K_REPLY_DST: { const r = e.reply; return anyCidr(unchecked(this.cidrs[k]), r.dst, r.addrLen); }
-      case K_ADDR: {
+      case K.FAMILY: return e.family == this.family;
+      case K.PROTO: return anyInt(this.intsOf(k), e.orig.proto);
+      case K.SRC: { const o = e.orig; return anyCidr(unchecked(this.cidrs[k]), o.src, o.addrLen); }
+      case K.DST: { const o = e.orig; return anyCidr(unchecked(this.cidrs[k]), o.dst, o.addrLen); }
+      case K.REPLY_SRC: { const r = e.reply; return anyCidr(unchecked(this.cidrs[k]), r.src, r.addrLen); }
+      case K.REPLY_DST: { const r = e.reply; return anyCidr(unchecked(this.cidrs[k]), r.dst, r.addrLen); }
+      case K.ADDR: {
         const a = unchecked(this.cidrs[k]), o = e.orig, r = e.reply;
         return anyCidr(a, o.src, o.addrLen) || anyCidr(a, o.dst, o.addrLen) || anyCidr(a, r.src, r.addrLen) || anyCidr(a, r.dst, r.addrLen);
       }
-      case K_SPORT: { const o = e.orig; return o.hasPorts && anyPort(unchecked(this.ranges[k]), o.sport); }
-      case K_DPORT: { const o = e.orig; return o.hasPorts && anyPort(unchecked(this.ranges[k]), o.dport); }
-      case K_REPLY_SPORT: { const r = e.reply; return r.hasPorts && anyPort(unchecked(this.ranges[k]), r.sport); }
-      case K_REPLY_DPORT: { const r = e.reply; return r.hasPorts && anyPort(unchecked(this.ranges[k]), r.dport); }
-      case K_ZONE: return anyInt(this.intsOf(k), e.zone);
-      case K_ORIG_ZONE: return anyInt(this.intsOf(k), e.orig.zone);
-      case K_REPLY_ZONE: return anyInt(this.intsOf(k), e.reply.zone);
-      case K_MARK: {
+      case K.SPORT: { const o = e.orig; return o.hasPorts && anyPort(unchecked(this.ranges[k]), o.sport); }
+      case K.DPORT: { const o = e.orig; return o.hasPorts && anyPort(unchecked(this.ranges[k]), o.dport); }
+      case K.REPLY_SPORT: { const r = e.reply; return r.hasPorts && anyPort(unchecked(this.ranges[k]), r.sport); }
+      case K.REPLY_DPORT: { const r = e.reply; return r.hasPorts && anyPort(unchecked(this.ranges[k]), r.dport); }
+      case K.ZONE: return anyInt(this.intsOf(k), e.zone);
+      case K.ORIG_ZONE: return anyInt(this.intsOf(k), e.orig.zone);
+      case K.REPLY_ZONE: return anyInt(this.intsOf(k), e.reply.zone);
+      case K.MARK: {
         const m = this.intsOf(k), mask = <u32>unchecked(m[1]);
         return (e.mark & mask) == (<u32>unchecked(m[0]) & mask);
       }
-      case K_STATE: { const ts = e.tcpState; return ts >= 0 && anyInt(this.intsOf(k), ts); }
-      case K_STATUS: {
+      case K.STATE: { const ts = e.tcpState; return ts >= 0 && anyInt(this.intsOf(k), ts); }
+      case K.STATUS: {
         const b = this.intsOf(k), st = e.status, set = <u32>unchecked(b[0]);
         return (st & set) == set && (st & <u32>unchecked(b[1])) == 0;
       }
-      case K_LABEL: {
+      case K.LABEL: {
         const bits = this.intsOf(k);
         for (let i = 0, n = bits.length; i < n; i++) if (!e.hasLabel(<i32>unchecked(bits[i]))) return false;
         return true;
       }
-      case K_TIMEOUT_LT: return e.hasTimeout && <i64>e.timeout < unchecked(this.intsOf(k)[0]);
-      case K_TIMEOUT_GT: return e.hasTimeout && <i64>e.timeout > unchecked(this.intsOf(k)[0]);
-      case K_ID: return this.ids().has(e.id);
+      case K.TIMEOUT_LT: return e.hasTimeout && <i64>e.timeout < unchecked(this.intsOf(k)[0]);
+      case K.TIMEOUT_GT: return e.hasTimeout && <i64>e.timeout > unchecked(this.intsOf(k)[0]);
+      case K.ID: return this.ids().has(e.id);
     }
     return false;
   }
@@ -143,7 +140,7 @@ export class Filter extends FilterValues {
     let s = this.idSet;
     if (s === null) {
       s = new Set<u32>();
-      const v = this.intsOf(K_ID);
+      const v = this.intsOf(K.ID);
       for (let i = 0, n = v.length; i < n; i++) s.add(<u32>unchecked(v[i]));
       this.idSet = s;
     }
@@ -153,11 +150,11 @@ export class Filter extends FilterValues {
   /** A dump request with what the kernel can filter on: family, a single protocol, the mark. */
   private request(): DumpRequest {
     const r = new DumpRequest();
-    r.family = this.has(K_FAMILY) ? this.family : 0;
-    const protos = this.intsOf(K_PROTO);
+    r.family = this.has(K.FAMILY) ? this.family : 0;
+    const protos = this.intsOf(K.PROTO);
     if (protos.length == 1) r.protocol = <i32>unchecked(protos[0]);
-    if (this.has(K_MARK)) {
-      const m = this.intsOf(K_MARK);
+    if (this.has(K.MARK)) {
+      const m = this.intsOf(K.MARK);
       r.hasMark = true; r.mark = <u32>unchecked(m[0]); r.markMask = <u32>unchecked(m[1]);
     }
     return r;
@@ -170,7 +167,7 @@ export class Filter extends FilterValues {
    */
   kernelRequests(): Array<DumpRequest> {
     const out = new Array<DumpRequest>();
-    const zones = this.intsOf(K_ZONE);
+    const zones = this.intsOf(K.ZONE);
     const nz = zones.length;
     for (let i = 0; i < (nz > 0 ? nz : 1); i++) {
       const r = this.request();
@@ -190,7 +187,7 @@ export class Filter extends FilterValues {
    */
   kernelRequest(): DumpRequest {
     const r = this.request();
-    const zones = this.intsOf(K_ZONE);
+    const zones = this.intsOf(K.ZONE);
     if (zones.length == 1) { r.hasZone = true; r.zone = <i32>unchecked(zones[0]); }
     return r;
   }
