@@ -112,6 +112,9 @@ export class Filter extends FilterValues {
       case K.DPORT: { const o = e.orig; return o.hasPorts && anyPort(unchecked(this.ranges[k]), o.dport); }
       case K.REPLY_SPORT: { const r = e.reply; return r.hasPorts && anyPort(unchecked(this.ranges[k]), r.sport); }
       case K.REPLY_DPORT: { const r = e.reply; return r.hasPorts && anyPort(unchecked(this.ranges[k]), r.dport); }
+      case K.ICMP_TYPE: { const o = e.orig; return o.hasIcmp && anyInt(this.intsOf(k), o.icmpType); }
+      case K.ICMP_CODE: { const o = e.orig; return o.hasIcmp && anyInt(this.intsOf(k), o.icmpCode); }
+      case K.ICMP_ID: { const o = e.orig; return o.hasIcmp && anyInt(this.intsOf(k), o.icmpId); }
       case K.ZONE: return anyInt(this.intsOf(k), e.zone);
       case K.ORIG_ZONE: return anyInt(this.intsOf(k), e.orig.zone);
       case K.REPLY_ZONE: return anyInt(this.intsOf(k), e.reply.zone);
