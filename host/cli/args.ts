@@ -58,6 +58,8 @@ export const OPTIONS: Record<OptKey, OptSpec> = {
   ...FILTER_OPTIONS,
   ...OTHER_OPTIONS,
 };
+
+/** create and get take these as the tuple's values, not as filters. */
 const TUPLE: OptKey[] = ['family', 'proto', 'src', 'dst', 'replySrc', 'replyDst', 'sport', 'dport', 'replySport', 'replyDport', 'icmpType', 'icmpCode', 'icmpId', 'zone'];
 
 export interface CommandSpec {

@@ -1,6 +1,6 @@
 // Filter: conntrack-CLI style selection of entries, built in code or from a JSON config.
 // Every configured key must match (AND); a key given several values matches any (OR), except
-// status and label bits, which must all be set. Matching never allocates.
+// status and label bits, which must all be set. Matching does not allocate per entry.
 //
 // The keys, their kinds, CLI flags and docs are defined once, in sdk/filters.json; the generated
 // filter-keys.ts lists them and parses a config by kind (filter-values.ts). What is hand-written
