@@ -19,8 +19,9 @@ export { computeGrant, type Grant } from './policy/grant.js';
 export { loadManifest, parseManifest, type Manifest, type ManifestDocument } from './policy/manifest.js';
 export { loadPolicy, parsePolicy, type Policy, type PolicyDocument, type PolicyEntry, type PolicyEntryDocument } from './policy/policy.js';
 export type {
-  Capabilities, CapabilitiesDocument, FamilyName, Mark, Operation, ProtocolName, Scope, ScopeDocument, ZoneRange,
+  Capabilities, CapabilitiesDocument, Mark, Operation, Scope, ScopeDocument, ScopeProtocol, ZoneRange,
 } from './policy/capabilities.js';
+export type { ProtocolName } from './conntrack/constants.js';
 export { DEFAULT_LIMITS, type Limits } from './policy/limits.js';
 
 // Conntrack directly (the privileged core).

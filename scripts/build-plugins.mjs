@@ -5,7 +5,8 @@
 // Build config: root asconfig.json (-> sdk/asconfig.json: no WASI, imports only "ctplug"), or
 // sdk/asconfig.wasi.json for sources named *.wasi.ts or dirs holding a file named `wasi`.
 // The manifest is plugins/<name>/manifest.json (or fixtures-src/<name>.manifest.json, or a
-// permissive default for test plugins) plus "module" and the "sha256" of the built wasm.
+// permissive default for test plugins) plus "module" and the "sha256" of the built wasm; a config
+// with "filterKeys": "all" gets the filter keys of sdk/filters.json documented (gen-filters.mjs).
 // Outputs newer than every input are skipped; `--force` rebuilds everything.
 //   node scripts/build-plugins.mjs [--force] [name ...]
 import { spawnSync } from 'node:child_process';
@@ -13,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expandManifest, loadTable } from './gen-filters.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -33,12 +35,13 @@ function walk(dir, out = []) {
 }
 const mtime = (p) => (existsSync(p) ? statSync(p).mtimeMs : 0);
 
-// Inputs every module depends on: the SDK sources, the ABI, the build configs, this script.
+// Inputs every module depends on: the SDK sources, the ABI and filter table, the build configs, the scripts.
 const common = [
   ...walk(join(root, 'sdk', 'assembly')).filter((p) => p.endsWith('.ts')),
-  join(root, 'sdk', 'abi.json'), CONFIG_DEFAULT, join(root, 'sdk', 'asconfig.json'), CONFIG_WASI,
-  fileURLToPath(import.meta.url),
+  join(root, 'sdk', 'abi.json'), join(root, 'sdk', 'filters.json'), CONFIG_DEFAULT, join(root, 'sdk', 'asconfig.json'), CONFIG_WASI,
+  fileURLToPath(import.meta.url), join(root, 'scripts', 'gen-filters.mjs'),
 ].filter(existsSync);
+const filterTable = loadTable();
 const commonTime = Math.max(...common.map(mtime));
 
 const jobs = [];
@@ -111,7 +114,7 @@ for (const job of jobs) {
     continue;
   }
   const bytes = readFileSync(wasm);
-  const base = job.manifest ? JSON.parse(readFileSync(job.manifest, 'utf8')) : defaultManifest(job.name);
+  const base = expandManifest(job.manifest ? JSON.parse(readFileSync(job.manifest, 'utf8')) : defaultManifest(job.name), filterTable);
   const manifest = { ...base, module: `${job.name}.wasm`, sha256: createHash('sha256').update(bytes).digest('hex') };
   writeFileSync(manOut, JSON.stringify(manifest, null, 2) + '\n');
   built++;

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// One build for a fresh clone: native addon, ABI bindings, plugins, bundle.
+// One build for a fresh clone: native addon, ABI bindings, filter-key parser, plugins, bundle.
 // Run by `npm install` (package.json "prepare") and by hand as `npm run build`.
 // Each step is skipped when its outputs are newer than its inputs, so re-runs are cheap.
 // `node scripts/build.mjs prebuilt` (run by `npm pack`, package.json "prepack") copies the built
@@ -30,6 +30,10 @@ const steps = {
   abi() {
     run(process.execPath, ['scripts/gen-abi.mjs']);
   },
+  // sdk/assembly/filter-keys.ts from sdk/filters.json.
+  filters() {
+    run(process.execPath, ['scripts/gen-filters.mjs']);
+  },
   plugins() {
     run(process.execPath, ['scripts/build-plugins.mjs']);
   },
@@ -48,7 +52,7 @@ const steps = {
 mkdirSync(join(root, 'dist'), { recursive: true });
 for (const [name, step] of Object.entries(steps)) {
   if (!want(name)) continue;
-  const file = { abi: 'scripts/gen-abi.mjs', plugins: 'scripts/build-plugins.mjs', bundle: 'scripts/bundle.mjs' }[name];
+  const file = { abi: 'scripts/gen-abi.mjs', filters: 'scripts/gen-filters.mjs', plugins: 'scripts/build-plugins.mjs', bundle: 'scripts/bundle.mjs' }[name];
   if (file && !existsSync(join(root, file))) continue; // step not written yet
   const t0 = Date.now();
   step();

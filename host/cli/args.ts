@@ -5,6 +5,9 @@
 //
 // Accepted forms: `--zone 5`, `--zone=5`, `-w 5`, `-w5`. conntrack's command letters work too:
 // `ctplug -L -w 5` is `ctplug list -w 5`.
+// The filter flags (-w, -p, -s, --dport, ...) are rows of sdk/filters.json (filter-table.ts): their
+// spellings, help and the commands that take them come from there; the other options are here.
+import { FLAG_ROWS, filterFlags, type FilterOpt } from './filter-table.js';
 
 export class UsageError extends Error {
   readonly code = 'USAGE';
@@ -22,33 +25,13 @@ export interface OptSpec {
   help: string;
 }
 
-export const OPTIONS = {
-  netns: { long: ['netns'], value: 'NAME', help: 'network namespace (`ip netns` name or /proc/PID/ns/net path)' },
-  zone: { short: 'w', long: ['zone'], value: 'ZONE', help: 'conntrack zone, 0..65535' },
-  origZone: { long: ['orig-zone'], value: 'ZONE', help: 'directional zone of the original tuple (CTA_TUPLE_ZONE); create: instead of -w' },
-  replyZone: { long: ['reply-zone'], value: 'ZONE', help: 'directional zone of the reply tuple; create: instead of -w' },
-  proto: { short: 'p', long: ['proto', 'protonum'], value: 'PROTO', help: 'tcp, udp, icmp, icmpv6, sctp, dccp, udplite, gre or a number' },
-  family: { short: 'f', long: ['family'], value: 'FAMILY', help: 'ipv4 or ipv6' },
-  src: { short: 's', long: ['src', 'orig-src'], value: 'ADDR', help: 'original source address (CIDR allowed in filters)' },
-  dst: { short: 'd', long: ['dst', 'orig-dst'], value: 'ADDR', help: 'original destination address (CIDR allowed in filters)' },
-  replySrc: { short: 'r', long: ['reply-src'], value: 'ADDR', help: 'reply source address (CIDR allowed in filters)' },
-  replyDst: { short: 'q', long: ['reply-dst'], value: 'ADDR', help: 'reply destination address (CIDR allowed in filters)' },
-  sport: { long: ['sport', 'orig-port-src'], value: 'PORT', help: 'original source port' },
-  dport: { long: ['dport', 'orig-port-dst'], value: 'PORT', help: 'original destination port' },
-  replySport: { long: ['reply-port-src'], value: 'PORT', help: 'reply source port' },
-  replyDport: { long: ['reply-port-dst'], value: 'PORT', help: 'reply destination port' },
-  mark: { short: 'm', long: ['mark'], value: 'MARK[/MASK]', help: 'conntrack mark, decimal or 0x hex, optional mask' },
-  state: { long: ['state'], value: 'STATE', help: 'TCP state, e.g. ESTABLISHED' },
-  status: { short: 'u', long: ['status'], value: 'BITS', help: 'status bits, comma separated: ASSURED,SEEN_REPLY,... (UNREPLIED in filters)' },
-  label: { short: 'l', long: ['label'], value: 'LABELS', help: 'filter: connection labels that must all be set (bit numbers 0..127 or connlabel.conf names)' },
+/** The options that are not filter keys: new values, output, plugin and event options. */
+const OTHER_OPTIONS = {
   labelAdd: { long: ['label-add'], value: 'LABELS', help: 'create/update: connection labels to set or add, comma separated bit numbers 0..127 (or names from /etc/xtables/connlabel.conf)' },
   labelDel: { long: ['label-del'], value: 'LABELS', help: 'update: connection labels to remove (bit numbers or names)' },
   timeout: { short: 't', long: ['timeout'], value: 'SECONDS', help: 'timeout in seconds' },
   srcNat: { short: 'n', long: ['src-nat'], value: 'IP[:PORT]', help: 'create: source NAT by the kernel\'s NAT core, IP, IP:PORT or [IPV6]:PORT (the reply destination)' },
   dstNat: { short: 'g', long: ['dst-nat'], value: 'IP[:PORT]', help: 'create: destination NAT, IP, IP:PORT or [IPV6]:PORT (the reply source)' },
-  icmpType: { long: ['icmp-type', 'icmpv6-type'], value: 'TYPE', help: 'ICMP type (default: echo request)' },
-  icmpCode: { long: ['icmp-code', 'icmpv6-code'], value: 'CODE', help: 'ICMP code (default 0)' },
-  icmpId: { long: ['icmp-id', 'icmpv6-id'], value: 'ID', help: 'ICMP id (default 0)' },
   from: { long: ['from'], value: 'FILE|-', help: 'create many: conntrack -I lines or `ctplug list -o json` NDJSON, from FILE or stdin (-)' },
   toZone: { long: ['to-zone'], value: 'ZONE', help: 'with --from: create every entry in this zone instead' },
   dryRun: { long: ['dry-run'], help: 'with --from: validate every line, create nothing' },
@@ -65,12 +48,20 @@ export const OPTIONS = {
   ctplugSpec: { long: ['ctplug-spec'], value: 'SPEC', help: 'plugin new: the ctplug the plugin depends on (default ^VERSION of this ctplug; or a version, or a path such as ./ctplug-0.1.0.tgz)' },
   help: { short: 'h', long: ['help'], help: 'show help for the command' },
   version: { long: ['version'], help: 'print the version' },
-} as const satisfies Record<string, OptSpec>;
+} satisfies Record<string, OptSpec>;
 
-export type OptKey = keyof typeof OPTIONS;
+export type OptKey = 'netns' | FilterOpt | keyof typeof OTHER_OPTIONS;
 export type Opts = Partial<Record<OptKey, string>>;
 
-const FILTER: OptKey[] = ['family', 'proto', 'src', 'dst', 'replySrc', 'replyDst', 'sport', 'dport', 'replySport', 'replyDport', 'zone', 'origZone', 'replyZone', 'mark', 'state', 'status', 'label'];
+const FILTER_OPTIONS = Object.fromEntries(FLAG_ROWS.map((r) => [r.opt, r.cli])) as Record<FilterOpt, OptSpec>;
+
+export const OPTIONS: Record<OptKey, OptSpec> = {
+  netns: { long: ['netns'], value: 'NAME', help: 'network namespace (`ip netns` name or /proc/PID/ns/net path)' },
+  ...FILTER_OPTIONS,
+  ...OTHER_OPTIONS,
+};
+
+/** create and get take these as the tuple's values, not as filters. */
 const TUPLE: OptKey[] = ['family', 'proto', 'src', 'dst', 'replySrc', 'replyDst', 'sport', 'dport', 'replySport', 'replyDport', 'icmpType', 'icmpCode', 'icmpId', 'zone'];
 
 export interface CommandSpec {
@@ -81,12 +72,13 @@ export interface CommandSpec {
 }
 
 export const COMMANDS: Record<string, CommandSpec> = {
-  list: { options: [...FILTER, 'output', 'netns'], summary: 'list entries (conntrack -L), through the first-party list plugin' },
-  delete: { options: [...FILTER, 'output', 'netns'], summary: 'delete matching entries (conntrack -D), through the match plugin' },
-  update: { options: [...FILTER.filter((k) => k !== 'mark' && k !== 'status'), 'mark', 'timeout', 'status', 'labelAdd', 'labelDel', 'output', 'netns'], summary: 'set the mark, timeout, status bits or labels of matching entries (conntrack -U)' },
-  events: { options: [...FILTER, 'eventMask', 'limit', 'duration', 'bufferSize', 'acct', 'timestamp', 'output', 'netns'], summary: 'show conntrack events as they happen (conntrack -E), through the events plugin' },
-  flush: { options: ['zone', 'family', 'mark', 'netns'], summary: 'delete everything, or one zone/family/mark, in the kernel (conntrack -F)' },
-  count: { options: ['zone', 'family', 'mark', 'netns'], summary: 'count entries (conntrack -C)' },
+  list: { options: [...filterFlags('list'), 'output', 'netns'], summary: 'list entries (conntrack -L), through the first-party list plugin' },
+  delete: { options: [...filterFlags('delete'), 'output', 'netns'], summary: 'delete matching entries (conntrack -D), through the match plugin' },
+  // -m and -u are new values here, not filters (sdk/filters.json does not list update for them).
+  update: { options: [...filterFlags('update'), 'mark', 'timeout', 'status', 'labelAdd', 'labelDel', 'output', 'netns'], summary: 'set the mark, timeout, status bits or labels of matching entries (conntrack -U)' },
+  events: { options: [...filterFlags('events'), 'eventMask', 'limit', 'duration', 'bufferSize', 'acct', 'timestamp', 'output', 'netns'], summary: 'show conntrack events as they happen (conntrack -E), through the events plugin' },
+  flush: { options: [...filterFlags('flush'), 'netns'], summary: 'delete everything, or one zone/family/mark, in the kernel (conntrack -F)' },
+  count: { options: [...filterFlags('count'), 'netns'], summary: 'count entries (conntrack -C)' },
   stats: { options: ['netns'], summary: 'per-CPU statistics (conntrack -S)' },
   create: { options: [...TUPLE, 'origZone', 'replyZone', 'timeout', 'state', 'mark', 'status', 'srcNat', 'dstNat', 'labelAdd', 'from', 'toZone', 'dryRun', 'netns'], summary: 'create entries (conntrack -I), one from flags or many with --from' },
   get: { options: [...TUPLE, 'output', 'netns'], summary: 'show one entry by its tuple (conntrack -G)' },
@@ -223,7 +215,9 @@ export function parseArgs(argv: string[]): Parsed {
   return out;
 }
 
+/** Up to three long names near `name`, the longest shared beginning first. */
 function suggest(name: string): string {
-  const near = [...byLong.keys()].filter((l) => l.startsWith(name.slice(0, 3)) || name.startsWith(l));
+  const shared = (l: string) => { let i = 0; while (i < l.length && l[i] === name[i]) i++; return i; };
+  const near = [...byLong.keys()].filter((l) => l.startsWith(name.slice(0, 3)) || name.startsWith(l)).sort((a, b) => shared(b) - shared(a));
   return near.length ? ` (did you mean ${near.slice(0, 3).map((n) => `--${n}`).join(', ')}?)` : '';
 }

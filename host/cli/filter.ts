@@ -1,17 +1,19 @@
-// conntrack-style filter flags -> (1) the plugin filter config (sdk/assembly/filter.ts keys),
-// (2) the kernel-side dump filter, (3) the scope the plugin is granted. Every value is validated
-// by host/conntrack/validate.ts before anything runs; nothing here re-decides what is valid.
-import { IPS } from '../conntrack/constants.js';
+// conntrack-style filter flags -> (1) the plugin filter config (the keys of sdk/filters.json, as
+// Filter.fromConfig reads them), (2) the kernel-side dump filter, (3) the scope the plugin is
+// granted. Generic over the table's rows: each value kind has one converter here, and each
+// converter validates through host/conntrack/validate.ts; nothing here re-decides what is valid.
 import { invalid } from '../conntrack/errors.js';
-import {
-  parseCidr, parseFamily, parseMark, parsePort, parseProtocol, parseTcpState, parseZone, type Family,
-} from '../conntrack/validate.js';
 import { labelBits, parseLabels } from '../conntrack/labels.js';
-import type { Scope } from '../policy/capabilities.js';
+import {
+  parseCidr, parseFamily, parseMark, parsePort, parseProtocol, parseStatus, parseTcpState, parseU16, parseU32, parseU8, parseZone,
+  type Family,
+} from '../conntrack/validate.js';
+import { SCOPE_PROTOCOLS, type Scope, type ScopeProtocol } from '../policy/capabilities.js';
 import type { Opts } from './args.js';
+import { FILTER_ROWS, FLAG_ROWS, type FilterRow, type Kind } from './filter-table.js';
 
 export interface FlagFilter {
-  /** Keys for Filter.fromConfig in the SDK (list, match, stale). */
+  /** Keys for Filter.fromConfig in the SDK (list, match, stale, events). */
   config: Record<string, unknown>;
   /** What the kernel can filter on in a dump or a filtered flush. */
   kernel: { family?: Family; zone?: number; mark?: number; markMask?: number };
@@ -23,101 +25,93 @@ export interface FlagFilter {
   zoneOnly: boolean;
 }
 
-/** Status bit names as conntrack prints them, plus UNREPLIED (SEEN_REPLY clear) for filters. */
-export function parseStatus(v: string, forFilter: boolean): { names: string[]; bits: number } {
-  const names = v.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
-  if (!names.length) throw invalid('status', `${JSON.stringify(v)} names no status bit`);
-  let bits = 0;
-  for (const n of names) {
-    if (n === 'UNREPLIED' && forFilter) continue;
-    const b = (IPS as Record<string, number>)[n];
-    if (b === undefined) {
-      const known = [...Object.keys(IPS), ...(forFilter ? ['UNREPLIED'] : [])].join(', ');
-      throw invalid('status', `${JSON.stringify(n)} is not a status bit: use ${known}`);
-    }
-    bits |= b;
-  }
-  return { names, bits };
-}
+/** What the rows read so far established: the family (from -f or the first address). */
+interface Context { family?: Family }
 
-const SCOPE_PROTOCOLS = new Set(['tcp', 'udp', 'icmp', 'icmpv6']);
+/** One flag value of a kind -> config (and, where the row says so, kernel filter and scope). */
+type Convert = (text: string, row: FilterRow, f: FlagFilter, ctx: Context) => void;
 
-export function filterFromFlags(o: Opts): FlagFilter {
-  const config: Record<string, unknown> = {};
-  const kernel: FlagFilter['kernel'] = {};
-  const scope: Partial<Scope> = {};
-  let family: Family | undefined;
+const what = (row: FilterRow) => row.cli?.what ?? row.cli?.long[0] ?? row.key;
+const set = (row: FilterRow, f: FlagFilter, value: unknown) => void (f.config[row.key] = value);
+const scopeProtocol = (name: string): name is ScopeProtocol => (SCOPE_PROTOCOLS as readonly string[]).includes(name);
 
-  if (o.family !== undefined) {
-    family = parseFamily(o.family);
-    config.family = family;
-    kernel.family = family;
-    scope.families = [family];
-  }
-  if (o.proto !== undefined) {
-    const p = parseProtocol(o.proto);
-    config.proto = p.name;
-    if (SCOPE_PROTOCOLS.has(p.name)) scope.protocols = [p.name as 'tcp'];
+const CONVERT: Record<Kind, Convert> = {
+  family(text, row, f, ctx) {
+    const family = parseFamily(text);
+    ctx.family = family;
+    set(row, f, family);
+    if (row.kernel) f.kernel.family = family;
+    if (row.scope) f.scope.families = [family];
+  },
+  protocol(text, row, f, ctx) {
+    const p = parseProtocol(text);
+    set(row, f, p.name);
+    if (row.scope && scopeProtocol(p.name)) f.scope.protocols = [p.name];
     // icmp implies IPv4, icmpv6 implies IPv6, as conntrack does
     if (p.name === 'icmp' || p.name === 'icmpv6') {
-      const f: Family = p.name === 'icmp' ? 'ipv4' : 'ipv6';
-      if (family && family !== f) throw invalid('protocol', `${p.name} is ${f} but the family is ${family}`);
+      const implied: Family = p.name === 'icmp' ? 'ipv4' : 'ipv6';
+      if (ctx.family && ctx.family !== implied) throw invalid('protocol', `${p.name} is ${implied} but the family is ${ctx.family}`);
     }
-  }
-  // Addresses: all four must agree on the family (with -f when given).
-  const addr = (key: 'src' | 'dst' | 'replySrc' | 'replyDst', cfg: string, what: string) => {
-    const v = o[key];
-    if (v === undefined) return;
-    const c = parseCidr(v, family, what);
-    family ??= c.family;
-    config[cfg] = v.trim();
-  };
-  addr('src', 'src', 'source address');
-  addr('dst', 'dst', 'destination address');
-  addr('replySrc', 'reply_src', 'reply source address');
-  addr('replyDst', 'reply_dst', 'reply destination address');
-  if (family && config.family === undefined && (config.src || config.dst || config.reply_src || config.reply_dst)) {
-    // conntrack derives the family from the addresses; so does the filter (IPv4 addresses never match IPv6 entries).
-    config.family = family;
-  }
+  },
+  cidr(text, row, f, ctx) {
+    // All addresses agree on the family (with -f when given).
+    const c = parseCidr(text, ctx.family, what(row));
+    ctx.family ??= c.family;
+    set(row, f, text.trim());
+  },
+  port: (text, row, f) => set(row, f, parsePort(text, what(row))),
+  zone(text, row, f) {
+    const z = parseZone(text, what(row));
+    set(row, f, z);
+    if (row.kernel) f.kernel.zone = z;
+    if (row.scope) f.scope.zones = [{ from: z, to: z }];
+  },
+  u8: (text, row, f) => set(row, f, parseU8(text, what(row))),
+  u16: (text, row, f) => set(row, f, parseU16(text, what(row))),
+  u32: (text, row, f) => set(row, f, parseU32(text, what(row))),
+  mask: (text, row, f) => set(row, f, parseU32(text, what(row))),
+  seconds: (text, row, f) => set(row, f, parseU32(text, what(row))),
+  mark(text, row, f) {
+    const { mark, mask } = parseMark(text);
+    const value = (mark & mask) >>> 0;
+    set(row, f, value);
+    for (const c of FILTER_ROWS) if (c.with === row.key) f.config[c.key] = mask;
+    if (row.kernel) { f.kernel.mark = value; f.kernel.markMask = mask; }
+    if (row.scope) f.scope.mark = { value, mask };
+  },
+  'tcp-state'(text, row, f) {
+    parseTcpState(text);
+    set(row, f, text.toUpperCase());
+  },
+  status: (text, row, f) => set(row, f, parseStatus(text, true).names.join(',')),
+  label: (text, row, f) => set(row, f, labelBits(parseLabels(text, what(row)))),
+};
 
-  const port = (key: 'sport' | 'dport' | 'replySport' | 'replyDport', cfg: string, what: string) => {
-    if (o[key] !== undefined) config[cfg] = parsePort(o[key], what);
-  };
-  port('sport', 'sport', 'source port');
-  port('dport', 'dport', 'destination port');
-  port('replySport', 'reply_sport', 'reply source port');
-  port('replyDport', 'reply_dport', 'reply destination port');
+const FAMILY = FLAG_ROWS.find((r) => r.kind === 'family')!;
+const PROTOCOL_KEY = FLAG_ROWS.find((r) => r.kind === 'protocol')!.key;
+/** The zone whose filter the kernel applies (CTA_ZONE): alone, it is the zone fast path. */
+const ZONE_KEY = FLAG_ROWS.find((r) => r.kind === 'zone' && r.kernel)!.key;
+const flagName = (row: FilterRow) => (row.cli?.short ? `-${row.cli.short}/--${row.cli.long[0]}` : `--${row.cli?.long[0]}`);
 
-  if (o.zone !== undefined) {
-    const z = parseZone(o.zone);
-    config.zone = z;
-    kernel.zone = z;
-    scope.zones = [{ from: z, to: z }];
+/** The filter flags in `o` (validated, every value by its kind) as plugin config, kernel filter and grant scope. */
+export function filterFromFlags(o: Opts): FlagFilter {
+  const f: FlagFilter = { config: {}, kernel: {}, scope: {}, empty: true, zoneOnly: false };
+  const ctx: Context = {};
+  for (const row of FLAG_ROWS) {
+    const text = o[row.opt];
+    if (text !== undefined) CONVERT[row.kind](text, row, f, ctx);
   }
-  // Directional zones are matched in the plugin only: the kernel's zone filter and the grant's
-  // zone scope are about CTA_ZONE.
-  if (o.origZone !== undefined) config.orig_zone = parseZone(o.origZone, 'orig-zone');
-  if (o.replyZone !== undefined) config.reply_zone = parseZone(o.replyZone, 'reply-zone');
-  if (o.mark !== undefined) {
-    const { mark, mask } = parseMark(o.mark);
-    config.mark = (mark & mask) >>> 0;
-    config.mark_mask = mask;
-    kernel.mark = (mark & mask) >>> 0;
-    kernel.markMask = mask;
-    scope.mark = { value: (mark & mask) >>> 0, mask };
+  // conntrack derives the family from the addresses; so does the filter (IPv4 addresses never match IPv6 entries).
+  if (ctx.family && f.config[FAMILY.key] === undefined && FLAG_ROWS.some((r) => r.kind === 'cidr' && f.config[r.key] !== undefined)) {
+    f.config[FAMILY.key] = ctx.family;
   }
-  if (o.state !== undefined) {
-    parseTcpState(o.state);
-    config.state = o.state.toUpperCase();
+  // A protocol's own fields (--icmp-type, ...) filter its entries only: conntrack knows them after -p.
+  for (const row of FLAG_ROWS) {
+    if (!row.protocols || f.config[row.key] === undefined || row.protocols.includes(f.config[PROTOCOL_KEY] as string)) continue;
+    throw invalid(what(row), `${flagName(row)} filters ${row.protocols.join(' and ')} entries: give ${row.protocols.map((p) => `-p ${p}`).join(' or ')}`);
   }
-  if (o.status !== undefined) config.status = parseStatus(o.status, true).names.join(',');
-  if (o.label !== undefined) config.label = labelBits(parseLabels(o.label, 'label'));
-
-  const given = Object.keys(config).filter((k) => k !== 'family' || o.family !== undefined);
-  return {
-    config, kernel, scope,
-    empty: given.length === 0,
-    zoneOnly: given.length === 1 && given[0] === 'zone',
-  };
+  const given = Object.keys(f.config).filter((k) => k !== FAMILY.key || o[FAMILY.opt] !== undefined);
+  f.empty = given.length === 0;
+  f.zoneOnly = given.length === 1 && given[0] === ZONE_KEY;
+  return f;
 }

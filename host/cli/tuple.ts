@@ -3,9 +3,8 @@
 import { toNewEntry, type CreateSpec } from '../conntrack/conntrack.js';
 import type { Lookup, NewEntry } from '../conntrack/request.js';
 import { invertTuple } from '../conntrack/tuple.js';
-import { parseAddress, parseFamily, parsePort, parseZone } from '../conntrack/validate.js';
+import { parseAddress, parseFamily, parsePort, parseStatus, parseZone } from '../conntrack/validate.js';
 import { UsageError, type Opts } from './args.js';
-import { parseStatus } from './filter.js';
 
 type Side = 'original' | 'reply';
 

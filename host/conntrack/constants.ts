@@ -7,9 +7,16 @@ export const IPCTNL_MSG_CT_GET_STATS_CPU = 4;
 export const IPCTNL_MSG_CT_GET_STATS = 5;
 export const msgType = (m: number) => (NFNL_SUBSYS_CTNETLINK << 8) | m;
 
+export type EventKind = 'NEW' | 'UPDATE' | 'DESTROY';
+/** NFNLGRP_CONNTRACK_{NEW,UPDATE,DESTROY}. */
+export const EVENT_GROUPS: Record<EventKind, number> = { NEW: 1, UPDATE: 2, DESTROY: 3 };
+
 export const AF_UNSPEC = 0;
 export const AF_INET = 2;
 export const AF_INET6 = 10;
+/** Address family names and their AF_* numbers (nfgenmsg, the ABI's DumpRequest). */
+export const FAMILIES = { ipv4: AF_INET, ipv6: AF_INET6 } as const;
+export type Family = keyof typeof FAMILIES;
 
 export const CTA = {
   TUPLE_ORIG: 1, TUPLE_REPLY: 2, STATUS: 3, PROTOINFO: 4, HELP: 5, NAT_SRC: 6, TIMEOUT: 7, MARK: 8,
@@ -43,6 +50,7 @@ export const CTA_STATS_CPU: Record<number, string> = {
   14: 'clash_resolve', 15: 'chaintoolong',
 };
 
+/** Layer-4 protocol names and their IANA numbers (CTA_PROTO_NUM). */
 export const IPPROTO = { icmp: 1, tcp: 6, udp: 17, dccp: 33, icmpv6: 58, sctp: 132, udplite: 136, gre: 47 } as const;
 export type ProtocolName = keyof typeof IPPROTO;
 

@@ -12,14 +12,13 @@ import { MessageReader } from '../netlink/message.js';
 import { Receiver } from '../netlink/receive.js';
 import { openNetlinkSocket, type NetlinkSocketLike } from '../netlink/socket.js';
 import { eventFilterProgram, type EventFilter } from './bpf.js';
-import { IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_NEW, msgType } from './constants.js';
+import { EVENT_GROUPS, IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_NEW, msgType, type EventKind } from './constants.js';
 import { fromNetlink, invalid } from './errors.js';
 import { decodeFlow, type Flow } from './flow.js';
 import { netnsPath } from './validate.js';
 
-export type EventKind = 'NEW' | 'UPDATE' | 'DESTROY';
-/** NFNLGRP_CONNTRACK_{NEW,UPDATE,DESTROY}. */
-export const EVENT_GROUPS: Record<EventKind, number> = { NEW: 1, UPDATE: 2, DESTROY: 3 };
+export { parseEventKinds } from './validate.js';
+export type { EventKind };
 /** Default receive buffer: a 100k-event burst is ~60 MiB of skb truesize. */
 export const DEFAULT_EVENT_BUFFER = 128 * 1024 * 1024;
 
@@ -31,13 +30,6 @@ export function classifyEvent(type: number, flags: number): EventKind | null {
   if (type === DESTROY) return 'DESTROY';
   if (type !== NEW) return null;
   return (flags & (NLM_F_CREATE | NLM_F_EXCL)) === (NLM_F_CREATE | NLM_F_EXCL) ? 'NEW' : 'UPDATE';
-}
-
-export function parseEventKinds(v: string): EventKind[] {
-  const kinds = v.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
-  for (const k of kinds) if (!(k in EVENT_GROUPS)) throw invalid('events', `${JSON.stringify(k)} is not an event type: use NEW, UPDATE, DESTROY (comma-separated)`);
-  if (!kinds.length) throw invalid('events', 'no event type given: use NEW, UPDATE, DESTROY (comma-separated)');
-  return [...new Set(kinds)] as EventKind[];
 }
 
 export interface EventSourceOptions {

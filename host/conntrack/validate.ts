@@ -2,10 +2,10 @@
 // a message that names the bad value and what is allowed; nothing invalid reaches the kernel.
 import { existsSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
-import { AF_INET, AF_INET6, IPPROTO, MAX_ZONE, TCP_STATES, type ProtocolName } from './constants.js';
+import { EVENT_GROUPS, FAMILIES, IPPROTO, IPS, MAX_ZONE, TCP_STATES, type EventKind, type Family, type ProtocolName } from './constants.js';
 import { CtError, invalid } from './errors.js';
 
-export type Family = 'ipv4' | 'ipv6';
+export type { Family };
 
 const integer = (v: unknown): number | undefined => {
   if (typeof v === 'number') return Number.isInteger(v) ? v : undefined;
@@ -25,17 +25,15 @@ export function parsePort(v: unknown, what = 'port'): number {
   return n;
 }
 
-export function parseU8(v: unknown, what: string): number {
+function unsigned(v: unknown, max: number, what: string): number {
   const n = integer(v);
-  if (n === undefined || n < 0 || n > 255) throw invalid(what, `${JSON.stringify(v)} is out of range: use an integer from 0 to 255`);
+  if (n === undefined || n < 0 || n > max) throw invalid(what, `${JSON.stringify(v)} is out of range: use an integer from 0 to ${max}`);
   return n;
 }
 
-export function parseU32(v: unknown, what: string): number {
-  const n = integer(v);
-  if (n === undefined || n < 0 || n > 0xffffffff) throw invalid(what, `${JSON.stringify(v)} is out of range: use an integer from 0 to 4294967295`);
-  return n;
-}
+export const parseU8 = (v: unknown, what: string): number => unsigned(v, 0xff, what);
+export const parseU16 = (v: unknown, what: string): number => unsigned(v, 0xffff, what);
+export const parseU32 = (v: unknown, what: string): number => unsigned(v, 0xffffffff, what);
 
 /** `M` or `M/MASK`, decimal or 0x-hex, 32 bits each. */
 export function parseMark(v: unknown): { mark: number; mask: number } {
@@ -52,7 +50,7 @@ export function parseFamily(v: unknown): Family {
   throw invalid('family', `${JSON.stringify(v)} is not a family: use ipv4 or ipv6`);
 }
 
-export const familyNumber = (f: Family) => (f === 'ipv4' ? AF_INET : AF_INET6);
+export const familyNumber = (f: Family) => FAMILIES[f];
 
 export function parseProtocol(v: unknown): { name: ProtocolName; number: number } {
   const s = String(v).toLowerCase();
@@ -69,6 +67,33 @@ export function parseTcpState(v: unknown): number {
   const i = TCP_STATES.indexOf(s as (typeof TCP_STATES)[number]);
   if (i < 0) throw invalid('state', `${JSON.stringify(v)} is not a TCP state: use one of ${TCP_STATES.join(', ')}`);
   return i;
+}
+
+/** Status bit names as conntrack prints them (-u), plus UNREPLIED (SEEN_REPLY clear) for filters. */
+export function parseStatus(v: string, forFilter: boolean): { names: string[]; bits: number } {
+  const names = v.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
+  if (!names.length) throw invalid('status', `${JSON.stringify(v)} names no status bit`);
+  let bits = 0;
+  for (const n of names) {
+    if (n === 'UNREPLIED' && forFilter) continue;
+    const b = (IPS as Record<string, number>)[n];
+    if (b === undefined) {
+      const known = [...Object.keys(IPS), ...(forFilter ? ['UNREPLIED'] : [])].join(', ');
+      throw invalid('status', `${JSON.stringify(n)} is not a status bit: use ${known}`);
+    }
+    bits |= b;
+  }
+  return { names, bits };
+}
+
+/** Event kinds as `conntrack -E -e` takes them: NEW,UPDATE,DESTROY (any case, comma separated), or ALL. */
+export function parseEventKinds(v: string): EventKind[] {
+  const kinds = v.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
+  const use = 'use NEW, UPDATE, DESTROY or ALL, comma separated';
+  if (!kinds.length) throw invalid('events', `no event type given: ${use}`);
+  if (kinds.includes('ALL')) return Object.keys(EVENT_GROUPS) as EventKind[];
+  for (const k of kinds) if (!(k in EVENT_GROUPS)) throw invalid('events', `${JSON.stringify(k)} is not an event type: ${use}`);
+  return [...new Set(kinds)] as EventKind[];
 }
 
 export interface Address {

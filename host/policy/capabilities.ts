@@ -1,27 +1,23 @@
 // The capability shape shared by manifests (what a plugin asks for) and policies (what an operator
 // allows): operations plus a scope over zones, families, protocols and marks. Parsing is strict:
 // an unknown key or an out-of-range value is an error that names the path, never ignored.
+import { FAMILIES, MAX_ZONE, type Family, type ProtocolName } from '../conntrack/constants.js';
 
 export const OPERATIONS = ['read', 'delete', 'update', 'flush', 'create', 'events'] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
-/** Address family names and their AF_* numbers (as in nfgenmsg and the ABI's DumpRequest). */
-export const FAMILIES = { ipv4: 2, ipv6: 10 } as const;
-export type FamilyName = keyof typeof FAMILIES;
+/** The protocols a scope may name: a subset of the names in conntrack/constants.ts (IPPROTO). */
+export const SCOPE_PROTOCOLS = ['tcp', 'udp', 'icmp', 'icmpv6'] as const satisfies readonly ProtocolName[];
+export type ScopeProtocol = (typeof SCOPE_PROTOCOLS)[number];
 
-/** Layer-4 protocol names and their IANA numbers (as in CTA_PROTO_NUM). */
-export const PROTOCOLS = { tcp: 6, udp: 17, icmp: 1, icmpv6: 58 } as const;
-export type ProtocolName = keyof typeof PROTOCOLS;
-
-export const MAX_ZONE = 65535;
 /** Inclusive zone range; a single zone z is {from: z, to: z}. Kept sorted, merged, disjoint. */
 export interface ZoneRange { from: number; to: number }
 export interface Mark { value: number; mask: number }
 
 export interface Scope {
   zones: ZoneRange[] | 'any';
-  families: FamilyName[] | 'any';
-  protocols: ProtocolName[] | 'any';
+  families: Family[] | 'any';
+  protocols: ScopeProtocol[] | 'any';
   /** Only entries with (entry.mark & mask) === value. null: no mark restriction. */
   mark: Mark | null;
   /** Mark bits an update may change. null: none. */
@@ -33,8 +29,8 @@ export interface Capabilities { operations: Operation[]; scope: Scope }
 /** A scope as written in a manifest or policy (JSON): every key optional ("any"; mark/markBits null). */
 export interface ScopeDocument {
   zones?: 'any' | (number | ZoneRange)[];
-  families?: 'any' | FamilyName[];
-  protocols?: 'any' | ProtocolName[];
+  families?: 'any' | Family[];
+  protocols?: 'any' | ScopeProtocol[];
   mark?: Mark | null;
   markBits?: number | null;
 }
@@ -136,8 +132,8 @@ export function parseScope(v: unknown, where: string, fail: Fail): Scope {
   }
   return {
     zones: s.zones === undefined ? 'any' : parseZones(s.zones, `${where}.zones`, fail),
-    families: s.families === undefined ? 'any' : parseNames(s.families, Object.keys(FAMILIES) as FamilyName[], `${where}.families`, fail),
-    protocols: s.protocols === undefined ? 'any' : parseNames(s.protocols, Object.keys(PROTOCOLS) as ProtocolName[], `${where}.protocols`, fail),
+    families: s.families === undefined ? 'any' : parseNames(s.families, Object.keys(FAMILIES) as Family[], `${where}.families`, fail),
+    protocols: s.protocols === undefined ? 'any' : parseNames(s.protocols, SCOPE_PROTOCOLS, `${where}.protocols`, fail),
     mark,
     markBits: s.markBits === undefined || s.markBits === null ? null : u32(s.markBits, `${where}.markBits`, fail),
   };

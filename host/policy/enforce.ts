@@ -3,17 +3,17 @@
 // the plugin claims about an entry.
 import type { EventFilter } from '../conntrack/bpf.js';
 import type { DumpFilter } from '../conntrack/conntrack.js';
-import type { Family } from '../conntrack/validate.js';
+import { FAMILIES, IPPROTO, MAX_ZONE, type Family } from '../conntrack/constants.js';
 import type { ScopeFields as Scanned } from '../conntrack/scope.js';
-import { FAMILIES, type FamilyName, type Mark, MAX_ZONE, PROTOCOLS, type ProtocolName, type Scope, hex, zoneCount } from './capabilities.js';
+import { SCOPE_PROTOCOLS, type Mark, type Scope, type ScopeProtocol, hex, zoneCount } from './capabilities.js';
 
 /** Grants with at most this many zones are dumped zone by zone with a kernel filter each. */
 export const MAX_PER_ZONE_DUMPS = 16;
 
 type ScopeFields = Pick<Scanned, 'family' | 'protocol' | 'zone' | 'origZone' | 'mark'>;
 
-const familyName = new Map<number, FamilyName>(Object.entries(FAMILIES).map(([k, v]) => [v, k as FamilyName]));
-const protocolName = new Map<number, ProtocolName>(Object.entries(PROTOCOLS).map(([k, v]) => [v, k as ProtocolName]));
+const familyName = new Map<number, Family>(Object.entries(FAMILIES).map(([k, v]) => [v, k as Family]));
+const protocolName = new Map<number, ScopeProtocol>(SCOPE_PROTOCOLS.map((p) => [IPPROTO[p], p]));
 
 function markOk(mark: number, m: Mark): boolean {
   return ((mark & m.mask) >>> 0) === m.value;
@@ -40,7 +40,7 @@ export class ScopeMatcher {
     return new ScopeMatcher(
       zones,
       scope.families === 'any' ? null : scope.families.map((f) => FAMILIES[f]),
-      scope.protocols === 'any' ? null : scope.protocols.map((p) => PROTOCOLS[p]),
+      scope.protocols === 'any' ? null : scope.protocols.map((p) => IPPROTO[p]),
       scope.mark ? [scope.mark] : [],
     );
   }

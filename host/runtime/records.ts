@@ -2,9 +2,9 @@
 // UpdateRecord). Offsets and flag bits come from sdk/abi.json. Callers have bounds-checked the
 // bytes; these only interpret them.
 import type { CreateSpec } from '../conntrack/conntrack.js';
-import { TCP_STATES } from '../conntrack/constants.js';
+import { FAMILIES, IPPROTO, TCP_STATES, type Family } from '../conntrack/constants.js';
 import type { EventKind } from '../conntrack/events.js';
-import { FAMILIES, PROTOCOLS, type FamilyName, type ProtocolName } from '../policy/capabilities.js';
+import { SCOPE_PROTOCOLS } from '../policy/capabilities.js';
 import type { DumpRequest } from '../policy/enforce.js';
 import { abi, field, flagBit } from '../policy/abi.js';
 
@@ -47,10 +47,11 @@ export function readDumpRequest(v: DataView, at: number): DumpRequest {
 
 const C = Object.fromEntries(Object.keys(abi.records.CreateRecord.fields).map((k) => [k, field('CreateRecord', k)])) as Record<string, number>;
 const C_ZONE = flagBit('CreateRecord', 'flags', 'ZONE'), C_MARK = flagBit('CreateRecord', 'flags', 'MARK');
-const familyNames = new Map(Object.entries(FAMILIES).map(([k, v]) => [v as number, k as FamilyName]));
-const protocolNames = new Map(Object.entries(PROTOCOLS).map(([k, v]) => [v as number, k as ProtocolName]));
+const familyNames = new Map(Object.entries(FAMILIES).map(([k, v]) => [v as number, k as Family]));
+/** The protocols a CreateRecord carries (ports for tcp/udp, else ICMP fields): the scope's four. */
+const protocolNames = new Map(SCOPE_PROTOCOLS.map((p) => [IPPROTO[p] as number, p]));
 
-function address(v: DataView, at: number, family: FamilyName): string {
+function address(v: DataView, at: number, family: Family): string {
   if (family === 'ipv4') return [0, 1, 2, 3].map((i) => v.getUint8(at + i)).join('.');
   return Array.from({ length: 8 }, (_, i) => v.getUint16(at + 2 * i, false).toString(16)).join(':');
 }

@@ -142,24 +142,25 @@ export class Cidr {
 /** An inclusive port range ("443", "1024-65535"). */
 export class PortRange {
   lo: i32 = 0;
-  hi: i32 = 65535;
-  constructor(lo: i32 = 0, hi: i32 = 65535) { this.lo = lo; this.hi = hi; }
-  static parse(s: string): PortRange | null {
+  hi: i32 = <i32>u16.MAX_VALUE;
+  constructor(lo: i32 = 0, hi: i32 = <i32>u16.MAX_VALUE) { this.lo = lo; this.hi = hi; }
+  /** "443" or "lo-hi", ports up to `max` (filter keys pass the range of sdk/filters.json). */
+  static parse(s: string, max: i32 = <i32>u16.MAX_VALUE): PortRange | null {
     const dash = s.indexOf("-");
     const a = dash >= 0 ? s.substring(0, dash) : s;
     const b = dash >= 0 ? s.substring(dash + 1) : s;
-    const lo = parsePort(a), hi = parsePort(b);
+    const lo = parsePort(a, max), hi = parsePort(b, max);
     if (lo < 0 || hi < 0 || lo > hi) return null;
     return new PortRange(lo, hi);
   }
   @inline contains(port: i32): bool { return port >= this.lo && port <= this.hi; }
 }
 
-function parsePort(s: string): i32 {
+function parsePort(s: string, max: i32): i32 {
   if (s.length == 0 || s.length > 5) return -1;
   let v = 0;
   for (let i = 0; i < s.length; i++) { const d = digit(s.charCodeAt(i)); if (d < 0) return -1; v = v * 10 + d; }
-  return v <= 65535 ? v : -1;
+  return v <= max ? v : -1;
 }
 
 /** Read a big-endian u16 port at p (exported for plugins that walk tuples themselves). */

@@ -1,32 +1,17 @@
 // Filter: conntrack-CLI style selection of entries, built in code or from a JSON config.
-// Every configured field must match (AND); a field given several values matches any (OR).
-// Matching never allocates.
+// Every configured key must match (AND); a key given several values matches any (OR), except
+// status and label bits, which must all be set. Matching does not allocate per entry.
 //
-// Config keys (Filter.fromConfig), with their conntrack flags:
-//   family      "ipv4" | "ipv6"                                 -f
-//   proto       "tcp" | "udp" | "icmp" | "icmpv6" | ... | number  -p
-//   src, dst    address or CIDR (or a list), original tuple      -s, -d
-//   reply_src, reply_dst   address or CIDR (or a list)           -r, -q
-//   addr        address/CIDR matched against any of the four addresses (ctplug extension)
-//   sport, dport           port, "lo-hi" range, or a list        --sport, --dport (orig)
-//   reply_sport, reply_dport                                     --reply-port-src/dst
-//   zone        number or list of numbers (absent CTA_ZONE = 0) -w
-//   orig_zone, reply_zone  per-direction tuple zone              --orig-zone, --reply-zone
-//   mark        number, or "value/mask" string                   -m
-//   mark_mask   number (mask for a numeric mark)
-//   state       TCP state name or list ("ESTABLISHED")           --state
-//   status      flag names all of which must be set, "A,B" or a list; UNREPLIED = SEEN_REPLY
-//               not set (ctplug extension)                       -u
-//   timeout_lt, timeout_gt   remaining timeout bounds in seconds (ctplug extension)
-//   id          conntrack id (number or list)
-//   label       connlabel bit(s) 0..127 that must all be set        -l
+// The keys, their kinds, CLI flags and docs are defined once, in sdk/filters.json; the generated
+// filter-keys.ts lists them and parses a config by kind (filter-values.ts). What is hand-written
+// here is what each key means for an entry: one matcher per key, in Filter.matchKey.
 import { Entry } from "./entry";
-import { Tuple } from "./tuple";
 import { Cidr, PortRange } from "./addr";
-import { JsonValue, JsonKind } from "./json";
+import { JsonValue } from "./json";
 import { fail } from "./log";
-import { statusBit, tcpStateFromName, protoFromName, IPS_SEEN_REPLY } from "./status";
-import { AF_INET, AF_INET6 } from "./ctnetlink";
+import { FilterValues } from "./filter-values";
+import { FILTER_KEY_COUNT, FILTER_KEYS, parseFilterKeys } from "./filter-keys";
+import * as K from "./filter-keys";
 
 /** What the host should dump (DumpRequest). Zero fields mean "any" unless the flag is set. */
 export class DumpRequest {
@@ -38,18 +23,6 @@ export class DumpRequest {
   mark: u32 = 0;
   markMask: u32 = 0xffffffff;
 }
-
-const F_FAMILY: u32 = 1, F_PROTO: u32 = 2, F_SRC: u32 = 4, F_DST: u32 = 8, F_RSRC: u32 = 16, F_RDST: u32 = 32,
-  F_SPORT: u32 = 64, F_DPORT: u32 = 128, F_RSPORT: u32 = 256, F_RDPORT: u32 = 512, F_ZONE: u32 = 1024,
-  F_MARK: u32 = 2048, F_STATE: u32 = 4096, F_STATUS: u32 = 8192, F_TLT: u32 = 16384, F_TGT: u32 = 32768,
-  F_ADDR: u32 = 65536, F_OZONE: u32 = 131072, F_RZONE: u32 = 262144, F_ID: u32 = 524288, F_LABEL: u32 = 1048576;
-
-/** Keys Filter.fromConfig understands (plugins may use others for themselves). */
-export const FILTER_KEYS: StaticArray<string> = [
-  "family", "proto", "src", "dst", "reply_src", "reply_dst", "addr", "sport", "dport", "reply_sport",
-  "reply_dport", "zone", "orig_zone", "reply_zone", "mark", "mark_mask", "state", "status",
-  "timeout_lt", "timeout_gt", "id", "label",
-];
 
 function anyCidr(list: Array<Cidr>, p: usize, len: i32): bool {
   for (let i = 0, n = list.length; i < n; i++) if (unchecked(list[i]).matches(p, len)) return true;
@@ -64,110 +37,130 @@ function anyInt(list: Array<i64>, v: i64): bool {
   return false;
 }
 
-export class Filter {
-  private set: u32 = 0;
-  family: i32 = 0;
-  protos: Array<i64> = [];
-  src: Array<Cidr> = [];
-  dst: Array<Cidr> = [];
-  replySrc: Array<Cidr> = [];
-  replyDst: Array<Cidr> = [];
-  addrs: Array<Cidr> = [];
-  sport: Array<PortRange> = [];
-  dport: Array<PortRange> = [];
-  replySport: Array<PortRange> = [];
-  replyDport: Array<PortRange> = [];
-  zones: Array<i64> = [];
-  origZones: Array<i64> = [];
-  replyZones: Array<i64> = [];
-  // A set: `update` hands the match plugin every id it changed (thousands) to print them.
-  private ids: Set<u32> = new Set<u32>();
-  labels: Array<i64> = [];
-  mark: u32 = 0;
-  markMask: u32 = 0xffffffff;
-  states: Array<i64> = [];
-  statusSet: u32 = 0;
-  statusClear: u32 = 0;
-  timeoutLt: u32 = 0;
-  timeoutGt: u32 = 0;
-  /** First configuration error (also logged, and init fails). */
-  error: string = "";
+/**
+ * Keys read from the entry's top-level attributes, checked before the keys that decode a tuple or
+ * the protoinfo: most entries that fail, fail there, and cheaply (a dump of ten zones filtered by
+ * zone and port decodes one tuple in ten).
+ */
+const TOP_LEVEL: u64 = (<u64>1 << K.FAMILY) | (<u64>1 << K.ZONE) | (<u64>1 << K.MARK) | (<u64>1 << K.ID) | (<u64>1 << K.STATUS) |
+  (<u64>1 << K.TIMEOUT_LT) | (<u64>1 << K.TIMEOUT_GT) | (<u64>1 << K.LABEL);
+
+export class Filter extends FilterValues {
+  // `update` hands the match plugin every id it changed (thousands) to print them: looked up in a set.
+  private idSet: Set<u32> | null = null;
+
+  constructor() { super(FILTER_KEY_COUNT); }
 
   // ---- builder API (each returns this) ----
-  setFamily(f: i32): Filter { this.family = f; this.set |= F_FAMILY; return this; }
-  addProto(p: i32): Filter { this.protos.push(p); this.set |= F_PROTO; return this; }
-  addSrc(c: Cidr): Filter { this.src.push(c); this.set |= F_SRC; return this; }
-  addDst(c: Cidr): Filter { this.dst.push(c); this.set |= F_DST; return this; }
-  addReplySrc(c: Cidr): Filter { this.replySrc.push(c); this.set |= F_RSRC; return this; }
-  addReplyDst(c: Cidr): Filter { this.replyDst.push(c); this.set |= F_RDST; return this; }
-  addAnyAddr(c: Cidr): Filter { this.addrs.push(c); this.set |= F_ADDR; return this; }
-  addSport(r: PortRange): Filter { this.sport.push(r); this.set |= F_SPORT; return this; }
-  addDport(r: PortRange): Filter { this.dport.push(r); this.set |= F_DPORT; return this; }
-  addReplySport(r: PortRange): Filter { this.replySport.push(r); this.set |= F_RSPORT; return this; }
-  addReplyDport(r: PortRange): Filter { this.replyDport.push(r); this.set |= F_RDPORT; return this; }
-  addZone(z: i32): Filter { this.zones.push(z); this.set |= F_ZONE; return this; }
-  addOrigZone(z: i32): Filter { this.origZones.push(z); this.set |= F_OZONE; return this; }
-  addReplyZone(z: i32): Filter { this.replyZones.push(z); this.set |= F_RZONE; return this; }
-  addId(id: u32): Filter { this.ids.add(id); this.set |= F_ID; return this; }
+  setFamily(f: i32): Filter { this.setFamilyOf(K.FAMILY, f); return this; }
+  addProto(p: i32): Filter { this.addInt(K.PROTO, p); return this; }
+  addSrc(c: Cidr): Filter { this.addCidr(K.SRC, c); return this; }
+  addDst(c: Cidr): Filter { this.addCidr(K.DST, c); return this; }
+  addReplySrc(c: Cidr): Filter { this.addCidr(K.REPLY_SRC, c); return this; }
+  addReplyDst(c: Cidr): Filter { this.addCidr(K.REPLY_DST, c); return this; }
+  addAnyAddr(c: Cidr): Filter { this.addCidr(K.ADDR, c); return this; }
+  addSport(r: PortRange): Filter { this.addRange(K.SPORT, r); return this; }
+  addDport(r: PortRange): Filter { this.addRange(K.DPORT, r); return this; }
+  addReplySport(r: PortRange): Filter { this.addRange(K.REPLY_SPORT, r); return this; }
+  addReplyDport(r: PortRange): Filter { this.addRange(K.REPLY_DPORT, r); return this; }
+  addZone(z: i32): Filter { this.addInt(K.ZONE, z); return this; }
+  addOrigZone(z: i32): Filter { this.addInt(K.ORIG_ZONE, z); return this; }
+  addReplyZone(z: i32): Filter { this.addInt(K.REPLY_ZONE, z); return this; }
+  addId(id: u32): Filter { this.addInt(K.ID, id); this.idSet = null; return this; }
   /** Require connlabel bit `bit` (0..127) to be set. */
-  addLabel(bit: i32): Filter { this.labels.push(<i64>bit); this.set |= F_LABEL; return this; }
-  setMark(mark: u32, mask: u32 = 0xffffffff): Filter { this.mark = mark; this.markMask = mask; this.set |= F_MARK; return this; }
-  addState(s: i32): Filter { this.states.push(s); this.set |= F_STATE; return this; }
+  addLabel(bit: i32): Filter { this.addInt(K.LABEL, bit); return this; }
+  setMark(mark: u32, mask: u32 = 0xffffffff): Filter { this.putPair(K.MARK, mark, mask); return this; }
+  addState(s: i32): Filter { this.addInt(K.STATE, s); return this; }
   /** Require these status bits set (`set`) and these clear (`clear`). */
-  requireStatus(set: u32, clear: u32 = 0): Filter { this.statusSet |= set; this.statusClear |= clear; this.set |= F_STATUS; return this; }
+  requireStatus(set: u32, clear: u32 = 0): Filter { this.orPair(K.STATUS, set, clear); return this; }
   /** Remaining timeout strictly below `s` seconds. */
-  timeoutBelow(s: u32): Filter { this.timeoutLt = s; this.set |= F_TLT; return this; }
+  timeoutBelow(s: u32): Filter { this.putOne(K.TIMEOUT_LT, s); return this; }
   /** Remaining timeout strictly above `s` seconds. */
-  timeoutAbove(s: u32): Filter { this.timeoutGt = s; this.set |= F_TGT; return this; }
+  timeoutAbove(s: u32): Filter { this.putOne(K.TIMEOUT_GT, s); return this; }
 
   /** True when nothing is configured (matches everything). */
   get empty(): bool { return this.set == 0; }
-  get zoneList(): Array<i64> { return this.zones; }
+  get zoneList(): Array<i64> { return this.intsOf(K.ZONE); }
 
-  /** Does the entry match every configured field? */
+  @inline private intsOf(k: i32): Array<i64> { return unchecked(this.ints[k]); }
+
+  /** Does the entry match every configured key? The top-level attributes are checked first. */
   matches(e: Entry): bool {
     const set = this.set;
-    if (set == 0) return true;
-    if ((set & F_FAMILY) && e.family != this.family) return false;
-    if ((set & F_ZONE) && !anyInt(this.zones, <i64>e.zone)) return false;
-    if ((set & F_MARK) && (e.mark & this.markMask) != (this.mark & this.markMask)) return false;
-    if ((set & F_ID) && !this.ids.has(e.id)) return false;
-    if (set & F_STATUS) {
-      const st = e.status;
-      if ((st & this.statusSet) != this.statusSet || (st & this.statusClear) != 0) return false;
-    }
-    if ((set & F_TLT) && !(e.hasTimeout && e.timeout < this.timeoutLt)) return false;
-    if ((set & F_TGT) && !(e.hasTimeout && e.timeout > this.timeoutGt)) return false;
-    if (set & F_LABEL) {
-      for (let i = 0, n = this.labels.length; i < n; i++) if (!e.hasLabel(<i32>unchecked(this.labels[i]))) return false;
-    }
-    if (set & (F_PROTO | F_SRC | F_DST | F_SPORT | F_DPORT | F_ADDR | F_OZONE)) {
-      const o = e.orig;
-      if ((set & F_PROTO) && !anyInt(this.protos, <i64>o.proto)) return false;
-      if ((set & F_SRC) && !anyCidr(this.src, o.src, o.addrLen)) return false;
-      if ((set & F_DST) && !anyCidr(this.dst, o.dst, o.addrLen)) return false;
-      if ((set & F_SPORT) && !(o.hasPorts && anyPort(this.sport, o.sport))) return false;
-      if ((set & F_DPORT) && !(o.hasPorts && anyPort(this.dport, o.dport))) return false;
-      if ((set & F_OZONE) && !anyInt(this.origZones, <i64>o.zone)) return false;
-    }
-    if (set & (F_RSRC | F_RDST | F_RSPORT | F_RDPORT | F_ADDR | F_RZONE)) {
-      const r = e.reply;
-      if ((set & F_RSRC) && !anyCidr(this.replySrc, r.src, r.addrLen)) return false;
-      if ((set & F_RDST) && !anyCidr(this.replyDst, r.dst, r.addrLen)) return false;
-      if ((set & F_RSPORT) && !(r.hasPorts && anyPort(this.replySport, r.sport))) return false;
-      if ((set & F_RDPORT) && !(r.hasPorts && anyPort(this.replyDport, r.dport))) return false;
-      if ((set & F_RZONE) && !anyInt(this.replyZones, <i64>r.zone)) return false;
-      if (set & F_ADDR) {
-        const o = e.orig;
-        if (!(anyCidr(this.addrs, o.src, o.addrLen) || anyCidr(this.addrs, o.dst, o.addrLen) ||
-              anyCidr(this.addrs, r.src, r.addrLen) || anyCidr(this.addrs, r.dst, r.addrLen))) return false;
-      }
-    }
-    if (set & F_STATE) {
-      const ts = e.tcpState;
-      if (ts < 0 || !anyInt(this.states, <i64>ts)) return false;
-    }
+    for (let s = set & TOP_LEVEL; s != 0; s &= s - 1) if (!this.matchKey(<i32>ctz(s), e)) return false;
+    for (let s = set & ~TOP_LEVEL; s != 0; s &= s - 1) if (!this.matchKey(<i32>ctz(s), e)) return false;
     return true;
+  }
+
+  /**
+   * What each filter key of sdk/filters.json means for an entry: one case per key (the build
+   * checks every key has one). A key without a matcher matches nothing, never everything.
+   */
+  private matchKey(k: i32, e: Entry): bool {
+    switch (k) {
+      case K.FAMILY: return e.family == this.family;
+      case K.PROTO: return anyInt(this.intsOf(k), e.orig.proto);
+      case K.SRC: { const o = e.orig; return anyCidr(unchecked(this.cidrs[k]), o.src, o.addrLen); }
+      case K.DST: { const o = e.orig; return anyCidr(unchecked(this.cidrs[k]), o.dst, o.addrLen); }
+      case K.REPLY_SRC: { const r = e.reply; return anyCidr(unchecked(this.cidrs[k]), r.src, r.addrLen); }
+      case K.REPLY_DST: { const r = e.reply; return anyCidr(unchecked(this.cidrs[k]), r.dst, r.addrLen); }
+      case K.ADDR: {
+        const a = unchecked(this.cidrs[k]), o = e.orig, r = e.reply;
+        return anyCidr(a, o.src, o.addrLen) || anyCidr(a, o.dst, o.addrLen) || anyCidr(a, r.src, r.addrLen) || anyCidr(a, r.dst, r.addrLen);
+      }
+      case K.SPORT: { const o = e.orig; return o.hasPorts && anyPort(unchecked(this.ranges[k]), o.sport); }
+      case K.DPORT: { const o = e.orig; return o.hasPorts && anyPort(unchecked(this.ranges[k]), o.dport); }
+      case K.REPLY_SPORT: { const r = e.reply; return r.hasPorts && anyPort(unchecked(this.ranges[k]), r.sport); }
+      case K.REPLY_DPORT: { const r = e.reply; return r.hasPorts && anyPort(unchecked(this.ranges[k]), r.dport); }
+      case K.ICMP_TYPE: { const o = e.orig; return o.hasIcmp && anyInt(this.intsOf(k), o.icmpType); }
+      case K.ICMP_CODE: { const o = e.orig; return o.hasIcmp && anyInt(this.intsOf(k), o.icmpCode); }
+      case K.ICMP_ID: { const o = e.orig; return o.hasIcmp && anyInt(this.intsOf(k), o.icmpId); }
+      case K.ZONE: return anyInt(this.intsOf(k), e.zone);
+      case K.ORIG_ZONE: return anyInt(this.intsOf(k), e.orig.zone);
+      case K.REPLY_ZONE: return anyInt(this.intsOf(k), e.reply.zone);
+      case K.MARK: {
+        const m = this.intsOf(k), mask = <u32>unchecked(m[1]);
+        return (e.mark & mask) == (<u32>unchecked(m[0]) & mask);
+      }
+      case K.STATE: { const ts = e.tcpState; return ts >= 0 && anyInt(this.intsOf(k), ts); }
+      case K.STATUS: {
+        const b = this.intsOf(k), st = e.status, set = <u32>unchecked(b[0]);
+        return (st & set) == set && (st & <u32>unchecked(b[1])) == 0;
+      }
+      case K.LABEL: {
+        const bits = this.intsOf(k);
+        for (let i = 0, n = bits.length; i < n; i++) if (!e.hasLabel(<i32>unchecked(bits[i]))) return false;
+        return true;
+      }
+      case K.TIMEOUT_LT: return e.hasTimeout && <i64>e.timeout < unchecked(this.intsOf(k)[0]);
+      case K.TIMEOUT_GT: return e.hasTimeout && <i64>e.timeout > unchecked(this.intsOf(k)[0]);
+      case K.ID: return this.ids().has(e.id);
+    }
+    return false;
+  }
+
+  private ids(): Set<u32> {
+    let s = this.idSet;
+    if (s === null) {
+      s = new Set<u32>();
+      const v = this.intsOf(K.ID);
+      for (let i = 0, n = v.length; i < n; i++) s.add(<u32>unchecked(v[i]));
+      this.idSet = s;
+    }
+    return s;
+  }
+
+  /** A dump request with what the kernel can filter on: family, a single protocol, the mark. */
+  private request(): DumpRequest {
+    const r = new DumpRequest();
+    r.family = this.has(K.FAMILY) ? this.family : 0;
+    const protos = this.intsOf(K.PROTO);
+    if (protos.length == 1) r.protocol = <i32>unchecked(protos[0]);
+    if (this.has(K.MARK)) {
+      const m = this.intsOf(K.MARK);
+      r.hasMark = true; r.mark = <u32>unchecked(m[0]); r.markMask = <u32>unchecked(m[1]);
+    }
+    return r;
   }
 
   /**
@@ -177,13 +170,11 @@ export class Filter {
    */
   kernelRequests(): Array<DumpRequest> {
     const out = new Array<DumpRequest>();
-    const nz = (this.set & F_ZONE) ? this.zones.length : 0;
+    const zones = this.intsOf(K.ZONE);
+    const nz = zones.length;
     for (let i = 0; i < (nz > 0 ? nz : 1); i++) {
-      const r = new DumpRequest();
-      r.family = (this.set & F_FAMILY) ? this.family : 0;
-      if ((this.set & F_PROTO) && this.protos.length == 1) r.protocol = <i32>this.protos[0];
-      if (nz > 0) { r.hasZone = true; r.zone = <i32>this.zones[i]; }
-      if (this.set & F_MARK) { r.hasMark = true; r.mark = this.mark; r.markMask = this.markMask; }
+      const r = this.request();
+      if (nz > 0) { r.hasZone = true; r.zone = <i32>unchecked(zones[i]); }
       out.push(r);
     }
     return out;
@@ -198,133 +189,19 @@ export class Filter {
    * asks for all of them and matches() picks; kernelRequests() does one dump per zone instead.
    */
   kernelRequest(): DumpRequest {
-    const r = new DumpRequest();
-    r.family = (this.set & F_FAMILY) ? this.family : 0;
-    if ((this.set & F_PROTO) && this.protos.length == 1) r.protocol = <i32>this.protos[0];
-    if ((this.set & F_ZONE) && this.zones.length == 1) { r.hasZone = true; r.zone = <i32>this.zones[0]; }
-    if (this.set & F_MARK) { r.hasMark = true; r.mark = this.mark; r.markMask = this.markMask; }
+    const r = this.request();
+    const zones = this.intsOf(K.ZONE);
+    if (zones.length == 1) { r.hasZone = true; r.zone = <i32>unchecked(zones[0]); }
     return r;
   }
 
-  // ---- config ----
-  private err(msg: string): void {
-    if (this.error.length == 0) { this.error = msg; fail("config: " + msg); }
-  }
-
-  /** Build from a JSON object with the keys listed at the top of this file. Errors are logged and fail init. */
+  /** Build from a JSON object of filter keys (sdk/filters.json). Errors are logged and fail init. */
   static fromConfig(cfg: JsonValue | null): Filter {
     const f = new Filter();
     if (cfg === null || cfg.isNull) return f;
     if (!cfg.isObject) { f.err("config must be a JSON object"); return f; }
-    let v = cfg.get("family");
-    if (v) {
-      const s = v.isString ? v.s.toLowerCase() : "";
-      if (s == "ipv4" || s == "inet") f.setFamily(AF_INET);
-      else if (s == "ipv6" || s == "inet6") f.setFamily(AF_INET6);
-      else f.err("family must be \"ipv4\" or \"ipv6\"");
-    }
-    v = cfg.get("proto");
-    if (v) f.eachValue(v, "proto", 0);
-    f.cidrs(cfg, "src", 1); f.cidrs(cfg, "dst", 2); f.cidrs(cfg, "reply_src", 3); f.cidrs(cfg, "reply_dst", 4);
-    f.cidrs(cfg, "addr", 5);
-    f.ports(cfg, "sport", 1); f.ports(cfg, "dport", 2); f.ports(cfg, "reply_sport", 3); f.ports(cfg, "reply_dport", 4);
-    v = cfg.get("zone"); if (v) f.eachValue(v, "zone", 1);
-    v = cfg.get("orig_zone"); if (v) f.eachValue(v, "orig_zone", 2);
-    v = cfg.get("reply_zone"); if (v) f.eachValue(v, "reply_zone", 3);
-    v = cfg.get("id"); if (v) f.eachValue(v, "id", 4);
-    v = cfg.get("state"); if (v) f.eachValue(v, "state", 5);
-    v = cfg.get("status"); if (v) f.eachValue(v, "status", 6);
-    v = cfg.get("label"); if (v) f.eachValue(v, "label", 7);
-    v = cfg.get("mark");
-    if (v) {
-      let mask: u32 = 0xffffffff;
-      const mm = cfg.get("mark_mask");
-      if (mm) { const m = u32Of(mm); if (m < 0) f.err("mark_mask must be a u32"); else mask = <u32>m; }
-      if (v.isString) {
-        const s = v.s;
-        const slash = s.indexOf("/");
-        const a = parseU32Text(slash >= 0 ? s.substring(0, slash) : s);
-        const b = slash >= 0 ? parseU32Text(s.substring(slash + 1)) : <i64>mask;
-        if (a < 0 || b < 0) f.err("mark must be a u32 or \"value/mask\"");
-        else f.setMark(<u32>a, <u32>b);
-      } else {
-        const a = u32Of(v);
-        if (a < 0) f.err("mark must be a u32 or \"value/mask\""); else f.setMark(<u32>a, mask);
-      }
-    }
-    v = cfg.get("timeout_lt");
-    if (v) { const t = u32Of(v); if (t < 0) f.err("timeout_lt must be seconds (u32)"); else f.timeoutBelow(<u32>t); }
-    v = cfg.get("timeout_gt");
-    if (v) { const t = u32Of(v); if (t < 0) f.err("timeout_gt must be seconds (u32)"); else f.timeoutAbove(<u32>t); }
+    parseFilterKeys(f, cfg);
     return f;
-  }
-
-  private eachValue(v: JsonValue, key: string, what: i32): void {
-    if (v.isArray) {
-      if (v.length == 0) { this.err(key + " must not be an empty list"); return; }
-      for (let i = 0; i < v.length; i++) this.oneValue(v.at(i)!, key, what);
-    } else if ((what == 6 || what == 7) && v.isString) {
-      // "ASSURED,SEEN_REPLY"
-      const parts = v.s.split(",");
-      for (let i = 0; i < parts.length; i++) { const p = new JsonValue(); p.kind = JsonKind.String; p.s = parts[i].trim(); this.oneValue(p, key, what); }
-    } else this.oneValue(v, key, what);
-  }
-
-  private oneValue(v: JsonValue, key: string, what: i32): void {
-    if (what == 0) { // proto
-      const p = v.isString ? protoFromName(v.s) : (v.isNumber && v.n >= 0 && v.n <= 255 && Math.floor(v.n) == v.n ? <i32>v.n : -1);
-      if (p < 0) this.err("proto: unknown protocol " + v.toString()); else this.addProto(p);
-    } else if (what >= 1 && what <= 3) { // zones
-      const z = v.isNumber ? v.n : (v.isString ? <f64>parseU32Text(v.s) : -1);
-      if (!(z >= 0 && z <= 65535 && Math.floor(z) == z)) { this.err(key + " must be 0..65535, got " + v.toString()); return; }
-      if (what == 1) this.addZone(<i32>z); else if (what == 2) this.addOrigZone(<i32>z); else this.addReplyZone(<i32>z);
-    } else if (what == 4) {
-      const id = u32Of(v);
-      if (id < 0) this.err("id must be a u32"); else this.addId(<u32>id);
-    } else if (what == 5) {
-      const s = v.isString ? tcpStateFromName(v.s) : -1;
-      if (s < 0) this.err("state: unknown TCP state " + v.toString()); else this.addState(s);
-    } else if (what == 6) {
-      if (!v.isString) { this.err("status: expected flag names"); return; }
-      const name = v.s.toUpperCase();
-      if (name == "UNREPLIED") { this.requireStatus(0, IPS_SEEN_REPLY); return; }
-      const b = statusBit(name);
-      if (b < 0) this.err("status: unknown flag " + v.s); else this.requireStatus(<u32>b, 0);
-    } else if (what == 7) {
-      const b = v.isNumber ? v.n : (v.isString ? <f64>parseU32Text(v.s) : -1);
-      if (!(b >= 0 && b <= 127 && Math.floor(b) == b)) this.err("label must be a bit number 0..127, got " + v.toString());
-      else this.addLabel(<i32>b);
-    }
-  }
-
-  private cidrs(cfg: JsonValue, key: string, which: i32): void {
-    const v = cfg.get(key);
-    if (!v) return;
-    const n = v.isArray ? v.length : 1;
-    if (v.isArray && n == 0) { this.err(key + " must not be an empty list"); return; }
-    for (let i = 0; i < n; i++) {
-      const item = v.isArray ? v.at(i)! : v;
-      const c = item.isString ? Cidr.parse(item.s) : null;
-      if (c === null) { this.err(key + ": not an address or CIDR: " + item.toString()); continue; }
-      if ((this.set & F_FAMILY) && c.family != this.family) { this.err(key + ": " + item.s + " does not match family"); continue; }
-      if (which == 1) this.addSrc(c); else if (which == 2) this.addDst(c); else if (which == 3) this.addReplySrc(c);
-      else if (which == 4) this.addReplyDst(c); else this.addAnyAddr(c);
-    }
-  }
-
-  private ports(cfg: JsonValue, key: string, which: i32): void {
-    const v = cfg.get(key);
-    if (!v) return;
-    const n = v.isArray ? v.length : 1;
-    if (v.isArray && n == 0) { this.err(key + " must not be an empty list"); return; }
-    for (let i = 0; i < n; i++) {
-      const item = v.isArray ? v.at(i)! : v;
-      let r: PortRange | null = null;
-      if (item.isNumber) { if (item.n >= 0 && item.n <= 65535 && Math.floor(item.n) == item.n) r = new PortRange(<i32>item.n, <i32>item.n); }
-      else if (item.isString) r = PortRange.parse(item.s);
-      if (r === null) { this.err(key + ": not a port or lo-hi range: " + item.toString()); continue; }
-      if (which == 1) this.addSport(r); else if (which == 2) this.addDport(r); else if (which == 3) this.addReplySport(r); else this.addReplyDport(r);
-    }
   }
 }
 
@@ -343,36 +220,4 @@ export function checkConfigKeys(cfg: JsonValue, extra: Array<string>): bool {
     if (!known) { fail("config: unknown key \"" + k + "\""); ok = false; }
   }
   return ok;
-}
-
-/** Decimal or 0x-hex u32 text; -1 on error. */
-export function parseU32Text(s: string): i64 {
-  s = s.trim();
-  if (s.length == 0) return -1;
-  let v: i64 = 0;
-  if (s.length > 2 && s.charCodeAt(0) == 48 && (s.charCodeAt(1) | 32) == 120) {
-    if (s.length > 10) return -1;
-    for (let i = 2; i < s.length; i++) {
-      const c = s.charCodeAt(i) | 0;
-      let d = -1;
-      if (c >= 48 && c <= 57) d = c - 48; else if ((c | 32) >= 97 && (c | 32) <= 102) d = (c | 32) - 87;
-      if (d < 0) return -1;
-      v = (v << 4) | d;
-    }
-    return v;
-  }
-  if (s.length > 10) return -1;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 48 || c > 57) return -1;
-    v = v * 10 + (c - 48);
-  }
-  return v <= 0xffffffff ? v : -1;
-}
-
-/** A JSON number or numeric string as u32; -1 when not one. */
-export function u32Of(v: JsonValue): i64 {
-  if (v.isNumber) return v.n >= 0 && v.n <= 4294967295 && Math.floor(v.n) == v.n ? <i64>v.n : -1;
-  if (v.isString) return parseU32Text(v.s);
-  return -1;
 }

@@ -9,10 +9,13 @@ export { Plugin, CreateSpec, Verdict, InitFn, EntryFn, FinishFn, EventFn, SUBSCR
 export { Entry, EVENT_NEW, EVENT_UPDATE, EVENT_DESTROY } from "./entry";
 export { Tuple } from "./tuple";
 export { AttrIter, findAttr } from "./attr";
-export { Filter, DumpRequest, FILTER_KEYS, parseU32Text, u32Of, checkConfigKeys } from "./filter";
+export { Filter, DumpRequest, checkConfigKeys } from "./filter";
+export { FILTER_KEYS } from "./filter-keys";
+export { parseU32Text, u32Of } from "./filter-values";
 export { Cidr, PortRange, parseAddr } from "./addr";
+export { formatAddr } from "./addr-format";
 export { ByteBuf } from "./buf";
-export { renderText, renderJson, setRenderClock, setLabelNames, formatAddr, TEXT_EXTENDED, TEXT_ID, TEXT_LABELS, TEXT_EVENT, JSON_EVENT, JSON_RESYNC } from "./render";
+export { renderText, renderJson, setRenderClock, setLabelNames, TEXT_EXTENDED, TEXT_ID, TEXT_LABELS, TEXT_EVENT, JSON_EVENT, JSON_RESYNC } from "./render";
 export { JsonValue, JsonKind, parseJson, jsonError } from "./json";
 export { JsonWriter } from "./json-writer";
 export { log, logError, logWarn, logInfo, logDebug, fail, Level } from "./log";

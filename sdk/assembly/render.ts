@@ -226,14 +226,3 @@ export function renderJson(b: ByteBuf, e: Entry, flags: i32 = 0): void {
   if (sl > 0) b.ascii(",\"secctx\":\"").jsonBytes(e.secctxPtr, sl).byte(34);
   b.ascii("}\n");
 }
-
-// Scratch for the allocating conveniences (Tuple.srcString etc.).
-let scratch: ByteBuf | null = null;
-/** Format an address (4 or 16 bytes at p) as a new string. Allocates. */
-export function formatAddr(p: usize, len: i32): string {
-  if (!scratch) scratch = new ByteBuf(64);
-  const s = scratch!;
-  s.reset();
-  s.addr(p, len);
-  return s.toString();
-}

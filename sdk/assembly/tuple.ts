@@ -10,7 +10,7 @@ import {
   CTA_PROTO_ICMP_TYPE, CTA_PROTO_ICMP_CODE, CTA_PROTO_ICMPV6_ID, CTA_PROTO_ICMPV6_TYPE,
   CTA_PROTO_ICMPV6_CODE, AF_INET, AF_INET6,
 } from "./ctnetlink";
-import { formatAddr } from "./render";
+import { formatAddr } from "./addr-format";
 
 // Scratch iterators shared by every tuple parse (parsing is not re-entrant and never nests
 // deeper than two levels: tuple -> ip|proto).

@@ -10,6 +10,9 @@ import { join } from 'node:path';
 import { PluginRun, pluginPath, testPluginPath, built, root } from './harness.js';
 import { batch, TCP, IPS } from '../helpers/ctmsg.js';
 import { readWasm } from '../../host/runtime/wasm-binary.js';
+import filterTable from '../../sdk/filters.json' with { type: 'json' };
+// @ts-expect-error: plain ESM script without typings
+import { expandManifest } from '../../scripts/gen-filters.mjs';
 
 const abi = JSON.parse(readFileSync(join(root, 'sdk', 'abi.json'), 'utf8'));
 const FIRST_PARTY = readdirSync(join(root, 'plugins')).filter((n) => existsSync(join(root, 'plugins', n, `${n}.ts`))).sort();
@@ -47,13 +50,16 @@ if (!FIRST_PARTY.every((n) => built(pluginPath(n))) || !built(testPluginPath('pr
       assert.is(mem.maximum ?? mem.max, 256);
     });
 
-    test(`${name}: manifest = source manifest + module + sha256`, () => {
+    test(`${name}: manifest = source manifest (+ the filter keys of sdk/filters.json when it takes them) + module + sha256`, () => {
       const src = JSON.parse(readFileSync(join(root, 'plugins', name, 'manifest.json'), 'utf8'));
       const out = JSON.parse(readFileSync(join(root, 'dist', 'plugins', `${name}.manifest.json`), 'utf8'));
       assert.is(out.module, `${name}.wasm`);
       assert.is(out.sha256, createHash('sha256').update(readFileSync(pluginPath(name))).digest('hex'));
       const { module, sha256, ...rest } = out;
-      assert.equal(rest, src);
+      assert.equal(rest, expandManifest(src));
+      if (src.config.filterKeys !== undefined) {
+        for (const key of Object.keys(filterTable.keys)) assert.ok(typeof out.config.properties[key]?.doc === 'string', `${name}: ${key} is documented`);
+      }
       assert.is(src.name, name);
       assert.is(src.abi, abi.version);
       assert.ok(Array.isArray(src.capabilities.operations) && (src.capabilities.operations.includes('read') || src.capabilities.operations.includes('events'))); // flowlog: events only

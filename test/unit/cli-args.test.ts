@@ -7,7 +7,8 @@ import * as assert from 'uvu/assert';
 import { COMMANDS, OPTIONS, parseArgs, UsageError } from '../../host/cli/args.js';
 import { describe } from '../../host/cli/errors.js';
 import { EXIT, EXIT_TABLE, exitTableText } from '../../host/exit-codes.js';
-import { filterFromFlags, parseStatus } from '../../host/cli/filter.js';
+import { filterFromFlags } from '../../host/cli/filter.js';
+import { parseStatus } from '../../host/conntrack/validate.js';
 import { commandHelp, mainHelp } from '../../host/cli/help.js';
 import { main } from '../../host/cli/main.js';
 import { narrowScope, resolvePluginFile } from '../../host/cli/plugins.js';
@@ -154,6 +155,18 @@ test('--orig-zone / --reply-zone are plugin filters only (not the kernel zone fi
   assert.equal(f.kernel, {});
   assert.equal(f.scope, {});
   assert.throws(() => filterFromFlags({ origZone: '70000' }), (e: CtError) => e.kind === 'usage' && /orig-zone/.test(e.message));
+});
+
+test('--icmp-type/--icmp-code/--icmp-id (and --icmpv6-*) filter list, delete, update and events; -p icmp or icmpv6 required', () => {
+  for (const cmd of ['list', 'delete', 'update', 'events']) {
+    const p = parseArgs([cmd, '-p', 'icmpv6', '--icmpv6-type', '128', '--icmp-code', '0', '--icmpv6-id=1111']);
+    assert.equal(filterFromFlags(p.opts).config, { proto: 'icmpv6', icmp_type: 128, icmp_code: 0, icmp_id: 1111 });
+  }
+  assert.throws(() => filterFromFlags({ icmpType: '8' }), (e: CtError) => e.kind === 'usage' && /--icmp-type filters icmp and icmpv6 entries: give -p icmp or -p icmpv6/.test(e.message));
+  assert.throws(() => filterFromFlags({ proto: 'udp', icmpId: '1' }), (e: CtError) => e.kind === 'usage' && /give -p icmp/.test(e.message));
+  assert.throws(() => filterFromFlags({ proto: 'icmp', icmpType: '256' }), (e: CtError) => e.kind === 'usage' && /icmp type: "256" is out of range/.test(e.message));
+  assert.throws(() => filterFromFlags({ proto: 'icmp', icmpId: '65536' }), (e: CtError) => e.kind === 'usage' && /icmp id/.test(e.message));
+  usage(['flush', '--icmp-type', '8'], /not an option of `ctplug flush`/);
 });
 
 test('-l/--label is a plugin filter of label bits (all must be set)', () => {

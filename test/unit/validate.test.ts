@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CtError } from '../../host/conntrack/errors.js';
-import { netnsPath, parseAddress, parseCidr, parseFamily, parseMark, parsePort, parseProtocol, parseTcpState, parseZone } from '../../host/conntrack/validate.js';
+import { netnsPath, parseAddress, parseCidr, parseEventKinds, parseFamily, parseMark, parsePort, parseProtocol, parseTcpState, parseZone } from '../../host/conntrack/validate.js';
 import { toNewEntry } from '../../host/conntrack/conntrack.js';
 
 function fails(fn: () => unknown, text: string, kind = 'usage') {
@@ -42,6 +42,14 @@ test('ports, marks, families, protocols, states', () => {
   fails(() => parseProtocol('tcpp'), 'not a supported protocol');
   assert.is(parseTcpState('established'), 3);
   fails(() => parseTcpState('OPEN'), 'not a TCP state');
+});
+
+test('event kinds (-e and EventSource): names in any case, ALL, duplicates once; the CLI and the library share this parser', () => {
+  assert.equal(parseEventKinds('new,Destroy'), ['NEW', 'DESTROY']);
+  assert.equal(parseEventKinds('NEW,NEW'), ['NEW']);
+  assert.equal(parseEventKinds('all'), ['NEW', 'UPDATE', 'DESTROY']);
+  fails(() => parseEventKinds('NEW,BOGUS'), '"BOGUS" is not an event type: use NEW, UPDATE, DESTROY or ALL');
+  fails(() => parseEventKinds(' , '), 'no event type given');
 });
 
 test('addresses and CIDRs: both families, prefix checked, host bits refused', () => {

@@ -4,6 +4,7 @@
 // events delivered, overruns, resyncs (from the run's stats). Says plainly when the namespace
 // sends no events (nf_conntrack_events=0) and, for formats that carry them, when counters or
 // start/stop times are off; --acct / --timestamp turn those on.
+import { parseEventKinds } from '../../conntrack/validate.js';
 import type { Parsed } from '../args.js';
 import { UsageError } from '../args.js';
 import { outputFormat, preflight, summary } from '../common.js';
@@ -13,7 +14,6 @@ import { runBuiltinPlugin, stdoutWrite } from '../plugins.js';
 import { AbortError } from '../../netlink/abort.js';
 import type { RunStats } from '../../runtime/protocol.js';
 
-const KINDS = ['NEW', 'UPDATE', 'DESTROY'];
 /** SO_RCVBUFFORCE takes an int; the kernel doubles it. */
 const MAX_BUFFER = 1024 * 1024 * 1024;
 function plural(n: number, one: string, many = `${one}s`): string {
@@ -33,12 +33,7 @@ export async function run(p: Parsed): Promise<ExitCode> {
   const f = filterFromFlags(p.opts);
   const output = outputFormat(p.opts.output, 'events');
   const config: Record<string, unknown> = { ...f.config, output };
-  if (p.opts.eventMask !== undefined) {
-    const kinds = p.opts.eventMask.split(',').map((k) => k.trim().toUpperCase()).filter(Boolean);
-    const bad = kinds.find((k) => !KINDS.includes(k) && k !== 'ALL');
-    if (bad || !kinds.length) throw new UsageError(`-e ${JSON.stringify(p.opts.eventMask)}: use NEW, UPDATE, DESTROY or ALL, comma separated`, 'events');
-    if (!kinds.includes('ALL')) config.kinds = kinds.map((k) => k.toLowerCase());
-  }
+  if (p.opts.eventMask !== undefined) config.kinds = parseEventKinds(p.opts.eventMask).map((k) => k.toLowerCase());
   if (p.opts.limit !== undefined) {
     if (!/^[1-9]\d{0,8}$/.test(p.opts.limit)) throw new UsageError(`--count ${JSON.stringify(p.opts.limit)}: use a count from 1`, 'events');
     config.limit = Number(p.opts.limit);

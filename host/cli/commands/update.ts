@@ -12,14 +12,14 @@
 import { LABEL_BYTES, parseLabels } from '../../conntrack/labels.js';
 import { SETTABLE_STATUS, type Change } from '../../conntrack/request.js';
 import { scanEntry } from '../../conntrack/scope.js';
-import { parseMark, parseU32 } from '../../conntrack/validate.js';
+import { parseMark, parseStatus, parseU32 } from '../../conntrack/validate.js';
 import { splitMessages } from '../../netlink/message.js';
 import { UsageError, type Parsed } from '../args.js';
 import { openConntrack, outputFormat, preflight, summary } from '../common.js';
 import { entryKey, jsonKey } from '../entry-key.js';
 import { CliError } from '../errors.js';
 import { EXIT, type ExitCode } from '../../exit-codes.js';
-import { filterFromFlags, parseStatus, type FlagFilter } from '../filter.js';
+import { filterFromFlags, type FlagFilter } from '../filter.js';
 import { openBuiltinPlugin, type BuiltinPlugin } from '../plugins.js';
 import { Progress } from '../progress.js';
 
