@@ -51,7 +51,7 @@ export interface Case {
   seed: SeedName;
   /** conntrack's argv (without `conntrack`); `{file}` is replaced by the path of `file`. */
   args: string[];
-  stdin?: string;
+  /** The content of the file `{file}` names (for -R/--load-file). */
   file?: string;
   /** -E cases: command lines run by conntrack in both namespaces while both listen. */
   events?: string[];
@@ -63,7 +63,7 @@ export interface Case {
   oracle?: Oracle;
 }
 
-type Extra = Partial<Pick<Case, 'stdin' | 'file' | 'events' | 'name'>>;
+type Extra = Partial<Pick<Case, 'file' | 'events' | 'name'>>;
 const split = (args: string) => args.trim().split(/\s+/).filter(Boolean);
 const named = (seed: string, args: string, x?: Extra) => x?.name ?? `${seed}: ${args.trim()}${x?.events ? ` <- ${x.events.join(' ; ')}` : ''}`;
 

@@ -70,8 +70,8 @@ async function runCase(twins: Twins, c: Case): Promise<Result> {
   }
   try {
     const [conntrack, ctplug] = c.events ? await runEvents(twins, c, args) : await Promise.all([
-      twins.conntrack(twins.a, args, c.stdin),
-      twins.ctplug(twins.b, args, c.stdin).done,
+      twins.conntrack(twins.a, args),
+      twins.ctplug(twins.b, args).done,
     ]);
     const [ta, tb] = await tablesAfter(twins, c);
     const diffs = c.status === 'differs' ? checkDocumented(c, conntrack, ctplug, ta, tb, twins.pristine) : compare(c, conntrack, ctplug, ta, tb);

@@ -90,6 +90,7 @@ const nat = [
   '-I -p tcp -s 10.4.0.5 -d 203.0.113.1 --sport 1000 --dport 80 --state ESTABLISHED -t 3600 --src-nat 198.51.100.2 --dst-nat 192.168.1.7',
   '-I -p udp -s 2001:db8:4::1 -d 2001:db8:4::99 --sport 1000 --dport 53 -t 3600 --dst-nat [2001:db8:4::5]:5353',
   '-I -p udp -s 2001:db8:4::2 -d 2001:db8:4::99 --sport 1000 --dport 53 -t 3600 --src-nat 2001:db8:4::7',
+  '-I -p udp -s 2001:db8:4::3 -d 2001:db8:4::99 --sport 1000 --dport 53 -t 3600 --src-nat 2001:db8:4::8',
   '-I -p udp -s 10.4.0.6 -d 203.0.113.1 --sport 1000 --dport 53 -t 3600',
   '-I -p udp -s 10.4.0.7 -d 203.0.113.1 --sport 1000 --dport 53 -r 192.168.7.7 -q 10.4.0.7 --reply-port-src 53 --reply-port-dst 1000 -t 3600',
 ];

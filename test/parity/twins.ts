@@ -65,22 +65,22 @@ export class Twins {
    * argv started inside `ns`, seeing the seed's connlabel.conf if it has one (an overlay of its
    * own per process: two overlay mounts cannot share a work folder).
    */
-  start(ns: string, argv: string[], opts: { input?: string } = {}): Running {
+  start(ns: string, argv: string[]): Running {
     // nsenter joins the network namespace only (ip netns exec also makes a mount namespace and
     // remounts /sys, which costs more than conntrack itself and changes nothing for these tools)
-    if (!this.seed.connlabels) return start(['nsenter', `--net=/run/netns/${ns}`, ...argv], opts);
+    if (!this.seed.connlabels) return start(['nsenter', `--net=/run/netns/${ns}`, ...argv]);
     const dir = connlabelConfDir(this.seed.connlabels);
-    const r = start(connlabelArgv(dir, ns, argv), opts);
+    const r = start(connlabelArgv(dir, ns, argv));
     void r.done.finally(() => rmSync(dir, { recursive: true, force: true }));
     return r;
   }
 
-  conntrack(ns: string, args: string[], input?: string): Promise<Outcome> {
-    return this.start(ns, ['conntrack', ...args], { input }).done;
+  conntrack(ns: string, args: string[]): Promise<Outcome> {
+    return this.start(ns, ['conntrack', ...args]).done;
   }
 
-  ctplug(ns: string, args: string[], input?: string): Running {
-    return this.start(ns, [process.execPath, this.cli, ...args], { input });
+  ctplug(ns: string, args: string[]): Running {
+    return this.start(ns, [process.execPath, this.cli, ...args]);
   }
 
   /** Once per pair: lo up, sysctls, nft ruleset. */

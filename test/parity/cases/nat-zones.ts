@@ -6,7 +6,7 @@ import { same, todo, type Case } from '../case.js';
 const NAT_FILTERS = [
   '-n', '-g', '-j', '--src-nat', '--dst-nat', '--any-nat', '-n -g',
   '-n 198.51.100.1', '-n 198.51.100.1:2000', '-n 198.51.100.2', '-g 192.168.1.5', '-g 192.168.1.5:8080', '-g 192.168.1.5:80',
-  '-j 198.51.100.1', '-j 192.168.1.7', '--dst-nat [2001:db8:4::5]:5353', '--src-nat 2001:db8:4::7', '-g -p tcp', '-n -f ipv6',
+  '-j 198.51.100.1', '-j 192.168.1.7', '--dst-nat [2001:db8:4::5]:5353', '-g -p tcp', '-n -f ipv6',
 ];
 
 const NAT_CREATES = [
@@ -31,6 +31,8 @@ export const NAT_ZONE_CASES: Case[] = [
   ...NAT_FILTERS.slice(0, 12).map((f) => (f.includes('-j') || f.includes('any-nat') ? same('nat', `-D ${f}`) : todo(4, 'nat', `-D ${f}`))),
   todo(4, 'nat', '-U -n -m 0x3'), todo(4, 'nat', '-U -g 192.168.1.5 -m 0x3'), same('nat', '-U -j -m 0x3'),
   todo(4, 'nat', '-E -n', { events: ['-I -p udp -s 10.4.9.1 -d 203.0.113.1 --sport 1 --dport 53 -t 60 --src-nat 198.51.100.3', '-I -p udp -s 10.4.9.2 -d 203.0.113.1 --sport 1 --dport 53 -t 60'] }),
+  // conntrack compares only an IPv4 NAT address: --src-nat 2001:db8:4::7 also lists the SNAT to ::8
+  todo(4, 'nat', '-L --src-nat 2001:db8:4::7', { target: 'differs (fixed): only the SNAT to 2001:db8:4::7' }),
   same('nat', '-L -n -j'),
   same('nat', '-L -j -g'),
   same('nat', '-L -p tcp'),
