@@ -52,8 +52,8 @@ for (const layer of layers) {
       passed += ok; skipped += skip; failed += total - ok; // uvu's Total excludes skipped tests
       const note = skip ? ` (${skip} skipped)` : '';
       process.stdout.write(`ok   ${rel}: ${ok}/${total}${note} ${ms} ms\n`);
-      // Skips say why, loudly (e.g. integration tests when not root).
-      for (const line of out.split('\n')) if (line.startsWith('SKIP')) process.stdout.write(`     ${line}\n`);
+      // Skips say why, loudly (e.g. integration tests when not root); so do cases that passed only when run again.
+      for (const line of out.split('\n')) if (line.startsWith('SKIP') || line.startsWith('FLAKY')) process.stdout.write(`     ${line}\n`);
     }
   }
 }

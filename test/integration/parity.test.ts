@@ -23,6 +23,8 @@ if (!skip) {
     for (const r of await runCases(asserted, cli.entry, { lanes: Number(process.env.PARITY_LANES ?? 3) })) results.set(r.case, r);
     const n = tally([...results.values()]);
     process.stdout.write(`parity: ${n.run} cases in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${n.identical} identical, ${n.documented} deliberately different, ${n.failed.length} not as they should be; ${CASES.length - asserted.length} todo\n`);
+    // A case that passed only on its second run says so, on the line CI shows.
+    for (const r of n.flaky) process.stdout.write(`FLAKY parity case, passed on its second run: ${describeResult(r).replace(/\n\s*/g, ' | ')}\n`);
   });
   t.after(() => cli.remove());
 }

@@ -78,6 +78,8 @@ export const PROTOCOL_CASES: Case[] = [
   same('protos', '-I -p tcp -s 10.3.0.1 -d 10.3.1.1 --sport 1001 --dport 2001 --state ESTABLISHED -t 10'),
   same('empty', '-I -p tcp -s 10.30.0.1 -d 10.30.1.1 --sport 1 --state ESTABLISHED -t 100'),
   same('empty', '-I -p tcp -s 10.30.0.1 -d 10.30.1.1 --sport 1 --dport 2 --state BOGUS -t 100'),
-  sameOrTodo(3, 'empty', '-I -p sctp -s 10.30.0.1 -d 10.30.1.1 --sport 1 --dport 2 --state BOGUS --orig-vtag 1 --reply-vtag 2 -t 100'),
+  // conntrack's SCTP state lookup runs past its 8 names into NULL: any other name is a segfault (exit 139)
+  todo(3, 'empty', '-I -p sctp -s 10.30.0.1 -d 10.30.1.1 --sport 1 --dport 2 --state BOGUS --orig-vtag 1 --reply-vtag 2 -t 100', { target: 'differs (fixed): refused, exit 2' }),
+  todo(3, 'protos', '-L -p sctp --state HEARTBEAT_SENT', { target: 'differs (fixed): the kernel\'s HEARTBEAT_SENT state, 0 entries' }),
   same('empty', '-I -p dccp -s 10.30.0.1 -d 10.30.1.1 --sport 1 --dport 2 --state OPEN --role nobody -t 100'),
 ];

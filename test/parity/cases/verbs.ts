@@ -47,6 +47,14 @@ export const VERB_CASES: Case[] = [
   same('mix', '-L -p tcp --sta ESTABLISHED'), same('mix', '-L --proto tcp'), todo(7, 'mix', '-L --statu ASSURED'),
   todo(7, 'mix', '-L -o ext'), same('mix', '-L --zone=5'), same('mix', '-L -w5'), same('mix', '-L --src=10.0.0.1'),
   same('mix', '-L --stat'),
+  // The long spelling of every --help option not spelled out elsewhere.
+  same('mix', '-L --family ipv6'), same('mix', '-L --output extended'), same('labels', '-L --label web'), same('labels', '-L -o labels'),
+  same('empty', '-I -p udp -s 10.40.0.1 -d 10.40.1.1 --sport 1 --dport 2 --timeout 100'),
+  same('empty', '-E --event-mask NEW', { events: [`-I ${NEW_UDP}`] }), same('empty', '-E --buffer-size 2000000', { events: [`-I ${NEW_UDP}`] }),
+  todo(6, 'traffic', '-L --zero'), todo(9, 'mix', '-L --secmark 0'), todo(3, 'protos', '-L -p gre --reply-key-dst 5'),
+  // Deprecated, in the man page: -i/--id (a filter in -D/-U/-G), -a/--nat-range (ignored with a warning).
+  todo(9, 'mix', '-D -s 10.0.0.1 -i 5'), same('mix', '-L -i 5'),
+  todo(9, 'empty', `-I ${NEW_UDP} -a 10.40.9.9`),
   // Tables.
   todo(6, 'mix', '-L conntrack'), todo(6, 'mix', '-L conn -p tcp'),
   todo(6, 'mix', '-L dying'), todo(6, 'mix', '-L unconfirmed'), todo(6, 'mix', '-L dy'),
