@@ -76,8 +76,9 @@ export const VERB_CASES: Case[] = [
   same('mix', '-I -p udp -s 10.40.0.1 -d 10.40.1.1 --sport 1 --dport 2'),
   same('mix', '-F -s 10.0.0.1'), same('mix', '-S -p tcp'), same('mix', '-C -p tcp'),
   same('mix', '-L -p tcp --sport 1 --icmp-type 8'),
-  // Half a reply tuple: conntrack sends it and the kernel refuses it (exit 1); ctplug ignores -r and creates.
-  todo(9, 'mix', '-I -p tcp -s 10.40.0.1 -d 10.40.1.1 --sport 1 --dport 2 --state ESTABLISHED -t 100 -r 10.40.1.1', { target: 'refuse the half reply tuple' }),
+  // Half a reply tuple: conntrack sends it and the kernel refuses it (exit 1); ctplug completes it from the original.
+  differs('extension: a half reply tuple (-r without -q) is completed from the original tuple', 'mix', '-I -p tcp -s 10.40.0.1 -d 10.40.1.1 --sport 1 --dport 2 --state ESTABLISHED -t 100 -r 10.40.9.9',
+    { code: EXIT.OK, tableHas: /src=10\.40\.0\.1 .*src=10\.40\.9\.9 dst=10\.40\.0\.1 sport=2 dport=1/ }, { code: 1, stderr: /invalid parameters/, table: 'unchanged' }),
   // -c/--secmark (in --help): a filter in list/delete/update/events, a value in create.
   todo(9, 'mix', '-L -c 0'), todo(9, 'mix', '-L -c 5'), same('mix', '-D -c 5'),
   // A repeated -l means all those labels (conntrack merges them).
