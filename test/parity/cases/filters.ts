@@ -29,7 +29,7 @@ export const FILTERS: [string, Item?][] = [
 const SYNONYMS = new Set(['--src 10.0.0.2', '--orig-src 10.0.0.2', '--dst 198.51.100.1', '--orig-dst 198.51.100.1', '--reply-src 198.51.100.1', '--reply-dst 10.0.0.3',
   '-p 17', '-p TCP', '--protonum udp', '--mark 1', '--status ASSURED', '--zone 5', '-p tcp --orig-port-dst 22', '-p tcp --orig-port-src 40000',
   ...['SYN_RECV', 'FIN_WAIT', 'CLOSE_WAIT', 'LAST_ACK', 'CLOSE'].map((s) => `-p tcp --state ${s}`)]);
-/** Update: the filters whose selection differs in kind (an update changes what a delete would remove). */
+/** Update: one filter of each kind (every update re-seeds the table; the full matrix is -L's and -D's). */
 const UPDATE_SET = ['-s 10.0.0.1', '-s 10.0.0.0/24', '-s 10.0.0.5/24', '-d 198.51.100.0/24', '-r 198.51.100.1', '-q 10.0.1.2', '-s 2001:db8::/64', '-q 2001:db8::2',
   '-p tcp', '-p icmp', '-f ipv4', '-f ipv6', '-f ipv6 -p udp', '-p tcp --dport 443', '-p tcp -s 10.0.0.1 -d 198.51.100.1 --sport 40000 --dport 443',
   '-p tcp --state ESTABLISHED', '-p tcp --state LISTEN', '-w 5', '-w 0', '-p icmp --icmp-type 8', '-s 10.0.0.0 --mask-src 255.255.255.0'];
