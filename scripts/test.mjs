@@ -52,8 +52,11 @@ for (const layer of layers) {
       passed += ok; skipped += skip; failed += total - ok; // uvu's Total excludes skipped tests
       const note = skip ? ` (${skip} skipped)` : '';
       process.stdout.write(`ok   ${rel}: ${ok}/${total}${note} ${ms} ms\n`);
-      // Skips say why, loudly (e.g. integration tests when not root); measurements are shown too.
-      for (const line of out.split('\n')) if (line.startsWith('SKIP') || line.startsWith('MEASURED')) process.stdout.write(`     ${line}\n`);
+      // Skips say why, loudly (e.g. integration tests when not root); measurements are shown too, and so are
+      // parity cases that passed only when run again.
+      for (const line of out.split('
+')) if (/^(SKIP|MEASURED|FLAKY)/.test(line)) process.stdout.write(`     ${line}
+`);
     }
   }
 }

@@ -112,17 +112,33 @@ c.on('close', () => process.exit(got >= +n ? 0 : 1)); setTimeout(() => process.e
 } as const;
 
 /**
- * `argv` run in `ns` with `labels` (bit -> name) as /etc/xtables/connlabel.conf, the only place
- * conntrack-tools (and ctplug, to match it) read label names from: in a private mount namespace
- * with an overlay on /etc that holds the file, so the machine's /etc is not touched.
+ * A folder holding `labels` (bit -> name) as xtables/connlabel.conf, for connlabelArgv; remove it
+ * when done. /etc/xtables/connlabel.conf is the only place conntrack-tools (and ctplug, to match it)
+ * read label names from.
  */
-export function withConnlabelConf(ns: string, labels: Record<number, string>, argv: string[]): { code: number; stdout: string; stderr: string } {
+export function connlabelConfDir(labels: Record<number, string>): string {
   const dir = mkdtempSync(join(tmpdir(), 'ctplug-labels-'));
+  for (const d of ['upper', 'work', 'upper/xtables']) mkdirSync(join(dir, d), { recursive: true });
+  writeFileSync(join(dir, 'upper/xtables/connlabel.conf'), Object.entries(labels).map(([b, n]) => `${b} ${n}\n`).join(''));
+  return dir;
+}
+
+/**
+ * The command line that runs `argv` in `ns` seeing the connlabel.conf of `dir` (connlabelConfDir):
+ * in a private mount namespace with an overlay on /etc that holds the file, so the machine's /etc
+ * is not touched.
+ */
+export function connlabelArgv(dir: string, ns: string, argv: string[]): string[] {
+  const script = 'mount --make-rprivate / && mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1/upper,workdir=$1/work" /etc && shift && exec ip netns exec "$@"';
+  return ['unshare', '-m', 'sh', '-c', script, 'sh', dir, ns, ...argv];
+}
+
+/** `argv` run in `ns` with `labels` (bit -> name) as /etc/xtables/connlabel.conf (connlabelArgv). */
+export function withConnlabelConf(ns: string, labels: Record<number, string>, argv: string[]): { code: number; stdout: string; stderr: string } {
+  const dir = connlabelConfDir(labels);
   try {
-    for (const d of ['upper', 'work', 'upper/xtables']) mkdirSync(join(dir, d), { recursive: true });
-    writeFileSync(join(dir, 'upper/xtables/connlabel.conf'), Object.entries(labels).map(([b, n]) => `${b} ${n}\n`).join(''));
-    const script = 'mount --make-rprivate / && mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1/upper,workdir=$1/work" /etc && shift && exec ip netns exec "$@"';
-    const r = spawnSync('unshare', ['-m', 'sh', '-c', script, 'sh', dir, ns, ...argv], { encoding: 'utf8', env: { ...process.env, CTPLUG_DEBUG: '' } });
+    const [cmd, ...rest] = connlabelArgv(dir, ns, argv);
+    const r = spawnSync(cmd, rest, { encoding: 'utf8', env: { ...process.env, CTPLUG_DEBUG: '' } });
     return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
   } finally {
     rmSync(dir, { recursive: true, force: true });

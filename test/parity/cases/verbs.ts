@@ -1,0 +1,86 @@
+// conntrack's commands and how they are spelled: the letters, the long names (--dump, --delete,
+// --update, --get, --flush, --counter, --stats, --event, --create, --add), getopt's unambiguous
+// abbreviations, the tables (conntrack, expect, dying, unconfirmed), -R/--load-file, -C, -S, -V,
+// and command-line mistakes.
+import { EXIT } from '../../../host/cli/exit-codes.js';
+import { differs, same, todo, type Case } from '../case.js';
+
+const TUPLE = '-p tcp -s 10.0.0.4 -d 198.51.100.1 --sport 40003 --dport 443';
+const NEW_UDP = '-p udp -s 10.40.0.1 -d 10.40.1.1 --sport 1 --dport 2 -t 100';
+
+/** A load file as conntrack -o save writes one, and a mixed one. */
+const LOAD_CREATE = [
+  '-I -p udp -s 10.41.0.1 -d 10.41.1.1 --sport 1 --dport 2 -t 100',
+  '-I -p tcp -s 10.41.0.2 -d 10.41.1.1 --sport 1 --dport 2 --state ESTABLISHED -t 100 -w 9 -m 5',
+  '# a comment',
+  '',
+  '-A -p udp -s 10.0.1.1 -d 198.51.100.53 --sport 50001 --dport 53 -t 100',
+].join('\n') + '\n';
+const LOAD_MIXED = [
+  '-D -s 10.0.0.1',
+  '-U -s 10.0.0.2 -m 0x55',
+  '-I -p icmp -s 10.41.0.3 -d 10.41.1.1 --icmp-type 8 --icmp-code 0 --icmp-id 3 -t 100',
+].join('\n') + '\n';
+
+export const VERB_CASES: Case[] = [
+  // The letters and their long names.
+  todo(7, 'mix', '--dump'), todo(7, 'mix', '--dump -p tcp'), todo(7, 'mix', '--du -p tcp'),
+  todo(7, 'mix', '--delete -s 10.0.0.1'), todo(7, 'mix', '--dele -s 10.0.0.1'),
+  todo(7, 'mix', '--update -s 10.0.0.2 -m 9'),
+  todo(7, 'mix', `--get ${TUPLE}`),
+  todo(7, 'mix', '--flush'), todo(7, 'mix', '--fl'),
+  todo(7, 'mix', '--counter'), todo(7, 'mix', '--count'),
+  todo(7, 'mix', '--stats'),
+  todo(7, 'empty', `--create ${NEW_UDP}`), todo(7, 'empty', `--cr ${NEW_UDP}`),
+  todo(7, 'empty', '--event', { events: [`-I ${NEW_UDP}`] }),
+  todo(7, 'empty', `-A ${NEW_UDP}`), todo(7, 'mix', '-A -p udp -s 10.0.1.1 -d 198.51.100.53 --sport 50001 --dport 53 -t 100'),
+  todo(7, 'empty', `--add ${NEW_UDP}`),
+  same('mix', '-C'), same('empty', '-C'),
+  same('mix', '-S'),
+  same('mix', `-G ${TUPLE}`),
+  same('mix', `-G ${TUPLE} -o extended`),
+  todo(6, 'mix', `-G ${TUPLE} -o xml`),
+  same('mix', `-G ${TUPLE} -o id`),
+  // getopt_long: any unambiguous prefix of a long option is that option.
+  todo(7, 'mix', '-L --zo 5'), todo(7, 'mix', '-L --fam ipv6'), todo(7, 'mix', '-L --prot tcp'), todo(7, 'mix', '-L --mar 1'),
+  todo(7, 'mix', '-L --orig-s 10.0.0.1'), todo(7, 'mix', '-L --reply-d 10.0.0.3'), todo(7, 'mix', '-L -p tcp --dp 443'),
+  same('mix', '-L -p tcp --sta ESTABLISHED'), same('mix', '-L --proto tcp'), todo(7, 'mix', '-L --statu ASSURED'),
+  todo(7, 'mix', '-L -o ext'), same('mix', '-L --zone=5'), same('mix', '-L -w5'), same('mix', '-L --src=10.0.0.1'),
+  same('mix', '-L --stat'),
+  // The long spelling of every --help option not spelled out elsewhere.
+  same('mix', '-L --family ipv6'), same('mix', '-L --output extended'), same('labels', '-L --label web'), same('labels', '-L -o labels'),
+  same('empty', '-I -p udp -s 10.40.0.1 -d 10.40.1.1 --sport 1 --dport 2 --timeout 100'),
+  same('empty', '-E --event-mask NEW', { events: [`-I ${NEW_UDP}`] }), same('empty', '-E --buffer-size 2000000', { events: [`-I ${NEW_UDP}`] }),
+  todo(6, 'traffic', '-L --zero'), todo(9, 'mix', '-L --secmark 0'), todo(3, 'protos', '-L -p gre --reply-key-dst 5'),
+  // Deprecated, in the man page: -i/--id (a filter in -D/-U/-G), -a/--nat-range (ignored with a warning).
+  todo(9, 'mix', '-D -s 10.0.0.1 -i 5'), same('mix', '-L -i 5'),
+  todo(9, 'empty', `-I ${NEW_UDP} -a 10.40.9.9`),
+  // Tables.
+  todo(6, 'mix', '-L conntrack'), todo(6, 'mix', '-L conn -p tcp'),
+  todo(6, 'mix', '-L dying'), todo(6, 'mix', '-L unconfirmed'), todo(6, 'mix', '-L dy'),
+  same('mix', '-L bogus'), same('mix', '-D dying -s 10.0.0.1'),
+  todo(6, 'mix', '-C conntrack'), todo(6, 'mix', '-F conntrack'),
+  // -R / --load-file: conntrack -I/-A/-D/-U/-F lines, no summary line.
+  todo(6, 'mix', '-R {file}', { file: LOAD_CREATE, name: 'mix: -R FILE with -I/-A lines' }),
+  todo(6, 'mix', '--load-file {file}', { file: LOAD_MIXED, name: 'mix: --load-file FILE with -D/-U/-I lines' }),
+  todo(6, 'mix', '-R {file}', { file: '-F\n', name: 'mix: -R FILE with -F' }),
+  same('mix', '-R {file}', { file: '-L\n', name: 'mix: -R FILE with -L (refused)' }),
+  todo(6, 'mix', '-R {file}', { file: '-I -p udp -s 10.41.0.1 -d 10.41.1.1 --sport 1 --dport 2 -t 100\n-I -p udp -s 10.41.0.1 -d 10.41.1.1 --sport 1 --dport 2 -t 100\n', name: 'mix: -R FILE whose second line fails' }),
+  // Version, help, and command-line mistakes: exit 2 (PARAMETER_PROBLEM) in both, nothing done.
+  todo(7, 'mix', '-V'),
+  same('mix', '-L -D'), same('mix', '-L --bogus'), same('mix', '-X'), same('mix', '-L -s'), same('mix', '-L -s 10.0.0.300'),
+  same('mix', '-L -s 10.0.0.0/33'), same('mix', '-L -s 10.0.0.1 -d 2001:db8::1'), same('mix', '-L -f ipv4 -s 2001:db8::1'),
+  same('mix', '-L -f ipx'), same('mix', '-L -u BOGUS'), same('mix', '-L -o bogus'), same('mix', '-L -t 10'),
+  same('mix', '-L -e NEW'), same('mix', '-E -p tcp -z'),
+  same('mix', '-G -s 10.0.0.4 -d 198.51.100.1'), same('mix', '-G -p tcp -s 10.0.0.4 --sport 40003 --dport 443'),
+  same('mix', '-I -p udp -s 10.40.0.1 -d 10.40.1.1 --sport 1 --dport 2'),
+  same('mix', '-F -s 10.0.0.1'), same('mix', '-S -p tcp'), same('mix', '-C -p tcp'),
+  same('mix', '-L -p tcp --sport 1 --icmp-type 8'),
+  // Half a reply tuple: conntrack sends it and the kernel refuses it (exit 1); ctplug completes it from the original.
+  differs('extension: a half reply tuple (-r without -q) is completed from the original tuple', 'mix', '-I -p tcp -s 10.40.0.1 -d 10.40.1.1 --sport 1 --dport 2 --state ESTABLISHED -t 100 -r 10.40.9.9',
+    { code: EXIT.OK, tableHas: /src=10\.40\.0\.1 .*src=10\.40\.9\.9 dst=10\.40\.0\.1 sport=2 dport=1/ }, { code: 1, stderr: /invalid parameters/, table: 'unchanged' }),
+  // -c/--secmark (in --help): a filter in list/delete/update/events, a value in create.
+  todo(9, 'mix', '-L -c 0'), todo(9, 'mix', '-L -c 5'), same('mix', '-D -c 5'),
+  // A repeated -l means all those labels (conntrack merges them).
+  todo(7, 'labels', '-L -l web -l db'),
+];
