@@ -3,6 +3,7 @@
 // are 32-bit hashes, and in a table of 100k entries two share an id about once, so a selection by
 // id would sometimes take an entry that was not selected. Id, zone and original tuple do not collide.
 import { CTA_IP, CTA_PROTO, CTA_TUPLE } from '../conntrack/constants.js';
+import { entryZone } from '../conntrack/scope.js';
 import { parseAddress } from '../conntrack/validate.js';
 import { AttrDecoder } from '../netlink/attr.js';
 import { NLA_HDRLEN } from '../netlink/constants.js';
@@ -16,11 +17,16 @@ const SLOT: Record<number, number> = {
   [CTA_PROTO.ICMP_TYPE]: 4, [CTA_PROTO.ICMPV6_TYPE]: 4, [CTA_PROTO.ICMP_CODE]: 5, [CTA_PROTO.ICMPV6_CODE]: 5,
 };
 
-/** The key of an entry the match plugin printed as JSON (addresses parsed back to bytes; GRE's srckey/dstkey are its ports). */
-export function jsonKey(j: { id: number; zone?: number; protonum: number; orig: Record<string, unknown> }): string {
+/**
+ * The key of an entry the match plugin printed as JSON (addresses parsed back to bytes; GRE's
+ * srckey/dstkey are its ports). Its zone by the scanner's zone rule: "zone" is CTA_ZONE (0 when
+ * absent, which the kernel never sends), a tuple's "zone" its CTA_TUPLE_ZONE.
+ */
+export function jsonKey(j: { id: number; zone?: number; protonum: number; orig: Record<string, unknown>; reply?: Record<string, unknown> }): string {
   const o = j.orig;
   const n = (v: unknown) => (v === undefined ? undefined : Number(v));
-  return key(j.id, j.zone ?? 0, hex(parseAddress(o.src).bytes), hex(parseAddress(o.dst).bytes), [j.protonum, n(o.sport ?? o.srckey), n(o.dport ?? o.dstkey), n(o.id), n(o.type), n(o.code)]);
+  const zone = entryZone(j.zone ? j.zone : -1, n(o.zone) ?? -1, n(j.reply?.zone) ?? -1);
+  return key(j.id, zone, hex(parseAddress(o.src).bytes), hex(parseAddress(o.dst).bytes), [j.protonum, n(o.sport ?? o.srckey), n(o.dport ?? o.dstkey), n(o.id), n(o.type), n(o.code)]);
 }
 
 /** The same key from the kernel's bytes: `origTuple` is CTA_TUPLE_ORIG, header included (scanEntry). */

@@ -9,9 +9,10 @@ export type BackendSpec =
   /**
    * fake: entry messages back to back, as a dump carries them (one buffer: cheap to hand over);
    * `events`: scripted event batches (messages back to back) or 'overrun' (lost events), replayed
-   * to a subscriber; the run ends when the script does.
+   * to a subscriber; the run ends when the script does. `kernelRelease`: the kernel version
+   * the fake behaves as (before 6.8 it ignores zone filters in dumps and flushes).
    */
-  | { kind: 'fake'; table: Uint8Array; events?: (Uint8Array | 'overrun')[] };
+  | { kind: 'fake'; table: Uint8Array; events?: (Uint8Array | 'overrun')[]; kernelRelease?: string };
 
 export interface WorkerInit {
   plugin: string;

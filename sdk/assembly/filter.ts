@@ -10,7 +10,7 @@
 //   addr        address/CIDR matched against any of the four addresses (ctplug extension)
 //   sport, dport           port, "lo-hi" range, or a list        --sport, --dport (orig)
 //   reply_sport, reply_dport                                     --reply-port-src/dst
-//   zone        number or list of numbers (absent CTA_ZONE = 0) -w
+//   zone        number or list of numbers: the entry's zone (Entry.zoneId) -w
 //   orig_zone, reply_zone  per-direction tuple zone              --orig-zone, --reply-zone
 //   mark        number, or "value/mask" string                   -m
 //   mark_mask   number (mask for a numeric mark)
@@ -129,7 +129,7 @@ export class Filter {
     const set = this.set;
     if (set == 0) return true;
     if ((set & F_FAMILY) && e.family != this.family) return false;
-    if ((set & F_ZONE) && !anyInt(this.zones, <i64>e.zone)) return false;
+    if ((set & F_ZONE) && !anyInt(this.zones, <i64>e.zoneId)) return false;
     if ((set & F_MARK) && (e.mark & this.markMask) != (this.mark & this.markMask)) return false;
     if ((set & F_ID) && !this.ids.has(e.id)) return false;
     if (set & F_STATUS) {

@@ -132,16 +132,15 @@ test('planDump: "all zones" becomes one kernel dump per granted zone (<= 16)', (
   if (!p.ok) return;
   assert.equal(p.filters, [{ zone: 5 }, { zone: 7 }, { zone: 10 }, { zone: 11 }, { zone: 12 }]);
   assert.ok(p.kernelExact);
-  const entry = { family: 2, protocol: 6, zone: 7, origZone: 7, mark: 0 };
+  const entry = { family: 2, protocol: 6, zone: 7, mark: 0 };
   assert.ok(p.matcher.matches(entry));
-  assert.not.ok(p.matcher.matches({ ...entry, zone: 8, origZone: 8 }));
-  assert.not.ok(p.matcher.matches({ ...entry, origZone: 9 }), 'a CTA_TUPLE_ZONE outside the grant is outside');
+  assert.not.ok(p.matcher.matches({ ...entry, zone: 8 }));
 });
 
 test('planDump: more than 16 zones is one full dump re-checked by the scanner', () => {
   const p = planDump({ family: 0, protocol: 0 }, scope({ zones: [{ from: 4097, to: 65535 }] }));
   assert.ok(p.ok && p.filters.length === 1 && p.filters[0].zone === undefined && !p.kernelExact);
-  if (p.ok) assert.is(p.matcher.why({ family: 2, protocol: 6, zone: 5, origZone: 5, mark: 0 }), 'zone 5 is outside the grant');
+  if (p.ok) assert.is(p.matcher.why({ family: 2, protocol: 6, zone: 5, mark: 0 }), 'zone 5 is outside the grant');
 });
 
 test('planDump: explicit requests outside the grant are refused; inside ones narrow', () => {
@@ -156,9 +155,9 @@ test('planDump: explicit requests outside the grant are refused; inside ones nar
   if (!p.ok) return;
   assert.equal(p.filters, [{ family: 'ipv4', zone: 7, mark: 0x11, markMask: 0xff }]);
   assert.not.ok(p.kernelExact, 'protocol narrowing is the scanner\'s job');
-  assert.ok(p.matcher.matches({ family: 2, protocol: 17, zone: 7, origZone: 7, mark: 0x11 }));
-  assert.not.ok(p.matcher.matches({ family: 2, protocol: 17, zone: 7, origZone: 7, mark: 0x12 }));
-  assert.not.ok(p.matcher.matches({ family: 2, protocol: 17, zone: 5, origZone: 5, mark: 0x11 }));
+  assert.ok(p.matcher.matches({ family: 2, protocol: 17, zone: 7, mark: 0x11 }));
+  assert.not.ok(p.matcher.matches({ family: 2, protocol: 17, zone: 7, mark: 0x12 }));
+  assert.not.ok(p.matcher.matches({ family: 2, protocol: 17, zone: 5, mark: 0x11 }));
 });
 
 test('checkCreate and checkMarkUpdate', () => {
