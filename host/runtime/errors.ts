@@ -23,16 +23,22 @@ export class PolicyError extends PluginError {
   constructor(message: string) { super('', message); }
 }
 
+/** The plugin's config (given at load or for a run) cannot be handed to it: not JSON, or nested too deep. */
+export class ConfigError extends PluginError {}
+
 /** The manifest asks for more than the policy allows. Raised at load time, never a silent downgrade. */
 export class GrantError extends PluginError {}
 
 /** The module failed a pre-instantiation check: hash, imports, ABI marker, exports, memory. */
 export class ModuleCheckError extends PluginError {}
 
-/** An export call ran past its deadline; the worker was terminated. */
+/**
+ * An export call (or the instantiation) ran past its deadline, counting the host work it queued
+ * (kernel operations, the dump batches it scheduled); the worker was terminated.
+ */
 export class PluginTimeoutError extends PluginError {
-  constructor(plugin: string, readonly limitMs: number, readonly exportName: string) {
-    super(plugin, `plugin "${plugin}" exceeded ${limitMs} ms in ${exportName}`);
+  constructor(plugin: string, readonly limitMs: number, readonly exportName: string, readonly inHostWork = false) {
+    super(plugin, `plugin "${plugin}" exceeded ${limitMs} ms in ${exportName}${inHostWork ? ' and the host work it queued' : ''}`);
   }
 }
 
@@ -48,6 +54,16 @@ export class PluginTrapError extends PluginError {
 export class PluginFailedError extends PluginError {
   constructor(plugin: string, readonly exportName: string, readonly code: number, detail: string) {
     super(plugin, `plugin "${plugin}" failed in ${exportName}: ${detail}`);
+  }
+}
+
+/**
+ * The plugin's worker reached its heap bound (RESOURCE_LIMITS in prespawn.ts) and was
+ * terminated: the plugin made the host hold too much for it. The embedder is not affected.
+ */
+export class PluginMemoryError extends PluginError {
+  constructor(plugin: string, readonly exportName: string | undefined, readonly heapMb: number) {
+    super(plugin, `plugin "${plugin}" exceeded the ${heapMb} MiB heap bound of its worker${exportName ? ` in ${exportName}` : ''}; the worker was terminated`);
   }
 }
 

@@ -39,6 +39,11 @@ export interface RunStats {
   /** Deletes the kernel answered ENOENT: already gone. */
   gone: number;
   failed: number;
+  /**
+   * Deletes/updates not sent because the kernel's current entry failed the grant's confirmation
+   * (policy/confirm.ts): replaced by another entry, or no longer inside the grant.
+   */
+  changed: number;
   created: number;
   updated: number;
   flushes: number;
@@ -57,7 +62,7 @@ export interface RunStats {
 }
 
 export const emptyStats = (): RunStats => ({
-  entries: 0, filtered: 0, batches: 0, dumps: 0, deleted: 0, gone: 0, failed: 0, created: 0, updated: 0, flushes: 0, events: 0, overruns: 0, resyncs: 0, resyncMs: 0,
+  entries: 0, filtered: 0, batches: 0, dumps: 0, deleted: 0, gone: 0, failed: 0, changed: 0, created: 0, updated: 0, flushes: 0, events: 0, overruns: 0, resyncs: 0, resyncMs: 0,
   emittedBytes: 0, logLines: 0, droppedLogLines: 0, refused: 0,
 });
 
