@@ -2,6 +2,7 @@
 //   ctplug: <what was wrong>; <what to do>
 // Typed errors carry their kind (CtError.kind, the runtime's PluginError subclasses); anything
 // else is a bug in ctplug and says so.
+import { escapeControls } from '../policy/untrusted-text.js';
 import { UsageError } from './args.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 
@@ -31,15 +32,16 @@ const KIND_ADVICE: Record<string, string> = {
 
 /** Runtime error classes (host/runtime/errors.ts), matched by name so this file does not import the runtime. */
 const PLUGIN_REFUSED = new Set(['ManifestError', 'PolicyError', 'GrantError', 'ModuleCheckError']);
-const PLUGIN_FAILED = new Set(['PluginTimeoutError', 'PluginTrapError', 'PluginFailedError']);
+const PLUGIN_FAILED = new Set(['PluginTimeoutError', 'PluginTrapError', 'PluginFailedError', 'PluginMemoryError']);
 
 export interface Reported {
   exit: ExitCode;
   line: string;
 }
 
+/** One line, and no control character from any untrusted piece reaches the terminal. */
 function oneLine(s: string): string {
-  return s.replace(/:\s*\n\s*/g, ': ').replace(/\s*\n\s*/g, '; ').trim();
+  return escapeControls(s.replace(/:\s*\n\s*/g, ': ').replace(/\s*\n\s*/g, '; ').trim());
 }
 
 /** CtError's message is `op: message (hint)`: give back the message and the hint separately. */
@@ -59,6 +61,7 @@ export function describe(e: unknown, command?: string): Reported {
     const advice = err.hint ?? (err.kind === 'usage' ? help : KIND_ADVICE[err.kind]);
     return { exit: KIND_EXIT[err.kind], line: `ctplug: ${oneLine(what)}; ${advice}` };
   }
+  if (err && err.name === 'ConfigError') return { exit: EXIT.USAGE, line: `ctplug: ${oneLine(err.message ?? '')}; give a plain JSON config (--config)` };
   if (err && typeof err.name === 'string' && PLUGIN_REFUSED.has(err.name)) {
     return { exit: EXIT.PLUGIN_REFUSED, line: `ctplug: ${oneLine(err.message ?? '')}; fix the manifest or the policy (--policy), or rebuild the plugin` };
   }
@@ -67,6 +70,7 @@ export function describe(e: unknown, command?: string): Reported {
       PluginTimeoutError: 'the plugin ran too long in one call: fix it, or raise limits.timeout_ms in the policy',
       PluginTrapError: 'a bug in the plugin: report it to its author (the stack above names the function)',
       PluginFailedError: 'check its config (--config) and its log lines above',
+      PluginMemoryError: 'the plugin made the host hold too much for it (log lines, queued operations): fix the plugin',
     };
     return { exit: EXIT.PLUGIN_FAILED, line: `ctplug: ${oneLine(err.message ?? '')}; ${advice[err.name]}` };
   }

@@ -34,7 +34,7 @@ const ZONE0: CreateSpec[] = [
     { protocol: 'udp', src: `10.0.1.${i}`, dst: '198.51.100.53', sport: 50000 + i, dport: 53, timeout: 60, mark: 0x1200 + i },
     { protocol: 'udp', src: `2001:db8::${i}`, dst: '2001:db8:ffff::53', sport: 50000 + i, dport: 53, timeout: 60, mark: 16 },
   ]),
-  { protocol: 'icmp', src: '10.0.2.9', dst: '198.51.100.1', icmpType: 8, icmpCode: 0, icmpId: 7, timeout: 30 },
+  { protocol: 'icmp', src: '10.0.2.9', dst: '198.51.100.1', icmpType: 8, icmpCode: 0, icmpId: 7, timeout: 600 },
   { protocol: 'icmpv6', src: '2001:db8::9', dst: '2001:db8:ffff::1', icmpType: 128, icmpCode: 0, icmpId: 9, timeout: 30 },
   { protocol: 'tcp', src: '2001:db8::a', dst: '2001:db8:ffff::1', sport: 40009, dport: 22, tcpState: 'TIME_WAIT', timeout: 30, mark: 0xffff00ff },
 ];
