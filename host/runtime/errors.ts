@@ -38,7 +38,7 @@ export class ModuleCheckError extends PluginError {}
  */
 export class PluginTimeoutError extends PluginError {
   constructor(plugin: string, readonly limitMs: number, readonly exportName: string, readonly inHostWork = false) {
-    super(plugin, `plugin "${plugin}" exceeded ${limitMs} ms in ${exportName}${inHostWork ? ' and the host work it queued' : ''}`);
+    super(plugin, `plugin "${plugin}" exceeded ${limitMs} ms in ${exportName}${inHostWork ? ' and the host work after it (the operations and dumps the plugin queued)' : ''}`);
   }
 }
 
