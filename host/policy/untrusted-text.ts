@@ -41,7 +41,10 @@ export function escapeControls(s: string): string {
   return s.replace(CONTROLS, escapeChar);
 }
 
-/** JSON text whose strings carry no character a terminal obeys (JSON.stringify leaves DEL, C1 and bidi controls raw). */
+/** What JSON.stringify leaves raw inside strings: DEL, C1 controls, line separators, bidi controls. */
+const JSON_RAW = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/** JSON text whose strings carry no character a terminal obeys (still JSON: \uXXXX escapes). */
 export function terminalSafeJson(v: unknown, indent?: number): string {
-  return JSON.stringify(v, null, indent).replace(CONTROLS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(v, null, indent).replace(JSON_RAW, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
