@@ -1,6 +1,7 @@
 // Manifest and policy parsing, grant = manifest ∩ policy (over-asking is an error with a clear
 // message), and the enforcement helpers the worker uses on every dump, create and update.
 import { test } from 'uvu';
+import { kernelFiltersDeleteByZone } from '../../host/conntrack/conntrack.js';
 import * as assert from 'uvu/assert';
 import { ScopeMatcher, checkCreate, checkMarkUpdate, planDump } from '../../host/policy/enforce.js';
 import { computeGrant } from '../../host/policy/grant.js';
@@ -171,6 +172,19 @@ test('checkCreate and checkMarkUpdate', () => {
   assert.is(checkMarkUpdate(0x1aa, 0x200, 0xf00, s, m), 'mark bits 0xf00 may not be changed (grant allows 0xff)');
   const none = scope({ markBits: null });
   assert.is(checkMarkUpdate(0, 1, 1, none, ScopeMatcher.of(none)), 'mark bits 0x1 may not be changed (grant allows none)');
+});
+
+test('checkMarkUpdate: the new mark must stay inside the grant\'s mark filter (mark 0x10/0xf0, markBits 0xff overlap in 0xf0)', () => {
+  const s = scope({ mark: { value: 0x10, mask: 0xf0 }, markBits: 0xff });
+  const m = ScopeMatcher.of(s);
+  assert.is(checkMarkUpdate(0x10, 0x0f, 0x0f, s, m), 0x1f, 'bits outside the filter: fine');
+  assert.is(checkMarkUpdate(0x1a, 0x15, 0xff, s, m), 0x15, 'filter bits kept: fine');
+  assert.is(checkMarkUpdate(0x10, 0x20, 0xf0, s, m), 'new mark 0x20 would be outside the grant');
+  assert.is(checkMarkUpdate(0x1a, 0x2a, 0xff, s, m), 'new mark 0x2a would be outside the grant');
+});
+
+test('the kernel-version gate of zone-filtered deletes: 6.8 and later only', () => {
+  assert.equal(['5.15.0', '6.7.12', '6.8.0', '6.18.44-fc', '7.0.1'].map((r) => kernelFiltersDeleteByZone(r)), [false, false, true, true, true]);
 });
 
 test.run();
