@@ -19,7 +19,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 export function sourceCli(args: string[], opts: { input?: string; timeoutMs?: number; env?: Record<string, string>; encoding?: BufferEncoding } = {}): Run & { ms: number } {
   const t0 = Date.now();
   const r = spawnSync(process.execPath, ['--import', join(root, 'scripts', 'ts-register.mjs'), join(root, 'host', 'cli', 'main.ts'), ...args], {
-    encoding: opts.encoding ?? 'utf8', input: opts.input, timeout: opts.timeoutMs ?? 60_000, maxBuffer: 1 << 28, env: { ...process.env, CTPLUG_DEBUG: '', ...opts.env },
+    encoding: opts.encoding ?? 'utf8', input: opts.input, timeout: opts.timeoutMs ?? 60_000, killSignal: 'SIGKILL', maxBuffer: 1 << 28, env: { ...process.env, CTPLUG_DEBUG: '', ...opts.env },
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - t0 };
 }
