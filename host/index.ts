@@ -11,8 +11,8 @@ export {
 } from './runtime/plugin.js';
 export type { BackendSpec, LogLine, RunStats } from './runtime/protocol.js';
 export {
-  GrantError, ManifestError, ModuleCheckError, PluginError, PluginFailedError, PluginHostError, PluginTimeoutError,
-  PluginTrapError, PolicyError,
+  ConfigError, GrantError, ManifestError, ModuleCheckError, PluginError, PluginFailedError, PluginHostError, PluginMemoryError,
+  PluginTimeoutError, PluginTrapError, PolicyError,
 } from './runtime/errors.js';
 export { checkModule, sha256, type CheckedModule } from './runtime/module-check.js';
 
