@@ -24,7 +24,7 @@ export const EXIT_TABLE: readonly { code: ExitCode; name: string; meaning: strin
   { code: EXIT.ENVIRONMENT, name: 'environment', meaning: 'netns missing, nf_conntrack not loaded, or ctplug not built' },
   { code: EXIT.KERNEL, name: 'kernel', meaning: 'the kernel refused or failed an operation' },
   { code: EXIT.PLUGIN_REFUSED, name: 'plugin refused', meaning: 'plugin refused at load: policy, ABI, sha256, imports, manifest' },
-  { code: EXIT.PLUGIN_FAILED, name: 'plugin failed', meaning: 'plugin failed while running: trap, timeout, error exit' },
+  { code: EXIT.PLUGIN_FAILED, name: 'plugin failed', meaning: 'plugin failed while running: trap, timeout, error exit, heap bound' },
 ];
 
 export function exitTableText(indent = '  '): string {
