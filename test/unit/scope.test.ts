@@ -45,6 +45,20 @@ test('duplicate attributes are refused, top-level and inside a tuple (the kernel
   assert.is(scanEntry(twice), null);
 });
 
+test('an attribute that runs past its message is refused, even when the buffer goes on (the next message)', () => {
+  const m = entryMessage({ ...base, extra: [u32attr(30, 0)] }); // ends with an attribute the scanner does not read
+  assert.ok(scanEntry(m));
+  const two = new Uint8Array(m.length * 2);
+  two.set(m);
+  two.set(m, m.length);
+  const last = m.length - 8;
+  two[last] = 16; // its length now reaches 8 bytes into the next message
+  const s = emptyScope();
+  assert.not.ok(scanInto(two, 0, m.length, s));
+  two[last] = 8;
+  assert.ok(scanInto(two, 0, m.length, s) && scanInto(two, m.length, m.length, s), 'both intact messages scan');
+});
+
 test('a reply tuple of another protocol than the original is refused (it is a lookup key)', () => {
   const m = entryMessage(base);
   const s = scanEntry(m)!;
