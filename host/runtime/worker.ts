@@ -230,6 +230,8 @@ class Run {
   /** Copies (ptr, len) and splits it into whole entry messages, each re-checked against the grant. */
   private del(ptr: number, len: number): number {
     if (!this.span(ptr, len)) return this.refuse('delete', E_BOUNDS, 'buffer out of bounds');
+    const over = this.queue.refusal('delete', 0, len);
+    if (over) return this.refuse('delete', E_LIMIT, over); // before copying: the copy is host memory
     const copy = this.u8.slice(ptr, ptr + len); // the plugin cannot change the bytes after the check
     const msgs: Uint8Array[] = [];
     let end = 0;
