@@ -62,6 +62,21 @@ test('the same bytes relabelled zone 0: the zone-0 lookup reaches the reply-zone
   assert.equal(srcs(r.table), SPECS.map((s) => s.src).sort());
 });
 
+test('bytes that misstate the entry\'s zone are not acted on, even when both zones are granted: the confirmed entry must be the held one', async () => {
+  const b = entryOf(4).slice(); // reply-zone-7, relabelled zone 0 as above
+  const s = scanEntry(b)!;
+  for (let q = s.replyTupleOffset + 4; q + 4 <= s.replyTupleOffset + s.replyTupleLength; ) {
+    const len = b[q] | (b[q + 1] << 8);
+    if ((b[q + 2] & 0x3f) === CTA_TUPLE.ZONE && b[q + 3] === 0) b[q + 2] = 31;
+    q += (len + 3) & ~3;
+  }
+  const r = await runWat({ init: `(call $report (call $delete (i32.const 0) (i32.const ${b.length}))) (i32.const 0)`, extra: `(data (i32.const 0) ${dataString(b)})` },
+    { capabilities: { operations: ['delete'], scope: { zones: [0, 7] } }, entries: SPECS });
+  assert.equal(r.codes, [1]);
+  assert.equal([r.stats.deleted, r.stats.changed], [0, 1]);
+  assert.match(r.logs.map((l) => l.text).join('\n'), /the entry is in zone 7 now, not 0/);
+});
+
 test('a zone-7 grant: its dump delivers the three zone-7 entries; its flush removes exactly those', async () => {
   const seen = await runWat({ init: '(drop (call $dump (i32.const 0) (i32.const 16))) (i32.const 0)', onEntries: '(drop (call $emit (local.get $ptr) (local.get $len))) (i32.const 0)' },
     { name: 'z7', capabilities: { operations: ['read', 'flush'], scope: { zones: [7] } }, entries: SPECS });
