@@ -29,7 +29,7 @@ export const EXIT_TABLE: readonly { code: ExitCode; name: string; meaning: strin
   { code: EXIT.ENVIRONMENT, name: 'environment', meaning: 'netns missing, nf_conntrack not loaded, or ctplug not built' },
   { code: EXIT.KERNEL, name: 'kernel', meaning: 'the kernel refused or failed an operation' },
   { code: EXIT.PLUGIN_REFUSED, name: 'plugin refused', meaning: 'plugin refused at load: policy, ABI, sha256, imports, manifest' },
-  { code: EXIT.PLUGIN_FAILED, name: 'plugin failed', meaning: 'plugin failed while running: trap, timeout, error exit' },
+  { code: EXIT.PLUGIN_FAILED, name: 'plugin failed', meaning: 'plugin failed while running: trap, timeout, error exit, heap bound' },
   { code: EXIT.ABORTED, name: 'aborted', meaning: 'cancelled (AbortSignal) before it finished' },
 ];
 
@@ -58,6 +58,7 @@ export const EXIT_BY_CODE: Readonly<Record<string, ExitCode>> = {
   PLUGIN_TIMEOUT: EXIT.PLUGIN_FAILED,
   PLUGIN_TRAP: EXIT.PLUGIN_FAILED,
   PLUGIN_FAILED: EXIT.PLUGIN_FAILED,
+  PLUGIN_MEMORY: EXIT.PLUGIN_FAILED, // the worker reached its heap bound
   PLUGIN_HOST_FAILED: EXIT.PLUGIN_FAILED,
   ABORTED: EXIT.ABORTED,
 };

@@ -11,7 +11,9 @@ export {
 } from './runtime/plugin.js';
 export type { BackendSpec, LogLine, LogLevel, RunStats } from './runtime/protocol.js';
 export { GrantError, ManifestError, PluginError, PolicyError } from './policy/errors.js';
-export { ModuleCheckError, PluginFailedError, PluginHostError, PluginTimeoutError, PluginTrapError } from './runtime/errors.js';
+export {
+  ConfigError, ModuleCheckError, PluginFailedError, PluginHostError, PluginMemoryError, PluginTimeoutError, PluginTrapError,
+} from './runtime/errors.js';
 export { checkModule, sha256, type CheckedModule } from './runtime/module-check.js';
 
 // Policy and manifests: the documents as written (…Document) and as parsed.

@@ -4,6 +4,8 @@
 //   npm test                      unit, plugin, hostile, fuzz (short), integration (root only)
 //   npm run test:adversarial      the same plus the long fuzz and hostile runs (CTPLUG_LONG=1)
 //   node scripts/test.mjs FILTER  only files whose path contains FILTER
+// Under CI=true (.ci/run: root, every tool installed) nothing may skip: a file that skips tests or
+// prints a SKIP line fails, with its reason, instead of passing green.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative, dirname } from 'node:path';
@@ -25,6 +27,7 @@ function files(dir) {
   return out;
 }
 
+const ci = process.env.CI === 'true';
 let passed = 0, failed = 0, skipped = 0;
 const broken = [];
 for (const layer of layers) {
@@ -45,9 +48,15 @@ for (const layer of layers) {
     if (Number.isNaN(total) || r.status !== 0) {
       // A file that crashed before uvu's summary still counts as (at least) one failure.
       const f = Number.isNaN(total) ? 1 : Math.max(1, total - ok);
-      failed += f; passed += Number.isNaN(ok) ? 0 : ok; skipped += Number.isNaN(skip) ? 0 : skip;
+      failed += f; passed += Number.isNaN(ok) ? 0 : ok;
+      if (!Number.isNaN(skip)) { if (ci) failed += skip; else skipped += skip; }
       broken.push(rel);
       process.stdout.write(`FAIL ${rel} (${ms} ms)\n${out}\n`);
+    } else if (ci && (skip > 0 || /^SKIP/m.test(out))) {
+      // CI runs everything: a skip there hides a broken environment or a broken test.
+      passed += ok; failed += Math.max(1, skip) + (total - ok);
+      broken.push(`${rel} (CI=true: skipped)`);
+      process.stdout.write(`FAIL ${rel}: CI=true but tests were skipped (${ms} ms)\n${out.split('\n').filter((l) => l.startsWith('SKIP')).map((l) => `     ${l}`).join('\n')}\n`);
     } else {
       passed += ok; skipped += skip; failed += total - ok; // uvu's Total excludes skipped tests
       const note = skip ? ` (${skip} skipped)` : '';

@@ -5,6 +5,7 @@
 // The kernel side reads the tuple with the flow decoder; addresses are compared in their canonical
 // text (the JSON's are parsed and printed again, so any spelling of an address matches).
 import { formatAddress } from '../conntrack/address.js';
+import { entryZone } from '../conntrack/scope.js';
 import { decodeTuple } from '../conntrack/tuple.js';
 import { parseAddress } from '../conntrack/validate.js';
 import { AttrDecoder } from '../netlink/attr.js';
@@ -13,11 +14,15 @@ import { NLA_HDRLEN } from '../netlink/constants.js';
 const key = (id: number, zone: number, src: string, dst: string, l4: (number | undefined)[]) => `${id}/${zone}/${src}/${dst}/${l4.join(',')}`;
 const canonical = (address: unknown) => formatAddress(parseAddress(address).bytes);
 
-/** The key of an entry the match plugin printed as JSON (GRE's srckey/dstkey are its ports). */
-export function jsonKey(j: { id: number; zone?: number; protonum: number; orig: Record<string, unknown> }): string {
+/**
+ * The key of an entry the match plugin printed as JSON (GRE's srckey/dstkey are its ports). Its zone
+ * by the scanner's zone rule: "zone" is CTA_ZONE (absent: none), a tuple's "zone" its CTA_TUPLE_ZONE.
+ */
+export function jsonKey(j: { id: number; zone?: number; protonum: number; orig: Record<string, unknown>; reply?: Record<string, unknown> }): string {
   const o = j.orig;
   const n = (v: unknown) => (v === undefined ? undefined : Number(v));
-  return key(j.id, j.zone ?? 0, canonical(o.src), canonical(o.dst), [j.protonum, n(o.sport ?? o.srckey), n(o.dport ?? o.dstkey), n(o.id), n(o.type), n(o.code)]);
+  const zone = entryZone(j.zone ? j.zone : -1, n(o.zone) ?? -1, n(j.reply?.zone) ?? -1);
+  return key(j.id, zone, canonical(o.src), canonical(o.dst), [j.protonum, n(o.sport ?? o.srckey), n(o.dport ?? o.dstkey), n(o.id), n(o.type), n(o.code)]);
 }
 
 /** The same key from the kernel's bytes: `origTuple` is CTA_TUPLE_ORIG, header included (scanEntry). */

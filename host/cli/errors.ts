@@ -8,6 +8,7 @@ import { CtError } from '../conntrack/errors.js';
 import { EXIT, exitCodeOf, type ExitCode } from '../exit-codes.js';
 import { PluginError } from '../policy/errors.js';
 import { PluginHostError } from '../runtime/errors.js';
+import { escapeControls } from '../policy/untrusted-text.js';
 import { UsageError } from './args.js';
 
 /** A failure the CLI itself decides (e.g. nothing matched), with its exit code and advice. */
@@ -37,7 +38,8 @@ const CODE_ADVICE: Record<string, string> = {
   PLUGIN_TIMEOUT: 'the plugin ran too long in one call: fix it, or raise limits.timeout_ms in the policy',
   PLUGIN_TRAP: 'a bug in the plugin: report it to its author (the stack above names the function)',
   PLUGIN_FAILED: 'check its config (--config) and its log lines above',
-  CONFIG_INVALID: 'give the config as JSON (--config)',
+  PLUGIN_MEMORY: 'the plugin made the host hold too much for it (log lines, queued operations): fix the plugin',
+  CONFIG_INVALID: 'give a plain JSON config (--config)',
 };
 
 export interface Reported {
@@ -45,8 +47,9 @@ export interface Reported {
   line: string;
 }
 
+/** One line, and no control character from any untrusted piece reaches the terminal. */
 function oneLine(s: string): string {
-  return s.replace(/:\s*\n\s*/g, ': ').replace(/\s*\n\s*/g, '; ').trim();
+  return escapeControls(s.replace(/:\s*\n\s*/g, ': ').replace(/\s*\n\s*/g, '; ').trim());
 }
 
 export function describe(e: unknown, command?: string): Reported {

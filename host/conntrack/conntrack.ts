@@ -1,6 +1,6 @@
 // Conntrack operations over ctnetlink, in the network namespace the caller names.
 import { release } from 'node:os';
-import { AttrDecoder } from '../netlink/attr.js';
+import { AttrDecoder, type Encoder } from '../netlink/attr.js';
 import { NETLINK_NETFILTER, NLMSG_HDRLEN } from '../netlink/constants.js';
 import { NetlinkConnection, RECV_BUFFER_BYTES, type AsyncDumpOptions, type DumpBatch, type DumpProgress, emptyProgress } from '../netlink/connection.js';
 import { errnoName } from '../netlink/errors.js';
@@ -14,7 +14,8 @@ import {
   type Change, type KernelFilter, type Lookup, type NewEntry,
 } from './request.js';
 import { LABEL_BYTES, labelsFromBits, parseLabels } from './labels.js';
-import { emptyScope, scanInto, type ScopeFields } from './scope.js';
+import { type Confirm, confirmThenAct } from './confirm.js';
+import { emptyScope, scanInto, zoneOfEntry } from './scope.js';
 import { icmpHasInverse, type Tuple } from './tuple.js';
 import {
   PROTOCOLS_WITH_PORTS, netnsPath, parseAddress, parseFamily, parseMark, parseNatTarget, parsePort, parseProtocol, parseTcpState,
@@ -35,6 +36,10 @@ export interface BatchResult {
   /** Tolerated misses (delete: the entry was already gone). */
   gone: number;
   failed: BatchFailure[];
+  /** With confirmation: entries not acted on because the kernel's current entry failed it. */
+  refused?: { index: number; reason: string }[];
+  /** With confirmation: the longest time from confirming a chunk to its actions being answered (ms). */
+  windowMs?: number;
 }
 
 /** A flow to create, as users describe it. Validated by `toNewEntry`. */
@@ -70,6 +75,8 @@ export interface OpenOptions {
   socket?: NetlinkSocketLike;
   /** A second socket for batches sent while a dump is being read. */
   actionSocket?: NetlinkSocketLike;
+  /** The kernel's release (uname -r); default this machine's. Tests inject one to check version gates. */
+  kernelRelease?: string;
 }
 
 /** Validates a CreateSpec into a request description; throws CtError('create', ...) on bad input. */
@@ -145,6 +152,8 @@ export class Conntrack {
   private constructor(
     socket: NetlinkSocketLike,
     private readonly openAction: () => NetlinkSocketLike,
+    /** uname -r of the kernel behind the socket (injectable for tests of the version gates). */
+    private readonly kernelRelease = release(),
   ) {
     this.conn = connect(socket);
   }
@@ -159,8 +168,8 @@ export class Conntrack {
         throw fromNetlink('open', e);
       }
     };
-    if (opts.socket) return new Conntrack(opts.socket, () => opts.actionSocket ?? opts.socket!);
-    return new Conntrack(open(), open);
+    if (opts.socket) return new Conntrack(opts.socket, () => opts.actionSocket ?? opts.socket!, opts.kernelRelease);
+    return new Conntrack(open(), open, opts.kernelRelease);
   }
 
   /** Batches sent while a dump is read go over a second socket, opened on first use. */
@@ -228,33 +237,23 @@ export class Conntrack {
 
   /**
    * Deletes entries as the kernel returned them (whole messages). Each request is re-derived
-   * from the message's own tuple/zone/id attributes; a message that is not a conntrack entry
-   * fails with EINVAL and is never sent.
+   * from the message's own tuple/zone/id attributes (request.ts lookupAttrs); a message that
+   * is not a conntrack entry, or has no CTA_ID, fails with EINVAL and is never sent. With
+   * `confirm`, entries it names are confirmed from the kernel first (confirm.ts).
    */
-  deleteSync(entries: Uint8Array[], onProgress?: (done: number) => void): BatchResult {
-    const valid: number[] = [];
-    const invalid: number[] = [];
-    const scratch = emptyScope();
-    entries.forEach((m, i) => (scanInto(m, 0, m.length, scratch) ? valid : invalid).push(i));
-    const scope: ScopeFields = emptyScope();
-    const outcome = this.run('delete', () =>
-      this.actions().batchSync(valid.length, (enc, k, seq) => {
-        const m = entries[valid[k]];
-        scanInto(m, 0, m.length, scope);
-        deleteRequest(enc, seq, m, 0, scope);
-      }, onProgress),
-    );
-    const result = tally('delete', outcome.errnos, outcome.messages, (k) => valid[k]);
-    for (const i of invalid) result.failed.push({ index: i, errno: 'EINVAL', message: 'not a conntrack entry message' });
-    result.failed.sort((a, b) => a.index - b.index);
-    return result;
+  deleteSync(entries: Uint8Array[], onProgress?: (done: number) => void, confirm?: Confirm): BatchResult {
+    const scope = emptyScope();
+    return this.held('delete', entries, (enc, m, seq) => {
+      scanInto(m, 0, m.length, scope);
+      deleteRequest(enc, seq, m, 0, scope);
+    }, onProgress, confirm);
   }
 
   /**
    * Changes mark bits, timeout, status bits and/or labels of entries as the kernel returned them, many per send.
-   * An entry that vanished meanwhile counts as gone.
+   * An entry that vanished meanwhile counts as gone. `confirm`: as deleteSync.
    */
-  updateSync(items: (Change & { entry: Uint8Array })[], onProgress?: (done: number) => void): BatchResult {
+  updateSync(items: (Change & { entry: Uint8Array })[], onProgress?: (done: number) => void, confirm?: Confirm): BatchResult {
     for (const it of items) {
       if (it.mark !== undefined) parseU32(it.mark, 'mark');
       if (it.markMask !== undefined) parseU32(it.markMask, 'mark mask');
@@ -273,19 +272,34 @@ export class Conntrack {
         }
       }
     }
-    const valid: number[] = [];
-    const invalid: number[] = [];
     const scope = emptyScope();
-    items.forEach((it, i) => (scanInto(it.entry, 0, it.entry.length, scope) ? valid : invalid).push(i));
-    const outcome = this.run('update', () =>
-      this.actions().batchSync(valid.length, (enc, k, seq) => {
-        const it = items[valid[k]];
-        scanInto(it.entry, 0, it.entry.length, scope);
-        updateRequest(enc, seq, it.entry, 0, scope, it);
-      }, onProgress),
-    );
-    const result = tally('update', outcome.errnos, outcome.messages, (k) => valid[k]);
-    for (const i of invalid) result.failed.push({ index: i, errno: 'EINVAL', message: 'not a conntrack entry message' });
+    const byEntry = new Map<Uint8Array, Change>(items.map((it) => [it.entry, it]));
+    return this.held('update', items.map((it) => it.entry), (enc, m, seq) => {
+      scanInto(m, 0, m.length, scope);
+      updateRequest(enc, seq, m, 0, scope, byEntry.get(m)!);
+    }, onProgress, confirm);
+  }
+
+  /** Requests about entries the caller holds (delete, update): checked, optionally confirmed, many per send. */
+  private held(
+    op: 'delete' | 'update', entries: Uint8Array[], build: (enc: Encoder, m: Uint8Array, seq: number) => void,
+    onProgress: ((done: number) => void) | undefined, confirm: Confirm | undefined,
+  ): BatchResult {
+    const valid: number[] = [];
+    const bad: BatchFailure[] = [];
+    const scratch = emptyScope();
+    entries.forEach((m, i) => {
+      if (!scanInto(m, 0, m.length, scratch)) bad.push({ index: i, errno: 'EINVAL', message: 'not a conntrack entry message' });
+      else if (scratch.id === undefined) bad.push({ index: i, errno: 'EINVAL', message: 'the entry message has no CTA_ID (the kernel sends one with every entry)' });
+      else valid.push(i);
+    });
+    const outcome = this.run(op, () => confirmThenAct(this.actions(), valid.length, (k) => entries[valid[k]], (enc, k, seq) => build(enc, entries[valid[k]], seq), confirm, onProgress));
+    const result = tally(op, outcome.errnos, outcome.messages, (k) => valid[k], outcome.sent);
+    if (confirm) {
+      result.refused = outcome.refused.map((r) => ({ index: valid[r.index], reason: r.reason }));
+      result.windowMs = outcome.windowMs;
+    }
+    result.failed.push(...bad);
     result.failed.sort((a, b) => a.index - b.index);
     return result;
   }
@@ -309,15 +323,21 @@ export class Conntrack {
    */
   deleteZoneSync(zone: number): BatchResult | undefined {
     const z = parseZone(zone);
-    if (kernelFiltersDeleteByZone()) {
+    if (this.filtersDeleteByZone()) {
       this.flushSync({ zone: z });
       return undefined;
     }
+    // Such kernels ignore CTA_ZONE in dumps as well: the zone is judged here, by the zone rule.
     const held: Uint8Array[] = [];
     this.dumpSync({ zone: z }, new Uint8Array(RECV_BUFFER_BYTES), (b) => {
-      for (const m of splitMessages(b)) held.push(m.slice());
+      for (const m of splitMessages(b)) if (zoneOfEntry(m) === z) held.push(m.slice());
     });
     return this.deleteSync(held);
+  }
+
+  /** Whether this kernel honours CTA_ZONE in a filtered delete (kernelFiltersDeleteByZone). */
+  filtersDeleteByZone(): boolean {
+    return kernelFiltersDeleteByZone(this.kernelRelease);
   }
 
   countSync(): number {
@@ -366,11 +386,14 @@ function connect(sock: NetlinkSocketLike): NetlinkConnection {
   }
 }
 
-function tally(op: string, errnos: Int32Array, messages: Map<number, string>, index: (k: number) => number): BatchResult {
+function tally(op: string, errnos: Int32Array, messages: Map<number, string>, index: (k: number) => number, sent?: Uint8Array): BatchResult {
   const tolerated = TOLERATED[op];
   const result: BatchResult = { ok: 0, gone: 0, failed: [] };
   errnos.forEach((e, k) => {
-    if (e === 0) return void result.ok++;
+    if (e === 0) {
+      if (!sent || sent[k]) result.ok++;
+      return;
+    }
     const name = errnoName(e);
     if (tolerated[name]) return void result.gone++;
     const text = messages.get(k);

@@ -1,12 +1,12 @@
 // ctnetlink request builders. Each writes exactly one message into an Encoder.
 import type { Encoder } from '../netlink/attr.js';
-import { NLA_TYPE_MASK, NLMSG_HDRLEN, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST } from '../netlink/constants.js';
+import { NLA_HDRLEN, NLA_TYPE_MASK, NLMSG_HDRLEN, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST } from '../netlink/constants.js';
 import { NFGENMSG_LEN, beginMessage, endMessage } from '../netlink/message.js';
 import {
-  AF_UNSPEC, CTA, CTA_NAT, CTA_PROTONAT, CTA_PROTOINFO, CTA_PROTOINFO_TCP, IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_GET,
+  AF_UNSPEC, CTA, CTA_NAT, CTA_TUPLE, CTA_PROTONAT, CTA_PROTOINFO, CTA_PROTOINFO_TCP, IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_GET,
   IPCTNL_MSG_CT_GET_STATS, IPCTNL_MSG_CT_GET_STATS_CPU, IPCTNL_MSG_CT_NEW, IPPROTO, IPS, msgType,
 } from './constants.js';
-import type { ScopeFields } from './scope.js';
+import { type ScopeFields, ZONE_DIR } from './scope.js';
 import { encodeTuple, invertTuple, type Tuple } from './tuple.js';
 import { familyNumber, type Family } from './validate.js';
 
@@ -40,14 +40,40 @@ export function flushRequest(enc: Encoder, seq: number, f: KernelFilter): void {
 }
 
 /**
- * Delete one entry as the kernel returned it (`msg[base...]`, scanned into `e`): its tuple,
- * zone and id attributes copied verbatim, so the host need not interpret them.
+ * The kernel lookup key of an entry the host acts on (scanned into `e`): the tuple of the
+ * direction its zone applies to, without its CTA_TUPLE_ZONE, plus CTA_ZONE for a non-zero zone,
+ * plus its CTA_ID. A lookup in zone Z for both directions finds only entries of zone Z (the
+ * kernel compares the zone id of the direction it found), so for Z != 0 the zone is pinned by
+ * the kernel itself, whatever the bytes claimed. A zone-0 lookup also finds an entry whose zone
+ * applies to the other direction only (measured on 6.18): attribute-limited grants confirm
+ * those first (runtime/confirm-policy.ts). The kernel checks CTA_ID on delete, not on update.
  */
+export function lookupAttrs(enc: Encoder, msg: Uint8Array, base: number, e: ScopeFields): void {
+  const reply = e.zone !== 0 && e.zoneDir === ZONE_DIR.REPLY;
+  const off = base + (reply ? e.replyTupleOffset : e.tupleOffset);
+  const end = off + (reply ? e.replyTupleLength : e.tupleLength);
+  enc.begin(reply ? CTA.TUPLE_REPLY : CTA.TUPLE_ORIG);
+  for (let p = off + NLA_HDRLEN; p + NLA_HDRLEN <= end; ) {
+    const len = msg[p] | (msg[p + 1] << 8);
+    if (((msg[p + 2] | (msg[p + 3] << 8)) & NLA_TYPE_MASK) !== CTA_TUPLE.ZONE) enc.rawRange(msg, p, p + len);
+    p += (len + 3) & ~3;
+  }
+  enc.end();
+  if (e.zone !== 0) enc.u16be(CTA.ZONE, e.zone);
+  if (e.idOffset >= 0) enc.rawRange(msg, base + e.idOffset, base + e.idOffset + 8);
+}
+
+/** Delete one entry as the kernel returned it (`msg[base...]`, scanned into `e`), by lookupAttrs. */
 export function deleteRequest(enc: Encoder, seq: number, msg: Uint8Array, base: number, e: ScopeFields): void {
   const at = beginMessage(enc, msgType(IPCTNL_MSG_CT_DELETE), NLM_F_REQUEST, seq, e.family);
-  enc.rawRange(msg, base + e.tupleOffset, base + e.tupleOffset + e.tupleLength);
-  if (e.zoneOffset >= 0) enc.rawRange(msg, base + e.zoneOffset, base + e.zoneOffset + 6);
-  if (e.idOffset >= 0) enc.rawRange(msg, base + e.idOffset, base + e.idOffset + 8);
+  lookupAttrs(enc, msg, base, e);
+  endMessage(enc, at);
+}
+
+/** GET of the entry a delete/update of `msg` would reach now (the same lookupAttrs). */
+export function confirmRequest(enc: Encoder, seq: number, msg: Uint8Array, base: number, e: ScopeFields): void {
+  const at = beginMessage(enc, msgType(IPCTNL_MSG_CT_GET), NLM_F_REQUEST, seq, e.family);
+  lookupAttrs(enc, msg, base, e);
   endMessage(enc, at);
 }
 
@@ -98,11 +124,10 @@ export function entryLabels(msg: Uint8Array, base = 0): Uint8Array | undefined {
   return at && msg.slice(at[0], at[1]);
 }
 
-/** CT_NEW without CREATE: changes an existing entry, found by its own tuple/zone attributes. */
+/** CT_NEW without CREATE: changes an existing entry, found by lookupAttrs. */
 export function updateRequest(enc: Encoder, seq: number, msg: Uint8Array, base: number, e: ScopeFields, c: Change): void {
   const at = beginMessage(enc, msgType(IPCTNL_MSG_CT_NEW), NLM_F_REQUEST, seq, e.family);
-  enc.rawRange(msg, base + e.tupleOffset, base + e.tupleOffset + e.tupleLength);
-  if (e.zoneOffset >= 0) enc.rawRange(msg, base + e.zoneOffset, base + e.zoneOffset + 6);
+  lookupAttrs(enc, msg, base, e);
   if (c.mark !== undefined) {
     const mask = c.markMask ?? 0xffffffff;
     // The kernel computes (old & ~mask) ^ mark, so only bits inside the mask may be sent.

@@ -1,23 +1,33 @@
 // The minimal scope scanner: reads only what capability checks need from a ctnetlink entry
-// (family, protocol, zone, mark, id) and where its original tuple is. Full parsing is the
-// Wasm SDK's job; this stays small enough to audit. It runs on every entry the host delivers,
-// so it reads bytes in place with no allocation. Bounds-checked; duplicate attributes refused.
+// (family, protocol, zone, mark, id) and where its tuples are. Full parsing is the Wasm SDK's
+// job; this stays small enough to audit. It runs on every entry the host delivers, so it reads
+// bytes in place with no allocation. Bounds-checked; duplicate attributes refused.
+//
+// It is also the home of ctplug's zone rule (entryZone): every other part of the host (dump
+// and flush filters, scope checks, delete, update, events, the CLI) asks the scanner.
 import { NLA_HDRLEN, NLA_TYPE_MASK, NLMSG_HDRLEN } from '../netlink/constants.js';
 import { NFGENMSG_LEN } from '../netlink/message.js';
 import { CTA, CTA_PROTO, CTA_TUPLE, IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_NEW, msgType } from './constants.js';
+
+/** Which direction(s) an entry's zone applies to (the kernel's nf_conntrack_zone.dir). */
+export const ZONE_DIR = { BOTH: 0, ORIG: 1, REPLY: 2 } as const;
 
 /** Offsets are relative to the message start; -1 means absent. */
 export interface ScopeFields {
   family: number;
   protocol: number;
-  /** CTA_ZONE; absent means zone 0. */
+  /** The zone of the entry, by entryZone (CTA_ZONE, else a tuple's CTA_TUPLE_ZONE, else 0). */
   zone: number;
-  /** The zone the original tuple is looked up in: its CTA_TUPLE_ZONE when present, else `zone`. */
-  origZone: number;
+  /** ZONE_DIR: BOTH for CTA_ZONE (and zone 0), ORIG/REPLY for a tuple's CTA_TUPLE_ZONE. */
+  zoneDir: number;
   mark: number;
   id: number | undefined;
+  /** The message is a CT_DELETE: a DESTROY event, an entry that no longer exists. */
+  destroyed: boolean;
   tupleOffset: number;
   tupleLength: number;
+  replyTupleOffset: number;
+  replyTupleLength: number;
   zoneOffset: number;
   idOffset: number;
 }
@@ -38,6 +48,56 @@ const u32be = (b: Uint8Array, i: number) => ((b[i] << 24) | (b[i + 1] << 16) | (
 const align4 = (n: number) => (n + 3) & ~3;
 
 /**
+ * ctplug's zone rule, the kernel's own: an entry has exactly one zone id (nf_conntrack_zone),
+ * applied to the original direction, the reply direction or both. ctnetlink reports it as
+ * CTA_ZONE (both directions) or as the CTA_TUPLE_ZONE of one tuple, never two of them, and not
+ * at all for zone 0. Its zone filters in dumps and filtered deletes match the id whatever the
+ * direction. Arguments are -1 when absent. Returns the zone, or -1 when more than one is given
+ * (bytes no kernel sends: refused).
+ */
+export function entryZone(ctaZone: number, origTupleZone: number, replyTupleZone: number): number {
+  const given = (ctaZone >= 0 ? 1 : 0) + (origTupleZone >= 0 ? 1 : 0) + (replyTupleZone >= 0 ? 1 : 0);
+  if (given > 1) return -1;
+  return ctaZone >= 0 ? ctaZone : origTupleZone >= 0 ? origTupleZone : replyTupleZone >= 0 ? replyTupleZone : 0;
+}
+
+/**
+ * Scans one CTA_TUPLE_* nest at buf[p, end): returns its protocol (or -1 when it has none) and
+ * writes its CTA_TUPLE_ZONE to zoneOut[0] (-1 when absent). -2: malformed or a duplicate.
+ */
+function scanTuple(buf: Uint8Array, p: number, end: number, zoneOut: Int32Array): number {
+  let protocol = -1, seen = 0;
+  zoneOut[0] = -1;
+  for (let q = p + NLA_HDRLEN; q + NLA_HDRLEN <= end; ) {
+    const qlen = u16le(buf, q);
+    const qtype = u16le(buf, q + 2) & NLA_TYPE_MASK;
+    if (qlen < NLA_HDRLEN || q + qlen > end) return -2;
+    if (qtype < 32) {
+      if (seen & (1 << qtype)) return -2;
+      seen |= 1 << qtype;
+    }
+    if (qtype === CTA_TUPLE.PROTO) {
+      for (let r = q + NLA_HDRLEN; r + NLA_HDRLEN <= q + qlen; ) {
+        const rlen = u16le(buf, r);
+        if (rlen < NLA_HDRLEN || r + rlen > q + qlen) return -2;
+        if ((u16le(buf, r + 2) & NLA_TYPE_MASK) === CTA_PROTO.NUM && rlen >= NLA_HDRLEN + 1) {
+          if (protocol >= 0) return -2;
+          protocol = buf[r + NLA_HDRLEN];
+        }
+        r += align4(rlen);
+      }
+    } else if (qtype === CTA_TUPLE.ZONE) {
+      if (qlen !== NLA_HDRLEN + 2) return -2;
+      zoneOut[0] = u16be(buf, q + NLA_HDRLEN);
+    }
+    q += align4(qlen);
+  }
+  return protocol;
+}
+
+const tupleZone = new Int32Array(1);
+
+/**
  * Scans the entry message at `buf[at, at + len)` into `out` (reused by callers that scan many).
  * Returns false for anything that is not a well-formed conntrack entry message.
  */
@@ -49,12 +109,12 @@ export function scanInto(buf: Uint8Array, at: number, len: number, out: ScopeFie
   const end = at + len;
   out.family = buf[at + NLMSG_HDRLEN];
   out.protocol = -1;
-  out.zone = 0;
   out.mark = 0;
   out.id = undefined;
-  out.tupleOffset = out.zoneOffset = out.idOffset = -1;
-  out.tupleLength = 0;
-  let tupleZone = -1;
+  out.destroyed = type === DELETE;
+  out.tupleOffset = out.replyTupleOffset = out.zoneOffset = out.idOffset = -1;
+  out.tupleLength = out.replyTupleLength = 0;
+  let ctaZone = -1, origZone = -1, replyZone = -1, replyProtocol = -1;
   let seen = 0;
   for (let p = at + NLMSG_HDRLEN + NFGENMSG_LEN; p < end; ) {
     if (p + NLA_HDRLEN > end) return false;
@@ -70,27 +130,18 @@ export function scanInto(buf: Uint8Array, at: number, len: number, out: ScopeFie
     if (atype === CTA.TUPLE_ORIG) {
       out.tupleOffset = p - at;
       out.tupleLength = alen;
-      // Nested: CTA_TUPLE_PROTO > CTA_PROTO_NUM, and a directional CTA_TUPLE_ZONE.
-      for (let q = v; q + NLA_HDRLEN <= p + alen; ) {
-        const qlen = u16le(buf, q);
-        const qtype = u16le(buf, q + 2) & NLA_TYPE_MASK;
-        if (qlen < NLA_HDRLEN || q + qlen > p + alen) return false;
-        if (qtype === CTA_TUPLE.PROTO) {
-          for (let r = q + NLA_HDRLEN; r + NLA_HDRLEN <= q + qlen; ) {
-            const rlen = u16le(buf, r);
-            if (rlen < NLA_HDRLEN || r + rlen > q + qlen) return false;
-            if ((u16le(buf, r + 2) & NLA_TYPE_MASK) === CTA_PROTO.NUM && rlen >= NLA_HDRLEN + 1) out.protocol = buf[r + NLA_HDRLEN];
-            r += align4(rlen);
-          }
-        } else if (qtype === CTA_TUPLE.ZONE) {
-          if (qlen !== NLA_HDRLEN + 2) return false;
-          tupleZone = u16be(buf, q + NLA_HDRLEN);
-        }
-        q += align4(qlen);
-      }
+      out.protocol = scanTuple(buf, p, p + alen, tupleZone);
+      if (out.protocol === -2) return false;
+      origZone = tupleZone[0];
+    } else if (atype === CTA.TUPLE_REPLY) {
+      out.replyTupleOffset = p - at;
+      out.replyTupleLength = alen;
+      replyProtocol = scanTuple(buf, p, p + alen, tupleZone);
+      if (replyProtocol === -2) return false;
+      replyZone = tupleZone[0];
     } else if (atype === CTA.ZONE) {
       if (plen !== 2) return false;
-      out.zone = u16be(buf, v);
+      ctaZone = u16be(buf, v);
       out.zoneOffset = p - at;
     } else if (atype === CTA.MARK) {
       if (plen !== 4) return false;
@@ -103,12 +154,21 @@ export function scanInto(buf: Uint8Array, at: number, len: number, out: ScopeFie
     p += align4(alen);
   }
   if (out.tupleOffset < 0 || out.protocol < 0) return false;
-  out.origZone = tupleZone >= 0 ? tupleZone : out.zone;
+  // Both tuples of an entry carry the same protocol; a reply tuple is the lookup key of an
+  // entry whose zone applies to the reply direction, so it must not name another protocol.
+  if (out.replyTupleOffset >= 0 && replyProtocol !== out.protocol) return false;
+  const zone = entryZone(ctaZone, origZone, replyZone);
+  if (zone < 0) return false;
+  out.zone = zone;
+  out.zoneDir = origZone >= 0 ? ZONE_DIR.ORIG : replyZone >= 0 ? ZONE_DIR.REPLY : ZONE_DIR.BOTH;
   return true;
 }
 
 export function emptyScope(): ScopeFields {
-  return { family: 0, protocol: 0, zone: 0, origZone: 0, mark: 0, id: undefined, tupleOffset: -1, tupleLength: 0, zoneOffset: -1, idOffset: -1 };
+  return {
+    family: 0, protocol: 0, zone: 0, zoneDir: 0, mark: 0, id: undefined, destroyed: false,
+    tupleOffset: -1, tupleLength: 0, replyTupleOffset: -1, replyTupleLength: 0, zoneOffset: -1, idOffset: -1,
+  };
 }
 
 /** Scans one whole message; null for anything that is not a well-formed conntrack entry. */
@@ -122,4 +182,10 @@ export function scanEntry(msg: Uint8Array): EntryScope | null {
   e.zoneAttr = attr(s.zoneOffset);
   e.idAttr = attr(s.idOffset);
   return e;
+}
+
+/** The zone of one entry message by entryZone, or -1 when it is not a well-formed entry. */
+export function zoneOfEntry(msg: Uint8Array): number {
+  const s = emptyScope();
+  return scanInto(msg, 0, msg.length, s) ? s.zone : -1;
 }

@@ -1,6 +1,6 @@
 // Strict input validation. Every function throws CtError(kind 'usage' or 'environment') with
 // a message that names the bad value and what is allowed; nothing invalid reaches the kernel.
-import { existsSync } from 'node:fs';
+import { existsSync, statfsSync, statSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
 import { EVENT_GROUPS, FAMILIES, IPPROTO, IPS, MAX_ZONE, TCP_STATES, type EventKind, type Family, type ProtocolName } from './constants.js';
 import { CtError, invalid } from './errors.js';
@@ -169,8 +169,19 @@ export function netnsPath(v: string): string {
       hint: 'create it with `ip netns add`, or check `ip netns list`',
     });
   }
+  // Checked without opening it: opening a FIFO would block for ever (stat and statfs do not open).
+  let nsfs = false;
+  try {
+    nsfs = statSync(path).isFile() && statfsSync(path).type === NSFS_MAGIC;
+  } catch { /* unreadable: not usable as a namespace either */ }
+  if (!nsfs) {
+    throw invalid('netns', `${JSON.stringify(v)}: ${path} is not a network namespace (not an nsfs file)`, 'give a name from `ip netns list` or a path like /proc/PID/ns/net');
+  }
   return path;
 }
+
+/** statfs(2) f_type of the namespace filesystem (linux/magic.h NSFS_MAGIC). */
+const NSFS_MAGIC = 0x6e736673;
 
 export const PROTOCOLS_WITH_PORTS = new Set(['tcp', 'udp', 'udplite', 'sctp', 'dccp']);
 

@@ -252,9 +252,13 @@ export class NetlinkConnection {
    * Sends `count` requests, many per send. `build(enc, i, seq)` writes request i without
    * NLM_F_ACK: the kernel answers only failures, and a trailing NOOP with NLM_F_ACK marks
    * the end of each send, so a request with no error before that mark is known done. This
-   * keeps the answers to a handful per send instead of one per request.
+   * keeps the answers to a handful per send instead of one per request. Requests that are
+   * answered with a message (a GET) hand it to `onReply` with the request's index.
    */
-  batchSync(count: number, build: (enc: Encoder, index: number, seq: number) => void, onChunk?: (done: number) => void): BatchOutcome {
+  batchSync(
+    count: number, build: (enc: Encoder, index: number, seq: number) => void, onChunk?: (done: number) => void,
+    onReply?: (index: number, msg: Uint8Array) => void,
+  ): BatchOutcome {
     const errnos = new Int32Array(count);
     const messages = new Map<number, string>();
     let i = 0;
@@ -267,13 +271,16 @@ export class NetlinkConnection {
       const at = beginMessage(this.enc, NLMSG_NOOP, NLM_F_REQUEST | NLM_F_ACK, barrier, 0);
       endMessage(this.enc, at);
       this.sock.send(this.enc.bytes());
-      this.collect(firstSeq, first, i, barrier, errnos, messages);
+      this.collect(firstSeq, first, i, barrier, errnos, messages, onReply);
       onChunk?.(i);
     }
     return { errnos, messages };
   }
 
-  private collect(firstSeq: number, first: number, end: number, barrier: number, errnos: Int32Array, messages: Map<number, string>): void {
+  private collect(
+    firstSeq: number, first: number, end: number, barrier: number, errnos: Int32Array, messages: Map<number, string>,
+    onReply?: (index: number, msg: Uint8Array) => void,
+  ): void {
     for (;;) {
       let n: number;
       try {
@@ -287,7 +294,11 @@ export class NetlinkConnection {
       const r = new MessageReader(this.rx, n);
       while (r.next()) {
         const h = r.header;
-        if (h.type !== NLMSG_ERROR) continue;
+        if (h.type !== NLMSG_ERROR) {
+          const k = first + ((h.seq - firstSeq) >>> 0);
+          if (onReply && k >= first && k < end) onReply(k, r.message());
+          continue;
+        }
         const ack = parseAck(r.message(), h.flags);
         if (!ack) continue;
         if (ack.seq === barrier) return;

@@ -16,6 +16,7 @@ export const abi = abiJson as unknown as {
   exports: { required: Record<string, Partial<Signature> & { kind?: string }>; optional: Record<string, Signature> };
   wasiModule: string;
   wasiAllowed: string[];
+  wasiSignatures: Record<string, Signature>;
   status: Record<string, number>;
   batchFlags: Record<string, number>;
   logLevels: Record<string, number>;

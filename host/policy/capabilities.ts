@@ -2,6 +2,7 @@
 // allows): operations plus a scope over zones, families, protocols and marks. Parsing is strict:
 // an unknown key or an out-of-range value is an error that names the path, never ignored.
 import { FAMILIES, MAX_ZONE, type Family, type ProtocolName } from '../conntrack/constants.js';
+import { quoteText } from './untrusted-text.js';
 
 export const OPERATIONS = ['read', 'delete', 'update', 'flush', 'create', 'events'] as const;
 export type Operation = (typeof OPERATIONS)[number];
@@ -49,20 +50,20 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 export function checkKeys(obj: Record<string, unknown>, allowed: readonly string[], where: string, fail: Fail): void {
   for (const k of Object.keys(obj)) {
-    if (!allowed.includes(k)) fail(`${where}: unknown key "${k}" (allowed: ${allowed.join(', ')})`);
+    if (!allowed.includes(k)) fail(`${where}: unknown key ${quoteText(k)} (allowed: ${allowed.join(', ')})`);
   }
 }
 
 function u32(v: unknown, where: string, fail: Fail): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff) {
-    fail(`${where} must be an integer in 0..4294967295, got ${JSON.stringify(v)}`);
+    fail(`${where} must be an integer in 0..4294967295, got ${quoteText(v)}`);
   }
   return v as number;
 }
 
 function zone(v: unknown, where: string, fail: Fail): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_ZONE) {
-    fail(`${where} must be an integer zone in 0..${MAX_ZONE}, got ${JSON.stringify(v)}`);
+    fail(`${where} must be an integer zone in 0..${MAX_ZONE}, got ${quoteText(v)}`);
   }
   return v as number;
 }
@@ -100,7 +101,7 @@ function parseNames<T extends string>(v: unknown, known: readonly T[], where: st
   if (v === 'any') return 'any';
   if (!Array.isArray(v) || v.length === 0) fail(`${where} must be "any" or a non-empty list of ${known.join(', ')}`);
   for (const [i, n] of (v as unknown[]).entries()) {
-    if (!known.includes(n as T)) fail(`${where}[${i}]: unknown value ${JSON.stringify(n)} (known: ${known.join(', ')})`);
+    if (!known.includes(n as T)) fail(`${where}[${i}]: unknown value ${quoteText(n)} (known: ${known.join(', ')})`);
   }
   return [...new Set(v as T[])];
 }
@@ -108,7 +109,7 @@ function parseNames<T extends string>(v: unknown, known: readonly T[], where: st
 export function parseOperations(v: unknown, where: string, fail: Fail): Operation[] {
   if (!Array.isArray(v)) fail(`${where} must be a list of ${OPERATIONS.join(', ')}`);
   for (const [i, op] of (v as unknown[]).entries()) {
-    if (!OPERATIONS.includes(op as Operation)) fail(`${where}[${i}]: unknown operation ${JSON.stringify(op)} (known: ${OPERATIONS.join(', ')})`);
+    if (!OPERATIONS.includes(op as Operation)) fail(`${where}[${i}]: unknown operation ${quoteText(op)} (known: ${OPERATIONS.join(', ')})`);
   }
   return [...new Set(v as Operation[])];
 }

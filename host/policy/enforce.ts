@@ -10,7 +10,7 @@ import { SCOPE_PROTOCOLS, type Mark, type Scope, type ScopeProtocol, hex, zoneCo
 /** Grants with at most this many zones are dumped zone by zone with a kernel filter each. */
 export const MAX_PER_ZONE_DUMPS = 16;
 
-type ScopeFields = Pick<Scanned, 'family' | 'protocol' | 'zone' | 'origZone' | 'mark'>;
+type ScopeFields = Pick<Scanned, 'family' | 'protocol' | 'zone' | 'mark'>;
 
 const familyName = new Map<number, Family>(Object.entries(FAMILIES).map(([k, v]) => [v, k as Family]));
 const protocolName = new Map<number, ScopeProtocol>(SCOPE_PROTOCOLS.map((p) => [IPPROTO[p], p]));
@@ -50,15 +50,14 @@ export class ScopeMatcher {
   protocolOk(protocol: number): boolean { return this.protocols === null || this.protocols.includes(protocol); }
   markOk(mark: number): boolean { return this.marks.every((m) => markOk(mark, m)); }
 
-  // Both the entry's zone and its original tuple's zone (CTA_TUPLE_ZONE, when it differs) must be inside.
+  /** `s.zone` is the entry's zone by the scanner's zone rule (scope.ts entryZone), whatever its direction. */
   matches(s: ScopeFields): boolean {
-    return this.zoneOk(s.zone) && this.zoneOk(s.origZone) && this.familyOk(s.family) && this.protocolOk(s.protocol) && this.markOk(s.mark);
+    return this.zoneOk(s.zone) && this.familyOk(s.family) && this.protocolOk(s.protocol) && this.markOk(s.mark);
   }
 
   /** Why an entry is outside (for the log line that explains a refusal); null when inside. */
   why(s: ScopeFields): string | null {
     if (!this.zoneOk(s.zone)) return `zone ${s.zone} is outside the grant`;
-    if (!this.zoneOk(s.origZone)) return `tuple zone ${s.origZone} is outside the grant`;
     if (!this.familyOk(s.family)) return `family ${familyName.get(s.family) ?? s.family} is outside the grant`;
     if (!this.protocolOk(s.protocol)) return `protocol ${protocolName.get(s.protocol) ?? s.protocol} is outside the grant`;
     if (!this.markOk(s.mark)) return `mark ${hex(s.mark)} is outside the grant`;
@@ -141,7 +140,7 @@ export function eventFilter(plan: Extract<DumpPlan, { ok: true }>): EventFilter 
 
 /** null when an entry to be created is inside the grant, else the reason it is not. */
 export function checkCreate(c: { family: number; protocol: number; zone?: number; mark?: number }, matcher: ScopeMatcher): string | null {
-  return matcher.why({ family: c.family, protocol: c.protocol, zone: c.zone ?? 0, origZone: c.zone ?? 0, mark: c.mark ?? 0 });
+  return matcher.why({ family: c.family, protocol: c.protocol, zone: c.zone ?? 0, mark: c.mark ?? 0 });
 }
 
 /**

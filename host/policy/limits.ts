@@ -1,5 +1,6 @@
 // Resource limits: the defaults live here and nowhere else. A policy can override them (per plugin
 // or as its default); a manifest can only ask for less or equal (see grant.ts).
+import { quoteText } from './untrusted-text.js';
 
 export interface Limits {
   /** Wall time of one export call (ctplug_init, ctplug_on_entries, ...) before the worker is terminated. */
@@ -39,11 +40,11 @@ export function parseLimits(raw: unknown, where: string, fail: (msg: string) => 
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail(`${where} must be an object`);
   const out: Partial<Limits> = {};
   for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-    if (!(LIMIT_KEYS as string[]).includes(k)) fail(`${where}: unknown limit "${k}" (known: ${LIMIT_KEYS.join(', ')})`);
+    if (!(LIMIT_KEYS as string[]).includes(k)) fail(`${where}: unknown limit ${quoteText(k)} (known: ${LIMIT_KEYS.join(', ')})`);
     const key = k as keyof Limits;
     const min = key === 'timeout_ms' || key === 'memory_max_pages' ? 1 : 0;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > LIMIT_CEILING[key]) {
-      fail(`${where}.${k} must be an integer in ${min}..${LIMIT_CEILING[key]}, got ${JSON.stringify(v)}`);
+      fail(`${where}.${k} must be an integer in ${min}..${LIMIT_CEILING[key]}, got ${quoteText(v)}`);
     }
     out[key] = v;
   }

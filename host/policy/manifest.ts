@@ -1,11 +1,15 @@
 // A plugin manifest: what the plugin is (name, version, module + sha256), which ABI it targets,
 // and what it asks for (capabilities, limits). Parsed strictly so a typo is an error at load time.
-import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize } from 'node:path';
 import { abi, speaks } from './abi.js';
 import { ManifestError } from './errors.js';
 import { type Capabilities, type CapabilitiesDocument, checkKeys, isObject, parseCapabilities } from './capabilities.js';
 import { type Limits, parseLimits } from './limits.js';
+import { readRegularFile } from './regular-file.js';
+import { escapeText, quoteText } from './untrusted-text.js';
+
+/** A manifest is a few KiB of JSON. */
+const MAX_MANIFEST_BYTES = 1024 * 1024;
 
 export interface Manifest {
   name: string;
@@ -45,18 +49,18 @@ export function parseManifest(raw: unknown, source = 'manifest'): Manifest {
   if (!isObject(raw)) fail('must be a JSON object');
   const m = raw as Record<string, unknown>;
   if (typeof m.name !== 'string' || !NAME_RE.test(m.name)) {
-    fail(`"name" must match ${NAME_RE} (letters, digits, . _ -), got ${JSON.stringify(m.name)}`);
+    fail(`"name" must match ${NAME_RE} (letters, digits, . _ -), got ${quoteText(m.name)}`);
   }
   who = m.name as string;
   checkKeys(m, KEYS, 'top level', fail);
   if (typeof m.version !== 'string' || m.version === '') fail('"version" must be a non-empty string');
   if (m.description !== undefined && typeof m.description !== 'string') fail('"description" must be a string');
   if (!abi.supported.includes(m.abi as number)) {
-    fail(`targets ctplug ABI ${JSON.stringify(m.abi)}; this host speaks ${speaks()}`);
+    fail(`targets ctplug ABI ${quoteText(m.abi)}; this host speaks ${speaks()}`);
   }
   const mod = m.module;
   if (typeof mod !== 'string' || !mod.endsWith('.wasm') || isAbsolute(mod) || normalize(mod).startsWith('..')) {
-    fail(`"module" must be a relative path to a .wasm file next to the manifest, got ${JSON.stringify(mod)}`);
+    fail(`"module" must be a relative path to a .wasm file next to the manifest, got ${quoteText(mod)}`);
   }
   if (typeof m.sha256 !== 'string' || !/^[0-9a-fA-F]{64}$/.test(m.sha256)) fail('"sha256" must be 64 hex digits (sha256sum of the module)');
   if (m.config !== undefined && !isObject(m.config)) fail('"config" must be an object documenting the config keys');
@@ -77,9 +81,9 @@ export function parseManifest(raw: unknown, source = 'manifest'): Manifest {
 export function loadManifest(path: string): { manifest: Manifest; modulePath: string } {
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
+    raw = JSON.parse(readRegularFile(path, MAX_MANIFEST_BYTES).toString('utf8'));
   } catch (e) {
-    throw new ManifestError(path, `plugin manifest ${path}: ${(e as Error).message}`);
+    throw new ManifestError(path, `plugin manifest ${path}: ${escapeText((e as Error).message)}`);
   }
   const manifest = parseManifest(raw, path);
   return { manifest, modulePath: join(dirname(path), manifest.module) };

@@ -8,6 +8,7 @@ import { PolicyError } from './errors.js';
 import { type Capabilities, type CapabilitiesDocument, checkKeys, isObject, parseCapabilities } from './capabilities.js';
 import { type Limits, DEFAULT_LIMITS, parseLimits } from './limits.js';
 import { NAME_RE } from './manifest.js';
+import { quoteText } from './untrusted-text.js';
 
 export interface PolicyEntry { capabilities: Capabilities; limits: Partial<Limits> }
 /** A parsed policy (parsePolicy / loadPolicy). */
@@ -40,7 +41,7 @@ export function parsePolicy(raw: unknown, source = 'policy'): Policy {
   if (p.plugins !== undefined) {
     if (!isObject(p.plugins)) fail('"plugins" must be an object keyed by plugin name');
     for (const [name, e] of Object.entries(p.plugins as Record<string, unknown>)) {
-      if (!NAME_RE.test(name)) fail(`plugins: ${JSON.stringify(name)} is not a valid plugin name`);
+      if (!NAME_RE.test(name)) fail(`plugins: ${quoteText(name)} is not a valid plugin name`);
       plugins[name] = parseEntry(e, `plugins.${name}`, fail);
     }
   }

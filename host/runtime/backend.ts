@@ -27,9 +27,9 @@ export async function openBackend(spec: BackendSpec): Promise<Backend> {
   }
   // Loaded only on this path: the fake kernel is test-kit code, not part of the privileged path.
   const { FakeKernel } = await import('../../sdk/testkit/fake-kernel.js');
-  const k = FakeKernel.fromMessages(splitMessages(spec.table));
+  const k = FakeKernel.fromMessages(splitMessages(spec.table), { release: spec.kernelRelease });
   return {
-    ct: Conntrack.open({ socket: k.socket(), actionSocket: k.socket() }),
+    ct: Conntrack.open({ socket: k.socket(), actionSocket: k.socket(), kernelRelease: spec.kernelRelease }),
     events: () => scripted(spec.events ?? []),
     table: () => Buffer.concat(k.messages()),
   };

@@ -3,15 +3,23 @@
 // `code`. The base class and the load-time policy errors are in host/policy/errors.ts.
 import { PluginError } from '../policy/errors.js';
 
+/** The plugin's config (given at load or for a run) cannot be handed to it: not JSON, or nested too deep. */
+export class ConfigError extends PluginError {
+  constructor(plugin: string, message: string) { super(plugin, message, 'CONFIG_INVALID'); }
+}
+
 /** The module failed a pre-instantiation check: hash, imports, ABI marker, exports, memory. */
 export class ModuleCheckError extends PluginError {
   constructor(plugin: string, message: string) { super(plugin, message, 'MODULE_REFUSED'); }
 }
 
-/** An export call ran past its deadline; the worker was terminated. */
+/**
+ * An export call (or the instantiation) ran past its deadline, counting the host work it queued
+ * (kernel operations, the dump batches it scheduled); the worker was terminated.
+ */
 export class PluginTimeoutError extends PluginError {
-  constructor(plugin: string, readonly limitMs: number, readonly exportName: string) {
-    super(plugin, `plugin "${plugin}" exceeded ${limitMs} ms in ${exportName}`, 'PLUGIN_TIMEOUT');
+  constructor(plugin: string, readonly limitMs: number, readonly exportName: string, readonly inHostWork = false) {
+    super(plugin, `plugin "${plugin}" exceeded ${limitMs} ms in ${exportName}${inHostWork ? ' and the host work after it (the operations and dumps the plugin queued)' : ''}`, 'PLUGIN_TIMEOUT');
   }
 }
 
@@ -30,6 +38,16 @@ export class PluginTrapError extends PluginError {
 export class PluginFailedError extends PluginError {
   constructor(plugin: string, readonly exportName: string, readonly status: number, detail: string) {
     super(plugin, `plugin "${plugin}" failed in ${exportName}: ${oneLine(detail)}`, 'PLUGIN_FAILED');
+  }
+}
+
+/**
+ * The plugin's worker reached its heap bound (RESOURCE_LIMITS in prespawn.ts) and was
+ * terminated: the plugin made the host hold too much for it. The embedder is not affected.
+ */
+export class PluginMemoryError extends PluginError {
+  constructor(plugin: string, readonly exportName: string | undefined, readonly heapMb: number) {
+    super(plugin, `plugin "${plugin}" exceeded the ${heapMb} MiB heap bound of its worker${exportName ? ` in ${exportName}` : ''}; the worker was terminated`, 'PLUGIN_MEMORY');
   }
 }
 

@@ -1,10 +1,14 @@
-// Everything that can be decided about a plugin module before it runs: the bytes are the ones the
-// manifest pinned, it imports only what ctplug ABI v1 offers, it carries the ABI marker, exports
-// what the host will call with the right signatures, and its memory has a maximum within the grant.
+// Everything that can be decided about a plugin module before it runs: it is a valid module, the
+// bytes are the ones the manifest pinned, it imports only what ctplug ABI v1 offers (with the
+// right signatures, WASI's too), it carries the ABI marker, exports what the host will call with
+// the right signatures, its memory has a maximum within the grant, and its instance holds no more
+// tables, globals, element and data segments than module-limits.ts allows.
 // This runs in the main thread, before any worker exists.
 import { createHash } from 'node:crypto';
 import { abi, formatSignature, type Signature, speaks } from '../policy/abi.js';
+import { escapeText } from '../policy/untrusted-text.js';
 import { ModuleCheckError } from './errors.js';
+import { footprintProblem, MODULE_LIMITS } from './module-limits.js';
 import { type FuncType, readWasm, WasmFormatError } from './wasm-binary.js';
 
 export interface CheckedModule {
@@ -32,6 +36,23 @@ export function sha256(bytes: Uint8Array): string {
 export function checkModule(plugin: string, bytes: Uint8Array, opts: { sha256?: string; memoryMaxPages: number }): CheckedModule {
   const fail: (msg: string) => never = (msg) => { throw new ModuleCheckError(plugin, `plugin "${plugin}"${msg}`); };
 
+  // A valid module first: an error about some other file must not disclose its digest.
+  if (bytes.length > MODULE_LIMITS.moduleBytes) fail(`: the module is ${bytes.length} bytes; ctplug allows at most ${MODULE_LIMITS.moduleBytes}`);
+  let info;
+  try {
+    info = readWasm(bytes);
+  } catch (e) {
+    return fail(`: not a valid wasm module: ${e instanceof WasmFormatError ? e.message : String(e)}`);
+  }
+  const footprint = footprintProblem(info, opts.memoryMaxPages * PAGE);
+  if (footprint) fail(`: module ${footprint}`);
+  let module: WebAssembly.Module;
+  try {
+    module = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
+  } catch (e) {
+    return fail(`: not a valid wasm module: ${escapeText(e instanceof WebAssembly.CompileError ? e.message : String(e))}`);
+  }
+
   if (opts.sha256 !== undefined) {
     const actual = sha256(bytes);
     if (actual !== opts.sha256.toLowerCase()) {
@@ -39,20 +60,10 @@ export function checkModule(plugin: string, bytes: Uint8Array, opts: { sha256?: 
     }
   }
 
-  let module: WebAssembly.Module;
-  let info;
-  try {
-    module = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
-    info = readWasm(bytes);
-  } catch (e) {
-    const why = e instanceof WasmFormatError || e instanceof WebAssembly.CompileError ? e.message : String(e);
-    return fail(`: not a valid wasm module: ${why}`);
-  }
-
   const where = `(ctplug ABI ${speaks()} allows: ${allowedImports()})`;
   let usesWasi = false;
   for (const imp of info.imports) {
-    const what = `${imp.module}.${imp.name}`;
+    const what = `${escapeText(imp.module)}.${escapeText(imp.name)}`;
     if (imp.kind !== 'function') {
       fail(`: import ${what} is a ${imp.kind} import; plugins may import only functions and must define (and export) their own memory ${where}`);
     }
@@ -60,7 +71,9 @@ export function checkModule(plugin: string, bytes: Uint8Array, opts: { sha256?: 
       const def = abi.imports[imp.name];
       if (!sameSig(imp.type, def)) fail(`: import ${what} has signature ${formatSignature(imp.type)}; ctplug ABI v${abi.version} defines ${formatSignature(def)}`);
     } else if (imp.module === abi.wasiModule && abi.wasiAllowed.includes(imp.name)) {
-      usesWasi = true; // WASI signatures are checked by the WASI implementation at link time
+      const def = abi.wasiSignatures[imp.name];
+      if (!def || !sameSig(imp.type, def)) fail(`: import ${what} has signature ${formatSignature(imp.type)}; ${abi.wasiModule} defines ${def ? formatSignature(def) : '(unknown)'}`);
+      usesWasi = true;
     } else {
       fail(`: import ${what} is not allowed ${where}`);
     }

@@ -1,6 +1,5 @@
 // Main-thread side of a plugin: check everything that can be checked before any code runs
 // (manifest, grant, module), then run the plugin in its own worker under a per-call deadline.
-import { readFileSync } from 'node:fs';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { CtError } from '../conntrack/errors.js';
 import { AbortError } from '../netlink/abort.js';
@@ -9,12 +8,15 @@ import { splitMessages } from '../netlink/message.js';
 import { closeLeftovers } from '../netlink/socket.js';
 import { ManifestError, PluginError, PolicyError } from '../policy/errors.js';
 import { computeGrant, type Grant } from '../policy/grant.js';
-import { adoptPrespawned, workerEntry } from './prespawn.js';
+import { adoptPrespawned, RESOURCE_LIMITS, WORKER_HEAP_MB, workerEntry } from './prespawn.js';
 import { type Limits, parseLimits } from '../policy/limits.js';
 import { loadManifest, type Manifest, type ManifestDocument, parseManifest } from '../policy/manifest.js';
 import { loadPolicy, parsePolicy, type Policy, type PolicyDocument } from '../policy/policy.js';
-import { PluginFailedError, PluginHostError, PluginTimeoutError, PluginTrapError } from './errors.js';
+import { configDepthProblem } from '../policy/config-depth.js';
+import { readRegularFile } from '../policy/regular-file.js';
+import { ConfigError, PluginFailedError, PluginHostError, PluginMemoryError, PluginTimeoutError, PluginTrapError } from './errors.js';
 import { checkModule } from './module-check.js';
+import { MODULE_LIMITS } from './module-limits.js';
 import { emptyStats, type BackendSpec, type FromWorker, type LogLine, type RunStats, type WorkerError, type WorkerInit } from './protocol.js';
 import { CallClock } from './watchdog.js';
 
@@ -39,8 +41,9 @@ export interface PluginLogLine extends LogLine { plugin: string }
 export interface RunOptions {
   /**
    * Output as it is emitted (in chunks). Without it, output is collected in the result. Return a
-   * promise to push back: the plugin is paused between batches until it settles (e.g. stdout's
-   * 'drain'), so a slow consumer never makes the host buffer without bound. Call `release` once
+   * promise to push back: at most two chunks are outstanding (watchdog.ts CHUNKS_IN_FLIGHT), then
+   * the plugin waits between batches until one settles (e.g. stdout's 'drain'), so a slow
+   * consumer never makes the host buffer without bound. Call `release` once
    * nothing refers to the bytes any more (e.g. in stdout's write callback): their buffer is then
    * reused for later output rather than left to the garbage collector.
    */
@@ -77,17 +80,19 @@ function readSource(src: PluginSource): { manifest: Manifest; wasm: Uint8Array }
   if (typeof src !== 'string') return { manifest: parseManifest(src.manifest), wasm: src.wasm };
   const { manifest, modulePath } = loadManifest(src);
   try {
-    return { manifest, wasm: readFileSync(modulePath) };
+    return { manifest, wasm: readRegularFile(modulePath, MODULE_LIMITS.moduleBytes) };
   } catch (e) {
     throw new ManifestError(manifest.name, `plugin "${manifest.name}": cannot read module ${modulePath}: ${(e as Error).message}`);
   }
 }
 
 function configText(name: string, config: unknown): string {
+  const deep = configDepthProblem(config);
+  if (deep) throw new ConfigError(name, `plugin "${name}": config ${deep}`);
   try {
     return JSON.stringify(config);
   } catch (e) {
-    throw new PluginError(name, `plugin "${name}": config is not JSON: ${(e as Error).message}`, 'CONFIG_INVALID');
+    throw new ConfigError(name, `plugin "${name}": config is not JSON: ${(e as Error).message}`);
   }
 }
 
@@ -144,7 +149,7 @@ export class Plugin {
       w.postMessage({ type: 'init', init }, [port2]);
     } else {
       const entry = workerEntry();
-      w = new Worker(entry.url, { workerData: init, transferList: [port2], execArgv: entry.execArgv });
+      w = new Worker(entry.url, { workerData: init, transferList: [port2], execArgv: entry.execArgv, resourceLimits: RESOURCE_LIMITS });
     }
     w.unref(); // an idle plugin does not keep the process alive; a run holds a ref
     w.on('exit', () => {
@@ -205,7 +210,7 @@ export class Plugin {
           // Termination is the only preemption Node offers; the next run gets a fresh worker.
           this.worker = undefined;
           void worker.terminate();
-          finish(new PluginTimeoutError(this.name, limit, c.name));
+          finish(new PluginTimeoutError(this.name, limit, c.name, c.hostWork));
         }
       }, WATCHDOG_INTERVAL_MS);
       const onMessage = (m: FromWorker) => {
@@ -224,13 +229,13 @@ export class Plugin {
             if (!opts.onOutput) {
               output.push(m.bytes.slice()); // kept to the end of the run: an exact copy, the chunk is reused
               release();
+              clock.chunkConsumed();
               break;
             }
+            // The worker's output credit comes back once the consumer is done with the chunk.
             const wait = opts.onOutput(m.bytes, release);
-            if (wait instanceof Promise) {
-              clock.pause();
-              wait.then(() => clock.resume(), () => clock.resume());
-            }
+            if (wait instanceof Promise) wait.then(() => clock.chunkConsumed(), () => clock.chunkConsumed());
+            else clock.chunkConsumed();
             break;
           }
           case 'progress':
@@ -246,7 +251,13 @@ export class Plugin {
             break;
         }
       };
-      const onError = (e: Error) => finish(new PluginHostError(this.name, `worker failed: ${e.message}`, e.name));
+      const onError = (e: Error & { code?: string }) => {
+        if (e.code === 'ERR_WORKER_OUT_OF_MEMORY') {
+          this.worker = undefined; // the next run gets a fresh worker
+          return finish(new PluginMemoryError(this.name, clock.current()?.name, WORKER_HEAP_MB));
+        }
+        finish(new PluginHostError(this.name, `worker failed: ${e.message}`, e.name));
+      };
       const onExit = (code: number) => finish(new PluginHostError(this.name, `worker exited unexpectedly (code ${code})`));
       worker.on('message', onMessage).on('error', onError).on('exit', onExit);
       worker.postMessage({ type: 'run', config });

@@ -8,6 +8,17 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { packageRoot } from '../paths.js';
 
+/**
+ * The heap bound of every plugin worker. Past it Node terminates the worker (the plugin's run
+ * fails with PluginMemoryError), never the process. It bounds what the host holds for a plugin
+ * in small pieces (queued operations, log records, the entries a mark-limited grant remembers:
+ * all capped well below it); one huge allocation would abort the process instead, which is why
+ * tables are bounded at load (module-limits.ts). Wasm memory and output buffers are outside the
+ * JS heap: the grant's memory maximum and output_bytes bound those.
+ */
+export const WORKER_HEAP_MB = 512;
+export const RESOURCE_LIMITS = { maxOldGenerationSizeMb: WORKER_HEAP_MB, maxYoungGenerationSizeMb: 32 };
+
 /** dist/worker.js next to the bundle, or the TypeScript source when run unbundled (tests). */
 export function workerEntry(): { url: URL; execArgv?: string[] } {
   const bundled = new URL('./worker.js', import.meta.url);
@@ -21,7 +32,7 @@ let warm: Worker | undefined;
 export function prespawnWorker(): void {
   if (warm) return;
   const entry = workerEntry();
-  const w = new Worker(entry.url, { execArgv: entry.execArgv });
+  const w = new Worker(entry.url, { execArgv: entry.execArgv, resourceLimits: RESOURCE_LIMITS });
   w.unref();
   w.on('error', () => undefined); // adopted or not, a failed boot shows up when a run needs it
   w.on('exit', () => { if (warm === w) warm = undefined; });

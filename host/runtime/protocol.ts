@@ -10,9 +10,10 @@ export type BackendSpec =
   /**
    * fake: entry messages back to back, as a dump carries them (one buffer: cheap to hand over);
    * `events`: scripted event batches (messages back to back) or 'overrun' (lost events), replayed
-   * to a subscriber; the run ends when the script does.
+   * to a subscriber; the run ends when the script does. `kernelRelease`: the kernel version
+   * the fake behaves as (before 6.8 it ignores zone filters in dumps and flushes).
    */
-  | { kind: 'fake'; table: Uint8Array; events?: (Uint8Array | 'overrun')[] };
+  | { kind: 'fake'; table: Uint8Array; events?: (Uint8Array | 'overrun')[]; kernelRelease?: string };
 
 export interface WorkerInit {
   plugin: string;
@@ -42,6 +43,11 @@ export type RunStats = {
   /** Deletes the kernel answered ENOENT: already gone. */
   gone: number;
   failed: number;
+  /**
+   * Deletes/updates not sent because the kernel's current entry failed the grant's confirmation
+   * (policy/confirm.ts): replaced by another entry, or no longer inside the grant.
+   */
+  changed: number;
   created: number;
   updated: number;
   flushes: number;
@@ -60,7 +66,7 @@ export type RunStats = {
 };
 
 export const emptyStats = (): RunStats => ({
-  entries: 0, filtered: 0, batches: 0, dumps: 0, deleted: 0, gone: 0, failed: 0, created: 0, updated: 0, flushes: 0, events: 0, overruns: 0, resyncs: 0, resyncMs: 0,
+  entries: 0, filtered: 0, batches: 0, dumps: 0, deleted: 0, gone: 0, failed: 0, changed: 0, created: 0, updated: 0, flushes: 0, events: 0, overruns: 0, resyncs: 0, resyncMs: 0,
   emittedBytes: 0, logLines: 0, droppedLogLines: 0, refused: 0,
 });
 

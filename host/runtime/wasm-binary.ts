@@ -1,5 +1,6 @@
 // A small, bounds-checked reader for the parts of a wasm binary the module check needs and that
-// WebAssembly.Module.imports/exports do not give: function signatures and memory limits.
+// WebAssembly.Module.imports/exports do not give: function signatures, memory and table limits,
+// and how much the instance would hold (globals, element and data segments).
 // Every read checks the remaining length; a malformed module throws WasmFormatError.
 
 export class WasmFormatError extends Error {}
@@ -17,7 +18,22 @@ export type ImportDesc =
 export type Import = { module: string; name: string } & ImportDesc;
 export interface Export { name: string; kind: 'function' | 'table' | 'memory' | 'global' | 'tag'; index: number }
 
-export interface WasmInfo {
+/** What instantiating the module makes the engine allocate, besides memory. */
+export interface InstanceFootprint {
+  /** Tables defined by the module itself: their limits (elements). */
+  tables: Limits[];
+  globals: number;
+  elementSegments: number;
+  /** Element entries over all segments. */
+  elements: number;
+  dataSegments: number;
+  /** Bytes over all data segments. */
+  dataBytes: number;
+  /** The module has a start section (a function run inside instantiation). */
+  hasStart: boolean;
+}
+
+export interface WasmInfo extends InstanceFootprint {
   imports: Import[];
   exports: Export[];
   /** Memories defined by the module itself (not imported). */
@@ -81,6 +97,29 @@ class Reader {
     if (!v) throw new WasmFormatError(`unsupported value type 0x${t.toString(16)} at byte ${this.pos - 1}`);
     return v;
   }
+  /** Skips a signed LEB128 of at most `bytes` bytes. */
+  skipSigned(bytes: number): void {
+    for (let i = 0; i < bytes; i++) if ((this.byte() & 0x80) === 0) return;
+    throw new WasmFormatError(`LEB128 too long at byte ${this.pos}`);
+  }
+  /** Skips a constant expression (global, element and data offsets) up to its `end`. */
+  constExpr(): void {
+    for (;;) {
+      const op = this.byte();
+      switch (op) {
+        case 0x0b: return; // end
+        case 0x41: this.skipSigned(5); break; // i32.const
+        case 0x42: this.skipSigned(10); break; // i64.const
+        case 0x43: this.bytes(4); break; // f32.const
+        case 0x44: this.bytes(8); break; // f64.const
+        case 0x23: case 0xd2: this.u32(); break; // global.get, ref.func
+        case 0xd0: this.byte(); break; // ref.null t
+        case 0x6a: case 0x6b: case 0x6c: case 0x7c: case 0x7d: case 0x7e: break; // extended-const add/sub/mul
+        case 0xfd: if (this.u32() !== 12) throw new WasmFormatError(`unsupported SIMD constant expression at byte ${this.pos}`); this.bytes(16); break;
+        default: throw new WasmFormatError(`unsupported constant expression opcode 0x${op.toString(16)} at byte ${this.pos - 1}`);
+      }
+    }
+  }
   limits(): Limits {
     const flags = this.byte();
     if (flags > 0x07) throw new WasmFormatError(`unsupported limits flags 0x${flags.toString(16)}`);
@@ -91,7 +130,7 @@ class Reader {
   }
 }
 
-/** Parse the type, import, function, memory and export sections; other sections are skipped. */
+/** Parse the type, import, function, table, memory, global, export, start, element and data sections; others are skipped. */
 export function readWasm(bytes: Uint8Array): WasmInfo {
   if (bytes.length < 8 || bytes[0] !== 0 || bytes[1] !== 0x61 || bytes[2] !== 0x73 || bytes[3] !== 0x6d) {
     throw new WasmFormatError('not a wasm module (bad magic)');
@@ -102,6 +141,7 @@ export function readWasm(bytes: Uint8Array): WasmInfo {
   const funcTypeIdx: number[] = []; // function index space: imported functions first
   const memories: Limits[] = [];
   const exports: Export[] = [];
+  const fp: InstanceFootprint = { tables: [], globals: 0, elementSegments: 0, elements: 0, dataSegments: 0, dataBytes: 0, hasStart: false };
 
   const top = new Reader(bytes, 8, bytes.length);
   while (!top.done) {
@@ -140,8 +180,43 @@ export function readWasm(bytes: Uint8Array): WasmInfo {
       case 3: // function
         for (let n = r.count(); n > 0; n--) funcTypeIdx.push(r.u32());
         break;
+      case 4: // table
+        for (let n = r.count(); n > 0; n--) {
+          if (r.byte() === 0x40) throw new WasmFormatError('tables with initialiser expressions are not supported');
+          fp.tables.push(r.limits());
+        }
+        break;
       case 5: // memory
         for (let n = r.count(); n > 0; n--) memories.push(r.limits());
+        break;
+      case 6: // global
+        fp.globals = r.count();
+        break;
+      case 8: // start
+        fp.hasStart = true;
+        break;
+      case 9: // element
+        for (let n = (fp.elementSegments = r.count()); n > 0; n--) {
+          const flags = r.u32();
+          if (flags > 7) throw new WasmFormatError(`unknown element segment kind ${flags}`);
+          if (flags === 2 || flags === 6) r.u32(); // table index
+          if ((flags & 1) === 0) r.constExpr(); // active: offset
+          if (flags & 3) r.byte(); // elemkind / reftype
+          const count = r.count();
+          fp.elements += count;
+          for (let i = 0; i < count; i++) if (flags & 4) r.constExpr(); else r.u32();
+        }
+        break;
+      case 11: // data
+        for (let n = (fp.dataSegments = r.count()); n > 0; n--) {
+          const flags = r.u32();
+          if (flags > 2) throw new WasmFormatError(`unknown data segment kind ${flags}`);
+          if (flags === 2) r.u32(); // memory index
+          if (flags !== 1) r.constExpr(); // active: offset
+          const size = r.u32();
+          r.bytes(size);
+          fp.dataBytes += size;
+        }
         break;
       case 7: // export
         for (let n = r.count(); n > 0; n--) {
@@ -153,5 +228,5 @@ export function readWasm(bytes: Uint8Array): WasmInfo {
         break;
     }
   }
-  return { imports, exports, memories, funcType: (i) => types[funcTypeIdx[i]] };
+  return { imports, exports, memories, ...fp, funcType: (i) => types[funcTypeIdx[i]] };
 }

@@ -14,18 +14,24 @@ import { FdLedger } from '../netlink/fd-ledger.js';
 import { recordSocketsIn } from '../netlink/socket.js';
 import { CtError } from '../conntrack/errors.js';
 import { emptyScope, scanInto, type ScopeFields } from '../conntrack/scope.js';
-import { type CreateSpec, type DumpFilter, kernelFiltersDeleteByZone } from '../conntrack/conntrack.js';
-import type { Change } from '../conntrack/request.js';
+import { toNewEntry } from '../conntrack/conntrack.js';
+import type { Change, NewEntry } from '../conntrack/request.js';
 import type { EventKind } from '../conntrack/events.js';
-import { checkCreate, checkMarkUpdate, type DumpPlan, eventFilter, planDump, ScopeMatcher } from '../policy/enforce.js';
+import { confirmationFor } from '../policy/confirm.js';
+import { checkCreate, checkMarkUpdate, eventFilter, planDump, ScopeMatcher } from '../policy/enforce.js';
+import { escapeText } from '../policy/untrusted-text.js';
 import { abi, EXPORT, STATUS } from '../policy/abi.js';
 import { type Backend, openBackend } from './backend.js';
-import { LineLimiter } from './lines.js';
-import { emptyStats, type FromWorker, type LogLevel, type LogLine, type RunStats, type WorkerError, type WorkerInit } from './protocol.js';
+import { LogSink, MAX_LINE_BYTES } from './log-sink.js';
+import { OpQueue, type Plan, type Verb } from './op-queue.js';
+import { emptyStats, type FromWorker, type LogLevel, type RunStats, type WorkerError, type WorkerInit } from './protocol.js';
 import {
   CREATE_RECORD_SIZE, DUMP_REQUEST_SIZE, readCreateRecord, readDumpRequest, readEventKinds, readUpdateRecord, unknownFlags, UPDATE_RECORD_SIZE,
 } from './records.js';
-import { CallClock } from './watchdog.js';
+import { perFilter, sendOp, type SendContext } from './send-ops.js';
+import { ShownEntries } from './shown.js';
+import { CallClock, INSTANTIATE } from './watchdog.js';
+import { type MemoryAccess, ProcExit, wasiImports } from './wasi-imports.js';
 
 const port = parentPort!;
 type ToWorker = { type: 'init'; init: WorkerInit } | { type: 'run'; config?: string };
@@ -47,15 +53,9 @@ recordSocketsIn(new FdLedger(data.fds));
 
 /** Bytes one on_entries batch can hold: one kernel dump datagram (+ padding of the last message). */
 const BATCH_BYTES = RECV_BUFFER_BYTES + 8;
-/** Per export call: queued delete/update bytes beyond this return E_LIMIT (the queue is host memory). */
-const MAX_PENDING_BYTES = 16 * 1024 * 1024;
-const MAX_SCHEDULED_DUMPS = 64;
 /** Bytes one on_events batch can hold: every event already queued, up to this (EventSource needs >= 128 KiB). */
 const EVENT_BATCH_BYTES = 256 * 1024;
 const ALL_EVENTS: EventKind[] = ['NEW', 'UPDATE', 'DESTROY'];
-const MAX_LINE_BYTES = 4096;
-/** Entries remembered for mark-scoped delete/update checks (~150 bytes each). */
-const SHOWN_MAX = 262_144;
 /** Output is handed to the main thread in chunks of about this size, or this often. */
 const PUBLISH_BYTES = 256 * 1024;
 const PUBLISH_MS = 50;
@@ -74,25 +74,13 @@ function chunkBuffer(n: number): ArrayBuffer {
   const i = spare.findIndex((b) => b.byteLength >= n);
   return i >= 0 ? spare.splice(i, 1)[0] : new ArrayBuffer(releasing ? 2 ** Math.ceil(Math.log2(n)) : n);
 }
-/** WASI errno values (wasi_snapshot_preview1). */
-const WASI_ESUCCESS = 0, WASI_EBADF = 8, WASI_EFAULT = 21;
 
 const { OK, STOP, E_INVAL, E_BOUNDS, E_DENIED, E_SCOPE, E_LIMIT, E_STATE } = STATUS;
 const statusName = new Map(Object.entries(STATUS).filter(([k]) => k.startsWith('E_')).map(([k, v]) => [v, k]));
 const levelName = new Map(Object.entries(abi.logLevels).map(([k, v]) => [v, k.toLowerCase() as LogLevel]));
 
-/** Thrown by proc_exit: unwinds the Wasm stack back to the export call. */
-class ProcExit { constructor(readonly code: number) {} }
 /** A failure that ends the run, already described for the main thread. */
 class RunFailure { constructor(readonly error: WorkerError) {} }
-
-type Plan = Extract<DumpPlan, { ok: true }>;
-
-type Op =
-  | { kind: 'delete'; msgs: Uint8Array[] }
-  | { kind: 'update'; items: (Change & { entry: Uint8Array })[] }
-  | { kind: 'create'; specs: CreateSpec[] }
-  | { kind: 'flush'; plan: Plan };
 
 const clock = new CallClock(data.clock);
 const grant = data.grant;
@@ -109,25 +97,27 @@ class Run {
   /** What the `config` hostcall answers: this run's config, else the one given at load. */
   private readonly configBytes: Uint8Array;
   private instance!: WebAssembly.Instance;
-  private memory!: WebAssembly.Memory;
+  private memory?: WebAssembly.Memory;
   private u8 = new Uint8Array(0);
   private dv = new DataView(new ArrayBuffer(0));
-  private readonly lines = new LineLimiter(grant.limits.log_lines_per_s);
-  private logs: LogLine[] = [];
+  private readonly logs = new LogSink(grant.limits.log_lines_per_s, this.stats);
   /** Output not yet handed to the main thread: its first outputBytes bytes (copied into a chunk). */
   private output = new Uint8Array(0);
-  private pending: Op[] = [];
-  private pendingBytes = 0;
-  private readonly dumps: Plan[] = [];
+  private readonly queue = new OpQueue();
   private subscription?: { plan: Plan; kinds: EventKind[] };
-  private readonly noted = new Set<string>();
-  private readonly partial = new Map<number, string>(); // fd -> unterminated stdout/stderr text
+  /** Entries delivered under a mark-limited grant (shown.ts). */
+  private readonly shown = markScoped ? new ShownEntries() : undefined;
+  private readonly mem: MemoryAccess = { span: (p, n) => this.span(p, n), u8: () => this.u8, dv: () => this.dv };
 
   constructor(config: string) {
     this.configBytes = new TextEncoder().encode(config);
   }
 
-  /** Builds the import object: ctplug hostcalls from abi.json, plus the allowed WASI functions. */
+  /**
+   * Builds the import object (ctplug hostcalls from abi.json, plus the allowed WASI functions)
+   * and instantiates, under the deadline: the module's start section runs here. Imports called
+   * from a start section fail the run: the instance (its memory) does not exist yet.
+   */
   instantiate(): void {
     const impls: Record<string, (...a: number[]) => number> = {
       dump: (p, n) => this.dump(p, n), delete: (p, n) => this.del(p, n), update: (p, n) => this.update(p, n),
@@ -136,38 +126,46 @@ class Run {
       log: (l, p, n) => this.log(l, p, n), config: (p, n) => this.config(p, n),
       clock: () => (performance.timeOrigin + performance.now()) / 1000,
     };
+    const ready = <F extends (...a: never[]) => unknown>(name: string, f: F): F => ((...a: Parameters<F>) => {
+      if (!this.memory) {
+        throw new RunFailure({ kind: 'status', call: INSTANTIATE, code: E_STATE, detail: `the start section called ${name}; imports are not available before the instance exists (export _start or use ctplug_init instead)` });
+      }
+      return f(...a);
+    }) as F;
     const ctplug: Record<string, (...a: number[]) => number> = {};
     for (const [name, def] of Object.entries(abi.imports)) {
       const impl = impls[name];
       if (!impl) throw new Error(`host bug: sdk/abi.json import ctplug.${name} has no implementation`);
-      ctplug[name] = def.needs && !grant.operations.includes(def.needs as never)
+      ctplug[name] = ready(`${abi.importModule}.${name}`, def.needs && !grant.operations.includes(def.needs as never)
         ? () => this.refuse(name, E_DENIED, `needs the "${def.needs}" operation, which the grant does not include`)
-        : impl;
+        : impl);
     }
     const imports: WebAssembly.Imports = { [abi.importModule]: ctplug };
     let wasi: WASI | undefined;
     if (data.usesWasi) {
-      // @wasmer/wasi with its in-memory FS: no preopens, no env, argv = [plugin name]. The host
-      // implements fd_write (so stdout/stderr become capped, rate-limited log lines) and proc_exit
-      // (so the exit code unwinds to the export call that caused it).
+      // @wasmer/wasi with its in-memory FS: no preopens, no env, argv = [plugin name].
       wasi = new wasiLib!.WASI({ args: [data.plugin], env: {} });
       const all = (wasi.getImports(data.module) as Record<string, Record<string, WebAssembly.ImportValue>>)[abi.wasiModule];
-      const own: Record<string, WebAssembly.ImportValue> = {
-        fd_write: (fd: number, iovs: number, count: number, nwritten: number) => this.fdWrite(fd, iovs, count, nwritten),
-        proc_exit: (code: number) => { throw new ProcExit(code >>> 0); },
-      };
-      imports[abi.wasiModule] = Object.fromEntries(abi.wasiAllowed.map((n) => [n, own[n] ?? all[n]]));
+      const own = wasiImports(this.mem, this.logs, all);
+      imports[abi.wasiModule] = Object.fromEntries(Object.entries(own).map(([n, f]) => [n, ready(`${abi.wasiModule}.${n}`, f as (...a: never[]) => unknown)]));
     }
-    this.instance = new WebAssembly.Instance(data.module, imports);
+    clock.enter(INSTANTIATE);
+    try {
+      this.instance = new WebAssembly.Instance(data.module, imports);
+    } catch (e) {
+      throw this.describe(e, INSTANTIATE);
+    } finally {
+      clock.hostWork();
+    }
     wasi?.instantiate(this.instance); // binds the WASI functions to this instance's memory
     this.memory = this.instance.exports[EXPORT.memory] as WebAssembly.Memory;
   }
 
   /** Views of the current memory; memory.grow detaches the old ArrayBuffer. */
   private refresh(): void {
-    if (this.u8.buffer !== this.memory.buffer) {
-      this.u8 = new Uint8Array(this.memory.buffer);
-      this.dv = new DataView(this.memory.buffer);
+    if (this.u8.buffer !== this.memory!.buffer) {
+      this.u8 = new Uint8Array(this.memory!.buffer);
+      this.dv = new DataView(this.memory!.buffer);
     }
   }
 
@@ -177,39 +175,17 @@ class Run {
     return ptr >= 0 && len >= 0 && ptr + len <= this.u8.length;
   }
 
-  private note(key: string, level: LogLevel, text: string): void {
-    if (this.noted.has(key)) return;
-    this.noted.add(key);
-    this.logs.push({ level, source: 'host', text });
-  }
-
   /** A refused hostcall: counted, explained once per (call, status), status returned to the plugin. */
   private refuse(call: string, status: number, why: string): number {
     this.stats.refused++;
-    this.note(`${call}:${status}`, 'warn', `${call} refused (${statusName.get(status)}): ${why}`);
+    this.logs.note(`${call}:${status}`, 'warn', `${call} refused (${statusName.get(status)}): ${why}`);
     return status;
   }
 
-  /**
-   * Ids of the entries delivered to a plugin whose grant is limited by mark. Zone, family and
-   * protocol are part of the kernel's lookup key, so bytes that lie about them find nothing; the
-   * mark is not, so a delete/update under a mark-scoped grant must name (CTA_ID, which the kernel
-   * also checks on delete) an entry the host showed the plugin with an in-scope mark, with that
-   * entry's own tuple and zone (updates are found by tuple alone, the id is not checked there).
-   */
-  private readonly shown = new Map<number, string>();
-
-  /** The plugin's last error line: a failing status is reported with the plugin's own reason. */
-  private lastError = '';
-
-  private line(level: LogLevel, source: LogLine['source'], text: string): boolean {
-    if (level === 'error' && source !== 'host') this.lastError = text.slice(0, 300);
-    const notice = this.lines.notice();
-    if (notice) this.logs.push({ level: 'warn', source: 'host', text: notice });
-    if (!this.lines.take()) { this.stats.droppedLogLines++; return false; }
-    this.stats.logLines++;
-    this.logs.push({ level, source, text: text.length > MAX_LINE_BYTES ? text.slice(0, MAX_LINE_BYTES) + '…' : text });
-    return true;
+  /** A cap of the operation queue reached: E_LIMIT, nothing of this call queued. */
+  private overCap(call: string, verb: Verb, ops: number, bytes: number): number | undefined {
+    const why = this.queue.refusal(verb, ops, bytes);
+    return why === undefined ? undefined : this.refuse(call, E_LIMIT, why);
   }
 
   // ---- hostcalls ---------------------------------------------------------------------------
@@ -219,8 +195,9 @@ class Run {
     if (len !== DUMP_REQUEST_SIZE) return this.refuse('dump', E_INVAL, `a DumpRequest is ${DUMP_REQUEST_SIZE} bytes, got ${len}`);
     const plan = this.plan('dump', ptr);
     if (typeof plan === 'number') return plan;
-    if (this.dumps.length >= MAX_SCHEDULED_DUMPS) return this.refuse('dump', E_LIMIT, `more than ${MAX_SCHEDULED_DUMPS} dumps in one run`);
-    this.dumps.push(plan);
+    const cap = this.overCap('dump', 'dump', 1, len);
+    if (cap !== undefined) return cap;
+    this.queue.schedule(plan);
     return OK;
   }
 
@@ -245,53 +222,46 @@ class Run {
     return OK;
   }
 
+  /**
+   * Why a held entry (scanned into s) may not be deleted or updated, or undefined: bytes of a
+   * DESTROY event describe an entry that no longer exists (whatever has its id now is another
+   * one), an entry needs its CTA_ID, it must be inside the grant and, under a mark-limited
+   * grant, one the plugin was shown.
+   */
+  private heldWhy(msg: Uint8Array, s: ScopeFields): [number, string] | undefined {
+    if (s.destroyed) return [E_SCOPE, 'bytes of a DESTROY event: that entry no longer exists'];
+    if (s.id === undefined) return [E_INVAL, 'the entry message has no CTA_ID (the kernel sends one with every entry)'];
+    const why = baseMatcher.why(s) ?? this.shown?.unshown(msg, s);
+    return why ? [E_SCOPE, why] : undefined;
+  }
+
   /** Copies (ptr, len) and splits it into whole entry messages, each re-checked against the grant. */
-  private entries(call: string, ptr: number, len: number): Uint8Array[] | number {
-    if (!this.span(ptr, len)) return this.refuse(call, E_BOUNDS, 'buffer out of bounds');
-    if (this.pendingBytes + len > MAX_PENDING_BYTES) return this.refuse(call, E_LIMIT, `more than ${MAX_PENDING_BYTES} bytes queued in one call`);
+  private del(ptr: number, len: number): number {
+    if (!this.span(ptr, len)) return this.refuse('delete', E_BOUNDS, 'buffer out of bounds');
+    const over = this.queue.refusal('delete', 0, len);
+    if (over) return this.refuse('delete', E_LIMIT, over); // before copying: the copy is host memory
     const copy = this.u8.slice(ptr, ptr + len); // the plugin cannot change the bytes after the check
     const msgs: Uint8Array[] = [];
     let end = 0;
     for (const m of splitMessages(copy)) {
-      const s = scratch;
-      if (!scanInto(m, 0, m.length, s)) return this.refuse(call, E_INVAL, 'not a conntrack entry message');
-      const why = baseMatcher.why(s) ?? this.unshown(m, s);
-      if (why) return this.refuse(call, E_SCOPE, why);
+      if (!scanInto(m, 0, m.length, scratch)) return this.refuse('delete', E_INVAL, 'not a conntrack entry message');
+      const why = this.heldWhy(m, scratch);
+      if (why) return this.refuse('delete', why[0], why[1]);
       msgs.push(m);
       end = m.byteOffset + align4(m.length);
     }
-    if (end < len) return this.refuse(call, E_INVAL, `bytes ${end}..${len} are not a whole netlink message`);
-    this.pendingBytes += len;
-    return msgs;
-  }
-
-  /**
-   * Bounded: past SHOWN_MAX the oldest are forgotten (a listener runs for hours). A forgotten
-   * entry is refused, never allowed: the safe direction.
-   */
-  private remember(id: number, key: string): void {
-    this.shown.delete(id); // re-insert: most recent last
-    this.shown.set(id, key);
-    if (this.shown.size > SHOWN_MAX) this.shown.delete(this.shown.keys().next().value!);
-  }
-
-  /** Under a mark-scoped grant: why an entry may not be touched (not one the plugin was shown). */
-  private unshown(msg: Uint8Array, s: ScopeFields): string | undefined {
-    if (!markScoped) return undefined;
-    if (s.id === undefined) return 'under a mark-limited grant an entry must carry its CTA_ID';
-    return this.shown.get(s.id) === entryKey(msg, 0, s) ? undefined : `entry id ${s.id} with this tuple was not delivered to this plugin (mark-limited grant)`;
-  }
-
-  private del(ptr: number, len: number): number {
-    const msgs = this.entries('delete', ptr, len);
-    if (typeof msgs === 'number') return msgs;
-    this.queue({ kind: 'delete', msgs });
+    if (end < len) return this.refuse('delete', E_INVAL, `bytes ${end}..${len} are not a whole netlink message`);
+    const cap = this.overCap('delete', 'delete', msgs.length, len);
+    if (cap !== undefined) return cap;
+    this.queue.push({ kind: 'delete', msgs }, msgs.length, len);
     return msgs.length;
   }
 
   /** UpdateRecord, then the entry message it applies to (padded to 4), repeated. */
   private update(ptr: number, len: number): number {
     if (!this.span(ptr, len)) return this.refuse('update', E_BOUNDS, 'buffer out of bounds');
+    const over = this.queue.refusal('update', 0, len);
+    if (over) return this.refuse('update', E_LIMIT, over); // before copying: the copy is host memory
     const items: (Change & { entry: Uint8Array })[] = [];
     const copy = this.u8.slice(ptr, ptr + len);
     const v = new DataView(copy.buffer);
@@ -305,26 +275,31 @@ class Run {
       const start = at + UPDATE_RECORD_SIZE;
       if (msgLen > len - start) return this.refuse('update', E_INVAL, 'entry message runs past the buffer');
       const entry = copy.subarray(start, start + msgLen);
-      const s = scratch;
-      if (!scanInto(entry, 0, entry.length, s)) return this.refuse('update', E_INVAL, 'not a conntrack entry message');
-      const why = baseMatcher.why(s) ?? this.unshown(entry, s);
-      if (why) return this.refuse('update', E_SCOPE, why);
+      if (!scanInto(entry, 0, entry.length, scratch)) return this.refuse('update', E_INVAL, 'not a conntrack entry message');
+      const why = this.heldWhy(entry, scratch);
+      if (why) return this.refuse('update', why[0], why[1]);
       if (rec.mark) {
-        // Checked against the mark in the bytes; the kernel applies the same masked change atomically.
-        const next = checkMarkUpdate(s.mark, rec.mark.value, rec.mark.mask, grant.scope, baseMatcher);
+        // Checked against the mark in the bytes here, and against the kernel's current mark when
+        // the grant is mark-limited (policy/confirm.ts); the kernel applies the masked change atomically.
+        const next = checkMarkUpdate(scratch.mark, rec.mark.value, rec.mark.mask, grant.scope, baseMatcher);
         if (typeof next === 'string') return this.refuse('update', E_SCOPE, next);
       }
       items.push({ entry, mark: rec.mark?.value, markMask: rec.mark?.mask, timeout: rec.timeout });
       at = start + align4(msgLen);
     }
-    this.queue({ kind: 'update', items });
+    const cap = this.overCap('update', 'update', items.length, len);
+    if (cap !== undefined) return cap;
+    this.queue.push({ kind: 'update', items }, items.length, len);
     return items.length;
   }
 
+  /** CreateRecords, each validated now (a record the kernel request could not be built from is E_INVAL here, not a failed run later). */
   private create(ptr: number, len: number): number {
     if (!this.span(ptr, len)) return this.refuse('create', E_BOUNDS, 'buffer out of bounds');
     if (len === 0 || len % CREATE_RECORD_SIZE !== 0) return this.refuse('create', E_INVAL, `length ${len} is not a multiple of ${CREATE_RECORD_SIZE} (CreateRecord)`);
-    const specs: CreateSpec[] = [];
+    const cap = this.overCap('create', 'create', len / CREATE_RECORD_SIZE, len);
+    if (cap !== undefined) return cap;
+    const entries: NewEntry[] = [];
     for (let at = ptr; at < ptr + len; at += CREATE_RECORD_SIZE) {
       const bad = unknownFlags('CreateRecord', this.dv, at);
       if (bad) return this.refuse('create', E_INVAL, `unknown CreateRecord flag bits 0x${bad.toString(16)}`);
@@ -332,10 +307,14 @@ class Run {
       if (typeof r === 'string') return this.refuse('create', E_INVAL, r);
       const why = checkCreate({ family: r.family, protocol: r.protocol, zone: r.spec.zone, mark: r.spec.mark }, baseMatcher);
       if (why) return this.refuse('create', E_SCOPE, why);
-      specs.push(r.spec);
+      try {
+        entries.push(toNewEntry(r.spec));
+      } catch (e) {
+        return this.refuse('create', E_INVAL, (e as Error).message);
+      }
     }
-    this.queue({ kind: 'create', specs });
-    return specs.length;
+    this.queue.push({ kind: 'create', entries }, entries.length, len);
+    return entries.length;
   }
 
   private flush(ptr: number, len: number): number {
@@ -343,7 +322,9 @@ class Run {
     if (len !== DUMP_REQUEST_SIZE) return this.refuse('flush', E_INVAL, `a flush filter is a ${DUMP_REQUEST_SIZE}-byte DumpRequest, got ${len}`);
     const plan = this.plan('flush', ptr);
     if (typeof plan === 'number') return plan;
-    this.queue({ kind: 'flush', plan });
+    const cap = this.overCap('flush', 'flush', 1, len);
+    if (cap !== undefined) return cap;
+    this.queue.push({ kind: 'flush', plan }, 1, len);
     return OK;
   }
 
@@ -352,7 +333,7 @@ class Run {
     const cap = grant.limits.output_bytes;
     if (this.stats.emittedBytes + len > cap) {
       this.stats.refused++;
-      this.note('emit:cap', 'warn', `output limit reached (${cap} bytes); further output is dropped`);
+      this.logs.note('emit:cap', 'warn', `output limit reached (${cap} bytes); further output is dropped`);
       return E_LIMIT;
     }
     if (this.outputBytes + len > this.output.length) {
@@ -371,7 +352,7 @@ class Run {
     const name = levelName.get(level);
     if (!name) return this.refuse('log', E_INVAL, `unknown log level ${level}`);
     const text = new TextDecoder().decode(this.u8.subarray(ptr, ptr + Math.min(len, MAX_LINE_BYTES + 4)));
-    return this.line(name, 'log', text.replace(/\n$/, '')) ? OK : E_LIMIT;
+    return this.logs.line(name, 'log', text.replace(/\n$/, '')) ? OK : E_LIMIT;
   }
 
   private config(ptr: number, cap: number): number {
@@ -380,41 +361,12 @@ class Run {
     return this.configBytes.length;
   }
 
-  /** WASI fd_write: fd 1/2 become log lines (stdout: info, stderr: warn); other fds do not exist. */
-  private fdWrite(fd: number, iovs: number, count: number, nwrittenPtr: number): number {
-    if (fd !== 1 && fd !== 2) return WASI_EBADF;
-    if (!this.span(iovs, count * 8) || !this.span(nwrittenPtr, 4)) return WASI_EFAULT;
-    let text = this.partial.get(fd) ?? '', total = 0;
-    const dec = new TextDecoder();
-    for (let i = 0; i < count; i++) {
-      const p = this.dv.getUint32(iovs + 8 * i, true), n = this.dv.getUint32(iovs + 8 * i + 4, true);
-      if (!this.span(p, n)) return WASI_EFAULT;
-      total += n;
-      // Only what a line can hold is decoded; a flood costs the plugin its own time, not host memory.
-      if (text.length <= MAX_LINE_BYTES) text += dec.decode(this.u8.subarray(p, p + Math.min(n, MAX_LINE_BYTES + 1)), { stream: true });
-      for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n')) {
-        this.line(fd === 1 ? 'info' : 'warn', fd === 1 ? 'stdout' : 'stderr', text.slice(0, nl));
-        text = text.slice(nl + 1);
-      }
-    }
-    this.partial.set(fd, text);
-    this.dv.setUint32(nwrittenPtr, total, true);
-    return WASI_ESUCCESS;
-  }
-
   // ---- export calls ------------------------------------------------------------------------
 
-  private queue(op: Op): void {
-    const last = this.pending[this.pending.length - 1];
-    // Consecutive deletes (creates, updates) go to the kernel as one batch: many per send.
-    if (last && last.kind === op.kind && op.kind !== 'flush') {
-      if (op.kind === 'delete') (last as typeof op).msgs.push(...op.msgs);
-      else if (op.kind === 'create') (last as typeof op).specs.push(...op.specs);
-      else if (op.kind === 'update') (last as typeof op).items.push(...op.items);
-    } else this.pending.push(op);
-  }
-
-  /** Calls one export under the watchdog clock; traps and exits become RunFailure. */
+  /**
+   * Calls one export under the watchdog clock; traps and exits become RunFailure. The clock
+   * keeps running after it returns, over the host work the call queued (watchdog.ts).
+   */
   private call(name: string, ...args: number[]): number {
     const fn = this.instance.exports[name] as ((...a: number[]) => number) | undefined;
     if (!fn) return OK;
@@ -422,18 +374,17 @@ class Run {
     try {
       return fn(...args) ?? OK;
     } catch (e) {
-      this.pending = []; // a call that did not finish does not get its queued operations sent
+      this.queue.discard(); // a call that did not finish does not get its queued operations sent
       throw this.describe(e, name);
     } finally {
-      clock.leave();
-      this.pendingBytes = 0;
-      this.flushPartialLines();
+      clock.hostWork();
+      this.logs.flushLong();
     }
   }
 
   private check(name: string, status: number): number {
     if (status < 0) {
-      const why = this.lastError ? ` (plugin said: ${this.lastError})` : '';
+      const why = this.logs.lastError ? ` (plugin said: ${this.logs.lastError})` : '';
       throw new RunFailure({ kind: 'status', call: name, code: status, detail: `returned ${statusName.get(status) ?? status}${why}` });
     }
     return status;
@@ -442,37 +393,33 @@ class Run {
   private describe(e: unknown, call: string): RunFailure | ProcExit {
     if (e instanceof ProcExit) {
       if (e.code === 0) return e;
-      const last = this.logs.filter((l) => l.source === 'stderr').pop()?.text ?? this.partial.get(2);
+      const last = this.logs.lastStderr();
       return new RunFailure({ kind: 'exit', call, code: e.code, detail: `exit code ${e.code}${last ? `: ${last}` : ''}` });
     }
     if (e instanceof RunFailure) return e;
-    // Stack overflow in Wasm surfaces as a RangeError; everything else the engine raises is a RuntimeError.
-    if (e instanceof WebAssembly.RuntimeError || e instanceof RangeError) {
+    // Stack overflow in Wasm surfaces as a RangeError; everything else the engine raises is a
+    // RuntimeError (a LinkError or CompileError here can only come from the module too).
+    if (e instanceof WebAssembly.RuntimeError || e instanceof RangeError || (call === INSTANTIATE && e instanceof Error)) {
       const frames = (e.stack ?? '').split('\n').filter((l) => l.includes('wasm://') || l.includes('wasm-function'));
       // The SDK's abort() logs "abort: MESSAGE at FILE:LINE:COL" and then traps: that line is the reason.
-      const abort = this.lastError.startsWith('abort: ') ? this.lastError : undefined;
-      return new RunFailure({ kind: 'trap', call, message: e.message, abort, stack: frames.slice(0, 20).join('\n') || undefined });
+      const abort = this.logs.lastError.startsWith('abort: ') ? escapeText(this.logs.lastError) : undefined;
+      return new RunFailure({ kind: 'trap', call, message: escapeText(e.message), abort, stack: frames.slice(0, 20).map(escapeText).join('\n') || undefined });
     }
     return new RunFailure(hostFailure(e, call));
   }
 
-  private flushPartialLines(): void {
-    for (const [fd, text] of this.partial) {
-      if (text.length <= MAX_LINE_BYTES) continue;
-      this.line(fd === 1 ? 'info' : 'warn', fd === 1 ? 'stdout' : 'stderr', text);
-      this.partial.set(fd, '');
-    }
-  }
-
   /**
-   * After each export call: queued kernel operations, then logs, output and progress to main.
-   * During a dump, output and progress are coalesced (a message per batch costs more than the
-   * batch); `now` (events, the end of a run) sends everything at once.
+   * After each export call: queued kernel operations (on the call's clock), then logs, output
+   * and progress to main. During a dump, output and progress are coalesced (a message per batch
+   * costs more than the batch); `now` (events, the end of a run) sends everything at once.
    */
   private afterCall(now = true): void {
-    const ops = this.pending;
-    this.pending = [];
-    for (const op of ops) this.send(op);
+    const ctx: SendContext = {
+      ct: backend!.ct, stats: this.stats, scratch,
+      note: (k, l, t) => this.logs.note(k, l, t),
+      confirm: (markChange) => confirmationFor(grant.scope, baseMatcher, markChange),
+    };
+    for (const op of this.queue.take()) sendOp(op, ctx);
     this.publish(now);
   }
 
@@ -480,8 +427,8 @@ class Run {
   private lastPublish = 0;
 
   private publish(now = true): void {
-    clock.waitWhilePaused(); // the embedder's consumer is behind: produce nothing more until it catches up
-    if (this.logs.length) { post({ type: 'log', lines: this.logs }); this.logs = []; }
+    const lines = this.logs.take();
+    if (lines.length) post({ type: 'log', lines });
     const t = performance.now();
     if (!now && this.outputBytes < PUBLISH_BYTES && t - this.lastPublish < PUBLISH_MS) return;
     this.lastPublish = t;
@@ -491,43 +438,11 @@ class Run {
       // One huge emit does not keep its staging size for the rest of a long event run.
       if (this.output.length > 4 * PUBLISH_BYTES) this.output = new Uint8Array(0);
       this.outputBytes = 0;
+      clock.waitForOutputCredit(); // the embedder's consumer is behind: produce nothing more until it catches up
+      clock.chunkPosted();
       post({ type: 'emit', bytes }, [bytes.buffer as ArrayBuffer]);
     }
     post({ type: 'progress', stats: this.stats });
-  }
-
-  private send(op: Op): void {
-    const ct = backend!.ct;
-    const tally = (r: { ok: number; gone: number; failed: { errno: string; message: string }[] }, what: 'deleted' | 'created' | 'updated') => {
-      this.stats[what] += r.ok;
-      this.stats.gone += r.gone;
-      this.stats.failed += r.failed.length;
-      for (const f of r.failed.slice(0, 3)) this.note(`${what}:${f.errno}`, 'warn', `${op.kind} failed: ${f.message}`);
-    };
-    switch (op.kind) {
-      case 'delete': return tally(ct.deleteSync(op.msgs), 'deleted');
-      case 'create': return tally(ct.createSync(op.specs), 'created');
-      case 'update': return tally(ct.updateSync(op.items), 'updated');
-      case 'flush':
-        this.stats.flushes++;
-        // The kernel can only filter by zone, mark and family; when the grant narrows further
-        // (protocols, more than 16 zones) the flush is a dump re-checked by the scanner + deletes.
-        // Kernels before 6.8 ignore CTA_ZONE in a flush and would empty the whole table.
-        if (op.plan.kernelExact && (kernelFiltersDeleteByZone() || op.plan.filters.every((f) => f.zone === undefined))) {
-          for (const f of op.plan.filters) ct.flushSync(f);
-        }
-        else {
-          const held: Uint8Array[] = [];
-          const staging = new Uint8Array(RECV_BUFFER_BYTES);
-          for (const f of op.plan.filters) {
-            const matcher = perFilter(op.plan, f);
-            ct.dumpSync(f, staging, (batch) => {
-              for (const m of splitMessages(batch)) if (scanInto(m, 0, m.length, scratch) && matcher.matches(scratch)) held.push(m.slice());
-            });
-          }
-          tally(ct.deleteSync(held), 'deleted');
-        }
-    }
   }
 
   /**
@@ -550,7 +465,10 @@ class Run {
       if (len < NLMSG_HDRLEN || p + len > end) break; // malformed tail: never read (as splitMessages)
       if (scanInto(batch, p, len, s) && matcher.matches(s)) {
         this.stats[counter]++;
-        if (markScoped && s.id !== undefined) this.remember(s.id, entryKey(batch, p, s));
+        if (this.shown) {
+          if (s.destroyed) this.shown.forget(s);
+          else this.shown.remember(batch, p, s);
+        }
         if (run < 0) run = p;
       } else {
         this.stats.filtered++;
@@ -575,9 +493,8 @@ class Run {
       if (!(e instanceof ProcExit)) throw e; // exit(0): the plugin is done
       this.afterCall();
     } finally {
-      const notice = this.lines.notice(true);
-      if (notice) this.logs.push({ level: 'warn', source: 'host', text: notice });
-      for (const [fd, text] of this.partial) if (text) this.line(fd === 1 ? 'info' : 'warn', fd === 1 ? 'stdout' : 'stderr', text);
+      clock.leave();
+      this.logs.end();
       this.publish();
     }
   }
@@ -587,7 +504,8 @@ class Run {
    * subscribed, event batches to ctplug_on_events until stopped.
    */
   private async deliver(): Promise<void> {
-    if (!this.dumps.length && !this.subscription) return;
+    const dumps = this.queue.dumps;
+    if (!dumps.length && !this.subscription) return;
     const size = this.subscription ? EVENT_BATCH_BYTES + 8 : BATCH_BYTES;
     const ptr = this.check(EXPORT.alloc, this.call(EXPORT.alloc, size));
     if (!this.span(ptr, size)) {
@@ -595,7 +513,7 @@ class Run {
     }
     const staging = new Uint8Array(RECV_BUFFER_BYTES);
     // Dumps scheduled from inside on_entries are appended and delivered after the current one.
-    for (let i = 0; i < this.dumps.length && !clock.stopRequested(); i++) this.dump1(this.dumps[i], ptr, staging, 0);
+    for (let i = 0; i < dumps.length && !clock.stopRequested(); i++) this.dump1(dumps[i], ptr, staging, 0);
     if (this.subscription) await this.listen(ptr, staging);
   }
 
@@ -631,6 +549,7 @@ class Run {
     const stop = clock.whenStopped();
     try {
       while (!clock.stopRequested()) {
+        clock.leave(); // waiting for the kernel is nobody's time
         let b: Awaited<ReturnType<typeof events.read>>;
         try {
           b = await events.read(buf, { signal: stop.signal });
@@ -644,7 +563,7 @@ class Run {
           // Events were lost: the plugin's view is stale. Re-dump the subscribed scope (RESYNC).
           this.stats.overruns++;
           const resync = grant.operations.includes('read');
-          this.note('overrun', 'warn', `events were lost (kernel receive buffer overrun)${resync ? '; the subscribed scope is dumped again (RESYNC)' : ''}`);
+          this.logs.note('overrun', 'warn', `events were lost (kernel receive buffer overrun)${resync ? '; the subscribed scope is dumped again (RESYNC)' : ''}`);
           if (resync) {
             const t0 = performance.now();
             this.stats.resyncs++;
@@ -669,25 +588,11 @@ class Run {
   }
 }
 
-/**
- * The matcher for one kernel dump of a plan: a per-zone dump only accepts its own zone, so a kernel
- * that ignores CTA_ZONE in dumps (before 6.8) cannot make the plugin see an entry twice.
- */
-function perFilter(plan: Plan, filter: DumpFilter): ScopeMatcher {
-  return filter.zone === undefined || plan.filters.length === 1 ? plan.matcher : plan.matcher.narrowed({ zone: filter.zone });
-}
-
 /** A failure outside the plugin, for the main thread; a CtError keeps its fields (the same class on both sides). */
 function hostFailure(e: unknown, call: string): WorkerError {
   const err = e as { message?: string; name?: string; hint?: string };
   const ct = e instanceof CtError ? { op: e.op, code: e.code, kind: e.kind, detail: e.detail, errno: e.errno, ack: e.ack, hint: e.hint } : undefined;
   return { kind: 'host', call, message: err?.message ?? String(e), name: err?.name, hint: err?.hint, ct };
-}
-
-/** An entry's identity for the mark-scope check: its zone and original tuple bytes. */
-function entryKey(buf: Uint8Array, at: number, s: ScopeFields): string {
-  const start = buf.byteOffset + at + s.tupleOffset;
-  return `${s.zone}/${Buffer.from(buf.buffer, start, s.tupleLength).toString('latin1')}`;
 }
 
 async function onMessage(msg: ToWorker): Promise<void> {

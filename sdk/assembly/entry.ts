@@ -148,6 +148,19 @@ export class Entry {
     return <i32>be16(<usize>unchecked(this.aPtr[CTA_ZONE]));
   }
   get hasZone(): bool { return this.has(CTA_ZONE) && this.attrLen(CTA_ZONE) >= 2; }
+  /**
+   * The zone of the entry, ctplug's zone rule (the host's is host/conntrack/scope.ts entryZone):
+   * an entry has one zone id, for both directions (CTA_ZONE) or for one (a tuple's
+   * CTA_TUPLE_ZONE); 0 when none is given. `-w ZONE` filters (Filter "zone") match this, as the
+   * kernel's zone filters do; `zone` above is CTA_ZONE alone.
+   */
+  get zoneId(): i32 {
+    if (this.hasZone) return this.zone;
+    const o = this.orig;
+    if (o.hasZone) return o.zone;
+    const r = this.reply;
+    return r.hasZone ? r.zone : 0;
+  }
   get mark(): u32 { return this.u32attr(CTA_MARK, 0); }
   get hasMark(): bool { return this.has(CTA_MARK) && this.attrLen(CTA_MARK) >= 4; }
   get status(): u32 { return this.u32attr(CTA_STATUS, 0); }

@@ -115,7 +115,7 @@ export class Filter extends FilterValues {
       case K.ICMP_TYPE: { const o = e.orig; return o.hasIcmp && anyInt(this.intsOf(k), o.icmpType); }
       case K.ICMP_CODE: { const o = e.orig; return o.hasIcmp && anyInt(this.intsOf(k), o.icmpCode); }
       case K.ICMP_ID: { const o = e.orig; return o.hasIcmp && anyInt(this.intsOf(k), o.icmpId); }
-      case K.ZONE: return anyInt(this.intsOf(k), e.zone);
+      case K.ZONE: return anyInt(this.intsOf(k), e.zoneId);
       case K.ORIG_ZONE: return anyInt(this.intsOf(k), e.orig.zone);
       case K.REPLY_ZONE: return anyInt(this.intsOf(k), e.reply.zone);
       case K.MARK: {

@@ -38,6 +38,6 @@ export function eventMessage(e: EventSpec): Uint8Array {
 function flowId(spec: CreateSpec): number {
   const s = scanEntry(FakeKernel.entry(spec, 1))!;
   let h = 0x811c9dc5;
-  for (const b of [...s.origTuple, s.origZone & 255, s.origZone >> 8]) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  for (const b of [...s.origTuple, s.zone & 255, s.zone >> 8]) h = Math.imul(h ^ b, 0x01000193) >>> 0;
   return h || 1;
 }

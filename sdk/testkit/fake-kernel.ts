@@ -14,20 +14,13 @@ import {
   IPCTNL_MSG_CT_GET_STATS_CPU, IPCTNL_MSG_CT_NEW, IPS, NFNL_SUBSYS_CTNETLINK, msgType,
 } from '../../host/conntrack/constants.js';
 import { createRequest } from '../../host/conntrack/request.js';
-import { scanEntry } from '../../host/conntrack/scope.js';
-import { toNewEntry, type CreateSpec } from '../../host/conntrack/conntrack.js';
+import { scanEntry, ZONE_DIR } from '../../host/conntrack/scope.js';
+import { kernelFiltersDeleteByZone, toNewEntry, type CreateSpec } from '../../host/conntrack/conntrack.js';
+import { FakeTable, type Row, tupleKey } from './fake-table.js';
 
 const EPERM = 1, ENOENT = 2, EBUSY = 16, EEXIST = 17, EINVAL = 22, EOPNOTSUPP = 95;
 const DATAGRAM_BYTES = 32 * 1024;
 
-interface Row {
-  key: string;
-  family: number;
-  zone: number;
-  mark: number;
-  id: number;
-  msg: Uint8Array;
-}
 
 /** Faults a test can inject: the next matching requests fail with `errno`. */
 export interface Fault {
@@ -36,20 +29,31 @@ export interface Fault {
   count: number;
 }
 
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+export interface FakeKernelOptions {
+  /**
+   * The kernel release to behave as (uname -r); default a current one. Before 6.8 the kernel
+   * ignores CTA_ZONE in dump filters and in filtered deletes (which then flush everything).
+   */
+  release?: string;
+}
 
 export class FakeKernel {
-  private rows = new Map<string, Row>();
+  private readonly table = new FakeTable();
   private nextId = 1;
+  private readonly zoneFilters: boolean;
   private faults: Fault[] = [];
   /** Simulates a process without CAP_NET_ADMIN: every send is refused with one EPERM. */
   unprivileged = false;
   /** Counters tests can assert on. */
   readonly calls = { sends: 0, messages: 0 };
 
+  constructor(opts: FakeKernelOptions = {}) {
+    this.zoneFilters = opts.release === undefined || kernelFiltersDeleteByZone(opts.release);
+  }
+
   /** A table seeded with typed flow descriptions (the same encoder `create` uses). */
-  static fromSpecs(specs: CreateSpec[]): FakeKernel {
-    const k = new FakeKernel();
+  static fromSpecs(specs: CreateSpec[], opts?: FakeKernelOptions): FakeKernel {
+    const k = new FakeKernel(opts);
     const enc = new Encoder();
     for (const s of specs) {
       enc.reset();
@@ -72,24 +76,28 @@ export class FakeKernel {
   }
 
   /** A table holding entry messages exactly as a kernel produced them (recorded fixtures). */
-  static fromMessages(msgs: Iterable<Uint8Array>): FakeKernel {
-    const k = new FakeKernel();
+  static fromMessages(msgs: Iterable<Uint8Array>, opts?: FakeKernelOptions): FakeKernel {
+    const k = new FakeKernel(opts);
     for (const m of msgs) {
       const s = scanEntry(m);
       if (!s) throw new Error('fake kernel: not a conntrack entry message');
-      const key = k.keyOf(s.family, s.origZone, s.origTuple);
-      k.rows.set(key, { key, family: s.family, zone: s.zone, mark: s.mark, id: s.id ?? k.nextId++, msg: m.slice() });
+      const reply = s.replyTupleOffset < 0 ? undefined : m.subarray(s.replyTupleOffset, s.replyTupleOffset + s.replyTupleLength);
+      const keys = k.table.keys(s.family, s.zone, s.zoneDir, s.origTuple, reply);
+      if (!keys) throw new Error('fake kernel: two entries with the same tuple in the same zone');
+      const id = s.id ?? k.nextId++;
+      k.nextId = Math.max(k.nextId, id + 1);
+      k.table.add({ ...keys, family: s.family, zone: s.zone, zoneDir: s.zoneDir, mark: s.mark, id, msg: m.slice() });
     }
     return k;
   }
 
   /** The entries now in the table, as kernel messages. */
   messages(): Uint8Array[] {
-    return [...this.rows.values()].map((r) => r.msg);
+    return [...this.table.rows.values()].map((r) => r.msg);
   }
 
   get size(): number {
-    return this.rows.size;
+    return this.table.rows.size;
   }
 
   inject(f: Fault): void {
@@ -124,10 +132,6 @@ export class FakeKernel {
       attachFilter: () => undefined,
       close: () => undefined,
     };
-  }
-
-  private keyOf(family: number, zone: number, tuple: Uint8Array): string {
-    return `${family}/${zone}/${hex(tuple)}`;
   }
 
   private fault(type: Fault['type']): number {
@@ -175,7 +179,8 @@ export class FakeKernel {
           this.dump(seq, family, attrs, queue);
           return 0;
         } else {
-          const row = this.lookup(family, attrs);
+          const row = this.table.lookup(family, attrs);
+          if (row === 'EINVAL') return EINVAL;
           if (!row) return ENOENT;
           queue.push(withSeq(row.msg, seq, 0));
           return 0;
@@ -184,7 +189,8 @@ export class FakeKernel {
         if (!(flags & NLM_F_CREATE)) {
           const err = this.fault('update');
           if (err) return err;
-          const row = this.lookup(family, attrs);
+          const row = this.table.lookup(family, attrs);
+          if (row === 'EINVAL') return EINVAL;
           return row ? this.change(row, attrs) : ENOENT;
         }
         const err = this.fault('create');
@@ -193,22 +199,23 @@ export class FakeKernel {
       case IPCTNL_MSG_CT_DELETE: {
         const err = this.fault('delete');
         if (err) return err;
-        if (!attrs.has(CTA.TUPLE_ORIG)) {
+        if (!attrs.has(CTA.TUPLE_ORIG) && !attrs.has(CTA.TUPLE_REPLY)) {
           const version = msg[NLMSG_HDRLEN + 1];
-          for (const row of [...this.rows.values()]) if (this.matches(row, version ? family : 0, attrs)) this.rows.delete(row.key);
+          for (const row of [...this.table.rows.values()]) if (this.matches(row, version ? family : 0, attrs)) this.table.remove(row);
           return 0;
         }
-        const row = this.lookup(family, attrs);
+        const row = this.table.lookup(family, attrs);
+        if (row === 'EINVAL') return EINVAL;
         if (!row) return ENOENT;
         const id = attrs.get(CTA.ID);
         if (id && new DataView(id.buffer, id.byteOffset).getUint32(4, false) !== row.id) return ENOENT;
-        this.rows.delete(row.key);
+        this.table.remove(row);
         return 0;
       }
       case IPCTNL_MSG_CT_GET_STATS: {
         const enc = new Encoder();
         const at = beginMessage(enc, msgType(IPCTNL_MSG_CT_GET_STATS), 0, seq, 0);
-        enc.u32be(CTA_STATS_GLOBAL_ENTRIES, this.rows.size);
+        enc.u32be(CTA_STATS_GLOBAL_ENTRIES, this.table.rows.size);
         endMessage(enc, at);
         queue.push(enc.bytes().slice());
         return 0;
@@ -225,15 +232,10 @@ export class FakeKernel {
     }
   }
 
-  private lookup(family: number, attrs: Map<number, Uint8Array>): Row | undefined {
-    const tuple = attrs.get(CTA.TUPLE_ORIG);
-    if (!tuple) return undefined;
-    return this.rows.get(this.keyOf(family, zoneOf(attrs), tuple));
-  }
-
+  /** Dump and flush filters: the zone filter matches the entry's zone whatever its direction (from 6.8). */
   private matches(row: Row, family: number, attrs: Map<number, Uint8Array>): boolean {
     if (family && row.family !== family) return false;
-    if (attrs.has(CTA.ZONE) && row.zone !== zoneOf(attrs)) return false;
+    if (this.zoneFilters && attrs.has(CTA.ZONE) && row.zone !== zoneOf(attrs)) return false;
     const mark = attrs.get(CTA.MARK);
     if (mark) {
       const m = new DataView(mark.buffer, mark.byteOffset).getUint32(4, false);
@@ -255,7 +257,7 @@ export class FakeKernel {
       queue.push(d);
       (parts = []), (size = 0);
     };
-    for (const row of this.rows.values()) {
+    for (const row of this.table.rows.values()) {
       if (!this.matches(row, family, attrs)) continue;
       const m = withSeq(row.msg, seq, NLM_F_MULTI);
       if (size + m.length > DATAGRAM_BYTES) flushDatagram();
@@ -328,13 +330,22 @@ export class FakeKernel {
   private insert(req: Uint8Array): number {
     const attrs = topAttrs(req);
     const tuple = attrs?.get(CTA.TUPLE_ORIG);
-    if (!attrs || !tuple || !attrs.get(CTA.TUPLE_REPLY) || !attrs.get(CTA.TIMEOUT)) return EINVAL;
+    const reply = attrs?.get(CTA.TUPLE_REPLY);
+    if (!attrs || !tuple || !reply || !attrs.get(CTA.TIMEOUT)) return EINVAL;
     const status = attrs.get(CTA.STATUS);
     if (!status || !(new DataView(status.buffer, status.byteOffset).getUint32(4, false) & IPS.CONFIRMED)) return EBUSY;
     const family = req[NLMSG_HDRLEN];
-    const zone = zoneOf(attrs);
-    const key = this.keyOf(family, zone, tuple);
-    if (this.rows.has(key)) return EEXIST;
+    // One zone per entry (ctnetlink_parse_tuple_zone): CTA_ZONE, or one tuple's CTA_TUPLE_ZONE.
+    let zone = zoneOf(attrs), zoneDir: number = ZONE_DIR.BOTH;
+    for (const [t, dir] of [[tuple, ZONE_DIR.ORIG], [reply, ZONE_DIR.REPLY]] as const) {
+      const tz = tupleKey(t).zone;
+      if (tz < 0) continue;
+      if (zone !== 0) return EINVAL;
+      zone = tz;
+      zoneDir = dir;
+    }
+    const keys = this.table.keys(family, zone, zoneDir, tuple, reply);
+    if (!keys) return EEXIST;
     const id = this.nextId++;
     const enc = new Encoder();
     const at = beginMessage(enc, msgType(IPCTNL_MSG_CT_NEW), 0, 0, family);
@@ -343,12 +354,12 @@ export class FakeKernel {
       if (a) enc.raw(a);
       else if (t === CTA.MARK) enc.u32be(CTA.MARK, 0);
     }
-    if (zone) enc.u16be(CTA.ZONE, zone); // the kernel omits CTA_ZONE for zone 0
+    if (zone && zoneDir === ZONE_DIR.BOTH) enc.u16be(CTA.ZONE, zone); // the kernel omits CTA_ZONE for zone 0
     enc.u32be(CTA.USE, 1).u32be(CTA.ID, id);
     endMessage(enc, at);
     const markAttr = attrs.get(CTA.MARK);
     const mark = markAttr ? new DataView(markAttr.buffer, markAttr.byteOffset).getUint32(4, false) : 0;
-    this.rows.set(key, { key, family, zone, mark, id, msg: enc.bytes().slice() });
+    this.table.add({ ...keys, family, zone, zoneDir, mark, id, msg: enc.bytes().slice() });
     return 0;
   }
 }

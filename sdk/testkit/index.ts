@@ -68,10 +68,10 @@ function source(plugin: string | Uint8Array, opts: RunPluginOptions): { manifest
   return { manifest, wasm };
 }
 
-/** Entry identity in the table: family, original-direction zone and tuple. */
+/** Entry identity in the table: family, zone and original tuple. */
 function key(msg: Uint8Array): string {
   const s = scanEntry(msg);
-  return s ? `${s.family}/${s.origZone}/${Buffer.from(s.origTuple).toString('hex')}` : '';
+  return s ? `${s.family}/${s.zone}/${Buffer.from(s.origTuple).toString('hex')}` : '';
 }
 
 export async function runPlugin(plugin: string | Uint8Array, opts: RunPluginOptions = {}): Promise<TestRun> {

@@ -5,6 +5,8 @@ import { suite, type Test } from 'uvu';
 import { Conntrack, type CreateSpec } from '../../host/conntrack/conntrack.js';
 
 export const isRoot = process.getuid?.() === 0;
+/** .ci/run sets CI=true: there, a kernel test that cannot run is a failure, not a skip. */
+export const inCI = process.env.CI === 'true';
 
 /** Why kernel tests cannot run here, or undefined when they can. */
 export function kernelSkipReason(): string | undefined {
@@ -52,12 +54,15 @@ export function conntrackIds(ns: string, args: string[] = []): number[] {
 
 /**
  * A uvu suite for kernel tests. Without root (or conntrack) every test registered with `it`
- * is reported as skipped, and a `SKIP file: reason` line says why; hooks are not run.
+ * is reported as skipped, and a `SKIP file: reason` line says why; hooks are not run. Under
+ * CI=true the suite gets one failing test instead that says why (scripts/test.mjs fails any
+ * skip there too).
  */
 export function kernelSuite(name: string, file: string) {
   const skip = kernelSkipReason();
   const t = suite(name);
   if (skip) process.stdout.write(`SKIP ${file}: ${skip}\n`);
+  if (skip && inCI) t(`CI=true: the kernel tests of ${file} must run`, () => { throw new Error(`CI=true but ${skip}`); });
   return { t, it: skip ? t.skip : t, skip };
 }
 

@@ -18,6 +18,8 @@ export interface WatRun {
   events?: (Uint8Array | 'overrun')[];
   /** Run against the real kernel in this network namespace instead of the fake one. */
   netns?: string;
+  /** The kernel release the fake kernel behaves as (version gates). */
+  kernelRelease?: string;
   /** Fault injection (test/helpers/workers.ts must be imported for it to take effect). */
   harness?: Harness;
 }
@@ -36,7 +38,7 @@ export async function loadWat(parts: PluginParts, o: WatRun = {}): Promise<Plugi
 }
 
 function backendFor(o: WatRun, table: Uint8Array): BackendSpec {
-  const spec: BackendSpec = o.netns ? { kind: 'kernel', netns: o.netns } : { kind: 'fake', table, events: o.events };
+  const spec: BackendSpec = o.netns ? { kind: 'kernel', netns: o.netns } : { kind: 'fake', table, events: o.events, kernelRelease: o.kernelRelease };
   return o.harness ? ({ ...spec, harness: o.harness } as unknown as BackendSpec) : spec;
 }
 

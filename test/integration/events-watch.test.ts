@@ -10,14 +10,21 @@ import { loadPlugin } from '../../host/runtime/plugin.js';
 import type { RunStats } from '../../host/runtime/protocol.js';
 import { eventLines, exitWithin, listen, sawProbe, sleep, untilListening } from '../helpers/events.js';
 import { conntrackIds, conntrackIn, conntrackSuite } from '../helpers/netns.js';
+import { bundledCli } from '../helpers/cli.js';
 import { root } from '../plugin/harness.js';
 
-const { t, it, env } = conntrackSuite('events: CLI vs conntrack -E, scope, loss (kernel)', 'test/integration/events-watch.test.ts');
+const { t, it, env, skip } = conntrackSuite('events: CLI vs conntrack -E, scope, loss (kernel)', 'test/integration/events-watch.test.ts');
+/** The command built from the current sources (bin/ctplug.js would run the bundle built at install). */
+const cli = bundledCli('events-watch-test');
+if (!skip) {
+  t.before(() => cli.build());
+  t.after(() => cli.remove());
+}
 const probe = (i: number): CreateSpec => ({ family: 'ipv4', protocol: 'udp', src: '10.99.0.1', dst: '10.99.0.2', sport: 1000 + i, dport: 9, timeout: 30, zone: 99 });
 
 it('ctplug events text lines equal conntrack -E lines for the same changes, both listening at once', async () => {
   const ctE = listen(['ip', 'netns', 'exec', env.ns, 'conntrack', '-E']);
-  const ours = listen([process.execPath, join(root, 'bin', 'ctplug.js'), 'events', '--netns', env.ns]);
+  const ours = listen([process.execPath, cli.entry, 'events', '--netns', env.ns]);
   try {
     await untilListening(env.ct, [sawProbe(ctE.out), sawProbe(ours.out)]);
     const specs: CreateSpec[] = [

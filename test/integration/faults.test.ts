@@ -39,7 +39,7 @@ const udp = (n: number, zone: number, net = 10): CreateSpec[] =>
   Array.from({ length: n }, (_, i) => ({ protocol: 'udp', src: `${net}.${zone}.${(i >> 8) & 255}.${i & 255}`, dst: '192.0.2.53', sport: 1024 + (i >> 16), dport: 53, timeout: 600, zone }));
 
 const idsOf = (bytes: Uint8Array[]) => bytes.flatMap((b) => [...splitMessages(b)].map((m) => scanEntry(m)!.id!));
-const keyOf = (m: Uint8Array) => { const s = scanEntry(m)!; return `${s.origZone}/${Buffer.from(s.origTuple).toString('hex')}`; };
+const keyOf = (m: Uint8Array) => { const s = scanEntry(m)!; return `${s.zone}/${Buffer.from(s.origTuple).toString('hex')}`; };
 
 // ---- fake kernel: scripted errnos mid-batch ------------------------------------------------
 

@@ -11,15 +11,19 @@ import { enableConntrackSwitch, conntrackSwitches } from '../../host/conntrack/e
 import { loadPlugin } from '../../host/runtime/plugin.js';
 import { conntrackIn, kernelSuite, makeNetns, removeNetns } from '../helpers/netns.js';
 import { root } from '../plugin/harness.js';
+import { bundledCli } from '../helpers/cli.js';
 
 const { t, it, skip } = kernelSuite('flowlog (kernel)', 'test/integration/flowlog.test.ts');
 let ns = '';
 let ct: Conntrack;
 const MANIFEST = join(root, 'dist', 'plugins', 'flowlog.manifest.json');
+/** The command built from the current sources (bin/ctplug.js would run the bundle built at install). */
+const cli = bundledCli('flowlog-test');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 if (!skip) {
-  t.before(() => {
+  t.before(async () => {
+    await cli.build();
     ns = makeNetns();
     spawnSync('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
     enableConntrackSwitch('acct', ns);
@@ -29,6 +33,7 @@ if (!skip) {
   t.after(() => {
     ct?.close();
     removeNetns(ns);
+    cli.remove();
   });
   t.before.each(() => ct.flushSync());
 }
@@ -93,7 +98,7 @@ it('records for flows created and deleted while listening: tuples, zone, mark, s
 });
 
 it('ctplug --plugin flowlog (CLI): the zone picks the flows; limit ends the run with the summary', async () => {
-  const child = spawn(process.execPath, [join(root, 'bin', 'ctplug.js'), '--plugin', 'flowlog', '--netns', ns, '--config', '{"zones":[5],"limit":3}'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cli.entry, '--plugin', 'flowlog', '--netns', ns, '--config', '{"zones":[5],"limit":3}'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '', err = '';
   child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
   child.stderr.setEncoding('utf8').on('data', (d) => (err += d));

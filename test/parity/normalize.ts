@@ -2,7 +2,7 @@
 // between two namespaces or two runs however correct both tools are (conntrack ids, timeouts that
 // tick, timestamps, netlink port ids, per-namespace statistics), ctplug's own summary prefix, and
 // ctplug's exit codes mapped onto the conntrack code each corresponds to.
-import { EXIT } from '../../host/cli/exit-codes.js';
+import { EXIT } from '../../host/exit-codes.js';
 
 /**
  * ctplug's exit codes are distinct (README "Exit codes"); conntrack 1.4.7 has three: 0 ok,

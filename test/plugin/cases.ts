@@ -16,6 +16,16 @@ export interface RenderCase {
 const C = IPS.CONFIRMED;
 export const renderCases: RenderCase[] = [
   {
+    // conntrack -I -p tcp ... --state ESTABLISHED --orig-zone 4 -u ASSURED,SEEN_REPLY, nf_conntrack_acct=1
+    name: 'directional zone of the original tuple, with counters',
+    spec: {
+      proto: 'tcp', src: '10.1.1.1', dst: '10.2.2.2', sport: 40000, dport: 21, timeout: 6, tcpState: TCP.ESTABLISHED, origZone: 4,
+      status: C | IPS.SEEN_REPLY | IPS.ASSURED, counters: { orig: [0, 0], reply: [0, 0] }, id: 3305111711,
+    },
+    text: 'tcp      6 6 ESTABLISHED src=10.1.1.1 dst=10.2.2.2 sport=40000 dport=21 zone-orig=4 packets=0 bytes=0 src=10.2.2.2 dst=10.1.1.1 sport=21 dport=40000 packets=0 bytes=0 [ASSURED] mark=0 use=1',
+    l3: 'ipv4     2 ',
+  },
+  {
     name: 'udp unreplied',
     spec: { proto: 'udp', src: '1.1.1.1', dst: '2.2.2.2', sport: 1, dport: 2, timeout: 99, status: C, id: 1305115388 },
     text: 'udp      17 99 src=1.1.1.1 dst=2.2.2.2 sport=1 dport=2 [UNREPLIED] src=2.2.2.2 dst=1.1.1.1 sport=2 dport=1 mark=0 use=1',

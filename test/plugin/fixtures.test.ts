@@ -35,7 +35,15 @@ if (!built(LIST) || variants.length === 0) {
 } else {
   for (const v of variants) {
     const bin = new Uint8Array(readFileSync(join(dir, `${v}.bin`)));
-    const now = latestStartSeconds(bin);
+    // conntrack's clock when it listed the table (recorded), else the newest flow's start.
+    const nowFile = join(dir, `${v}.now`);
+    const now = existsSync(nowFile) ? Number(readFileSync(nowFile, 'utf8')) : latestStartSeconds(bin);
+    if (existsSync(nowFile)) {
+      test(`${v}: the fixture's delta-times differ between entries, so they test the computation`, () => {
+        const deltas = new Set(lines(readFileSync(join(dir, `${v}.conntrack-L.txt`), 'utf8')).map((l) => / delta-time=(\d+)/.exec(l)?.[1]));
+        assert.ok(deltas.size >= 2 && !deltas.has(undefined) && [...deltas].some((d) => Number(d) > 0), [...deltas].join(','));
+      });
+    }
     for (const [output, file] of [['text', 'conntrack-L'], ['extended', 'conntrack-L-extended'], ['id', 'conntrack-L-id']]) {
       const expected = join(dir, `${v}.${file}.txt`);
       if (!existsSync(expected)) continue;

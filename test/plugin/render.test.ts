@@ -38,10 +38,11 @@ if (!built(LIST)) {
       status: IPS.CONFIRMED | IPS.SEEN_REPLY | IPS.ASSURED | IPS.OFFLOAD, zone: 9, mark: 0xffffffff, use: 2,
       secmark: 7, secctx: 'system_u:object_r:x_t:s0', helper: 'ftp', timestamp: { start: 1_000_000_000_000n },
       counters: { orig: [12345678901234n, 99n] as [bigint, bigint], reply: [1n, 2n] as [bigint, bigint] }, reply: { src: '10.2.2.2', dst: '10.1.1.1', sport: 21, dport: 40000, zone: 3 },
+      origZone: 4, // a kernel entry has one zone; every place conntrack can print one is filled here to test the order
     };
     const r = run({ now: 1030 }, entryMessage({ ...spec, src: spec.src, zone: 9 }));
     assert.equal(r.lines, [
-      'tcp      6 7 ESTABLISHED src=10.1.1.1 dst=10.2.2.2 sport=40000 dport=21 packets=12345678901234 bytes=99 ' +
+      'tcp      6 7 ESTABLISHED src=10.1.1.1 dst=10.2.2.2 sport=40000 dport=21 zone-orig=4 packets=12345678901234 bytes=99 ' +
       'src=10.2.2.2 dst=10.1.1.1 sport=21 dport=40000 zone-reply=3 packets=1 bytes=2 [OFFLOAD] mark=4294967295 secmark=7 ' +
       'secctx=system_u:object_r:x_t:s0 zone=9 delta-time=30 helper=ftp use=2',
     ]);

@@ -1,6 +1,7 @@
 // Manifest and policy parsing, grant = manifest ∩ policy (over-asking is an error with a clear
 // message), and the enforcement helpers the worker uses on every dump, create and update.
 import { test } from 'uvu';
+import { kernelFiltersDeleteByZone } from '../../host/conntrack/conntrack.js';
 import * as assert from 'uvu/assert';
 import { ScopeMatcher, checkCreate, checkMarkUpdate, planDump } from '../../host/policy/enforce.js';
 import { computeGrant } from '../../host/policy/grant.js';
@@ -132,16 +133,15 @@ test('planDump: "all zones" becomes one kernel dump per granted zone (<= 16)', (
   if (!p.ok) return;
   assert.equal(p.filters, [{ zone: 5 }, { zone: 7 }, { zone: 10 }, { zone: 11 }, { zone: 12 }]);
   assert.ok(p.kernelExact);
-  const entry = { family: 2, protocol: 6, zone: 7, origZone: 7, mark: 0 };
+  const entry = { family: 2, protocol: 6, zone: 7, mark: 0 };
   assert.ok(p.matcher.matches(entry));
-  assert.not.ok(p.matcher.matches({ ...entry, zone: 8, origZone: 8 }));
-  assert.not.ok(p.matcher.matches({ ...entry, origZone: 9 }), 'a CTA_TUPLE_ZONE outside the grant is outside');
+  assert.not.ok(p.matcher.matches({ ...entry, zone: 8 }));
 });
 
 test('planDump: more than 16 zones is one full dump re-checked by the scanner', () => {
   const p = planDump({ family: 0, protocol: 0 }, scope({ zones: [{ from: 4097, to: 65535 }] }));
   assert.ok(p.ok && p.filters.length === 1 && p.filters[0].zone === undefined && !p.kernelExact);
-  if (p.ok) assert.is(p.matcher.why({ family: 2, protocol: 6, zone: 5, origZone: 5, mark: 0 }), 'zone 5 is outside the grant');
+  if (p.ok) assert.is(p.matcher.why({ family: 2, protocol: 6, zone: 5, mark: 0 }), 'zone 5 is outside the grant');
 });
 
 test('planDump: explicit requests outside the grant are refused; inside ones narrow', () => {
@@ -156,9 +156,9 @@ test('planDump: explicit requests outside the grant are refused; inside ones nar
   if (!p.ok) return;
   assert.equal(p.filters, [{ family: 'ipv4', zone: 7, mark: 0x11, markMask: 0xff }]);
   assert.not.ok(p.kernelExact, 'protocol narrowing is the scanner\'s job');
-  assert.ok(p.matcher.matches({ family: 2, protocol: 17, zone: 7, origZone: 7, mark: 0x11 }));
-  assert.not.ok(p.matcher.matches({ family: 2, protocol: 17, zone: 7, origZone: 7, mark: 0x12 }));
-  assert.not.ok(p.matcher.matches({ family: 2, protocol: 17, zone: 5, origZone: 5, mark: 0x11 }));
+  assert.ok(p.matcher.matches({ family: 2, protocol: 17, zone: 7, mark: 0x11 }));
+  assert.not.ok(p.matcher.matches({ family: 2, protocol: 17, zone: 7, mark: 0x12 }));
+  assert.not.ok(p.matcher.matches({ family: 2, protocol: 17, zone: 5, mark: 0x11 }));
 });
 
 test('checkCreate and checkMarkUpdate', () => {
@@ -172,6 +172,19 @@ test('checkCreate and checkMarkUpdate', () => {
   assert.is(checkMarkUpdate(0x1aa, 0x200, 0xf00, s, m), 'mark bits 0xf00 may not be changed (grant allows 0xff)');
   const none = scope({ markBits: null });
   assert.is(checkMarkUpdate(0, 1, 1, none, ScopeMatcher.of(none)), 'mark bits 0x1 may not be changed (grant allows none)');
+});
+
+test('checkMarkUpdate: the new mark must stay inside the grant\'s mark filter (mark 0x10/0xf0, markBits 0xff overlap in 0xf0)', () => {
+  const s = scope({ mark: { value: 0x10, mask: 0xf0 }, markBits: 0xff });
+  const m = ScopeMatcher.of(s);
+  assert.is(checkMarkUpdate(0x10, 0x0f, 0x0f, s, m), 0x1f, 'bits outside the filter: fine');
+  assert.is(checkMarkUpdate(0x1a, 0x15, 0xff, s, m), 0x15, 'filter bits kept: fine');
+  assert.is(checkMarkUpdate(0x10, 0x20, 0xf0, s, m), 'new mark 0x20 would be outside the grant');
+  assert.is(checkMarkUpdate(0x1a, 0x2a, 0xff, s, m), 'new mark 0x2a would be outside the grant');
+});
+
+test('the kernel-version gate of zone-filtered deletes: 6.8 and later only', () => {
+  assert.equal(['5.15.0', '6.7.12', '6.8.0', '6.18.44-fc', '7.0.1'].map((r) => kernelFiltersDeleteByZone(r)), [false, false, true, true, true]);
 });
 
 test.run();

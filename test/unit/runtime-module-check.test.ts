@@ -92,7 +92,8 @@ test('sha256 must match the manifest', () => {
 });
 
 test('not wasm, or truncated wasm, is refused without reading out of bounds', () => {
-  refused(new TextEncoder().encode('#!/bin/sh\necho hi'), 'plugin "x": not a valid wasm module: WebAssembly.Module(): expected magic word 00 61 73 6d, found 23 21 2f 62 @+0');
+  // Judged by ctplug's reader first: the message shows none of the file's bytes (V8's quotes the first four).
+  refused(new TextEncoder().encode('#!/bin/sh\necho hi'), 'plugin "x": not a valid wasm module: not a wasm module (bad magic)');
   const bytes = wat(plugin());
   for (const cut of [9, 20, 100, bytes.length - 1]) {
     assert.throws(() => readWasm(bytes.subarray(0, cut)), (e: unknown) => e instanceof WasmFormatError, `cut at ${cut}`);

@@ -74,6 +74,33 @@ export async function run(p: Parsed): Promise<ExitCode> {
 
 const SETTABLE_STATUS = new Set(['ASSURED', 'SEEN_REPLY']);
 
+const OBJECT_KEYS = new Set(['orig', 'reply', 'master', 'counters', 'timestamp', 'tcp']);
+const ARRAY_KEYS = new Set(['flags', 'labels']);
+const scalar = (v: unknown) => v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+
+/**
+ * Why an NDJSON record is not shaped as `ctplug list -o json` prints one, or undefined: values
+ * are strings, numbers or booleans; orig/reply (and the other sections) are objects of those;
+ * flags and labels arrays of those. Anything else (`"proto":{"toString":1}`, deep nesting) is
+ * refused here, before a value is turned into text.
+ */
+export function recordProblem(j: unknown): string | undefined {
+  if (j === null || typeof j !== 'object' || Array.isArray(j)) return 'a record must be a JSON object';
+  for (const [k, v] of Object.entries(j)) {
+    if (scalar(v)) continue;
+    const name = JSON.stringify(k);
+    if (OBJECT_KEYS.has(k) && typeof v === 'object' && !Array.isArray(v)) {
+      const bad = Object.entries(v as object).find(([, x]) => !scalar(x));
+      if (bad) return `${name}.${JSON.stringify(bad[0])} must be a string or a number`;
+    } else if (ARRAY_KEYS.has(k) && Array.isArray(v)) {
+      if (!v.every(scalar)) return `${name} must be a list of strings or numbers`;
+    } else {
+      return `${name} must be ${OBJECT_KEYS.has(k) ? 'an object' : ARRAY_KEYS.has(k) ? 'a list' : 'a string or a number'}, not ${Array.isArray(v) ? 'a list' : 'an object'}`;
+    }
+  }
+  return undefined;
+}
+
 /** One NDJSON record as `ctplug list -o json` prints it -> create flags. */
 export function optsFromJson(j: Record<string, any>): Opts {
   const o: Opts = {};
@@ -274,7 +301,9 @@ async function bulk(p: Parsed): Promise<ExitCode> {
           } catch (e) {
             throw new UsageError(`not valid JSON (${(e as Error).message})`);
           }
-          if (j !== null && typeof j === 'object' && !Array.isArray(j)) entry = entryFromJson(j as Record<string, any>, toZone);
+          const why = recordProblem(j);
+          if (why) throw new UsageError(why);
+          entry = entryFromJson(j as Record<string, any>, toZone);
           if (!entry) {
             const opts = optsFromJson(j as Record<string, unknown>);
             moveToZone(opts, toZone);

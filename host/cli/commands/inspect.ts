@@ -1,6 +1,9 @@
 // `ctplug plugin inspect FILE`: what a plugin is before anyone runs it: ABI version, imports,
 // exports, declared capabilities and limits, memory, sha256 (and whether the manifest pins it).
-import { existsSync, readFileSync } from 'node:fs';
+// Every string from the manifest or the module is untrusted: escaped before it is printed.
+import { existsSync } from 'node:fs';
+import { MODULE_LIMITS } from '../../runtime/module-limits.js';
+import { NotRegularFileError, readRegularFile } from '../../policy/regular-file.js';
 import type { Parsed } from '../args.js';
 import { UsageError } from '../args.js';
 import { CtError } from '../../conntrack/errors.js';
@@ -16,6 +19,7 @@ export async function run(p: Parsed): Promise<ExitCode> {
   const { sha256, allowedImports } = await import('../../runtime/module-check.js');
   const { loadManifest } = await import('../../policy/manifest.js');
   const { formatZones } = await import('../../policy/capabilities.js');
+  const { escapeText: esc, terminalSafeJson } = await import('../../policy/untrusted-text.js');
 
   let wasmPath = file;
   let manifest: Awaited<ReturnType<typeof loadManifest>>['manifest'] | undefined;
@@ -37,15 +41,16 @@ export async function run(p: Parsed): Promise<ExitCode> {
   }
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(wasmPath);
-  } catch {
+    bytes = readRegularFile(wasmPath, MODULE_LIMITS.moduleBytes);
+  } catch (e) {
+    if (e instanceof NotRegularFileError) throw new CtError('inspect', 'EINVAL', 'usage', e.message, { hint: 'give a plugin .wasm or its manifest' });
     throw new CtError('inspect', 'ENOENT', 'usage', `${wasmPath}: no such file`, { hint: 'build the plugin first' });
   }
   let info;
   try {
     info = readWasm(bytes);
   } catch (e) {
-    throw new CtError('inspect', 'EINVAL', 'usage', `${wasmPath}: not a wasm module: ${(e as Error).message}`);
+    throw new CtError('inspect', 'EINVAL', 'usage', `${wasmPath}: not a wasm module: ${esc((e as Error).message)}`);
   }
   const marker = new RegExp(abi.markerPattern);
   const abiVersions = info.exports.map((e) => marker.exec(e.name)).filter((m) => m).map((m) => Number(m![1]));
@@ -68,22 +73,22 @@ export async function run(p: Parsed): Promise<ExitCode> {
       : { problem: manifestProblem ?? 'no manifest found' },
   };
   if (fmt === 'json') {
-    process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+    process.stdout.write(terminalSafeJson(report, 2) + '\n');
   } else {
     const out: string[] = [];
-    out.push(`file:         ${report.file} (${report.bytes} bytes)`);
+    out.push(`file:         ${esc(report.file)} (${report.bytes} bytes)`);
     out.push(`sha256:       ${hash}`);
     out.push(`abi:          ${abiVersions.length ? abiVersions.map((v) => `v${v}`).join(', ') : 'none (no ctplug_abi_vN export)'}; this host speaks ${abi.supported.map((v) => `v${v}`).join(', ')}${report.abi.compatible ? '' : '  <-- INCOMPATIBLE'}`);
     out.push(report.imports.length ? 'imports:' : 'imports:      (none)');
-    for (const i of report.imports) out.push(`  ${i.allowed ? 'ok     ' : 'REFUSED'} ${i.module}.${i.name}${i.kind === 'function' ? '' : ` (${i.kind})`}`);
+    for (const i of report.imports) out.push(`  ${i.allowed ? 'ok     ' : 'REFUSED'} ${esc(i.module)}.${esc(i.name)}${i.kind === 'function' ? '' : ` (${i.kind})`}`);
     if (report.imports.some((i) => !i.allowed)) out.push(`  (allowed: ${allowedImports()})`);
-    out.push(`exports:      ${report.exports.map((e) => (e.kind === 'function' ? e.name : `${e.name} (${e.kind})`)).join(', ')}`);
+    out.push(`exports:      ${report.exports.map((e) => (e.kind === 'function' ? esc(e.name) : `${esc(e.name)} (${e.kind})`)).join(', ')}`);
     out.push(`memory:       ${report.memory.map((m) => `${m.minPages}..${m.maxPages ?? 'unbounded'} pages${m.maxBytes ? ` (max ${m.maxBytes / 1048576} MiB)` : ''}`).join('; ') || 'none'}`);
     if (manifest) {
       const c = manifest.capabilities;
       const list = (v: string[] | 'any') => (v === 'any' ? 'any' : v.join(', '));
-      out.push(`manifest:     ${manifestPath}`);
-      out.push(`  name:       ${manifest.name} ${manifest.version}${manifest.description ? ` - ${manifest.description}` : ''}`);
+      out.push(`manifest:     ${esc(manifestPath!)}`);
+      out.push(`  name:       ${manifest.name} ${esc(manifest.version)}${manifest.description ? ` - ${esc(manifest.description)}` : ''}`);
       out.push(`  sha256:     ${report.manifest.sha256Matches ? 'matches the module' : `DOES NOT MATCH (manifest pins ${manifest.sha256})`}`);
       out.push(`  operations: ${c.operations.join(', ') || '(none)'}`);
       out.push(`  zones:      ${formatZones(c.scope.zones)}`);
@@ -92,7 +97,7 @@ export async function run(p: Parsed): Promise<ExitCode> {
       out.push(`  mark:       ${c.scope.mark ? `0x${c.scope.mark.value.toString(16)}/0x${c.scope.mark.mask.toString(16)}` : 'any'}${c.scope.markBits ? `; may change mark bits 0x${c.scope.markBits.toString(16)}` : ''}`);
       out.push(`  limits:     ${Object.entries(manifest.limits).map(([k, v]) => `${k}=${v}`).join(', ') || '(defaults)'}`);
     } else {
-      out.push(`manifest:     ${manifestProblem ?? 'none found'}`);
+      out.push(`manifest:     ${manifestProblem ? esc(manifestProblem) : 'none found'}`);
     }
     process.stdout.write(out.join('\n') + '\n');
   }

@@ -7,6 +7,7 @@ import { summary } from '../common.js';
 import { CliError } from '../errors.js';
 import { EXIT, type ExitCode } from '../../exit-codes.js';
 import { runPluginFile } from '../plugins.js';
+import { configDepthProblem } from '../../policy/config-depth.js';
 
 export function readConfig(v: string | undefined): unknown {
   if (v === undefined) return {};
@@ -20,12 +21,19 @@ export function readConfig(v: string | undefined): unknown {
       throw new UsageError(`--config ${v}: cannot read ${v.slice(1)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'run');
     }
   }
+  let config: unknown;
   try {
-    return JSON.parse(text);
+    config = JSON.parse(text);
   } catch (e) {
     throw new UsageError(`${where}: not valid JSON (${(e as Error).message})`, 'run');
   }
+  const deep = configDepthProblem(config);
+  if (deep) throw new UsageError(`${where}: the config ${deep}`, 'run');
+  return config;
 }
+
+/** How long a run may take to end after Ctrl-C before the command exits anyway. */
+const INTERRUPT_GRACE_MS = 2000;
 
 export async function run(p: Parsed): Promise<ExitCode> {
   const config = readConfig(p.opts.config);
@@ -33,13 +41,19 @@ export async function run(p: Parsed): Promise<ExitCode> {
     const { netnsPath } = await import('../../conntrack/validate.js');
     netnsPath(p.opts.netns); // a missing namespace is exit 4 before any plugin code is loaded
   }
-  // Ctrl-C: an event listener finishes after the batch in progress, its summary included (a dump
-  // run goes on to its end); a second Ctrl-C quits at once.
+  // Ctrl-C: an event listener finishes after the batch in progress, its summary included. A run
+  // that has not ended two seconds later (a dump, or a plugin busy in its code, even in its start
+  // section) is ended there and then; so does a second Ctrl-C.
   const ac = new AbortController();
   let interrupts = 0;
+  const quit = () => {
+    process.stderr.write('ctplug: interrupted\n');
+    process.exit(130);
+  };
   const stop = () => {
-    if (++interrupts > 1) process.exit(130);
+    if (++interrupts > 1) quit();
     ac.abort();
+    setTimeout(quit, INTERRUPT_GRACE_MS).unref();
   };
   process.on('SIGINT', stop).on('SIGTERM', stop);
   let r;

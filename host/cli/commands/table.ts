@@ -15,7 +15,7 @@ export async function flush(p: Parsed): Promise<ExitCode> {
     } else if (f.zoneOnly) {
       const r = ct.deleteZoneSync(f.kernel.zone!);
       summary(r ? `${r.ok} flow entries have been deleted from zone ${f.kernel.zone}.` : `zone ${f.kernel.zone} has been emptied.`);
-    } else if (f.kernel.zone !== undefined && !(await import('../../conntrack/conntrack.js')).kernelFiltersDeleteByZone()) {
+    } else if (f.kernel.zone !== undefined && !ct.filtersDeleteByZone()) {
       // Before Linux 6.8 the kernel ignores CTA_ZONE in a filtered delete and would flush every
       // zone: select in the match plugin instead, granted this zone only.
       const { runBuiltinPlugin } = await import('../plugins.js');

@@ -2,7 +2,7 @@
 // masks, status bits, TCP states, zones, ICMP fields, masks of addresses), crossed with the
 // commands that filter: list, delete, update (with a new mark) and events.
 import { differs, sameOrTodo, type Case, type Item } from '../case.js';
-import { EXIT } from '../../../host/cli/exit-codes.js';
+import { EXIT } from '../../../host/exit-codes.js';
 import { TCP_STATES } from '../seeds.js';
 
 /** [filter, the issue-16 item it belongs to while it is not at parity]. */

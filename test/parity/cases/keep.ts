@@ -4,7 +4,7 @@
 //   fixed      conntrack's behaviour is a bug; ctplug does what the command says
 //   extension  conntrack refuses the command line; ctplug has a use for it
 // README "Differences from conntrack" is to list each of these.
-import { EXIT } from '../../../host/cli/exit-codes.js';
+import { EXIT } from '../../../host/exit-codes.js';
 import { differs, todo, type Case } from '../case.js';
 
 const REFUSED = 'refused: conntrack reads the value with strtoul/atoi and uses whatever comes out';

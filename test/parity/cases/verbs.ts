@@ -2,7 +2,7 @@
 // --update, --get, --flush, --counter, --stats, --event, --create, --add), getopt's unambiguous
 // abbreviations, the tables (conntrack, expect, dying, unconfirmed), -R/--load-file, -C, -S, -V,
 // and command-line mistakes.
-import { EXIT } from '../../../host/cli/exit-codes.js';
+import { EXIT } from '../../../host/exit-codes.js';
 import { differs, same, todo, type Case } from '../case.js';
 
 const TUPLE = '-p tcp -s 10.0.0.4 -d 198.51.100.1 --sport 40003 --dport 443';
