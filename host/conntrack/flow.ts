@@ -36,7 +36,10 @@ export interface Flow {
   /** IPS_* bits, and their names. */
   status: number;
   flags: StatusFlag[];
-  /** CTA_ZONE: absent means 0. A directional zone is in orig.zone / reply.zone. */
+  /**
+   * The entry's zone by ctplug's zone rule (host/conntrack/scope.ts): CTA_ZONE, else the directional
+   * zone of whichever tuple carries one (also in orig.zone / reply.zone), else 0.
+   */
   zone: number;
   mark: number;
   /** Seconds left. */
@@ -60,7 +63,8 @@ const PROTOCOL_NAMES = new Map<number, string>(Object.entries(IPPROTO).map(([nam
 
 /** The entry message `msg` (header included) as a Flow; null when it is not a well-formed entry. */
 export function decodeFlow(msg: Uint8Array): Flow | null {
-  if (!scanInto(msg, 0, msg.length, emptyScope())) return null;
+  const scope = emptyScope();
+  if (!scanInto(msg, 0, msg.length, scope)) return null;
   const flow: Flow = {
     family: msg[NLMSG_HDRLEN] === AF_INET ? 'ipv4' : 'ipv6', protocol: 'unknown', protocolNumber: 0,
     orig: { src: '', dst: '' }, reply: { src: '', dst: '' }, status: 0, flags: [], zone: 0, mark: 0, labels: [],
@@ -78,7 +82,6 @@ export function decodeFlow(msg: Uint8Array): Flow | null {
       case CTA.TUPLE_MASTER: flow.master = decodeTuple(d.children()).tuple; break;
       case CTA.STATUS: flow.status = d.u32be() ?? 0; break;
       case CTA.PROTOINFO: Object.assign(flow, decodeProtoinfo(d.children())); break;
-      case CTA.ZONE: flow.zone = d.u16be() ?? 0; break;
       case CTA.MARK: flow.mark = d.u32be() ?? 0; break;
       case CTA.TIMEOUT: flow.timeout = d.u32be(); break;
       case CTA.ID: flow.id = d.u32be(); break;
@@ -92,6 +95,7 @@ export function decodeFlow(msg: Uint8Array): Flow | null {
       case CTA.SECCTX: flow.secctx = nameIn(d.children()); break;
     }
   }
+  flow.zone = scope.zone; // the zone rule, decided once by the scanner
   flow.flags = statusFlags(flow.status);
   const nat = natOf(flow.status, flow.reply);
   if (nat) flow.nat = nat;

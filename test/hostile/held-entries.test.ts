@@ -156,7 +156,6 @@ async function runDestroyed(verb: 'delete' | 'update') {
     extra: `${HOLD} (data (i32.const 512) ${dataString(updateRecord(0x4200, 0xff00, 0))})`,
     memory: '8 8',
   }, { name: `destroyed-${verb}`, capabilities: { operations: ['events', verb], scope: GRANT }, limits: { timeout_ms: 5000 }, netns: ns });
-  const ac = new AbortController();
   let events = -1, reused = false, heldId = 0;
   const until = (n: number) => new Promise<void>((resolve, reject) => {
     const t0 = Date.now();
@@ -164,7 +163,7 @@ async function runDestroyed(verb: 'delete' | 'update') {
     poll();
   });
   try {
-    const run = p.run({ signal: ac.signal, onProgress: (s) => { events = s.events; } });
+    const run = p.run({ onProgress: (s) => { events = s.events; } });
     run.catch(() => undefined); // awaited below; a failure before that is reported there
     await until(0); // ctplug_init done
     for (let probe = 10; events < 1 && probe < 60; probe++) { // probe NEW events until one is delivered: listening
@@ -181,11 +180,10 @@ async function runDestroyed(verb: 'delete' | 'update') {
     reused = recreateWithOtherMark(heldId); // its events have mark 0x20: outside the grant, not delivered
     withCt((ct) => ct.deleteSync([entryOf(2)!])); // an in-scope DESTROY: the plugin acts on the held bytes now
     await until(seen + 2);
-    ac.abort();
+    p.stop(); // ends the event run normally (an aborted signal would reject it)
     const r = await run;
     return { stats: r.stats, codes: statuses(r.output), heldId, reused };
   } finally {
-    ac.abort();
     await p.close();
   }
 }

@@ -77,20 +77,20 @@ for (const v of variants) {
 test('NAT, labels, helper, master, directional zones and status names', () => {
   const f = decodeFlow(entryMessage({
     proto: 'tcp', src: '10.0.0.1', dst: '203.0.113.1', sport: 40000, dport: 80, origZone: 7,
-    reply: { src: '192.168.1.5', dst: '198.51.100.9', sport: 8080, dport: 1024, zone: 7 },
+    reply: { src: '192.168.1.5', dst: '198.51.100.9', sport: 8080, dport: 1024 },
     status: IPS.CONFIRMED | IPS.SRC_NAT | IPS.DST_NAT | IPS.SEEN_REPLY, tcpState: TCP.ESTABLISHED, tcpWscale: [7, 9],
     labels: Uint8Array.of(0b1001, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80), helper: 'ftp',
     master: { src: '10.0.0.1', dst: '203.0.113.1', sport: 1000, dport: 21 }, mark: 5, id: 99, use: 2, timeout: 30,
   }))!;
   assert.equal(f.orig, { src: '10.0.0.1', dst: '203.0.113.1', sport: 40000, dport: 80, zone: 7 });
-  assert.equal(f.reply, { src: '192.168.1.5', dst: '198.51.100.9', sport: 8080, dport: 1024, zone: 7 });
+  assert.equal(f.reply, { src: '192.168.1.5', dst: '198.51.100.9', sport: 8080, dport: 1024 });
   assert.equal(f.nat, { src: { address: '198.51.100.9', port: 1024 }, dst: { address: '192.168.1.5', port: 8080 } });
   assert.equal(f.flags, ['SEEN_REPLY', 'CONFIRMED', 'SRC_NAT', 'DST_NAT']);
   assert.equal(f.labels, [0, 3, 127]);
   assert.is(f.helper, 'ftp');
   assert.equal(f.master, { src: '10.0.0.1', dst: '203.0.113.1', sport: 1000, dport: 21 });
   assert.equal([f.state, f.tcp?.wscaleOrig, f.tcp?.wscaleReply], ['ESTABLISHED', 7, 9]);
-  assert.equal([f.zone, f.mark, f.id, f.use, f.timeout], [0, 5, 99, 2, 30]);
+  assert.equal([f.zone, f.mark, f.id, f.use, f.timeout], [7, 5, 99, 2, 30]); // the zone rule: the orig tuple's zone
 });
 
 test('SCTP and DCCP states, ICMPv6, timestamps, 64- and 32-bit counters', () => {
