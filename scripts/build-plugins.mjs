@@ -2,13 +2,14 @@
 // Compiles the AssemblyScript plugins:
 //   plugins/<name>/<name>.ts              -> dist/plugins/<name>.wasm + <name>.manifest.json
 //   test/plugin/fixtures-src/<name>.ts    -> dist/test-plugins/<name>.wasm + <name>.manifest.json
+//                                            (only with --fixtures: the test runner builds them, not npm install)
 // Build config: root asconfig.json (-> sdk/asconfig.json: no WASI, imports only "ctplug"), or
 // sdk/asconfig.wasi.json for sources named *.wasi.ts or dirs holding a file named `wasi`.
 // The manifest is plugins/<name>/manifest.json (or fixtures-src/<name>.manifest.json, or a
 // permissive default for test plugins) plus "module" and the "sha256" of the built wasm; a config
 // with "filterKeys": "all" gets the filter keys of sdk/filters.json documented (gen-filters.mjs).
 // Outputs newer than every input are skipped; `--force` rebuilds everything.
-//   node scripts/build-plugins.mjs [--force] [name ...]
+//   node scripts/build-plugins.mjs [--force] [--fixtures] [name ...]
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -19,6 +20,7 @@ import { expandManifest, loadTable } from './gen-filters.mjs';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const force = args.includes('--force');
+const withFixtures = args.includes('--fixtures');
 const only = args.filter((a) => !a.startsWith('--'));
 
 const CONFIG_DEFAULT = join(root, 'asconfig.json');
@@ -55,7 +57,7 @@ for (const name of existsSync(join(root, 'plugins')) ? readdirSync(join(root, 'p
   });
 }
 const fixtures = join(root, 'test', 'plugin', 'fixtures-src');
-for (const file of existsSync(fixtures) ? readdirSync(fixtures).sort() : []) {
+for (const file of withFixtures && existsSync(fixtures) ? readdirSync(fixtures).sort() : []) {
   if (!file.endsWith('.ts')) continue;
   const wasi = file.endsWith('.wasi.ts');
   const name = basename(file).replace(/(\.wasi)?\.ts$/, '');

@@ -4,6 +4,9 @@
 //   npm test                      unit, plugin, hostile, fuzz (short), integration (root only)
 //   npm run test:adversarial      the same plus the long fuzz and hostile runs (CTPLUG_LONG=1)
 //   node scripts/test.mjs FILTER  only files whose path contains FILTER
+// Before the files: the test plugins (test/plugin/fixtures-src -> dist/test-plugins; npm install
+// builds only the shipped plugins) and, on a whole run or with FILTER `typecheck`, `tsc --noEmit -p .`:
+// each counts as one test, so a type error fails the run.
 // Under CI=true (.ci/run: root, every tool installed) nothing may skip: a file that skips tests or
 // prints a SKIP line fails, with its reason, instead of passing green.
 import { spawnSync } from 'node:child_process';
@@ -30,6 +33,25 @@ function files(dir) {
 const ci = process.env.CI === 'true';
 let passed = 0, failed = 0, skipped = 0;
 const broken = [];
+
+/** A step that is not a uvu file (a build, the type-check): one passed or one failed test. */
+function step(name, cmd, argv) {
+  const t0 = Date.now();
+  const r = spawnSync(cmd, argv, { cwd: root, encoding: 'utf8', timeout: 10 * 60_000 });
+  const ms = Date.now() - t0;
+  if (r.status === 0) {
+    passed++;
+    process.stdout.write(`ok   ${name} ${ms} ms\n`);
+  } else {
+    failed++;
+    broken.push(name);
+    process.stdout.write(`FAIL ${name} (${ms} ms)\n${r.stdout || ''}${r.stderr || ''}${r.error ? `${r.error}\n` : ''}\n`);
+  }
+}
+step('build: test plugins (scripts/build-plugins.mjs --fixtures)', process.execPath, [join(root, 'scripts', 'build-plugins.mjs'), '--fixtures']);
+if (filters.length === 0 || filters.includes('typecheck')) {
+  step('typecheck (tsc --noEmit -p .)', process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '--noEmit', '-p', '.']);
+}
 for (const layer of layers) {
   let list;
   try { list = files(join(root, 'test', layer)); } catch { continue; }

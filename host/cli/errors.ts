@@ -3,8 +3,7 @@
 // The exit code is the library's exitCodeOf (host/exit-codes.ts): by CtError kind, else by the
 // error's string `code`. The advice is chosen by class and code; anything else is a bug in ctplug
 // and says so.
-import { AbortError } from '../netlink/abort.js';
-import { CtError } from '../conntrack/errors.js';
+import { AbortError, CtError } from '../conntrack/errors.js';
 import { EXIT, exitCodeOf, type ExitCode } from '../exit-codes.js';
 import { PluginError } from '../policy/errors.js';
 import { PluginHostError } from '../runtime/errors.js';

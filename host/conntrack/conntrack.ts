@@ -357,8 +357,16 @@ export class Conntrack {
     return kernelFiltersDeleteByZone(this.kernelRelease);
   }
 
-  countSync(): number {
+  /**
+   * How many entries: the kernel's counter, or with `filter` the entries a kernel-filtered dump
+   * returns (a dump interrupted and restarted counts once).
+   */
+  countSync(filter?: KernelFilter): number {
     let count = 0;
+    if (filter) {
+      this.dumpSync(filter, new Uint8Array(RECV_BUFFER_BYTES), (_b, c) => void (count += c), () => void (count = 0));
+      return count;
+    }
     this.run('count', () =>
       this.conn.requestSync((enc, seq) => statsRequest(enc, seq), (msg) => {
         for (const d = new AttrDecoder(msg, NLMSG_HDRLEN + NFGENMSG_LEN, msg.length); d.next(); ) {

@@ -17,6 +17,8 @@ export const AF_INET6 = 10;
 /** Address family names and their AF_* numbers (nfgenmsg, the ABI's DumpRequest). */
 export const FAMILIES = { ipv4: AF_INET, ipv6: AF_INET6 } as const;
 export type Family = keyof typeof FAMILIES;
+/** AF_* number -> family name: the one reverse map (policy, records and the flow decoder use it). */
+export const FAMILY_NAME: ReadonlyMap<number, Family> = new Map(Object.entries(FAMILIES).map(([k, v]) => [v, k as Family]));
 
 export const CTA = {
   TUPLE_ORIG: 1, TUPLE_REPLY: 2, STATUS: 3, PROTOINFO: 4, HELP: 5, NAT_SRC: 6, TIMEOUT: 7, MARK: 8,
@@ -42,7 +44,6 @@ export const CTA_TIMESTAMP = { START: 1, STOP: 2 } as const;
 /** CTA_HELP_NAME inside CTA_HELP, CTA_SECCTX_NAME inside CTA_SECCTX. */
 export const CTA_NAME = 1;
 export const CTA_STATS_GLOBAL_ENTRIES = 1;
-export const CTA_STATS_GLOBAL_MAX_ENTRIES = 2;
 /** Per-CPU statistics attributes, as `conntrack -S` names them. */
 export const CTA_STATS_CPU: Record<number, string> = {
   1: 'searched', 2: 'found', 3: 'new', 4: 'invalid', 5: 'ignore', 6: 'delete', 7: 'delete_list',
@@ -53,6 +54,8 @@ export const CTA_STATS_CPU: Record<number, string> = {
 /** Layer-4 protocol names and their IANA numbers (CTA_PROTO_NUM). */
 export const IPPROTO = { icmp: 1, tcp: 6, udp: 17, dccp: 33, icmpv6: 58, sctp: 132, udplite: 136, gre: 47 } as const;
 export type ProtocolName = keyof typeof IPPROTO;
+/** Protocol number -> name: the one reverse map. */
+export const PROTOCOL_NAME: ReadonlyMap<number, ProtocolName> = new Map(Object.entries(IPPROTO).map(([k, v]) => [v, k as ProtocolName]));
 
 /** Status bits (IPS_*). */
 export const IPS = {

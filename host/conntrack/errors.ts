@@ -2,6 +2,9 @@
 // extended-ack text) and what to do about it. `kind` is what the CLI turns into an exit code.
 import { NetlinkError } from '../netlink/errors.js';
 
+/** A conntrack operation cancelled by its AbortSignal throws the netlink layer's AbortError as is: one class, named here for the layers above. */
+export { AbortError } from '../netlink/abort.js';
+
 export type ErrorKind =
   | 'usage' // bad input: nothing was sent
   | 'privilege' // not allowed: needs CAP_NET_ADMIN

@@ -6,7 +6,7 @@
 import { AttrDecoder } from '../netlink/attr.js';
 import { NLMSG_HDRLEN } from '../netlink/constants.js';
 import { NFGENMSG_LEN } from '../netlink/message.js';
-import { AF_INET, CTA, CTA_COUNTERS, CTA_NAME, CTA_TIMESTAMP, IPPROTO } from './constants.js';
+import { AF_INET, CTA, CTA_COUNTERS, CTA_NAME, CTA_TIMESTAMP, PROTOCOL_NAME } from './constants.js';
 import { labelBits } from './labels.js';
 import { natOf, type FlowNat } from './nat.js';
 import { decodeProtoinfo, type TcpInfo } from './protoinfo.js';
@@ -59,7 +59,6 @@ export interface Flow {
   secctx?: string;
 }
 
-const PROTOCOL_NAMES = new Map<number, string>(Object.entries(IPPROTO).map(([name, n]) => [n, name]));
 
 /** The entry message `msg` (header included) as a Flow; null when it is not a well-formed entry. */
 export function decodeFlow(msg: Uint8Array): Flow | null {
@@ -75,7 +74,7 @@ export function decodeFlow(msg: Uint8Array): Flow | null {
         const t = decodeTuple(d.children());
         flow.orig = t.tuple;
         flow.protocolNumber = t.protocol;
-        flow.protocol = PROTOCOL_NAMES.get(t.protocol) ?? 'unknown';
+        flow.protocol = PROTOCOL_NAME.get(t.protocol) ?? 'unknown';
         break;
       }
       case CTA.TUPLE_REPLY: flow.reply = decodeTuple(d.children()).tuple; break;

@@ -189,3 +189,14 @@ export function zoneOfEntry(msg: Uint8Array): number {
   const s = emptyScope();
   return scanInto(msg, 0, msg.length, s) ? s.zone : -1;
 }
+
+/**
+ * ctplug's entry identity: id, zone (entryZone) and original tuple bytes, of the message at
+ * `buf[at...]` scanned into `s`. A conntrack id is a 32-bit hash (two entries of 100k share one
+ * about once, and a re-created tuple often gets the same id), so the id alone names no entry.
+ * Used by the gate's memory of shown entries (scoped/shown.ts); the SDK's Entry.identity hashes the same fields.
+ */
+export function identityKey(buf: Uint8Array, at: number, s: ScopeFields): string {
+  const start = buf.byteOffset + at + s.tupleOffset;
+  return `${s.id ?? ''}/${s.zone}/${Buffer.from(buf.buffer, start, s.tupleLength).toString('latin1')}`;
+}

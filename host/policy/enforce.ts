@@ -3,17 +3,15 @@
 // the plugin claims about an entry.
 import type { EventFilter } from '../conntrack/bpf.js';
 import type { DumpFilter } from '../conntrack/conntrack.js';
-import { FAMILIES, IPPROTO, MAX_ZONE, type Family } from '../conntrack/constants.js';
+import { FAMILIES, FAMILY_NAME, IPPROTO, MAX_ZONE, PROTOCOL_NAME, type Family } from '../conntrack/constants.js';
 import type { ScopeFields as Scanned } from '../conntrack/scope.js';
-import { SCOPE_PROTOCOLS, type Mark, type Scope, type ScopeProtocol, hex, zoneCount } from './capabilities.js';
+import { type Mark, type Scope, hex, zoneCount } from './capabilities.js';
 
 /** Grants with at most this many zones are dumped zone by zone with a kernel filter each. */
 export const MAX_PER_ZONE_DUMPS = 16;
 
 type ScopeFields = Pick<Scanned, 'family' | 'protocol' | 'zone' | 'mark'>;
 
-const familyName = new Map<number, Family>(Object.entries(FAMILIES).map(([k, v]) => [v, k as Family]));
-const protocolName = new Map<number, ScopeProtocol>(SCOPE_PROTOCOLS.map((p) => [IPPROTO[p], p]));
 
 function markOk(mark: number, m: Mark): boolean {
   return ((mark & m.mask) >>> 0) === m.value;
@@ -58,8 +56,8 @@ export class ScopeMatcher {
   /** Why an entry is outside (for the log line that explains a refusal); null when inside. */
   why(s: ScopeFields): string | null {
     if (!this.zoneOk(s.zone)) return `zone ${s.zone} is outside the grant`;
-    if (!this.familyOk(s.family)) return `family ${familyName.get(s.family) ?? s.family} is outside the grant`;
-    if (!this.protocolOk(s.protocol)) return `protocol ${protocolName.get(s.protocol) ?? s.protocol} is outside the grant`;
+    if (!this.familyOk(s.family)) return `family ${FAMILY_NAME.get(s.family) ?? s.family} is outside the grant`;
+    if (!this.protocolOk(s.protocol)) return `protocol ${PROTOCOL_NAME.get(s.protocol) ?? s.protocol} is outside the grant`;
     if (!this.markOk(s.mark)) return `mark ${hex(s.mark)} is outside the grant`;
     return null;
   }
@@ -93,9 +91,9 @@ export type DumpPlan =
  * (used to decide whether a flush can be done by the kernel or must be dump + delete).
  */
 export function planDump(req: DumpRequest, scope: Scope, base = ScopeMatcher.of(scope)): DumpPlan {
-  if (req.family && !familyName.has(req.family)) return { ok: false, reason: `unknown family ${req.family}` };
-  if (req.family && !base.familyOk(req.family)) return { ok: false, reason: `family ${familyName.get(req.family)} is outside the grant` };
-  if (req.protocol && !base.protocolOk(req.protocol)) return { ok: false, reason: `protocol ${protocolName.get(req.protocol) ?? req.protocol} is outside the grant` };
+  if (req.family && !FAMILY_NAME.has(req.family)) return { ok: false, reason: `unknown family ${req.family}` };
+  if (req.family && !base.familyOk(req.family)) return { ok: false, reason: `family ${FAMILY_NAME.get(req.family)} is outside the grant` };
+  if (req.protocol && !base.protocolOk(req.protocol)) return { ok: false, reason: `protocol ${PROTOCOL_NAME.get(req.protocol) ?? req.protocol} is outside the grant` };
   if (req.zone !== undefined && !base.zoneOk(req.zone)) return { ok: false, reason: `zone ${req.zone} is outside the grant` };
 
   let mark: Mark | undefined;
@@ -108,7 +106,7 @@ export function planDump(req: DumpRequest, scope: Scope, base = ScopeMatcher.of(
   } else mark = r ?? g ?? undefined;
 
   let family: Family | undefined;
-  if (req.family) family = familyName.get(req.family);
+  if (req.family) family = FAMILY_NAME.get(req.family);
   else if (scope.families !== 'any' && scope.families.length === 1) family = scope.families[0];
 
   let zones: (number | undefined)[];

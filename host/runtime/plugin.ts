@@ -17,7 +17,7 @@ import { readRegularFile } from '../policy/regular-file.js';
 import { ConfigError, PluginFailedError, PluginHostError, PluginMemoryError, PluginTimeoutError, PluginTrapError } from './errors.js';
 import { checkModule } from './module-check.js';
 import { MODULE_LIMITS } from './module-limits.js';
-import { emptyStats, type BackendSpec, type FromWorker, type LogLine, type RunStats, type WorkerError, type WorkerInit } from './protocol.js';
+import { emptyStats, type BackendSpec, type FromWorker, type LogLine, type RunStats, type ToWorker, type WorkerError, type WorkerInit } from './protocol.js';
 import { CallClock } from './watchdog.js';
 import type { OpFailure } from '../scoped/send.js';
 
@@ -149,7 +149,7 @@ export class Plugin {
     const init = { ...this.init, clock: this.clock.buffer, recycle: port2, fds: ledger.buffer } satisfies WorkerInit;
     let w = adoptPrespawned();
     if (w) {
-      w.postMessage({ type: 'init', init }, [port2]);
+      w.postMessage({ type: 'init', init } satisfies ToWorker, [port2]);
     } else {
       const entry = workerEntry();
       w = new Worker(entry.url, { workerData: init, transferList: [port2], execArgv: entry.execArgv, resourceLimits: RESOURCE_LIMITS });
@@ -263,7 +263,7 @@ export class Plugin {
       };
       const onExit = (code: number) => finish(new PluginHostError(this.name, `worker exited unexpectedly (code ${code})`));
       worker.on('message', onMessage).on('error', onError).on('exit', onExit);
-      worker.postMessage({ type: 'run', config });
+      worker.postMessage({ type: 'run', config } satisfies ToWorker);
     });
   }
 

@@ -60,6 +60,9 @@ export type WorkerError =
   | { kind: 'status'; call: string; code: number; detail: string }
   | { kind: 'host'; call: string; message: string; name?: string; hint?: string; ct?: CtErrorFields };
 
+/** Main thread -> worker: load once (init), then one message per run. */
+export type ToWorker = { type: 'init'; init: WorkerInit } | { type: 'run'; config?: string };
+
 export type FromWorker =
   | { type: 'log'; lines: LogLine[] }
   | { type: 'emit'; bytes: Uint8Array }

@@ -9,11 +9,10 @@ import { hostFailure, RunFailure } from './call-context.js';
 import { type Backend, openBackend } from './backend.js';
 import type { RunSink } from './output.js';
 import { PluginRun } from './plugin-run.js';
-import { emptyStats, type FromWorker, type WorkerError, type WorkerInit } from './protocol.js';
+import { emptyStats, type FromWorker, type ToWorker, type WorkerError, type WorkerInit } from './protocol.js';
 import { CallClock } from './watchdog.js';
 
 const port = parentPort!;
-type ToWorker = { type: 'init'; init: WorkerInit } | { type: 'run'; config?: string };
 // One listener for the worker's life; messages that arrive before their handler is ready wait here.
 const inbox: ToWorker[] = [];
 let deliver: ((m: ToWorker) => void) | undefined;

@@ -2,7 +2,7 @@
 // CreateRecord, UpdateRecord and its UpdateExt. Offsets and flag bits come from sdk/abi.json.
 // Callers have bounds-checked the bytes; these only interpret them.
 import type { CreateSpec } from '../conntrack/conntrack.js';
-import { FAMILIES, IPPROTO, TCP_STATES, type Family } from '../conntrack/constants.js';
+import { FAMILY_NAME, IPPROTO, TCP_STATES, type Family } from '../conntrack/constants.js';
 import type { EventKind } from '../conntrack/events.js';
 import { LABEL_BYTES } from '../conntrack/labels.js';
 import { SCOPE_PROTOCOLS } from '../policy/capabilities.js';
@@ -48,9 +48,8 @@ export function readDumpRequest(v: DataView, at: number): DumpRequest {
 
 const C = Object.fromEntries(Object.keys(abi.records.CreateRecord.fields).map((k) => [k, field('CreateRecord', k)])) as Record<string, number>;
 const C_ZONE = flagBit('CreateRecord', 'flags', 'ZONE'), C_MARK = flagBit('CreateRecord', 'flags', 'MARK');
-const familyNames = new Map(Object.entries(FAMILIES).map(([k, v]) => [v as number, k as Family]));
 /** The protocols a CreateRecord carries (ports for tcp/udp, else ICMP fields): the scope's four. */
-const protocolNames = new Map(SCOPE_PROTOCOLS.map((p) => [IPPROTO[p] as number, p]));
+const creatable = (n: number) => SCOPE_PROTOCOLS.find((p) => IPPROTO[p] === n);
 
 function address(v: DataView, at: number, family: Family): string {
   if (family === 'ipv4') return [0, 1, 2, 3].map((i) => v.getUint8(at + i)).join('.');
@@ -60,7 +59,7 @@ function address(v: DataView, at: number, family: Family): string {
 /** A CreateRecord as the conntrack layer's CreateSpec (which validates it further), or an error text. */
 export function readCreateRecord(v: DataView, at: number): { spec: CreateSpec; family: number; protocol: number } | string {
   const familyNum = v.getUint8(at + C.family), protocolNum = v.getUint8(at + C.protocol);
-  const family = familyNames.get(familyNum), protocol = protocolNames.get(protocolNum);
+  const family = FAMILY_NAME.get(familyNum), protocol = creatable(protocolNum);
   if (!family) return `unknown family ${familyNum}`;
   if (!protocol) return `unsupported protocol ${protocolNum}`;
   const flags = v.getUint8(at + C.flags);

@@ -28,7 +28,7 @@ function start(): PluginRun {
 }
 
 if (!built(PROBE)) {
-  console.log('SKIP test/fuzz/sdk.test.ts: dist/test-plugins/probe.wasm is not built (run npm run build)');
+  console.log('SKIP test/fuzz/sdk.test.ts: dist/test-plugins/probe.wasm is not built (npm test builds it; or node scripts/build-plugins.mjs --fixtures)');
   test.skip('SDK parser fuzz', () => {});
 } else {
   test(`SDK parser in Wasm: ${ITERATIONS} mutated inputs, no trap, no read outside the input`, () => {

@@ -68,7 +68,7 @@ function attrHeaders(msg: Uint8Array): { at: number; parentEnd: number; nested: 
 }
 
 if (!built(PROBE)) {
-  console.log('SKIP malformed-input tests: dist/test-plugins/probe.wasm missing (run node scripts/build.mjs plugins)');
+  console.log('SKIP malformed-input tests: dist/test-plugins/probe.wasm missing (npm test builds it; or node scripts/build-plugins.mjs --fixtures)');
   test.skip('probe plugin built', () => {});
 } else {
   test('baseline: the full message parses and renders identically under both poisons', () => {

@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { COMMANDS, OPTIONS, parseArgs } from '../../host/cli/args.js';
 import { filterFromFlags } from '../../host/cli/filter.js';
 import { FILTER_ROWS, FLAG_ROWS, type Kind } from '../../host/cli/filter-table.js';
-import { IPPROTO } from '../../host/conntrack/constants.js';
+import { IPPROTO, MAX_ZONE } from '../../host/conntrack/constants.js';
 import { CtError } from '../../host/conntrack/errors.js';
 // @ts-expect-error: plain ESM script without typings
 import { loadTable, readmeBlock } from '../../scripts/gen-filters.mjs';
@@ -74,6 +74,12 @@ test('kernel and grant rows are of the kinds the host can narrow; protocol rows 
     if (row.scope) assert.ok(['family', 'protocol', 'zone', 'mark'].includes(row.kind), row.key);
     for (const p of row.protocols ?? []) assert.ok(p in IPPROTO, `${row.key}: ${p}`);
   }
+});
+
+test('one zone bound: the SDK parser\'s (sdk/filters.json, generated into filter-keys.ts) is the host\'s MAX_ZONE', () => {
+  const kinds = loadTable().kinds as Record<string, { max?: number }>;
+  assert.is(kinds.zone.max, MAX_ZONE);
+  assert.match(readFileSync('sdk/assembly/filter-keys.ts', 'utf8'), `parseUints(f, ZONE, "zone", v!, ${MAX_ZONE})`);
 });
 
 test('a bad value is a usage error from the kind\'s validator', () => {

@@ -35,15 +35,9 @@ export async function run(p: Parsed): Promise<ExitCode> {
 
 /** The whole zone in one kernel request; counted by dumping the zone before and after. */
 async function deleteZone(netns: string | undefined, zone: number): Promise<number> {
-  const { RECV_BUFFER_BYTES } = await import('../../netlink/connection.js');
   const ct = await openConntrack(netns);
   try {
-    const buf = new Uint8Array(RECV_BUFFER_BYTES);
-    const countZone = () => {
-      let n = 0;
-      ct.dumpSync({ zone }, buf, (_b, c) => void (n += c), () => void (n = 0));
-      return n;
-    };
+    const countZone = () => ct.countSync({ zone });
     const before = countZone();
     if (before === 0) return 0;
     const r = ct.deleteZoneSync(zone);

@@ -4,6 +4,7 @@
 // events delivered, overruns, resyncs (from the run's stats). Says plainly when the namespace
 // sends no events (nf_conntrack_events=0) and, for formats that carry them, when counters or
 // start/stop times are off; --acct / --timestamp turn those on.
+import { AbortError } from '../../conntrack/errors.js';
 import { parseEventKinds } from '../../conntrack/validate.js';
 import type { Parsed } from '../args.js';
 import { UsageError } from '../args.js';
@@ -11,7 +12,6 @@ import { outputFormat, preflight, summary } from '../common.js';
 import { EXIT, type ExitCode } from '../../exit-codes.js';
 import { filterFromFlags } from '../filter.js';
 import { runBuiltinPlugin, stdoutWrite } from '../plugins.js';
-import { AbortError } from '../../netlink/abort.js';
 import type { RunStats } from '../../runtime/protocol.js';
 
 /** SO_RCVBUFFORCE takes an int; the kernel doubles it. */

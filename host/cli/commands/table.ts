@@ -37,14 +37,7 @@ export async function count(p: Parsed): Promise<ExitCode> {
   const f = filterFromFlags(p.opts);
   const ct = await openConntrack(p.opts.netns);
   try {
-    let n: number;
-    if (f.empty) n = ct.countSync();
-    else {
-      const { RECV_BUFFER_BYTES } = await import('../../netlink/connection.js');
-      n = 0;
-      ct.dumpSync(f.kernel, new Uint8Array(RECV_BUFFER_BYTES), (_b, c) => void (n += c), () => void (n = 0));
-    }
-    process.stdout.write(`${n}\n`);
+    process.stdout.write(`${ct.countSync(f.empty ? undefined : f.kernel)}\n`);
   } finally {
     ct.close();
   }
