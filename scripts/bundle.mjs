@@ -4,6 +4,7 @@
 //   dist/index.js     the embedding API (host/index.ts)       + dist/index.d.ts
 //   dist/worker.js    the plugin worker (host/runtime/worker.ts; plugin.ts finds it next to itself)
 //   dist/testkit.js   the plugin test kit (sdk/testkit/index.ts) + dist/testkit.d.ts
+//   dist/fake-backend.js  the fake kernel as a worker backend (fakeBackend() names it; the worker imports it)
 //   dist/chunk-*.js   code shared by the entries; commands are split out so `ctplug count` loads
 //                     neither the runtime nor Wasm support (startup is paid per command)
 // Everything lands flat in dist/: plugin.ts resolves `./worker.js` relative to its own chunk.
@@ -32,6 +33,7 @@ export async function bundle({ outdir = join(root, 'dist'), types = true, quiet 
     index: 'host/index.ts',
     worker: 'host/runtime/worker.ts',
     testkit: 'sdk/testkit/index.ts',
+    'fake-backend': 'sdk/testkit/fake-backend.ts',
   };
   const entryPoints = Object.fromEntries(Object.entries(entries).filter(([, src]) => existsSync(join(root, src))).map(([k, v]) => [k, join(root, v)]));
 

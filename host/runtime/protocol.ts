@@ -9,13 +9,17 @@ import { emptyOpStats, type OpStats } from '../scoped/stats.js';
 export type BackendSpec =
   /** eventBufferBytes: the event socket's receive buffer (default events.ts DEFAULT_EVENT_BUFFER). */
   | { kind: 'kernel'; netns?: string; eventBufferBytes?: number }
-  /**
-   * fake: entry messages back to back, as a dump carries them (one buffer: cheap to hand over);
-   * `events`: scripted event batches (messages back to back) or 'overrun' (lost events), replayed
-   * to a subscriber; the run ends when the script does. `kernelRelease`: the kernel version
-   * the fake behaves as (before 6.8 it ignores zone filters in dumps and flushes).
-   */
-  | { kind: 'fake'; table: Uint8Array; events?: (Uint8Array | 'overrun')[]; kernelRelease?: string };
+  | FakeBackendSpec;
+
+/**
+ * An in-memory table (the test kit's fake kernel; make one with fakeBackend() from ctplug/testkit).
+ * `module`: the URL of the module whose openFakeBackend(spec) the worker calls, so the runtime
+ * never imports the test kit. `table`: entry messages back to back, as a dump carries them (one
+ * buffer: cheap to hand over); `events`: scripted event batches (messages back to back) or
+ * 'overrun' (lost events), replayed to a subscriber; the run ends when the script does.
+ * `kernelRelease`: the kernel version the fake behaves as (before 6.8 it ignores zone filters).
+ */
+export interface FakeBackendSpec { kind: 'fake'; module: string; table: Uint8Array; events?: (Uint8Array | 'overrun')[]; kernelRelease?: string }
 
 export interface WorkerInit {
   plugin: string;

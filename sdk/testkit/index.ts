@@ -18,11 +18,13 @@ import { loadPlugin } from '../../host/runtime/plugin.js';
 import type { LogLine, RunStats } from '../../host/runtime/protocol.js';
 import { describeEntry, type EntryDescription } from './describe.js';
 import { eventBatch, type EventSpec } from './events.js';
+import { fakeBackend } from './fake-backend.js';
 import { FakeKernel } from './fake-kernel.js';
 
 export { describeEntry, type EntryDescription } from './describe.js';
 export { entryMessages, eventBatch, eventMessage, type EventKindName, type EventSpec } from './events.js';
 export { FakeKernel } from './fake-kernel.js';
+export { fakeBackend } from './fake-backend.js';
 
 export interface RunPluginOptions {
   /** The table, as typed descriptions (encoded the way the kernel would send them). */
@@ -81,7 +83,7 @@ export async function runPlugin(plugin: string | Uint8Array, opts: RunPluginOpti
   const table = [...fromSpecs, ...fromFixtures];
   const policy = opts.policy ?? { default: { capabilities: manifest.capabilities, limits: manifest.limits } };
 
-  const p = await loadPlugin({ manifest, wasm }, { policy, config: opts.config, limits: opts.limits, backend: { kind: 'fake', table: Buffer.concat(table), events: opts.events?.map((b) => (Array.isArray(b) ? eventBatch(b) : b)) } });
+  const p = await loadPlugin({ manifest, wasm }, { policy, config: opts.config, limits: opts.limits, backend: fakeBackend(Buffer.concat(table), { events: opts.events?.map((b) => (Array.isArray(b) ? eventBatch(b) : b)) }) });
   try {
     const r = await p.run();
     const after = new Set((r.table ?? []).map(key));

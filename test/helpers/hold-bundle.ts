@@ -15,14 +15,14 @@ if (!existsSync(bundle)) {
     ['on_entries', '(drop (call $dump (i32.const 0) (i32.const 16))) (i32.const 0)', '(loop $l (br $l)) (i32.const 0)'],
     ['hostcall loop', '(loop $l (drop (call $log (i32.const 2) (i32.const 0) (i32.const 8))) (br $l)) (i32.const 0)', '(i32.const 0)'],
   ];
-  const { FakeKernel } = await import('../../sdk/testkit/fake-kernel.js');
+  const { FakeKernel, fakeBackend } = await import(new URL('../../dist/testkit.js', import.meta.url).href);
   const table = Buffer.concat(FakeKernel.fromSpecs([{ protocol: 'udp', src: '10.0.0.1', dst: '10.0.0.2', sport: 1, dport: 2, timeout: 30 }]).messages());
   for (const [what, init, onEntries] of cases) {
     for (let i = 0; i < 3; i++) {
       const bytes = wat(plugin({ init, onEntries }));
       const from = workers.length;
       const p = await loadPlugin({ manifest: manifestFor('spin', bytes, { operations: ['read'] }), wasm: bytes },
-        { policy: { default: { capabilities: { operations: ['read'] } } }, backend: { kind: 'fake', table } });
+        { policy: { default: { capabilities: { operations: ['read'] } } }, backend: fakeBackend(table) });
       let message = '';
       try { await p.run(); } catch (e) { message = (e as Error).message; }
       await settled();

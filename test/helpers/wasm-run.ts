@@ -6,6 +6,7 @@ import { FakeKernel } from '../../sdk/testkit/fake-kernel.js';
 import type { BackendSpec } from '../../host/runtime/protocol.js';
 import { manifestFor, plugin, type PluginParts, statuses, wat } from './wasm.js';
 import type { Harness } from './workers.js';
+import { fakeBackend } from '../../sdk/testkit/fake-backend.js';
 
 export interface WatRun {
   name?: string;
@@ -38,7 +39,7 @@ export async function loadWat(parts: PluginParts, o: WatRun = {}): Promise<Plugi
 }
 
 function backendFor(o: WatRun, table: Uint8Array): BackendSpec {
-  const spec: BackendSpec = o.netns ? { kind: 'kernel', netns: o.netns } : { kind: 'fake', table, events: o.events, kernelRelease: o.kernelRelease };
+  const spec: BackendSpec = o.netns ? { kind: 'kernel', netns: o.netns } : fakeBackend(table, { events: o.events, kernelRelease: o.kernelRelease });
   return o.harness ? ({ ...spec, harness: o.harness } as unknown as BackendSpec) : spec;
 }
 

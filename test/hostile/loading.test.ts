@@ -14,6 +14,7 @@ import { loadPlugin } from '../../host/runtime/plugin.js';
 import { describeEntry } from '../../sdk/testkit/describe.js';
 import { runWat, sampleEntries } from '../helpers/wasm-run.js';
 import { manifestFor, plugin, wat } from '../helpers/wasm.js';
+import { fakeBackend } from '../../sdk/testkit/fake-backend.js';
 
 const policy: PolicyDocument = { default: { capabilities: { operations: ['read', 'delete'] } } };
 
@@ -35,7 +36,7 @@ test('a manifest + module on disk: a swapped module fails the sha256 pin', async
     const evil = wat(plugin({ init: '(drop (call $delete (i32.const 0) (i32.const 0))) (i32.const 0)' }));
     writeFileSync(join(dir, 'p.json'), JSON.stringify(manifestFor('p', good)));
     writeFileSync(join(dir, 'p.wasm'), good);
-    const ok = await loadPlugin(join(dir, 'p.json'), { policy, backend: { kind: 'fake', table: new Uint8Array(0) } });
+    const ok = await loadPlugin(join(dir, 'p.json'), { policy, backend: fakeBackend(new Uint8Array(0)) });
     await ok.close();
     writeFileSync(join(dir, 'p.wasm'), evil);
     await refused(loadPlugin(join(dir, 'p.json'), { policy }), ModuleCheckError,

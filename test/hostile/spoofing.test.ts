@@ -14,6 +14,7 @@ import { loadPlugin } from '../../host/runtime/plugin.js';
 import { loadWat, runWat } from '../helpers/wasm-run.js';
 import { dataString, manifestFor, plugin, wat, type PluginParts } from '../helpers/wasm.js';
 import { record } from '../helpers/workers.js';
+import { fakeBackend } from '../../sdk/testkit/fake-backend.js';
 
 /** Bytes a terminal obeys: C0 controls (but a final newline), DEL, C1 controls (as UTF-8), bidi overrides. */
 const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
@@ -128,7 +129,7 @@ test('a trap: the wasm stack names functions escaped (the name section is the pl
   assert.ok(at > 0);
   bytes.set([0x1b, 0x5b, 0x32, 0x4a], at); // "evil" -> ESC [ 2 J (clear screen)
   const p = await loadPlugin({ manifest: manifestFor('trapper', bytes), wasm: bytes }, {
-    policy: { default: { capabilities: { operations: ['read'] } } }, backend: { kind: 'fake', table: new Uint8Array(0) },
+    policy: { default: { capabilities: { operations: ['read'] } } }, backend: fakeBackend(new Uint8Array(0)),
   });
   let err: Error | undefined;
   try {

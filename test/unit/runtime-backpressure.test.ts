@@ -11,6 +11,7 @@ import { loadPlugin } from '../../host/runtime/plugin.js';
 import { FakeKernel } from '../../sdk/testkit/fake-kernel.js';
 import { parseManifest } from '../../host/policy/manifest.js';
 import { CHUNKS_IN_FLIGHT } from '../../host/runtime/watchdog.js';
+import { fakeBackend } from '../../sdk/testkit/fake-backend.js';
 
 const dir = join(packageRoot(), 'dist', 'plugins');
 const built = (() => {
@@ -28,7 +29,7 @@ async function listPlugin(n: number) {
   const manifest = parseManifest(JSON.parse(readFileSync(join(dir, 'list.manifest.json'), 'utf8')));
   const wasm = readFileSync(join(dir, 'list.wasm'));
   const policy = { default: { capabilities: manifest.capabilities } };
-  return loadPlugin({ manifest, wasm }, { policy, config: { output: 'extended' }, backend: { kind: 'fake', table } });
+  return loadPlugin({ manifest, wasm }, { policy, config: { output: 'extended' }, backend: fakeBackend(table) });
 }
 
 if (!built) {

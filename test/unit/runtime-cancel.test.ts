@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import { AbortError, Conntrack, loadPlugin, parseManifest } from '../../host/index.js';
 import { packageRoot } from '../../host/paths.js';
 import { FakeKernel } from '../../sdk/testkit/fake-kernel.js';
+import { fakeBackend } from '../../sdk/testkit/fake-backend.js';
 
 const dir = join(packageRoot(), 'dist', 'plugins');
 const built = (() => {
@@ -23,7 +24,7 @@ async function listPlugin(n: number) {
   const table = Buffer.concat(FakeKernel.fromSpecs(specs(n)).messages());
   const manifest = parseManifest(JSON.parse(readFileSync(join(dir, 'list.manifest.json'), 'utf8')));
   const policy = { default: { capabilities: manifest.capabilities } };
-  return loadPlugin({ manifest, wasm: readFileSync(join(dir, 'list.wasm')) }, { policy, config: { output: 'extended' }, backend: { kind: 'fake', table } });
+  return loadPlugin({ manifest, wasm: readFileSync(join(dir, 'list.wasm')) }, { policy, config: { output: 'extended' }, backend: fakeBackend(table) });
 }
 
 /** A wait with a time limit, so a run that never settles fails the test instead of hanging it. */

@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import { Host } from '../../host/index.js';
 import { packageRoot } from '../../host/paths.js';
 import { FakeKernel } from '../../sdk/testkit/fake-kernel.js';
+import { fakeBackend } from '../../sdk/testkit/fake-backend.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -31,7 +32,7 @@ async function loadRunClose(host: Host): Promise<WeakRef<object>> {
 }
 
 (built ? test : test.skip)('a plugin the embedder closed is not kept by its Host', async () => {
-  const host = new Host({ policy: { default: { capabilities: { operations: ['read'] } } }, backend: { kind: 'fake', table: Buffer.concat(FakeKernel.fromSpecs([]).messages()) } });
+  const host = new Host({ policy: { default: { capabilities: { operations: ['read'] } } }, backend: fakeBackend(Buffer.concat(FakeKernel.fromSpecs([]).messages())) });
   try {
     const first = await loadRunClose(host);
     await (await host.load(manifest)).close(); // the next load lets go of the closed one

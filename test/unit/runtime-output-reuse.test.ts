@@ -8,6 +8,7 @@ import { packageRoot } from '../../host/paths.js';
 import { loadPlugin } from '../../host/runtime/plugin.js';
 import { FakeKernel } from '../../sdk/testkit/fake-kernel.js';
 import { parseManifest } from '../../host/policy/manifest.js';
+import { fakeBackend } from '../../sdk/testkit/fake-backend.js';
 
 const dir = join(packageRoot(), 'dist', 'plugins');
 let built = true;
@@ -26,7 +27,7 @@ if (!built) {
     const table = Buffer.concat(FakeKernel.fromSpecs(specs).messages());
     const manifest = parseManifest(JSON.parse(readFileSync(join(dir, 'list.manifest.json'), 'utf8')));
     const policy = { default: { capabilities: manifest.capabilities } };
-    const p = await loadPlugin({ manifest, wasm: readFileSync(join(dir, 'list.wasm')) }, { policy, config: { output: 'extended' }, backend: { kind: 'fake', table } });
+    const p = await loadPlugin({ manifest, wasm: readFileSync(join(dir, 'list.wasm')) }, { policy, config: { output: 'extended' }, backend: fakeBackend(table) });
     try {
       const collected = Buffer.from((await p.run()).output).toString();
       const kept: [Uint8Array, string][] = [];

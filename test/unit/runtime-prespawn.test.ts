@@ -9,6 +9,7 @@ import { parseManifest } from '../../host/policy/manifest.js';
 import { loadPlugin } from '../../host/runtime/plugin.js';
 import { adoptPrespawned, prespawnWorker } from '../../host/runtime/prespawn.js';
 import { FakeKernel } from '../../sdk/testkit/fake-kernel.js';
+import { fakeBackend } from '../../sdk/testkit/fake-backend.js';
 
 const dir = join(packageRoot(), 'dist', 'plugins');
 let wasm: Buffer | undefined;
@@ -25,7 +26,7 @@ else test('a pre-started worker is adopted by the next plugin and runs it; a run
     { protocol: 'tcp', src: '10.0.0.3', dst: '10.0.0.4', sport: 2, dport: 443, timeout: 60, tcpState: 'ESTABLISHED' },
   ]).messages());
   const manifest = parseManifest(JSON.parse(readFileSync(join(dir, 'list.manifest.json'), 'utf8')));
-  const load = () => loadPlugin({ manifest, wasm: wasm! }, { policy: { default: { capabilities: manifest.capabilities } }, config: { output: 'json' }, backend: { kind: 'fake', table } });
+  const load = () => loadPlugin({ manifest, wasm: wasm! }, { policy: { default: { capabilities: manifest.capabilities } }, config: { output: 'json' }, backend: fakeBackend(table) });
   const plain = await load();
   const expected = Buffer.from((await plain.run()).output).toString();
   await plain.close();

@@ -9,6 +9,7 @@ import { parseManifest } from '../../host/policy/manifest.js';
 import { PluginError } from '../../host/policy/errors.js';
 import { loadPlugin } from '../../host/runtime/plugin.js';
 import { FakeKernel } from '../../sdk/testkit/fake-kernel.js';
+import { fakeBackend } from '../../sdk/testkit/fake-backend.js';
 
 const dir = join(packageRoot(), 'dist', 'plugins');
 let wasm: Buffer | undefined;
@@ -25,7 +26,7 @@ else test('run({ config }) replaces the load-time config for that run only', asy
     { protocol: 'tcp', src: '10.0.0.3', dst: '10.0.0.4', sport: 2, dport: 443, timeout: 60, tcpState: 'ESTABLISHED' },
   ]).messages());
   const manifest = parseManifest(JSON.parse(readFileSync(join(dir, 'list.manifest.json'), 'utf8')));
-  const p = await loadPlugin({ manifest, wasm: wasm! }, { policy: { default: { capabilities: manifest.capabilities } }, config: { output: 'id' }, backend: { kind: 'fake', table } });
+  const p = await loadPlugin({ manifest, wasm: wasm! }, { policy: { default: { capabilities: manifest.capabilities } }, config: { output: 'id' }, backend: fakeBackend(table) });
   const lines = async (config?: unknown) => Buffer.from((await p.run(config === undefined ? {} : { config })).output).toString().trim().split('\n');
   try {
     assert.ok((await lines()).every((l) => / id=\d+$/.test(l)));

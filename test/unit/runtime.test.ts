@@ -15,6 +15,7 @@ import { runPlugin } from '../../sdk/testkit/index.js';
 import { FakeKernel } from '../../sdk/testkit/fake-kernel.js';
 import { runWat, sampleEntries } from '../helpers/wasm-run.js';
 import { dataString, manifestFor, plugin, wat } from '../helpers/wasm.js';
+import { fakeBackend } from '../../sdk/testkit/fake-backend.js';
 
 const EMIT_BATCH = '(drop (call $emit (local.get $ptr) (local.get $len))) (i32.const 0)';
 const DUMP_ALL = '(call $report (call $dump (i32.const 0) (i32.const 16))) (i32.const 0)';
@@ -198,7 +199,7 @@ test('loadPlugin validates the embedder\'s limits and config', async () => {
 test('Host: load/run with a policy; output as an async iterator; a plugin runs again in its worker', async () => {
   const bytes = wat(plugin({ init: DUMP_ALL, onEntries: EMIT_BATCH }));
   const caps: CapabilitiesDocument = { operations: ['read'], scope: { zones: [5] } };
-  const host = new Host({ policy: { default: { capabilities: caps } }, backend: { kind: 'fake', table: Buffer.concat(FakeKernel.fromSpecs(sampleEntries()).messages()) } });
+  const host = new Host({ policy: { default: { capabilities: caps } }, backend: fakeBackend(Buffer.concat(FakeKernel.fromSpecs(sampleEntries()).messages())) });
   const p = await host.load({ manifest: manifestFor('it', bytes, caps), wasm: bytes });
   const { output, result } = p.stream();
   const chunks: Uint8Array[] = [];

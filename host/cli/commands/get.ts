@@ -1,6 +1,8 @@
 // `ctplug get`: one entry by tuple (+ zone), like `conntrack -G`. The kernel answers with the
 // entry; the list plugin renders it (over an in-memory table holding just that entry), so the
 // output is the same text/extended/id/json as `ctplug list`. No such entry: exit 1.
+// The in-memory table is the test kit's fake kernel (sdk/testkit/fake-backend.ts), named here, not by the runtime.
+import { fakeBackend } from '../../../sdk/testkit/fake-backend.js';
 import type { Parsed } from '../args.js';
 import { openConntrack, outputFormat, summary } from '../common.js';
 import { CliError } from '../errors.js';
@@ -22,7 +24,7 @@ export async function run(p: Parsed): Promise<ExitCode> {
     summary('0 flow entries have been shown.');
     throw new CliError(EXIT.NOTHING_MATCHED, `no such entry (${lookup.direction} tuple${lookup.zone === undefined ? '' : `, zone ${lookup.zone}`})`, 'check the tuple and zone with `ctplug list`');
   }
-  await runBuiltinPlugin('list', { output }, { operations: ['read'], scope: {} }, undefined, { backend: { kind: 'fake', table: entry } });
+  await runBuiltinPlugin('list', { output }, { operations: ['read'], scope: {} }, undefined, { backend: fakeBackend(entry) });
   summary('1 flow entries have been shown.');
   return EXIT.OK;
 }
