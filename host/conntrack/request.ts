@@ -53,6 +53,8 @@ export function lookupAttrs(enc: Encoder, msg: Uint8Array, base: number, e: Scop
   const off = base + (reply ? e.replyTupleOffset : e.tupleOffset);
   const end = off + (reply ? e.replyTupleLength : e.tupleLength);
   enc.begin(reply ? CTA.TUPLE_REPLY : CTA.TUPLE_ORIG);
+  // Not AttrDecoder: this runs once per deleted/updated entry, over a tuple the scanner (scope.ts) has
+  // already bounds-checked, so a plain loop without a decoder object per entry is enough.
   for (let p = off + NLA_HDRLEN; p + NLA_HDRLEN <= end; ) {
     const len = msg[p] | (msg[p + 1] << 8);
     if (((msg[p + 2] | (msg[p + 3] << 8)) & NLA_TYPE_MASK) !== CTA_TUPLE.ZONE) enc.rawRange(msg, p, p + len);
