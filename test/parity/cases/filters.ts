@@ -20,8 +20,8 @@ export const FILTERS: [string, Item?][] = [
   ...TCP_STATES.map((s): [string] => [`-p tcp --state ${s}`]),
   ['-p tcp --state LISTEN', 3],
   ['-w 5'], ['-w 0'], ['-w 5 -p tcp'], ['-f ipv6 -w 5'], ['-w 5 -m 2'], ['--zone 5'],
-  ['-p icmp --icmp-type 8', 1], ['-p icmp --icmp-id 7', 1], ['-p icmp --icmp-type 13 --icmp-code 0', 1], ['-p icmp --icmp-code 0', 1],
-  ['-p icmpv6 --icmpv6-type 128', 1], ['-p icmpv6 --icmpv6-id 9', 1],
+  ['-p icmp --icmp-type 8'], ['-p icmp --icmp-id 7'], ['-p icmp --icmp-type 13 --icmp-code 0'], ['-p icmp --icmp-code 0'],
+  ['-p icmpv6 --icmpv6-type 128'], ['-p icmpv6 --icmpv6-id 9'],
   ['-s 10.0.0.0 --mask-src 255.255.255.0', 6], ['-d 198.51.100.0 --mask-dst 255.255.255.0', 6], ['-s 2001:db8:: --mask-src ffff:ffff:ffff:ffff::', 6],
 ];
 
@@ -43,7 +43,7 @@ const UPDATE_FILTERS = FILTERS.filter(([f]) => UPDATE_SET.includes(f));
 /** A few for events (each run costs two listeners): addresses, protocol, ports, zone, mark, state, ICMP. */
 const EVENT_FILTERS: [string, Item?][] = [
   ['-s 10.20.0.1'], ['-p udp'], ['-p tcp --dport 443'], ['-w 5'], ['-m 3'], ['-f ipv6'], ['-p tcp --state ESTABLISHED'],
-  ['-p icmp --icmp-type 8', 1], ['-d 10.21.0.0/16'],
+  ['-p icmp --icmp-type 8'], ['-d 10.21.0.0/16'],
 ];
 const TRIGGERS = [
   '-I -p udp -s 10.20.0.1 -d 10.21.0.1 --sport 1 --dport 53 -t 60 -w 5 -m 3',

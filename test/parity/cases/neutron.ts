@@ -10,9 +10,9 @@ const LISTS = ['', '-f ipv4', '-f ipv6', '-p tcp', '-p udp', '-p icmp', '-p icmp
 
 /** What the agent deletes: one entry by its full tuple (per protocol), or every entry of a remote address. */
 const DELETES: [string, Item | undefined][] = [
-  ['-f ipv4 -p icmp --icmp-type 8 --icmp-code 0 --icmp-id 1111 -s 192.168.1.10 -d 192.168.1.20', 1],
-  ['-f ipv4 -p icmp --icmp-type 8 --icmp-code 0 --icmp-id 2222', 1],
-  ['-f ipv6 -p icmpv6 --icmpv6-type 128 --icmpv6-code 0 --icmpv6-id 1111 -s fd00::10 -d fd00::20', 1],
+  ['-f ipv4 -p icmp --icmp-type 8 --icmp-code 0 --icmp-id 1111 -s 192.168.1.10 -d 192.168.1.20', undefined],
+  ['-f ipv4 -p icmp --icmp-type 8 --icmp-code 0 --icmp-id 2222', undefined],
+  ['-f ipv6 -p icmpv6 --icmpv6-type 128 --icmpv6-code 0 --icmpv6-id 1111 -s fd00::10 -d fd00::20', undefined],
   ['-f ipv4 -p tcp --sport 40000 --dport 22 -s 192.168.1.10 -d 192.168.1.20', undefined],
   ['-f ipv6 -p tcp --sport 40000 --dport 22 -s fd00::10 -d fd00::20', undefined],
   ['-f ipv4 -p udp --sport 5000 --dport 53 -s 192.168.1.10 -d 192.168.1.20', undefined],

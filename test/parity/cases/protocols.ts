@@ -15,7 +15,7 @@ const FIELDS: [string, Item?][] = [
   ['-p sctp --dport 2100'], ['-p sctp --sport 1103'], ['-p sctp -f ipv6'], ['-p sctp --reply-port-dst 1101'],
   ['-p dccp --state OPEN', 3], ['-p dccp --sport 1200'],
   ['-p gre --srckey 0x10', 3], ['-p gre --dstkey 0x20', 3], ['-p gre --srckey 5', 3], ['-p gre --orig-key-src 16', 3], ['-p gre --reply-key-src 6', 3],
-  ['-p icmp --icmp-type 8 --icmp-id 1004', 1], ['-p icmpv6 --icmpv6-type 128 --icmpv6-code 0', 1],
+  ['-p icmp --icmp-type 8 --icmp-id 1004'], ['-p icmpv6 --icmpv6-type 128 --icmpv6-code 0'],
   ['-p tcp --state ESTABLISHED --dport 2001'],
 ];
 
