@@ -3,11 +3,16 @@
 // Values are only checked for presence here; their meaning is validated by host/conntrack/validate.ts
 // when the command runs, so there is exactly one place that decides what a valid zone is.
 //
-// Accepted forms: `--zone 5`, `--zone=5`, `-w 5`, `-w5`. conntrack's command letters work too:
-// `ctplug -L -w 5` is `ctplug list -w 5`.
+// Accepted forms: `--zone 5`, `--zone=5`, `-w 5`, `-w5`, and any unambiguous beginning of a long
+// name (`--zo 5`), read as conntrack's getopt_long reads it (getopt.ts). conntrack's commands work
+// too: `ctplug -L -w 5` and `ctplug --dump -w 5` are `ctplug list -w 5`, and the table word after
+// them (`-L expect`) is read as conntrack reads it (any beginning of conntrack, expect, dying or
+// unconfirmed). A value that may be left out (`-n [ADDR]`, `--label-del [LABELS]`) is the next word
+// unless it starts with - or !, as conntrack takes it.
 // The filter flags (-w, -p, -s, --dport, ...) are rows of sdk/filters.json (filter-table.ts): their
 // spellings, help and the commands that take them come from there; the other options are here.
 import { FLAG_ROWS, filterFlags, type FilterOpt } from './filter-table.js';
+import { resolveLong } from './getopt.js';
 
 export class UsageError extends Error {
   readonly code = 'USAGE';
@@ -22,6 +27,10 @@ export interface OptSpec {
   long: string[];
   /** Placeholder for the value in help; absent for boolean flags. */
   value?: string;
+  /** The value may be left out (then it is ""): the next word is taken only if it does not start with - or !. */
+  optional?: boolean;
+  /** Given more than once, the values are joined with commas (conntrack merges repeated -l). */
+  merge?: boolean;
   help: string;
 }
 
@@ -35,8 +44,9 @@ const OTHER_OPTIONS = {
   from: { long: ['from'], value: 'FILE|-', help: 'create many: conntrack -I lines or `ctplug list -o json` NDJSON, from FILE or stdin (-)' },
   toZone: { long: ['to-zone'], value: 'ZONE', help: 'with --from: create every entry in this zone instead' },
   dryRun: { long: ['dry-run'], help: 'with --from: validate every line, create nothing' },
-  eventMask: { short: 'e', long: ['event-mask'], value: 'KINDS', help: 'events to show: NEW,UPDATE,DESTROY (default all)' },
-  limit: { long: ['count', 'limit'], value: 'N', help: 'stop after N events (ctplug extension)' },
+  eventMask: { short: 'e', long: ['event-mask'], value: 'KINDS', help: 'events to show: NEW,UPDATES,DESTROY or ALL, or any beginning of them (default all)' },
+  // --count is conntrack's --counter (getopt reads it as a prefix): the events limit is --limit only
+  limit: { long: ['limit'], value: 'N', help: 'stop after N events (ctplug extension; it was --count, which now means conntrack\'s --counter)' },
   duration: { long: ['duration'], value: 'SECONDS', help: 'stop after SECONDS (ctplug extension)' },
   bufferSize: { short: 'b', long: ['buffer-size'], value: 'BYTES', help: 'event socket receive buffer (default 128 MiB; like conntrack -b)' },
   acct: { long: ['acct'], help: 'turn on nf_conntrack_acct in the namespace (packet/byte counters, for flows created from now on)' },
@@ -47,7 +57,7 @@ const OTHER_OPTIONS = {
   policy: { long: ['policy'], value: 'FILE', help: 'operator policy (JSON) that grants the plugin its capabilities' },
   ctplugSpec: { long: ['ctplug-spec'], value: 'SPEC', help: 'plugin new: the ctplug the plugin depends on (default ^VERSION of this ctplug; or a version, or a path such as ./ctplug-0.1.0.tgz)' },
   help: { short: 'h', long: ['help'], help: 'show help for the command' },
-  version: { long: ['version'], help: 'print the version' },
+  version: { short: 'V', long: ['version'], help: 'print the version' },
 } satisfies Record<string, OptSpec>;
 
 export type OptKey = 'netns' | FilterOpt | keyof typeof OTHER_OPTIONS;
@@ -82,20 +92,44 @@ export const COMMANDS: Record<string, CommandSpec> = {
   stats: { options: ['netns'], summary: 'per-CPU statistics (conntrack -S)' },
   create: { options: [...TUPLE, 'origZone', 'replyZone', 'timeout', 'state', 'mark', 'status', 'srcNat', 'dstNat', 'labelAdd', 'from', 'toZone', 'dryRun', 'netns'], summary: 'create entries (conntrack -I), one from flags or many with --from' },
   get: { options: [...TUPLE, 'output', 'netns'], summary: 'show one entry by its tuple (conntrack -G)' },
+  add: { options: [...TUPLE, 'origZone', 'replyZone', 'timeout', 'state', 'mark', 'status', 'srcNat', 'dstNat', 'labelAdd', 'netns'], summary: 'create one entry, and leave an existing one alone (conntrack -A)' },
+  load: { options: ['netns'], positionals: ['FILE'], summary: 'run the conntrack -I/-A/-D/-U/-F lines of FILE (- for stdin) in order (conntrack -R)' },
   'plugin inspect': { options: ['output'], positionals: ['FILE'], summary: 'ABI, imports, exports, capabilities, limits and sha256 of a plugin' },
   'plugin new': { options: ['ctplugSpec'], positionals: ['NAME'], summary: 'scaffold a plugin folder that builds and passes its test' },
   run: { options: ['plugin', 'config', 'policy', 'netns'], summary: 'run any plugin: ctplug --plugin FILE [--config JSON|@file] [--policy FILE]' },
 };
 
-/** conntrack's command letters. */
-const LETTERS: Record<string, string> = { L: 'list', D: 'delete', U: 'update', E: 'events', F: 'flush', C: 'count', S: 'stats', I: 'create', G: 'get' };
+/** conntrack's commands: the letter, the long name, and the ctplug command each is. */
+export const COMMAND_FLAGS: readonly { short: string; long: string; command: string }[] = [
+  { short: 'L', long: 'dump', command: 'list' },
+  { short: 'I', long: 'create', command: 'create' },
+  { short: 'A', long: 'add', command: 'add' },
+  { short: 'D', long: 'delete', command: 'delete' },
+  { short: 'U', long: 'update', command: 'update' },
+  { short: 'G', long: 'get', command: 'get' },
+  { short: 'F', long: 'flush', command: 'flush' },
+  { short: 'E', long: 'event', command: 'events' },
+  { short: 'C', long: 'counter', command: 'count' },
+  { short: 'S', long: 'stats', command: 'stats' },
+  { short: 'R', long: 'load-file', command: 'load' },
+];
 
-const byLong = new Map<string, OptKey>();
+/** conntrack's tables; a command word may be followed by one (any beginning of its name). */
+export const TABLES = ['conntrack', 'expect', 'dying', 'unconfirmed'] as const;
+export type Table = (typeof TABLES)[number];
+/** The commands conntrack gives a table argument. */
+const TABLE_COMMANDS = new Set(['list', 'get', 'delete', 'create', 'events', 'flush', 'count', 'stats']);
+
+/** A long name stands for an option or a command. */
+type LongKey = OptKey | { command: string; short: string };
+const byLong = new Map<string, LongKey>();
 const byShort = new Map<string, OptKey>();
 for (const [key, spec] of Object.entries(OPTIONS) as [OptKey, OptSpec][]) {
   for (const l of spec.long) byLong.set(l, key);
   if (spec.short) byShort.set(spec.short, key);
 }
+const LETTERS = new Map(COMMAND_FLAGS.map((c) => [c.short, c]));
+for (const c of COMMAND_FLAGS) byLong.set(c.long, { command: c.command, short: c.short });
 
 export function flagName(key: OptKey): string {
   const s: OptSpec = OPTIONS[key];
@@ -105,6 +139,8 @@ export function flagName(key: OptKey): string {
 export interface Parsed {
   /** 'list', 'plugin inspect', 'run', ...; undefined when only global flags were given. */
   command?: string;
+  /** The table after the command word (conntrack's -L expect, ...); undefined: the conntrack table. */
+  table?: Table;
   positionals: string[];
   opts: Opts;
   help: boolean;
@@ -113,25 +149,38 @@ export interface Parsed {
 
 /** Does this token look like a flag rather than a value? Negative numbers are values. */
 const looksLikeFlag = (t: string) => t.length > 1 && t.startsWith('-') && !/^-\d/.test(t);
+/** conntrack's get_optional_arg: an optional value is the next word unless it starts with - or !. */
+const optionalValue = (t: string | undefined) => t !== undefined && !t.startsWith('-') && !t.startsWith('!');
 
 export function parseArgs(argv: string[]): Parsed {
   const out: Parsed = { positionals: [], opts: {}, help: false, version: false };
   const words: string[] = [];
   const seen = new Map<OptKey, string>();
+  /** The command given as a flag (-L, --dump), as spelled. */
+  let commandFlag: string | undefined;
 
   const set = (key: OptKey, spelled: string, value: string | undefined) => {
     if (key === 'help') return void (out.help = true);
     if (key === 'version') return void (out.version = true);
-    if (!('value' in OPTIONS[key])) {
+    const spec: OptSpec = OPTIONS[key];
+    if (!('value' in spec)) {
       if (seen.has(key)) throw new UsageError(`${flagName(key)} given twice`);
       seen.set(key, spelled);
       out.opts[key] = 'true';
       return;
     }
-    if (value === undefined) throw new UsageError(`${spelled} needs a value (${OPTIONS[key].value})`);
-    if (seen.has(key)) throw new UsageError(`${flagName(key)} given twice (${seen.get(key)} and ${spelled})`);
+    if (value === undefined) throw new UsageError(`${spelled} needs a value (${spec.value})`);
+    if (seen.has(key)) {
+      if (spec.merge) return void (out.opts[key] = `${out.opts[key]},${value}`);
+      throw new UsageError(`${flagName(key)} given twice (${seen.get(key)} and ${spelled})`);
+    }
     seen.set(key, spelled);
     out.opts[key] = value;
+  };
+  const command = (c: { command: string; short: string }, spelled: string) => {
+    if (commandFlag !== undefined) throw twoCommands(commandFlag, spelled);
+    commandFlag = spelled;
+    words.unshift(c.command);
   };
 
   for (let i = 0; i < argv.length; i++) {
@@ -142,34 +191,44 @@ export function parseArgs(argv: string[]): Parsed {
       i++;
       return v;
     };
+    const maybe = (): string => (optionalValue(argv[i + 1]) ? argv[++i] : '');
     if (tok === '--') {
       words.push(...argv.slice(i + 1));
       break;
     }
     if (tok.startsWith('--')) {
       const eq = tok.indexOf('=');
-      const name = eq < 0 ? tok.slice(2) : tok.slice(2, eq);
-      const key = byLong.get(name);
-      if (!key) throw new UsageError(`unknown option --${name}${suggest(name)}`);
-      const takesValue = 'value' in OPTIONS[key];
+      const word = eq < 0 ? tok.slice(2) : tok.slice(2, eq);
+      const r = resolveLong(word, byLong);
+      if ('ambiguous' in r) throw new UsageError(`--${word} is ambiguous: it begins ${r.ambiguous.map((n) => `--${n}`).join(', ')}`);
+      if ('unknown' in r) throw new UsageError(`unknown option --${word}${suggest(word)}`);
+      const { key, name } = r;
+      if (typeof key === 'object') {
+        if (eq >= 0) throw new UsageError(`--${name} takes no value`);
+        command(key, `--${name}`);
+        continue;
+      }
+      const spec: OptSpec = OPTIONS[key];
+      const takesValue = 'value' in spec;
       if (!takesValue && eq >= 0) throw new UsageError(`--${name} takes no value`);
-      set(key, `--${name}`, takesValue ? (eq >= 0 ? tok.slice(eq + 1) : next()) : undefined);
+      set(key, `--${name}`, !takesValue ? undefined : eq >= 0 ? tok.slice(eq + 1) : spec.optional ? maybe() : next());
       continue;
     }
     if (tok.length > 1 && tok.startsWith('-') && !/^-\d/.test(tok)) {
       const letter = tok[1];
-      if (LETTERS[letter] && tok.length === 2) {
-        words.unshift(LETTERS[letter]);
+      const cmd = LETTERS.get(letter);
+      if (cmd && tok.length === 2) {
+        command(cmd, tok);
         continue;
       }
       const key = byShort.get(letter);
       if (!key) throw new UsageError(`unknown option -${letter}`);
-      const takesValue = 'value' in OPTIONS[key];
-      if (!takesValue) {
+      const spec: OptSpec = OPTIONS[key];
+      if (!('value' in spec)) {
         if (tok.length > 2) throw new UsageError(`-${letter} takes no value (got ${tok})`);
         set(key, `-${letter}`, undefined);
       } else {
-        set(key, `-${letter}`, tok.length > 2 ? tok.slice(2) : next());
+        set(key, `-${letter}`, tok.length > 2 ? tok.slice(2) : spec.optional ? maybe() : next());
       }
       continue;
     }
@@ -196,6 +255,9 @@ export function parseArgs(argv: string[]): Parsed {
   } else if (out.opts.plugin !== undefined) {
     out.command = 'run';
   }
+  if (commandFlag !== undefined && words.length && (COMMANDS[words[0]] || words[0] === 'plugin')) {
+    throw twoCommands(commandFlag, words[0]);
+  }
   out.positionals = words;
   if (!out.command || out.help) return out;
 
@@ -209,10 +271,24 @@ export function parseArgs(argv: string[]): Parsed {
     }
   }
   const want = spec.positionals ?? [];
+  if (words.length > want.length && TABLE_COMMANDS.has(out.command)) out.table = tableOf(words.shift()!, out.command);
   if (words.length < want.length) throw new UsageError(`\`ctplug ${out.command}\` needs ${want.slice(words.length).join(' ')}`, out.command);
   if (words.length > want.length) throw new UsageError(`unexpected argument ${JSON.stringify(words[want.length])} for \`ctplug ${out.command}\``, out.command);
   if (out.command === 'run' && out.opts.plugin === undefined) throw new UsageError('`ctplug run` needs --plugin FILE', 'run');
   return out;
+}
+
+function twoCommands(a: string, b: string): UsageError {
+  // `ctplug events --count N` was the events limit; --count is conntrack's --counter now
+  const hint = [a, b].includes('events') && [a, b].includes('--counter') ? ' (--count is conntrack\'s --counter, -C; to stop events after N use --limit N)' : '';
+  return new UsageError(`two commands given (${a} and ${b}): give one${hint}`);
+}
+
+/** A table named as conntrack takes it: any beginning of its name (`-L exp`). */
+function tableOf(word: string, command: string): Table {
+  const t = TABLES.find((name) => word.length > 0 && name.startsWith(word));
+  if (!t) throw new UsageError(`unknown table ${JSON.stringify(word)}: use conntrack, expect, dying or unconfirmed`, command);
+  return t;
 }
 
 /** Up to three long names near `name`, the longest shared beginning first. */

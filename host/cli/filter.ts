@@ -83,7 +83,10 @@ const CONVERT: Record<Kind, Convert> = {
     parseTcpState(text);
     set(row, f, text.toUpperCase());
   },
-  status: (text, row, f) => set(row, f, parseStatus(text, true).names.join(',')),
+  status(text, row, f) {
+    const { names } = parseStatus(text, true);
+    if (names.length) set(row, f, names.join(',')); // -u UNSET names no bit: no filter
+  },
   label: (text, row, f) => set(row, f, labelBits(parseLabels(text, what(row)))),
 };
 

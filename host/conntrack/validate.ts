@@ -69,31 +69,55 @@ export function parseTcpState(v: unknown): number {
   return i;
 }
 
-/** Status bit names as conntrack prints them (-u), plus UNREPLIED (SEEN_REPLY clear) for filters. */
+/** conntrack -u's names, in the order its parser tries a beginning of one (`-u ASS` is ASSURED). */
+const CONNTRACK_STATUS = ['ASSURED', 'SEEN_REPLY', 'UNSET', 'FIXED_TIMEOUT', 'EXPECTED', 'OFFLOAD', 'HW_OFFLOAD'];
+
+/**
+ * Status bit names (-u), comma separated: the names conntrack prints them with (IPS_*), conntrack's
+ * -u names and any beginning of one, UNSET (no bit). Filters also take UNREPLIED (SEEN_REPLY clear)
+ * and !NAME (that bit clear), as conntrack does. `names` are the full names (with their !), `bits`
+ * the bits to set.
+ */
 export function parseStatus(v: string, forFilter: boolean): { names: string[]; bits: number } {
-  const names = v.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
-  if (!names.length) throw invalid('status', `${JSON.stringify(v)} names no status bit`);
+  const items = v.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
+  if (!items.length) throw invalid('status', `${JSON.stringify(v)} names no status bit`);
   let bits = 0;
-  for (const n of names) {
-    if (n === 'UNREPLIED' && forFilter) continue;
-    const b = (IPS as Record<string, number>)[n];
-    if (b === undefined) {
-      const known = [...Object.keys(IPS), ...(forFilter ? ['UNREPLIED'] : [])].join(', ');
+  const names: string[] = [];
+  for (const item of items) {
+    const negated = forFilter && item.startsWith('!') && item.length > 1;
+    const n = negated ? item.slice(1) : item;
+    if (n === 'UNREPLIED' && forFilter && !negated) {
+      names.push(n);
+      continue;
+    }
+    const name = n in IPS ? n : CONNTRACK_STATUS.find((c) => c.startsWith(n));
+    if (name === undefined) {
+      const known = [...Object.keys(IPS), 'UNSET', ...(forFilter ? ['UNREPLIED', '!NAME'] : [])].join(', ');
       throw invalid('status', `${JSON.stringify(n)} is not a status bit: use ${known}`);
     }
-    bits |= b;
+    if (name === 'UNSET') continue; // no bit: conntrack's way of saying "none"
+    names.push(negated ? `!${name}` : name);
+    if (!negated) bits |= (IPS as Record<string, number>)[name];
   }
   return { names, bits };
 }
 
-/** Event kinds as `conntrack -E -e` takes them: NEW,UPDATE,DESTROY (any case, comma separated), or ALL. */
+/** conntrack -e's names, in the order its parser tries a beginning of one (`-e UPDATES`, `-e upd`). */
+const CONNTRACK_EVENTS = ['ALL', 'NEW', 'UPDATES', 'DESTROY'];
+
+/** Event kinds as `conntrack -E -e` takes them: NEW,UPDATES,DESTROY (any case, any beginning, comma separated), or ALL. */
 export function parseEventKinds(v: string): EventKind[] {
-  const kinds = v.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
-  const use = 'use NEW, UPDATE, DESTROY or ALL, comma separated';
-  if (!kinds.length) throw invalid('events', `no event type given: ${use}`);
-  if (kinds.includes('ALL')) return Object.keys(EVENT_GROUPS) as EventKind[];
-  for (const k of kinds) if (!(k in EVENT_GROUPS)) throw invalid('events', `${JSON.stringify(k)} is not an event type: ${use}`);
-  return [...new Set(kinds)] as EventKind[];
+  const items = v.split(',').map((s) => s.trim().toUpperCase());
+  const use = 'use NEW, UPDATES, DESTROY or ALL, comma separated';
+  if (!items.some(Boolean)) throw invalid('events', `no event type given: ${use}`);
+  const kinds = new Set<EventKind>();
+  for (const item of items) {
+    const name = item && (item === 'UPDATE' ? 'UPDATES' : CONNTRACK_EVENTS.find((c) => c.startsWith(item)));
+    if (!name) throw invalid('events', `${JSON.stringify(item)} is not an event type: ${use}`);
+    if (name === 'ALL') for (const k of Object.keys(EVENT_GROUPS) as EventKind[]) kinds.add(k);
+    else kinds.add((name === 'UPDATES' ? 'UPDATE' : name) as EventKind);
+  }
+  return [...kinds];
 }
 
 export interface Address {

@@ -167,17 +167,19 @@ export function parseTcpStates(f: FilterValues, k: i32, key: string, v: JsonValu
   }
 }
 
-/** Status flag names that must all be set; UNREPLIED means SEEN_REPLY clear. */
+/** Status flag names that must all be set; UNREPLIED means SEEN_REPLY clear, !NAME that bit clear. */
 export function parseStatusBits(f: FilterValues, k: i32, key: string, v: JsonValue): void {
   if (v.isArray && v.length == 0) { f.err(key + " must not be an empty list"); return; }
   const items = splitItems(v);
   for (let i = 0; i < items.length; i++) {
     const x = unchecked(items[i]);
     if (!x.isString) { f.err(key + ": expected flag names"); continue; }
-    const name = x.s.toUpperCase();
-    if (name == "UNREPLIED") { f.orPair(k, 0, IPS_SEEN_REPLY); continue; }
+    let name = x.s.toUpperCase();
+    const clear = name.length > 1 && name.charCodeAt(0) == 33; // "!NAME": that bit clear
+    if (clear) name = name.substring(1);
+    if (name == "UNREPLIED" && !clear) { f.orPair(k, 0, IPS_SEEN_REPLY); continue; }
     const b = statusBit(name);
-    if (b < 0) f.err(key + ": unknown flag " + x.s); else f.orPair(k, b, 0);
+    if (b < 0) f.err(key + ": unknown flag " + x.s); else if (clear) f.orPair(k, 0, b); else f.orPair(k, b, 0);
   }
 }
 

@@ -68,7 +68,8 @@ test('strict: unknown flags, missing values, duplicates, wrong command, stray wo
   usage(['list', '-w', '1', '--zone', '2'], /given twice/);
   usage(['stats', '-w', '1'], /not an option of `ctplug stats`/);
   usage(['count', '--plugin', 'x'], /not an option/);
-  usage(['list', 'extra'], /unexpected argument "extra"/);
+  usage(['list', 'extra'], /unknown table "extra"/);
+  usage(['list', 'expect', 'extra'], /unexpected argument "extra"/);
   usage(['plugin'], /needs a subcommand/);
   usage(['plugin', 'frob'], /unknown subcommand/);
   usage(['plugin', 'inspect'], /needs FILE/);

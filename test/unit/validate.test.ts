@@ -48,7 +48,8 @@ test('event kinds (-e and EventSource): names in any case, ALL, duplicates once;
   assert.equal(parseEventKinds('new,Destroy'), ['NEW', 'DESTROY']);
   assert.equal(parseEventKinds('NEW,NEW'), ['NEW']);
   assert.equal(parseEventKinds('all'), ['NEW', 'UPDATE', 'DESTROY']);
-  fails(() => parseEventKinds('NEW,BOGUS'), '"BOGUS" is not an event type: use NEW, UPDATE, DESTROY or ALL');
+  fails(() => parseEventKinds('NEW,BOGUS'), '"BOGUS" is not an event type: use NEW, UPDATES, DESTROY or ALL');
+  assert.equal(parseEventKinds('UPDATES,upd'), ['UPDATE']); // conntrack's spelling, and any beginning of it
   fails(() => parseEventKinds(' , '), 'no event type given');
 });
 

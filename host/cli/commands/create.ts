@@ -46,11 +46,17 @@ export async function run(p: Parsed): Promise<ExitCode> {
     if (p.opts[k] !== undefined) throw new UsageError(`--${k === 'toZone' ? 'to-zone' : 'dry-run'} goes with --from FILE`, 'create');
   }
   const entry = entryFromFlags(p.opts);
+  // conntrack -A: an entry that exists already is left alone, and that is no error
+  const add = p.command === 'add';
   const ct = await openConntrack(p.opts.netns);
   try {
     const r = ct.createSync([entry]);
     if (r.failed.length) {
       const f = r.failed[0];
+      if (add && f.errno === 'EEXIST') {
+        summary('0 flow entries have been added.');
+        return EXIT.OK;
+      }
       const kind = f.errno === 'EPERM' || f.errno === 'EACCES' ? EXIT.PRIVILEGE : EXIT.KERNEL;
       throw new CliError(kind, `create: the kernel refused the entry: ${f.message}`, ADVICE[f.errno] ?? (kind === EXIT.PRIVILEGE ? 'run as root (needs CAP_NET_ADMIN)' : 'check the values given'));
     }
@@ -68,7 +74,7 @@ export async function run(p: Parsed): Promise<ExitCode> {
   } finally {
     ct.close();
   }
-  summary('1 flow entries have been created.');
+  summary(`1 flow entries have been ${add ? 'added' : 'created'}.`);
   return EXIT.OK;
 }
 

@@ -1,6 +1,6 @@
 // `ctplug events`: conntrack events as they happen, like `conntrack -E`, through the first-party
 // events plugin, granted read+events over exactly the scope the filters name. Ends on Ctrl-C,
-// after --count N events or after --duration S, with one summary line on stderr: events shown,
+// after --limit N events or after --duration S, with one summary line on stderr: events shown,
 // events delivered, overruns, resyncs (from the run's stats). Says plainly when the namespace
 // sends no events (nf_conntrack_events=0) and, for formats that carry them, when counters or
 // start/stop times are off; --acct / --timestamp turn those on.
@@ -35,7 +35,7 @@ export async function run(p: Parsed): Promise<ExitCode> {
   const config: Record<string, unknown> = { ...f.config, output };
   if (p.opts.eventMask !== undefined) config.kinds = parseEventKinds(p.opts.eventMask).map((k) => k.toLowerCase());
   if (p.opts.limit !== undefined) {
-    if (!/^[1-9]\d{0,8}$/.test(p.opts.limit)) throw new UsageError(`--count ${JSON.stringify(p.opts.limit)}: use a count from 1`, 'events');
+    if (!/^[1-9]\d{0,8}$/.test(p.opts.limit)) throw new UsageError(`--limit ${JSON.stringify(p.opts.limit)}: use a count from 1`, 'events');
     config.limit = Number(p.opts.limit);
   }
   let durationMs: number | undefined;

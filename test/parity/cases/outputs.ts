@@ -3,8 +3,8 @@
 // from real traffic; labels by name.
 import { same, todo, type Case } from '../case.js';
 
-const FORMATS_SAME = ['extended', 'id', 'extended,id', 'id,extended', 'EXTENDED'];
-const FORMATS_TODO = ['xml', 'save', 'xml,id', 'xml,extended', 'timestamp', 'userspace', 'ktimestamp', 'extended,ktimestamp', 'save,id'];
+const FORMATS_SAME = ['extended', 'id', 'extended,id', 'id,extended', 'EXTENDED', 'timestamp', 'userspace'];
+const FORMATS_TODO = ['xml', 'save', 'xml,id', 'xml,extended', 'ktimestamp', 'extended,ktimestamp', 'save,id'];
 const TRIGGERS = [
   '-I -p udp -s 10.50.0.1 -d 10.50.1.1 --sport 1 --dport 2 -t 60 -m 4',
   '-U -s 10.50.0.1 -m 5',
@@ -17,17 +17,19 @@ export const OUTPUT_CASES: Case[] = [
   ...(['nat', 'dirzone', 'labels'] as const).flatMap((seed) => [same(seed, '-L -o extended'), same(seed, '-L -o id'), todo(6, seed, '-L -o xml'), todo(6, seed, '-L -o save')]),
   // What delete, get and update print, in each format.
   ...['extended', 'id'].map((f) => same('mix', `-D -p udp -o ${f}`)),
-  ...['xml', 'save', 'timestamp'].map((f) => todo(6, 'mix', `-D -p udp -o ${f}`)),
+  same('mix', '-D -p udp -o timestamp'),
+  ...['xml', 'save'].map((f) => todo(6, 'mix', `-D -p udp -o ${f}`)),
   same('zone0', '-U -f ipv4 -p udp -m 0x99 -o extended'),
   todo(6, 'zone0', '-U -f ipv4 -p udp -m 0x99 -o save'),
   // Events in each format.
   same('empty', '-E', { events: TRIGGERS }),
   ...['extended', 'id'].map((f) => same('empty', `-E -o ${f}`, { events: TRIGGERS })),
   same('empty', '-E -o timestamp', { events: TRIGGERS }),
-  ...['xml', 'save', 'userspace', 'xml,timestamp'].map((f) => todo(6, 'empty', `-E -o ${f}`, { events: TRIGGERS })),
+  same('empty', '-E -o userspace', { events: TRIGGERS }),
+  ...['xml', 'save', 'xml,timestamp'].map((f) => todo(6, 'empty', `-E -o ${f}`, { events: TRIGGERS })),
   same('empty', '-E -e NEW', { events: TRIGGERS }),
   same('empty', '-E -e DESTROY', { events: TRIGGERS }),
-  todo(6, 'empty', '-E -e UPDATES', { events: TRIGGERS }),
+  same('empty', '-E -e UPDATES', { events: TRIGGERS }),
   same('empty', '-E -e NEW,DESTROY', { events: TRIGGERS }),
   same('empty', '-E -e ALL', { events: TRIGGERS }),
   same('empty', '-E -b 2000000', { events: TRIGGERS }),
