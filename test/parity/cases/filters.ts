@@ -34,9 +34,6 @@ const UPDATE_SET = ['-s 10.0.0.1', '-s 10.0.0.0/24', '-s 10.0.0.5/24', '-d 198.5
   '-p tcp', '-p icmp', '-f ipv4', '-f ipv6', '-f ipv6 -p udp', '-p tcp --dport 443', '-p tcp -s 10.0.0.1 -d 198.51.100.1 --sport 40000 --dport 443',
   '-p tcp --state ESTABLISHED', '-p tcp --state LISTEN', '-w 5', '-w 0', '-p icmp --icmp-type 8', '-s 10.0.0.0 --mask-src 255.255.255.0'];
 
-/** -w alone takes ctplug's kernel-side zone delete, which prints nothing. */
-const DELETE_GAPS: Record<string, Item> = { '-w 5': 2, '-w 0': 2, '--zone 5': 2 };
-
 /** Filters for update: -m and -u are the new values there, not filters. */
 const UPDATE_FILTERS = FILTERS.filter(([f]) => UPDATE_SET.includes(f));
 
@@ -75,7 +72,7 @@ function updateCase(f: string, gap: Item | undefined): Case {
 export const FILTER_CASES: Case[] = [
   ...FILTERS.map(([f, gap]) => sameOrTodo(gap, 'mix', `-L ${f}`)),
   // conntrack -D -u UNREPLIED deletes everything: a deliberate difference (keep.ts)
-  ...FILTERS.filter(([f]) => f !== '-u UNREPLIED' && !SYNONYMS.has(f)).map(([f, gap]) => sameOrTodo(gap ?? DELETE_GAPS[f], 'mix', `-D ${f}`)),
+  ...FILTERS.filter(([f]) => f !== '-u UNREPLIED' && !SYNONYMS.has(f)).map(([f, gap]) => sameOrTodo(gap, 'mix', `-D ${f}`)),
   ...UPDATE_FILTERS.map(([f, gap]) => updateCase(f, gap)),
   ...EVENT_FILTERS.map(([f, gap]) => sameOrTodo(gap, 'mix', `-E ${f}`, { events: TRIGGERS })),
 ];

@@ -90,7 +90,10 @@ export const KEEP_CASES: Case[] = [
   todo(8, 'dirzone', '-D -w 8 -p tcp', { target: `differs (zone rule): deletes the orig-zone 8 entry` }),
   todo(8, 'dirzone', '-U -w 7 -m 1', { target: `differs (zone rule) (and -U -w is an extension): 3 updated` }),
   todo(8, 'dirzone', '-E -w 7', { target: `differs (zone rule): both events`, events: ['-I -p udp -s 10.7.9.1 -d 10.7.1.1 --sport 1 --dport 2 -t 60 --orig-zone 7', '-I -p udp -s 10.7.9.2 -d 10.7.1.1 --sport 1 --dport 2 -t 60 -w 7'] }),
-  todo(2, 'dirzone', '-D -w 7', { target: `differs (zone rule): prints the 3 entries it deletes` }),
-  todo(2, 'dirzone', '-D -w 8', { target: `differs (zone rule): prints the 2 entries it deletes` }),
-  todo(2, 'dirzone', '-D -w 0', { target: `differs (zone rule): prints the 1 entry it deletes` }),
+  differs(ZONE_RULE, 'dirzone', '-D -w 7', { code: EXIT.OK, lines: 3, stderr: /3 flow entries have been deleted/, drops: /src=10\.7\.0\.[123] /, keeps: /src=10\.7\.0\.[456] / },
+    { code: 0, lines: 1, stderr: /1 flow entries have been deleted/, drops: /src=10\.7\.0\.3 /, keeps: /src=10\.7\.0\.[12456] / }),
+  differs(ZONE_RULE, 'dirzone', '-D -w 8', { code: EXIT.OK, lines: 2, stderr: /2 flow entries have been deleted/, drops: /src=10\.7\.0\.[56] /, keeps: /src=10\.7\.0\.[1234] / },
+    { code: 0, lines: 1, drops: /src=10\.7\.0\.6 /, keeps: /src=10\.7\.0\.[12345] / }),
+  differs(ZONE_RULE, 'dirzone', '-D -w 0', { code: EXIT.OK, lines: 1, stdout: /src=10\.7\.0\.4 /, drops: /src=10\.7\.0\.4 /, keeps: /src=10\.7\.0\.[12356] / },
+    { code: 0, lines: 4, drops: /src=10\.7\.0\.[1245] /, keeps: /src=10\.7\.0\.[36] / }),
 ];
