@@ -41,6 +41,9 @@ const OTHER_OPTIONS = {
   timeout: { short: 't', long: ['timeout'], value: 'SECONDS', help: 'timeout in seconds' },
   srcNat: { short: 'n', long: ['src-nat'], value: 'IP[:PORT]', help: 'create: source NAT by the kernel\'s NAT core, IP, IP:PORT or [IPV6]:PORT (the reply destination)' },
   dstNat: { short: 'g', long: ['dst-nat'], value: 'IP[:PORT]', help: 'create: destination NAT, IP, IP:PORT or [IPV6]:PORT (the reply source)' },
+  origVtag: { long: ['orig-vtag'], value: 'TAG', help: 'create: SCTP verification tag of the original direction (u32)' },
+  replyVtag: { long: ['reply-vtag'], value: 'TAG', help: 'create: SCTP verification tag of the reply direction (u32)' },
+  role: { long: ['role'], value: 'ROLE', help: 'create: DCCP role, client or server (kernels without a DCCP tracker ignore it)' },
   from: { long: ['from'], value: 'FILE|-', help: 'create many: conntrack -I lines or `ctplug list -o json` NDJSON, from FILE or stdin (-)' },
   toZone: { long: ['to-zone'], value: 'ZONE', help: 'with --from: create every entry in this zone instead' },
   dryRun: { long: ['dry-run'], help: 'with --from: validate every line, create nothing' },
@@ -74,6 +77,9 @@ export const OPTIONS: Record<OptKey, OptSpec> = {
 /** create and get take these as the tuple's values, not as filters. */
 const TUPLE: OptKey[] = ['family', 'proto', 'src', 'dst', 'replySrc', 'replyDst', 'sport', 'dport', 'replySport', 'replyDport', 'icmpType', 'icmpCode', 'icmpId', 'zone'];
 
+/** What create (and add) set besides the tuple. */
+const CREATE_VALUES: OptKey[] = ['origZone', 'replyZone', 'timeout', 'state', 'origVtag', 'replyVtag', 'role', 'mark', 'status', 'srcNat', 'dstNat', 'labelAdd'];
+
 export interface CommandSpec {
   options: OptKey[];
   /** Positional arguments, by name, all required. */
@@ -90,9 +96,9 @@ export const COMMANDS: Record<string, CommandSpec> = {
   flush: { options: [...filterFlags('flush'), 'netns'], summary: 'delete everything, or one zone/family/mark, in the kernel (conntrack -F)' },
   count: { options: [...filterFlags('count'), 'netns'], summary: 'count entries (conntrack -C)' },
   stats: { options: ['netns'], summary: 'per-CPU statistics (conntrack -S)' },
-  create: { options: [...TUPLE, 'origZone', 'replyZone', 'timeout', 'state', 'mark', 'status', 'srcNat', 'dstNat', 'labelAdd', 'from', 'toZone', 'dryRun', 'netns'], summary: 'create entries (conntrack -I), one from flags or many with --from' },
-  get: { options: [...TUPLE, 'output', 'netns'], summary: 'show one entry by its tuple (conntrack -G)' },
-  add: { options: [...TUPLE, 'origZone', 'replyZone', 'timeout', 'state', 'mark', 'status', 'srcNat', 'dstNat', 'labelAdd', 'netns'], summary: 'create one entry, and leave an existing one alone (conntrack -A)' },
+  create: { options: [...TUPLE, ...CREATE_VALUES, 'from', 'toZone', 'dryRun', 'netns'], summary: 'create entries (conntrack -I), one from flags or many with --from' },
+  get: { options: [...TUPLE, 'state', 'output', 'netns'], summary: 'show one entry by its tuple (conntrack -G)' },
+  add: { options: [...TUPLE, ...CREATE_VALUES, 'netns'], summary: 'create one entry, and leave an existing one alone (conntrack -A)' },
   load: { options: ['netns'], positionals: ['FILE'], summary: 'run the conntrack -I/-A/-D/-U/-F lines of FILE (- for stdin) in order (conntrack -R)' },
   'plugin inspect': { options: ['output'], positionals: ['FILE'], summary: 'ABI, imports, exports, capabilities, limits and sha256 of a plugin' },
   'plugin new': { options: ['ctplugSpec'], positionals: ['NAME'], summary: 'scaffold a plugin folder that builds and passes its test' },

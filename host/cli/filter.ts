@@ -5,9 +5,10 @@
 import { invalid } from '../conntrack/errors.js';
 import { labelBits, parseLabels } from '../conntrack/labels.js';
 import {
-  parseCidr, parseFamily, parseMark, parsePort, parseProtocol, parseStatus, parseTcpState, parseU16, parseU32, parseU8, parseZone,
+  parseCidr, parseFamily, parseMark, parsePort, parseProtocol, parseState, parseStatus, parseU16, parseU32, parseU8, parseZone,
   type Family,
 } from '../conntrack/validate.js';
+import { IPPROTO } from '../conntrack/constants.js';
 import { SCOPE_PROTOCOLS, type Scope, type ScopeProtocol } from '../policy/capabilities.js';
 import type { Opts } from './args.js';
 import { FILTER_ROWS, FLAG_ROWS, type FilterRow, type Kind } from './filter-table.js';
@@ -25,8 +26,8 @@ export interface FlagFilter {
   zoneOnly: boolean;
 }
 
-/** What the rows read so far established: the family (from -f or the first address). */
-interface Context { family?: Family }
+/** What the rows read so far established: the family (from -f or the first address), the protocol (-p). */
+interface Context { family?: Family; protocol?: string }
 
 /** One flag value of a kind -> config (and, where the row says so, kernel filter and scope). */
 type Convert = (text: string, row: FilterRow, f: FlagFilter, ctx: Context) => void;
@@ -45,7 +46,9 @@ const CONVERT: Record<Kind, Convert> = {
   },
   protocol(text, row, f, ctx) {
     const p = parseProtocol(text);
-    set(row, f, p.name);
+    ctx.protocol = p.name;
+    // a protocol without an extension (esp, 99) goes to the plugin as its number
+    set(row, f, p.name in IPPROTO ? p.name : p.number);
     if (row.scope && scopeProtocol(p.name)) f.scope.protocols = [p.name];
     // icmp implies IPv4, icmpv6 implies IPv6, as conntrack does
     if (p.name === 'icmp' || p.name === 'icmpv6') {
@@ -79,8 +82,9 @@ const CONVERT: Record<Kind, Convert> = {
     if (row.kernel) { f.kernel.mark = value; f.kernel.markMask = mask; }
     if (row.scope) f.scope.mark = { value, mask };
   },
-  'tcp-state'(text, row, f) {
-    parseTcpState(text);
+  // a state of the -p protocol (TCP's without -p), as the SDK reads it
+  state(text, row, f, ctx) {
+    parseState(text, ctx.protocol ?? 'tcp');
     set(row, f, text.toUpperCase());
   },
   status(text, row, f) {

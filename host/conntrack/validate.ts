@@ -1,8 +1,8 @@
 // Strict input validation. Every function throws CtError(kind 'usage' or 'environment') with
 // a message that names the bad value and what is allowed; nothing invalid reaches the kernel.
-import { existsSync, statfsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statfsSync, statSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
-import { EVENT_GROUPS, FAMILIES, IPPROTO, IPS, MAX_ZONE, TCP_STATES, type EventKind, type Family, type ProtocolName } from './constants.js';
+import { DCCP_STATES, EVENT_GROUPS, FAMILIES, IPPROTO, IPS, MAX_ZONE, SCTP_STATES, TCP_STATES, type EventKind, type Family, type ProtocolName } from './constants.js';
 import { CtError, invalid } from './errors.js';
 
 export type { Family };
@@ -52,20 +52,59 @@ export function parseFamily(v: unknown): Family {
 
 export const familyNumber = (f: Family) => FAMILIES[f];
 
-export function parseProtocol(v: unknown): { name: ProtocolName; number: number } {
-  const s = String(v).toLowerCase();
+/**
+ * A layer-4 protocol as conntrack -p takes it: an extension's name (tcp, udp, udplite, icmp, icmpv6,
+ * sctp, dccp, gre) or number, any other name in /etc/protocols (esp, ah: read only then), or any
+ * number 0..255. `name` is the extension's name, else the name given (lower case) or the number.
+ */
+export function parseProtocol(v: unknown): { name: ProtocolName | (string & {}); number: number } {
+  const s = String(v).trim().toLowerCase();
   const alias = s === 'ipv6-icmp' || s === 'icmp6' ? 'icmpv6' : s;
   if (alias in IPPROTO) return { name: alias as ProtocolName, number: IPPROTO[alias as ProtocolName] };
   const n = integer(v);
-  const byNumber = Object.entries(IPPROTO).find(([, num]) => num === n);
-  if (byNumber) return { name: byNumber[0] as ProtocolName, number: byNumber[1] };
-  throw invalid('protocol', `${JSON.stringify(v)} is not a supported protocol: use one of ${Object.keys(IPPROTO).join(', ')}`);
+  if (n !== undefined && n >= 0 && n <= 255) {
+    const byNumber = Object.entries(IPPROTO).find(([, num]) => num === n);
+    return byNumber ? { name: byNumber[0] as ProtocolName, number: n } : { name: String(n), number: n };
+  }
+  const listed = /^[a-z][a-z0-9.+_-]*$/.test(s) ? etcProtocols().get(s) : undefined;
+  if (listed !== undefined) return { name: s, number: listed };
+  throw invalid('protocol', `${JSON.stringify(v)} is not a protocol: use ${Object.keys(IPPROTO).join(', ')}, a name from /etc/protocols or a number 0..255`);
 }
 
+let protocolsFile: Map<string, number> | undefined;
+/** /etc/protocols: every name and alias (lower case) -> number. Missing file: none. */
+function etcProtocols(): Map<string, number> {
+  if (protocolsFile) return protocolsFile;
+  protocolsFile = new Map();
+  let text = '';
+  try {
+    text = readFileSync('/etc/protocols', 'utf8');
+  } catch { /* no names then */ }
+  for (const line of text.split('\n')) {
+    const [name, num, ...aliases] = line.replace(/#.*/, '').trim().split(/\s+/);
+    const n = Number(num);
+    if (!name || !Number.isInteger(n) || n < 0 || n > 255) continue;
+    for (const a of [name, ...aliases]) if (!protocolsFile.has(a.toLowerCase())) protocolsFile.set(a.toLowerCase(), n);
+  }
+  return protocolsFile;
+}
+
+/** A TCP state by name, any case; LISTEN is conntrack's other name for SYN_SENT2. */
 export function parseTcpState(v: unknown): number {
+  return parseState(v, 'tcp');
+}
+
+/** The protocols with states, and their names (conntrack-tools' tables, the kernel's enums). */
+const STATES: Partial<Record<ProtocolName, readonly string[]>> = { tcp: TCP_STATES, sctp: SCTP_STATES, dccp: DCCP_STATES };
+
+/** A state of `protocol` (tcp, sctp or dccp) by name, any case. */
+export function parseState(v: unknown, protocol: string): number {
+  const names = STATES[protocol as ProtocolName];
+  if (!names) throw invalid('state', `${protocol} has no states: --state goes with -p tcp, sctp or dccp`);
   const s = String(v).toUpperCase();
-  const i = TCP_STATES.indexOf(s as (typeof TCP_STATES)[number]);
-  if (i < 0) throw invalid('state', `${JSON.stringify(v)} is not a TCP state: use one of ${TCP_STATES.join(', ')}`);
+  if (protocol === 'tcp' && s === 'LISTEN') return TCP_STATES.indexOf('SYN_SENT2');
+  const i = names.indexOf(s);
+  if (i < 0) throw invalid('state', `${JSON.stringify(v)} is not a ${protocol.toUpperCase()} state: use one of ${names.join(', ')}${protocol === 'tcp' ? ', LISTEN' : ''}`);
   return i;
 }
 
@@ -217,7 +256,7 @@ const NAT_PORT_PROTOCOLS = new Set([...PROTOCOLS_WITH_PORTS, 'icmp', 'icmpv6']);
  * `[IPV6]` or `[IPV6]:PORT`. The address must be of the tuple's family; a port (1..65535) only
  * for protocols that have one.
  */
-export function parseNatTarget(v: unknown, family: Family, protocol: ProtocolName, what: string): { addr: Uint8Array; port?: number } {
+export function parseNatTarget(v: unknown, family: Family, protocol: string, what: string): { addr: Uint8Array; port?: number } {
   const s = String(v).trim();
   let host = s;
   let port: string | undefined;

@@ -14,6 +14,7 @@ import {
   CTA_PROTOINFO_TCP_FLAGS_REPLY, CTA_COUNTERS_PACKETS, CTA_COUNTERS_BYTES, CTA_COUNTERS32_PACKETS,
   CTA_COUNTERS32_BYTES, CTA_TIMESTAMP_START, CTA_TIMESTAMP_STOP, CTA_HELP_NAME, CTA_SECCTX_NAME,
   NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW, IPCTNL_MSG_CT_DELETE, NLM_F_CREATE, NLM_F_EXCL,
+  IPPROTO_TCP, IPPROTO_SCTP, IPPROTO_DCCP,
 } from "./ctnetlink";
 
 /** Entry.eventType values. */
@@ -210,6 +211,17 @@ export class Entry {
   get tcpState(): i32 { if (!(this.parsed & P_PROTOINFO)) this.parseProtoinfo(); return this._tcpState; }
   get sctpState(): i32 { if (!(this.parsed & P_PROTOINFO)) this.parseProtoinfo(); return this._sctpState; }
   get dccpState(): i32 { if (!(this.parsed & P_PROTOINFO)) this.parseProtoinfo(); return this._dccpState; }
+  /**
+   * The entry's protocol and state as one value, (protocol << 8) | state (filter-values.ts
+   * protoState): TCP, SCTP or DCCP, whichever protoinfo it has; -1 when it has none.
+   */
+  get protoState(): i64 {
+    if (!(this.parsed & P_PROTOINFO)) this.parseProtoinfo();
+    if (this._tcpState >= 0) return (<i64>IPPROTO_TCP << 8) | <i64>this._tcpState;
+    if (this._sctpState >= 0) return (<i64>IPPROTO_SCTP << 8) | <i64>this._sctpState;
+    if (this._dccpState >= 0) return (<i64>IPPROTO_DCCP << 8) | <i64>this._dccpState;
+    return -1;
+  }
   get tcpWscaleOrig(): i32 { if (!(this.parsed & P_PROTOINFO)) this.parseProtoinfo(); return this._tcpWscaleOrig; }
   get tcpWscaleReply(): i32 { if (!(this.parsed & P_PROTOINFO)) this.parseProtoinfo(); return this._tcpWscaleReply; }
   get tcpFlagsOrig(): i32 { if (!(this.parsed & P_PROTOINFO)) this.parseProtoinfo(); return this._tcpFlagsOrig; }

@@ -9,7 +9,8 @@ import { Entry } from "./entry";
 import { Cidr, PortRange } from "./addr";
 import { JsonValue } from "./json";
 import { fail } from "./log";
-import { FilterValues } from "./filter-values";
+import { FilterValues, protoState } from "./filter-values";
+import { IPPROTO_TCP } from "./ctnetlink";
 import { FILTER_KEY_COUNT, FILTER_KEYS, parseFilterKeys } from "./filter-keys";
 import * as K from "./filter-keys";
 
@@ -70,7 +71,10 @@ export class Filter extends FilterValues {
   /** Require connlabel bit `bit` (0..127) to be set. */
   addLabel(bit: i32): Filter { this.addInt(K.LABEL, bit); return this; }
   setMark(mark: u32, mask: u32 = 0xffffffff): Filter { this.putPair(K.MARK, mark, mask); return this; }
-  addState(s: i32): Filter { this.addInt(K.STATE, s); return this; }
+  /** A TCP state (the entry must be in one of those added). */
+  addState(s: i32): Filter { this.addInt(K.STATE, protoState(IPPROTO_TCP, s)); return this; }
+  /** A state of `proto` (tcp, sctp or dccp). */
+  addProtoState(proto: i32, s: i32): Filter { this.addInt(K.STATE, protoState(proto, s)); return this; }
   /** Require these status bits set (`set`) and these clear (`clear`). */
   requireStatus(set: u32, clear: u32 = 0): Filter { this.orPair(K.STATUS, set, clear); return this; }
   /** Remaining timeout strictly below `s` seconds. */
@@ -122,7 +126,7 @@ export class Filter extends FilterValues {
         const m = this.intsOf(k), mask = <u32>unchecked(m[1]);
         return (e.mark & mask) == (<u32>unchecked(m[0]) & mask);
       }
-      case K.STATE: { const ts = e.tcpState; return ts >= 0 && anyInt(this.intsOf(k), ts); }
+      case K.STATE: { const ps = e.protoState; return ps >= 0 && anyInt(this.intsOf(k), ps); }
       case K.STATUS: {
         const b = this.intsOf(k), st = e.status, set = <u32>unchecked(b[0]);
         return (st & set) == set && (st & <u32>unchecked(b[1])) == 0;

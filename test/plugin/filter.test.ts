@@ -47,6 +47,28 @@ if (!built(MATCH) || !built(PURGE) || !built(STALE)) {
   console.log('SKIP filter tests: plugins not built (run node scripts/build.mjs plugins)');
   test.skip('plugins built', () => {});
 } else {
+  test('match list: --state in the table of the configured protocol (tcp, sctp, dccp; TCP without one), GRE keys as ports', () => {
+    const rows: (EntrySpec & { tag: string })[] = [
+      { tag: 't', proto: 'tcp', src: '10.1.0.1', dst: '10.1.1.1', sport: 2001, dport: 1, tcpState: TCP.ESTABLISHED, timeout: 9 },
+      { tag: 'u', proto: 'tcp', src: '10.1.0.2', dst: '10.1.1.1', sport: 2002, dport: 1, tcpState: 9 /* SYN_SENT2 */, timeout: 9 },
+      { tag: 's', proto: 'sctp', src: '10.1.0.3', dst: '10.1.1.1', sport: 2003, dport: 1, sctpState: 4 /* ESTABLISHED */, timeout: 9 },
+      { tag: 'c', proto: 'sctp', src: '10.1.0.4', dst: '10.1.1.1', sport: 2004, dport: 1, sctpState: 2 /* COOKIE_WAIT */, timeout: 9 },
+      { tag: 'g', proto: 'gre', src: '10.1.0.5', dst: '10.1.1.1', sport: 0x10, dport: 0x20, timeout: 9 },
+      { tag: 'h', proto: 'gre', src: '10.1.0.6', dst: '10.1.1.1', sport: 5, dport: 6, timeout: 9 },
+    ];
+    const msgs = batch(rows.map(({ tag, ...r }) => r));
+    const tags = (config: object) => new PluginRun(MATCH, { action: 'list', ...config }).run(msgs).lines
+      .map((l) => rows.find((r) => l.includes(`src=${r.src} `))!.tag).join('');
+    assert.is(tags({ state: 'ESTABLISHED' }), 't'); // no proto: TCP's, as before
+    assert.is(tags({ proto: 'sctp', state: 'ESTABLISHED' }), 's');
+    assert.is(tags({ proto: 'sctp', state: ['COOKIE_WAIT', 'established'] }), 'sc');
+    assert.is(tags({ proto: ['tcp', 'sctp'], state: 'ESTABLISHED' }), 'ts');
+    assert.is(tags({ proto: 'tcp', state: 'LISTEN' }), 'u'); // conntrack's other name for SYN_SENT2
+    assert.is(tags({ proto: 'gre', sport: 16 }), 'g'); // --srckey 0x10
+    assert.is(tags({ proto: 'gre', dport: 6 }), 'h');
+    assert.is(tags({ proto: 'gre', reply_sport: 0x20 }), 'g');
+  });
+
   test('match list: single keys', () => {
     assert.is(matchTags({}), 'abcdefg');
     assert.is(matchTags({ proto: 'tcp' }), 'abfg');
@@ -93,7 +115,8 @@ if (!built(MATCH) || !built(PURGE) || !built(STALE)) {
       [{ src: '10.0.0.0/33' }, 'not an address or CIDR'],
       [{ family: 'ipv4', src: '2001:db8::1' }, 'does not match family'],
       [{ dport: '80-20' }, 'not a port'],
-      [{ state: 'ESTABLISH' }, 'unknown TCP state'],
+      [{ state: 'ESTABLISH' }, 'unknown state'],
+      [{ proto: 'udp', state: 'ESTABLISHED' }, 'the configured protocols have no states'],
       [{ status: 'ASSURED,BOGUS' }, 'unknown flag'],
       [{ mark: 'x/1' }, 'mark must be'],
       [{ action: 'explode' }, 'action must be'],

@@ -39,7 +39,11 @@ test('ports, marks, families, protocols, states', () => {
   assert.is(parseProtocol('TCP').number, 6);
   assert.is(parseProtocol(17).name, 'udp');
   assert.is(parseProtocol('ipv6-icmp').name, 'icmpv6');
-  fails(() => parseProtocol('tcpp'), 'not a supported protocol');
+  fails(() => parseProtocol('tcpp'), 'is not a protocol');
+  assert.equal(parseProtocol('esp'), { name: 'esp', number: 50 }); // /etc/protocols, as conntrack's getprotobyname
+  assert.equal(parseProtocol('99'), { name: '99', number: 99 });
+  fails(() => parseProtocol('256'), 'is not a protocol');
+  assert.is(parseTcpState('LISTEN'), 9); // conntrack's other name for SYN_SENT2
   assert.is(parseTcpState('established'), 3);
   fails(() => parseTcpState('OPEN'), 'not a TCP state');
 });

@@ -18,7 +18,7 @@ export const FILTERS: [string, Item?][] = [
   ['-m 1'], ['-m 0x100'], ['-m 0x200/0xf00'], ['-m 16'], ['-m 0'], ['-m 4294901999'], ['-m 0x7/0x7'], ['-m 0/0xffff0000'], ['--mark 1'],
   ['-u ASSURED'], ['-u SEEN_REPLY'], ['-u UNREPLIED'], ['-u ASSURED,SEEN_REPLY'], ['-u SEEN_REPLY -p udp'], ['--status ASSURED'],
   ...TCP_STATES.map((s): [string] => [`-p tcp --state ${s}`]),
-  ['-p tcp --state LISTEN', 3],
+  ['-p tcp --state LISTEN'],
   ['-w 5'], ['-w 0'], ['-w 5 -p tcp'], ['-f ipv6 -w 5'], ['-w 5 -m 2'], ['--zone 5'],
   ['-p icmp --icmp-type 8'], ['-p icmp --icmp-id 7'], ['-p icmp --icmp-type 13 --icmp-code 0'], ['-p icmp --icmp-code 0'],
   ['-p icmpv6 --icmpv6-type 128'], ['-p icmpv6 --icmpv6-id 9'],

@@ -49,7 +49,7 @@ export const UPDATE_CASES: Case[] = [
   same('empty', '-I -p udp -s 10.60.0.1 -d 10.60.1.1 --sport 1 --dport 2 -r 10.60.1.2 -q 10.60.0.1 --reply-port-src 2 --reply-port-dst 1 -t 100'),
   same('empty', '-I -p udp -s 2001:db8:60::1 -d 2001:db8:60::2 --sport 1 --dport 2 -t 100 -m 4294967295'),
   same('empty', '-I -p udp -s 10.60.0.1 -d 10.60.1.1 --sport 1 --dport 2 -t 0'),
-  todo(9, 'empty', '-I -p udp -s 10.60.0.1 -d 10.60.1.1 --sport 1 --dport 2 -t 100 -u UNSET'),
+  same('empty', '-I -p udp -s 10.60.0.1 -d 10.60.1.1 --sport 1 --dport 2 -t 100 -u UNSET'),
   same('empty', '-I -p udp -s 10.60.0.1 -d 10.60.1.1 --sport 1 --dport 2 -t 100 -u FIXED_TIMEOUT'),
   same('empty', '-I -p tcp -s 10.60.0.1 -d 10.60.1.1 --sport 1 --dport 2 --state TIME_WAIT -t 100 -u ASSURED'),
 ];
