@@ -39,8 +39,6 @@ const OTHER_OPTIONS = {
   labelAdd: { long: ['label-add'], value: 'LABELS', help: 'create/update: connection labels to set or add, comma separated bit numbers 0..127 (or names from /etc/xtables/connlabel.conf)' },
   labelDel: { long: ['label-del'], value: 'LABELS', help: 'update: connection labels to remove (bit numbers or names)' },
   timeout: { short: 't', long: ['timeout'], value: 'SECONDS', help: 'timeout in seconds' },
-  srcNat: { short: 'n', long: ['src-nat'], value: 'IP[:PORT]', help: 'create: source NAT by the kernel\'s NAT core, IP, IP:PORT or [IPV6]:PORT (the reply destination)' },
-  dstNat: { short: 'g', long: ['dst-nat'], value: 'IP[:PORT]', help: 'create: destination NAT, IP, IP:PORT or [IPV6]:PORT (the reply source)' },
   origVtag: { long: ['orig-vtag'], value: 'TAG', help: 'create: SCTP verification tag of the original direction (u32)' },
   replyVtag: { long: ['reply-vtag'], value: 'TAG', help: 'create: SCTP verification tag of the reply direction (u32)' },
   role: { long: ['role'], value: 'ROLE', help: 'create: DCCP role, client or server (kernels without a DCCP tracker ignore it)' },

@@ -40,6 +40,8 @@ export interface FilterRow {
   protocols?: string[];
   /** The key whose kind parser reads this one too (mark_mask goes with mark). */
   with?: FilterKey;
+  /** Keys whose flags the CLI refuses together with this one's. */
+  excludes?: FilterKey[];
   doc: string;
 }
 

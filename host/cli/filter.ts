@@ -5,7 +5,7 @@
 import { invalid } from '../conntrack/errors.js';
 import { labelBits, parseLabels } from '../conntrack/labels.js';
 import {
-  parseCidr, parseFamily, parseMark, parsePort, parseProtocol, parseState, parseStatus, parseU16, parseU32, parseU8, parseZone,
+  parseCidr, parseFamily, parseMark, parseNatFilter, parsePort, parseProtocol, parseState, parseStatus, parseU16, parseU32, parseU8, parseZone,
   type Family,
 } from '../conntrack/validate.js';
 import { IPPROTO } from '../conntrack/constants.js';
@@ -92,6 +92,13 @@ const CONVERT: Record<Kind, Convert> = {
     if (names.length) set(row, f, names.join(',')); // -u UNSET names no bit: no filter
   },
   label: (text, row, f) => set(row, f, labelBits(parseLabels(text, what(row)))),
+  // -n/-g/-j alone: any such NAT (true); with ADDR[:PORT]: NAT to that address (and port)
+  nat(text, row, f, ctx) {
+    if (text === '') return set(row, f, true);
+    const t = parseNatFilter(text, ctx.family, what(row));
+    ctx.family ??= t.family;
+    set(row, f, t.text);
+  },
 };
 
 const FAMILY = FLAG_ROWS.find((r) => r.kind === 'family')!;
@@ -111,6 +118,12 @@ export function filterFromFlags(o: Opts): FlagFilter {
   // conntrack derives the family from the addresses; so does the filter (IPv4 addresses never match IPv6 entries).
   if (ctx.family && f.config[FAMILY.key] === undefined && FLAG_ROWS.some((r) => r.kind === 'cidr' && f.config[r.key] !== undefined)) {
     f.config[FAMILY.key] = ctx.family;
+  }
+  for (const row of FLAG_ROWS) {
+    const other = row.excludes?.find((k) => f.config[k] !== undefined);
+    if (other && f.config[row.key] !== undefined) {
+      throw invalid(what(row), `${flagName(row)} cannot be combined with ${flagName(FLAG_ROWS.find((r) => r.key === other)!)}`);
+    }
   }
   // A protocol's own fields (--icmp-type, ...) filter its entries only: conntrack knows them after -p.
   for (const row of FLAG_ROWS) {

@@ -251,12 +251,13 @@ export const PROTOCOLS_WITH_PORTS = new Set(['tcp', 'udp', 'udplite', 'sctp', 'd
 /** Protocols whose NAT target may carry a port (for icmp/icmpv6 it is the ICMP id, as in the kernel). */
 const NAT_PORT_PROTOCOLS = new Set([...PROTOCOLS_WITH_PORTS, 'icmp', 'icmpv6']);
 
+const NAT_USAGE = 'use IP, IP:PORT or [IPV6]:PORT';
+
 /**
- * A NAT target as `conntrack -I --src-nat/--dst-nat` takes it: `IP`, `IP:PORT`, `IPV6`,
- * `[IPV6]` or `[IPV6]:PORT`. The address must be of the tuple's family; a port (1..65535) only
- * for protocols that have one.
+ * `IP`, `IP:PORT`, `IPV6`, `[IPV6]` or `[IPV6]:PORT`, split as conntrack's split_address_and_port
+ * splits it, the address checked; the port is the text after the colon (undefined: none).
  */
-export function parseNatTarget(v: unknown, family: Family, protocol: string, what: string): { addr: Uint8Array; port?: number } {
+function splitNatTarget(v: unknown, what: string): { addr: Address; host: string; port?: string } {
   const s = String(v).trim();
   let host = s;
   let port: string | undefined;
@@ -267,14 +268,38 @@ export function parseNatTarget(v: unknown, family: Family, protocol: string, wha
   } else if (s.indexOf(':') >= 0 && s.indexOf(':') === s.lastIndexOf(':')) {
     [host, port] = s.split(':'); // one colon: IPv4:PORT (an IPv6 address has at least two)
   }
-  const usage = `use IP, IP:PORT or [IPV6]:PORT`;
-  if (!host) throw invalid(what, `${JSON.stringify(v)} has no address: ${usage}`);
-  if (!isIPv4(host) && !isIPv6(host)) throw invalid(what, `${JSON.stringify(host)} is not an IPv4 or IPv6 address: ${usage}`);
-  const addr = parseAddress(host, undefined, what);
+  if (!host) throw invalid(what, `${JSON.stringify(v)} has no address: ${NAT_USAGE}`);
+  if (!isIPv4(host) && !isIPv6(host)) throw invalid(what, `${JSON.stringify(host)} is not an IPv4 or IPv6 address: ${NAT_USAGE}`);
+  return { addr: parseAddress(host, undefined, what), host, port };
+}
+
+function natPort(port: string, what: string): number {
+  const n = integer(port);
+  if (n === undefined || n < 1 || n > 65535) throw invalid(what, `${JSON.stringify(port)} is not a port: use an integer from 1 to 65535`);
+  return n;
+}
+
+/**
+ * A NAT target as `conntrack -I --src-nat/--dst-nat` takes it: `IP`, `IP:PORT`, `IPV6`,
+ * `[IPV6]` or `[IPV6]:PORT`. The address must be of the tuple's family; a port (1..65535) only
+ * for protocols that have one.
+ */
+export function parseNatTarget(v: unknown, family: Family, protocol: string, what: string): { addr: Uint8Array; port?: number } {
+  const { addr, host, port } = splitNatTarget(v, what);
   if (addr.family !== family) throw invalid(what, `${host} is an ${addr.family} address but the entry is ${family}: NAT keeps the family`);
   if (port === undefined) return { addr: addr.bytes };
   if (!NAT_PORT_PROTOCOLS.has(protocol)) throw invalid(what, `${protocol} has no ports: give the address alone`);
-  const n = integer(port);
-  if (n === undefined || n < 1 || n > 65535) throw invalid(what, `${JSON.stringify(port)} is not a port: use an integer from 1 to 65535`);
-  return { addr: addr.bytes, port: n };
+  return { addr: addr.bytes, port: natPort(port, what) };
+}
+
+/**
+ * A NAT filter (-n/-g/-j ADDR[:PORT]) as the SDK reads it: the address (IPv6 in brackets when a
+ * port follows) and the port, checked; `family` when the other flags set one.
+ */
+export function parseNatFilter(v: unknown, family: Family | undefined, what: string): { text: string; family: Family } {
+  const { addr, host, port } = splitNatTarget(v, what);
+  if (family && addr.family !== family) throw invalid(what, `${host} is an ${addr.family} address but the family is ${family}`);
+  if (port === undefined) return { text: host, family: addr.family };
+  const n = natPort(port, what);
+  return { text: addr.family === 'ipv6' ? `[${host}]:${n}` : `${host}:${n}`, family: addr.family };
 }

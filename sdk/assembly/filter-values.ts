@@ -217,6 +217,32 @@ export function parseLabelBits(f: FilterValues, k: i32, key: string, v: JsonValu
   }
 }
 
+/**
+ * A NAT filter: true (any NAT of its kind), false (none given), or the address NAT rewrote to,
+ * "IP", "IP:PORT", "[IPV6]" or "[IPV6]:PORT": kept as the address (cidrs) and the port (ints, -1 for none).
+ */
+export function parseNatFilter(f: FilterValues, k: i32, key: string, v: JsonValue): void {
+  if (v.kind == JsonKind.Bool) { if (v.b) f.addInt(k, -1); return; }
+  if (!v.isString) { f.err(key + " must be true or an address[:port]"); return; }
+  let host = v.s.trim(), port: i64 = -1;
+  const close = host.indexOf("]");
+  let colon = -1;
+  if (host.startsWith("[") && close > 0) {
+    if (close + 1 < host.length) colon = host.charCodeAt(close + 1) == 58 ? close + 1 : -2;
+    const rest = colon > 0 ? host.substring(colon + 1) : "";
+    host = host.substring(1, close);
+    if (colon > 0) port = parseU32Text(rest);
+  } else if (host.indexOf(":") >= 0 && host.indexOf(":") == host.lastIndexOf(":")) {
+    colon = host.indexOf(":");
+    port = parseU32Text(host.substring(colon + 1));
+    host = host.substring(0, colon);
+  }
+  const c = host.indexOf("/") < 0 ? Cidr.parse(host) : null;
+  if (c === null || colon == -2 || (colon > 0 && (port < 1 || port > 65535))) { f.err(key + ": not an address, address:port or [IPv6]:port: " + v.s); return; }
+  f.addCidr(k, c);
+  f.addInt(k, port);
+}
+
 /** One bound in seconds. */
 export function parseSeconds(f: FilterValues, k: i32, key: string, v: JsonValue, max: i64): void {
   const t = uintOf(v, max);

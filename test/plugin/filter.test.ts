@@ -69,6 +69,36 @@ if (!built(MATCH) || !built(PURGE) || !built(STALE)) {
     assert.is(tags({ proto: 'gre', reply_sport: 0x20 }), 'g');
   });
 
+  test('match list: NAT filters (src_nat, dst_nat, any_nat), bare or to an address[:port], as conntrack -n/-g/-j', () => {
+    const SNAT = IPS.SRC_NAT | (1 << 7), DNAT = IPS.DST_NAT | (1 << 8);
+    const rows: (EntrySpec & { tag: string })[] = [
+      { tag: 's', proto: 'tcp', src: '10.4.0.1', dst: '203.0.113.1', sport: 1000, dport: 80, status: C | SNAT, reply: { src: '203.0.113.1', dst: '198.51.100.1', sport: 80, dport: 1000 } },
+      { tag: 'p', proto: 'udp', src: '10.4.0.2', dst: '203.0.113.1', sport: 1000, dport: 53, status: C | SNAT, reply: { src: '203.0.113.1', dst: '198.51.100.1', sport: 53, dport: 2000 } },
+      { tag: 'd', proto: 'tcp', src: '10.4.0.3', dst: '203.0.113.1', sport: 1000, dport: 80, status: C | DNAT, reply: { src: '192.168.1.5', dst: '10.4.0.3', sport: 8080, dport: 1000 } },
+      { tag: 'v', proto: 'udp', src: '2001:db8:4::2', dst: '2001:db8:4::99', sport: 1000, dport: 53, status: C | SNAT, reply: { src: '2001:db8:4::99', dst: '2001:db8:4::7', sport: 53, dport: 1000 } },
+      { tag: 'w', proto: 'udp', src: '2001:db8:4::3', dst: '2001:db8:4::99', sport: 1000, dport: 53, status: C | SNAT, reply: { src: '2001:db8:4::99', dst: '2001:db8:4::8', sport: 53, dport: 1000 } },
+      // a reply tuple given as is: no NAT bits, so no NAT (conntrack: none of -n/-g/-j)
+      { tag: 'r', proto: 'udp', src: '10.4.0.7', dst: '203.0.113.1', sport: 1000, dport: 53, status: C, reply: { src: '192.168.7.7', dst: '10.4.0.7', sport: 53, dport: 1000 } },
+      { tag: 'n', proto: 'udp', src: '10.4.0.6', dst: '203.0.113.1', sport: 1000, dport: 53, status: C },
+    ];
+    const msgs = batch(rows.map(({ tag, ...r }) => r));
+    const tags = (config: object) => new PluginRun(MATCH, { action: 'list', ...config }).run(msgs).lines
+      .map((l) => rows.find((r) => l.includes(`src=${r.src} `))!.tag).join('');
+    assert.is(tags({ src_nat: true }), 'spvw');
+    assert.is(tags({ dst_nat: true }), 'd');
+    assert.is(tags({ any_nat: true }), 'spdvw');
+    assert.is(tags({ src_nat: '198.51.100.1' }), 'sp');
+    assert.is(tags({ src_nat: '198.51.100.1:2000' }), 'p');
+    assert.is(tags({ dst_nat: '192.168.1.5:8080' }), 'd');
+    assert.is(tags({ dst_nat: '192.168.1.5:80' }), '');
+    assert.is(tags({ src_nat: '2001:db8:4::7' }), 'v'); // conntrack lists w too (it compares IPv4 addresses only)
+    assert.is(tags({ src_nat: '[2001:db8:4::8]:1000' }), '');
+    assert.is(tags({ any_nat: '192.168.1.5' }), 'd');
+    assert.is(tags({ src_nat: false }), 'spdvwrn');
+    const bad = new PluginRun(MATCH, { action: 'list', src_nat: '1.2.3.4:99999' }).start();
+    assert.is(bad.init(), -1);
+  });
+
   test('match list: single keys', () => {
     assert.is(matchTags({}), 'abcdefg');
     assert.is(matchTags({ proto: 'tcp' }), 'abfg');

@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import { parseArgs, UsageError } from '../../host/cli/args.js';
 import { parseLoadFile, splitLine } from '../../host/cli/commands/load.js';
 import { outputFormat } from '../../host/cli/common.js';
+import { filterFromFlags } from '../../host/cli/filter.js';
 import { resolveLong } from '../../host/cli/getopt.js';
 import { parseEventKinds, parseStatus } from '../../host/conntrack/validate.js';
 
@@ -67,6 +68,17 @@ test('-o, -e and -u read any beginning of conntrack\'s names, any case', () => {
   assert.equal(parseStatus('UNSET', false), { names: [], bits: 0 });
   assert.equal(parseStatus('!ASSURED,UNREPLIED', true), { names: ['!ASSURED', 'UNREPLIED'], bits: 0 });
   assert.throws(() => parseStatus('!ASSURED', false), /not a status bit/);
+});
+
+test('-n/-g/-j: bare or with an address[:port] (the next word unless it starts with -); -j refuses -n and -g', () => {
+  assert.equal(cmd('-L -n -p tcp').opts, { srcNat: '', proto: 'tcp' });
+  assert.equal(cmd('-L -g 192.168.1.5:8080').opts, { dstNat: '192.168.1.5:8080' });
+  assert.equal(cmd('-L --any-nat').opts, { anyNat: '' });
+  assert.equal(filterFromFlags(cmd('-L -n -g 192.168.1.5').opts).config, { src_nat: true, dst_nat: '192.168.1.5' });
+  assert.equal(filterFromFlags(cmd('-L --dst-nat [2001:db8::5]:5353').opts).config, { dst_nat: '[2001:db8::5]:5353' });
+  assert.throws(() => filterFromFlags(cmd('-L -j -n').opts), /-j\/--any-nat cannot be combined with -n\/--src-nat/);
+  assert.throws(() => filterFromFlags(cmd('-L -n 10.0.0.1:70000').opts), /not a port/);
+  usage('-D -j', /-j is not an option of `ctplug delete`/);
 });
 
 test('repeated -l merges; a flag given twice is still refused', () => {
