@@ -43,13 +43,18 @@ const FORMAT_NAMES = ['xml', 'extended', 'timestamp', 'id', 'ktimestamp', 'label
 
 /** What each command prints with; `ignored`: accepted and dropped, as conntrack does (-L -o timestamp). */
 const FORMATS_OF: Record<string, { takes: string[]; ignored: string[] }> = {
-  list: { takes: ['text', 'extended', 'id', 'json', 'labels'], ignored: ['timestamp', 'userspace'] },
-  get: { takes: ['text', 'extended', 'id', 'json', 'labels'], ignored: ['timestamp', 'userspace'] },
-  delete: { takes: ['text', 'extended', 'id', 'json'], ignored: ['timestamp', 'userspace', 'labels'] },
-  update: { takes: ['text', 'extended', 'id', 'json'], ignored: ['timestamp', 'userspace', 'labels'] },
+  list: { takes: ['text', 'extended', 'id', 'json', 'labels', 'ktimestamp', 'xml', 'save'], ignored: ['timestamp', 'userspace'] },
+  get: { takes: ['text', 'extended', 'id', 'json', 'labels', 'ktimestamp', 'xml', 'save'], ignored: ['timestamp', 'userspace'] },
+  delete: { takes: ['text', 'extended', 'id', 'json', 'xml', 'save'], ignored: ['timestamp', 'userspace', 'labels', 'ktimestamp'] },
+  update: { takes: ['text', 'extended', 'id', 'json', 'xml', 'save'], ignored: ['timestamp', 'userspace', 'labels', 'ktimestamp'] },
   // events print [USERSPACE] portid=N for every event a process caused, as conntrack does anyway
-  events: { takes: ['text', 'extended', 'id', 'json', 'timestamp'], ignored: ['userspace'] },
+  events: { takes: ['text', 'extended', 'id', 'json', 'timestamp', 'ktimestamp', 'xml', 'save'], ignored: ['userspace'] },
 };
+
+/** Seconds east of UTC now: the plugins show -o ktimestamp and events' <when> in local time, as conntrack. */
+export function utcOffset(): number {
+  return -new Date().getTimezoneOffset() * 60;
+}
 
 function formatName(part: string, v: string, command: string): string {
   const p = part.trim().toLowerCase();
@@ -65,7 +70,9 @@ function formatName(part: string, v: string, command: string): string {
 export function outputFormat(v: string | undefined, command: string, opts: { single?: boolean } = {}): string {
   if (v === undefined) return 'text';
   const { takes, ignored } = FORMATS_OF[command];
-  const parts = v.split(',').map((p) => formatName(p, v, command)).filter((p) => !ignored.includes(p));
+  const named = v.split(',').map((p) => formatName(p, v, command));
+  if (named.includes('save') && named.length > 1) throw new UsageError('-o save cannot be combined with other formats: use -o save alone', command);
+  const parts = named.filter((p) => !ignored.includes(p));
   for (const p of parts) {
     if (!takes.includes(p)) throw new UsageError(`-o ${p} is not a format of ${command}: use ${takes.join(', ')}`, command);
   }

@@ -2,6 +2,9 @@
 // SCTP's verification tags (--orig-vtag/--reply-vtag), DCCP's role (--role client|server), sent as
 // CTA_PROTOINFO_SCTP / CTA_PROTOINFO_DCCP. (TCP's state is request.ts's own.) Kernels without a
 // DCCP tracker (Linux 6.16 removed it) keep a DCCP entry as a generic one and ignore all of this.
+// Verification tags go in conntrack's byte order: conntrack -I sends --orig-vtag N with its bytes
+// swapped (htonl twice), so the kernel holds bswap(N), and conntrack -o save prints bswap of what
+// the kernel holds; ctplug does the same both ways, so save lines of either tool restore with either.
 import type { Encoder } from '../netlink/attr.js';
 import { CTA, CTA_PROTOINFO } from './constants.js';
 import { invalid } from './errors.js';
@@ -60,14 +63,16 @@ export function protoExtOf(protocol: string, s: ProtoExtSpec): ProtoExt {
   return {};
 }
 
+const bswap32 = (v: number) => (((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24)) >>> 0;
+
 /** CTA_PROTOINFO for the SCTP / DCCP fields set (nothing when none is). */
 export function encodeProtoExt(enc: Encoder, n: ProtoExt): void {
   const sctp = n.sctp, dccp = n.dccp;
   if (sctp && (sctp.state !== undefined || sctp.vtagOrig !== undefined || sctp.vtagReply !== undefined)) {
     enc.begin(CTA.PROTOINFO).begin(CTA_PROTOINFO.SCTP);
     if (sctp.state !== undefined) enc.u8(SCTP.STATE, sctp.state);
-    if (sctp.vtagOrig !== undefined) enc.u32be(SCTP.VTAG_ORIGINAL, sctp.vtagOrig);
-    if (sctp.vtagReply !== undefined) enc.u32be(SCTP.VTAG_REPLY, sctp.vtagReply);
+    if (sctp.vtagOrig !== undefined) enc.u32be(SCTP.VTAG_ORIGINAL, bswap32(sctp.vtagOrig));
+    if (sctp.vtagReply !== undefined) enc.u32be(SCTP.VTAG_REPLY, bswap32(sctp.vtagReply));
     enc.end().end();
   }
   if (dccp && (dccp.state !== undefined || dccp.role !== undefined)) {

@@ -11,7 +11,6 @@ import { JsonValue } from "./json";
 import { fail } from "./log";
 import { FilterValues, protoState } from "./filter-values";
 import { IPPROTO_TCP } from "./ctnetlink";
-import { IPS_SRC_NAT_DONE, IPS_DST_NAT_DONE } from "./status";
 import { FILTER_KEY_COUNT, FILTER_KEYS, parseFilterKeys } from "./filter-keys";
 import * as K from "./filter-keys";
 
@@ -155,20 +154,14 @@ export class Filter extends FilterValues {
    * an IPv6 address is compared too (conntrack compares only IPv4 ones).
    */
   private natMatches(k: i32, e: Entry, source: bool): bool {
-    if (e.hasStatus && (e.status & (source ? IPS_SRC_NAT_DONE : IPS_DST_NAT_DONE)) == 0) return false;
-    const o = e.orig, r = e.reply;
-    const to = source ? r.dst : r.src, from = source ? o.src : o.dst;
-    const n = r.addrLen;
-    const addrNat = n > 0 && n == o.addrLen && to != 0 && from != 0 && memory.compare(to, from, <usize>n) != 0;
-    // the port: for ICMP the id (what the NAT core rewrites there)
-    const toPort = r.hasIcmp ? r.icmpId : source ? r.dport : r.sport;
-    const fromPort = o.hasIcmp ? o.icmpId : source ? o.sport : o.dport;
-    const portNat = toPort != fromPort;
     const addrs = unchecked(this.cidrs[k]);
     const port = <i32>unchecked(this.intsOf(k)[0]);
-    if (addrs.length == 0 && port < 0) return addrNat || portNat;
-    if (addrs.length > 0 && !(addrNat && unchecked(addrs[0]).matches(to, n))) return false;
-    return port < 0 || (portNat && toPort == port);
+    if (addrs.length == 0 && port < 0) return e.natAddress(source) || e.natPort(source);
+    if (addrs.length > 0) {
+      const r = e.reply;
+      if (!(e.natAddress(source) && unchecked(addrs[0]).matches(source ? r.dst : r.src, r.addrLen))) return false;
+    }
+    return port < 0 || (e.natPort(source) && e.natToPort(source) == port);
   }
 
   private ids(): Set<u32> {

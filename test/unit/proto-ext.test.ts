@@ -28,9 +28,10 @@ function children(spec: CreateSpec, ...path: number[]): Map<number, string> {
   return out;
 }
 
-test('sctp: --state and both verification tags in CTA_PROTOINFO_SCTP (state u8, tags be32)', () => {
-  const sctp = children(base('sctp', { tcpState: 'COOKIE_WAIT', origVtag: 0x10, replyVtag: '4294967295' }), CTA.PROTOINFO, CTA_PROTOINFO.SCTP);
-  assert.equal([...sctp], [[1, '02'], [2, '00000010'], [3, 'ffffffff']]);
+test('sctp: --state and both verification tags in CTA_PROTOINFO_SCTP (state u8; tags in conntrack\'s byte order)', () => {
+  // conntrack -I -p sctp ... --state COOKIE_WAIT --orig-vtag 16 --reply-vtag 0x01020304 sends 10000000 and 04030201
+  const sctp = children(base('sctp', { tcpState: 'COOKIE_WAIT', origVtag: 0x10, replyVtag: '0x01020304' }), CTA.PROTOINFO, CTA_PROTOINFO.SCTP);
+  assert.equal([...sctp], [[1, '02'], [2, '10000000'], [3, '04030201']]);
   assert.equal([...children(base('sctp', { tcpState: 'heartbeat_acked' }), CTA.PROTOINFO, CTA_PROTOINFO.SCTP)], [[1, '09']]);
   assert.is(children(base('sctp'), CTA.PROTOINFO).size, 0); // nothing given, nothing sent
   assert.throws(() => toNewEntry(base('sctp', { tcpState: 'BOGUS' })), /"BOGUS" is not a SCTP state/);

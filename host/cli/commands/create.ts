@@ -1,6 +1,6 @@
 // `ctplug create`: one entry from flags, like `conntrack -I`; or many with `--from FILE|-`:
 // conntrack -I argument lines (`-p tcp -s 10.0.0.1 ... -t 60`, optionally prefixed by
-// `conntrack -I`) and/or `ctplug list -o json` NDJSON, created in batches through
+// `conntrack -I`, or -A as `list -o save` writes them) and/or `ctplug list -o json` NDJSON, created in batches through
 // Conntrack.createSync. A bad line is reported with its number and the rest are still created.
 import { readFileSync } from 'node:fs';
 import { toNewEntry, type Conntrack } from '../../conntrack/conntrack.js';
@@ -238,7 +238,8 @@ export function entryFromJson(j: Record<string, any>, toZone: number | undefined
 export function optsFromLine(line: string): Opts {
   let words = line.trim().split(/\s+/);
   if (words[0] === 'conntrack') words = words.slice(1);
-  if (words[0] === '-I' || words[0] === '--create') words = words.slice(1);
+  // -A is how `list -o save` (and conntrack -L -o save) starts each line
+  if (words[0] === '-I' || words[0] === '--create' || words[0] === '-A' || words[0] === '--add') words = words.slice(1);
   const parsed = parseArgs(['create', ...words]);
   for (const k of ['from', 'toZone', 'dryRun', 'netns'] as const) {
     if (parsed.opts[k] !== undefined) throw new UsageError(`--${k} is not allowed inside a --from file`);

@@ -9,19 +9,19 @@
 // Nothing deleted: "0 flow entries have been deleted." and exit 1, as conntrack -D.
 import type { Parsed } from '../args.js';
 import { UsageError } from '../args.js';
-import { outputFormat, preflight, summary } from '../common.js';
+import { outputFormat, preflight, summary, utcOffset } from '../common.js';
 import { EXIT, type ExitCode } from '../../exit-codes.js';
 import { filterFromFlags } from '../filter.js';
 import { runBuiltinPlugin } from '../plugins.js';
 
 export async function run(p: Parsed): Promise<ExitCode> {
   const f = filterFromFlags(p.opts);
-  const output = outputFormat(p.opts.output, 'delete', { single: true });
+  const output = outputFormat(p.opts.output, 'delete');
   if (f.empty) {
     throw new UsageError('delete needs a filter (e.g. -w ZONE, -p PROTO, -s ADDR); to delete everything use `ctplug flush`', 'delete');
   }
   await preflight(p.opts.netns);
-  const r = await runBuiltinPlugin('match', { ...f.config, action: 'delete', output }, { operations: ['read', 'delete'], scope: f.scope }, p.opts.netns, {
+  const r = await runBuiltinPlugin('match', { ...f.config, action: 'delete', output, utc_offset: utcOffset() }, { operations: ['read', 'delete'], scope: f.scope }, p.opts.netns, {
     progress: 'deleted',
   });
   const deleted = r.stats.deleted;

@@ -7,10 +7,10 @@
 import { parseEventKinds } from '../../conntrack/validate.js';
 import type { Parsed } from '../args.js';
 import { UsageError } from '../args.js';
-import { outputFormat, preflight, summary } from '../common.js';
+import { outputFormat, preflight, summary, utcOffset } from '../common.js';
 import { EXIT, type ExitCode } from '../../exit-codes.js';
 import { filterFromFlags } from '../filter.js';
-import { runBuiltinPlugin, stdoutWrite } from '../plugins.js';
+import { countLines, runBuiltinPlugin, stdoutWrite } from '../plugins.js';
 import { AbortError } from '../../netlink/abort.js';
 import type { RunStats } from '../../runtime/protocol.js';
 
@@ -32,7 +32,7 @@ export function eventsSummary(shown: number, s: RunStats | undefined): string {
 export async function run(p: Parsed): Promise<ExitCode> {
   const f = filterFromFlags(p.opts);
   const output = outputFormat(p.opts.output, 'events');
-  const config: Record<string, unknown> = { ...f.config, output };
+  const config: Record<string, unknown> = { ...f.config, output, utc_offset: utcOffset() };
   if (p.opts.eventMask !== undefined) config.kinds = parseEventKinds(p.opts.eventMask).map((k) => k.toLowerCase());
   if (p.opts.limit !== undefined) {
     if (!/^[1-9]\d{0,8}$/.test(p.opts.limit)) throw new UsageError(`--limit ${JSON.stringify(p.opts.limit)}: use a count from 1`, 'events');
@@ -71,7 +71,7 @@ export async function run(p: Parsed): Promise<ExitCode> {
   try {
     const r = await runBuiltinPlugin('events', config, { operations: ['read', 'events'], scope: f.scope }, netns, {
       write: (b, release) => {
-        for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) shown++;
+        shown += countLines(b);
         return stdoutWrite(b, release); // a slow reader pauses the plugin; an overrun is then reported and resynced
       },
       backend: eventBufferBytes === undefined ? undefined : { kind: 'kernel', netns, eventBufferBytes },

@@ -5,7 +5,7 @@
 // Linux >= 6.16) answers a lookup with ports by the entry without them, which is then not shown
 // ("0 flow entries have been shown.", exit 1). No such entry: its error, exit 1.
 import type { Parsed } from '../args.js';
-import { openConntrack, outputFormat, summary } from '../common.js';
+import { openConntrack, outputFormat, summary, utcOffset } from '../common.js';
 import { CliError } from '../errors.js';
 import { EXIT, type ExitCode } from '../../exit-codes.js';
 import { filterFromFlags } from '../filter.js';
@@ -28,7 +28,8 @@ export async function run(p: Parsed): Promise<ExitCode> {
   const { config } = filterFromFlags(p.opts);
   // the ICMP filter keys are the original tuple's; a lookup by the reply tuple gave the reply's
   if (lookup.direction === 'reply') for (const k of ['icmp_type', 'icmp_code', 'icmp_id']) delete config[k];
-  const r = await runBuiltinPlugin('list', { ...config, output }, { operations: ['read'], scope: {} }, undefined, { backend: { kind: 'fake', table: entry } });
+  // conntrack -G -o xml writes the document's header and no footer
+  const r = await runBuiltinPlugin('list', { ...config, output, utc_offset: utcOffset(), xml_footer: false }, { operations: ['read'], scope: {} }, undefined, { backend: { kind: 'fake', table: entry } });
   summary(`${r.lines} flow entries have been shown.`);
   return r.lines ? EXIT.OK : EXIT.NOTHING_MATCHED;
 }

@@ -1,9 +1,10 @@
 // `ctplug list`: the first-party list plugin, granted read access to exactly the scope the
-// filters name. Output is the plugin's (conntrack -L text, extended, id, labels, or NDJSON).
-// As with conntrack, -o labels or a -l filter prints labels=NAMES (names from connlabel.conf).
+// filters name. Output is the plugin's (conntrack -L text, extended, id, labels, ktimestamp, xml,
+// save, or NDJSON). As with conntrack, -o labels or a -l filter prints labels=NAMES (names from
+// connlabel.conf).
 import { connlabelNames } from '../../conntrack/labels.js';
 import type { Parsed } from '../args.js';
-import { outputFormat, preflight, summary } from '../common.js';
+import { outputFormat, preflight, summary, utcOffset } from '../common.js';
 import { EXIT, type ExitCode } from '../../exit-codes.js';
 import { filterFromFlags } from '../filter.js';
 import { runBuiltinPlugin } from '../plugins.js';
@@ -11,9 +12,9 @@ import { runBuiltinPlugin } from '../plugins.js';
 export async function run(p: Parsed): Promise<ExitCode> {
   const f = filterFromFlags(p.opts);
   let output = outputFormat(p.opts.output, 'list');
-  if (p.opts.label !== undefined && output !== 'json' && !output.split(',').includes('labels')) output += ',labels';
-  const config: Record<string, unknown> = { ...f.config, output };
-  if (output.split(',').includes('labels')) {
+  if (p.opts.label !== undefined && !['json', 'xml', 'save'].includes(output) && !output.split(',').includes('labels')) output += ',labels';
+  const config: Record<string, unknown> = { ...f.config, output, utc_offset: utcOffset() };
+  if (output.split(',').includes('labels') || (p.opts.label !== undefined && output === 'xml')) {
     const names: Record<number, string> = {};
     for (const [name, bit] of connlabelNames()) names[bit] ??= name;
     if (Object.keys(names).length) config.label_names = names;

@@ -72,8 +72,8 @@ export const PROTOCOL_CASES: Case[] = [
   ...GENERIC.slice(0, 2).map((p) => same('protos', `-D -p ${p}`)),
   ...['tcp', 'udplite', 'icmpv6', 'sctp', 'dccp', 'gre'].flatMap((p) => [
     same('protos', `-L -p ${p} -o extended`),
-    todo(6, 'protos', `-L -p ${p} -o save`),
-    todo(6, 'protos', `-L -p ${p} -o xml`),
+    same('protos', `-L -p ${p} -o save`),
+    same('protos', `-L -p ${p} -o xml`),
   ]),
   ...FIELDS.map(([f, gap]) => sameOrTodo(gap, 'protos', `-L ${f}`)),
   ...FIELDS.map(([f, gap]) => sameOrTodo(gap, 'protos', `-D ${f}`)),

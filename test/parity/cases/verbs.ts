@@ -39,7 +39,7 @@ export const VERB_CASES: Case[] = [
   same('mix', '-S'),
   same('mix', `-G ${TUPLE}`),
   same('mix', `-G ${TUPLE} -o extended`),
-  todo(6, 'mix', `-G ${TUPLE} -o xml`),
+  same('mix', `-G ${TUPLE} -o xml`), same('mix', `-G ${TUPLE} -o save`),
   same('mix', `-G ${TUPLE} -o id`),
   // getopt_long: any unambiguous prefix of a long option is that option.
   same('mix', '-L --zo 5'), same('mix', '-L --fam ipv6'), same('mix', '-L --prot tcp'), same('mix', '-L --mar 1'),
