@@ -57,7 +57,7 @@ export const VERB_CASES: Case[] = [
   todo(9, 'empty', `-I ${NEW_UDP} -a 10.40.9.9`),
   // Tables.
   same('mix', '-L conntrack'), same('mix', '-L conn -p tcp'),
-  todo(6, 'mix', '-L dying'), todo(6, 'mix', '-L unconfirmed'), todo(6, 'mix', '-L dy'),
+  same('mix', '-L dying'), same('mix', '-L unconfirmed'), same('mix', '-L dy'), same('mix', '-L unconfirmed -p tcp -o xml'),
   same('mix', '-L bogus'), same('mix', '-D dying -s 10.0.0.1'),
   same('mix', '-C conntrack'), same('mix', '-F conntrack'),
   // -R / --load-file: conntrack -I/-A/-D/-U/-F lines, no summary line.
