@@ -39,6 +39,7 @@ const OTHER_OPTIONS = {
   labelAdd: { long: ['label-add'], value: 'LABELS', help: 'create/update: connection labels to set or add, comma separated bit numbers 0..127 (or names from /etc/xtables/connlabel.conf)' },
   labelDel: { long: ['label-del'], value: 'LABELS', help: 'update: connection labels to remove (bit numbers or names)' },
   timeout: { short: 't', long: ['timeout'], value: 'SECONDS', help: 'timeout in seconds' },
+  zero: { short: 'z', long: ['zero'], help: 'list: zero the counters of the entries listed (they show the counts until then); no filter but -f' },
   origVtag: { long: ['orig-vtag'], value: 'TAG', help: 'create: SCTP verification tag of the original direction (u32)' },
   replyVtag: { long: ['reply-vtag'], value: 'TAG', help: 'create: SCTP verification tag of the reply direction (u32)' },
   role: { long: ['role'], value: 'ROLE', help: 'create: DCCP role, client or server (kernels without a DCCP tracker ignore it)' },
@@ -86,7 +87,7 @@ export interface CommandSpec {
 }
 
 export const COMMANDS: Record<string, CommandSpec> = {
-  list: { options: [...filterFlags('list'), 'output', 'netns'], summary: 'list entries (conntrack -L), through the first-party list plugin' },
+  list: { options: [...filterFlags('list'), 'zero', 'output', 'netns'], summary: 'list entries (conntrack -L), through the first-party list plugin' },
   delete: { options: [...filterFlags('delete'), 'output', 'netns'], summary: 'delete matching entries (conntrack -D), through the match plugin' },
   // -m and -u are new values here, not filters (sdk/filters.json does not list update for them).
   update: { options: [...filterFlags('update'), 'mark', 'timeout', 'status', 'labelAdd', 'labelDel', 'output', 'netns'], summary: 'set the mark, timeout, status bits or labels of matching entries (conntrack -U)' },

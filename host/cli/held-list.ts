@@ -1,5 +1,5 @@
-// Entries the host dumped itself, printed by the list plugin: the dying and unconfirmed tables
-// (conntrack/tables.ts), which the plugin ABI has no request for. The plugin gets them as
+// Entries the host dumped itself, printed by the list plugin: the dying and unconfirmed tables and
+// a -z dump (conntrack/tables.ts), which the plugin ABI has no request for. The plugin gets them as
 // its table (an in-memory backend, as `get` does) and filters and prints them as any listing. They
 // are held whole until printed (some 300 bytes an entry): these are inspection commands.
 import type { TableDumpKind } from '../conntrack/tables.js';

@@ -1,6 +1,8 @@
 // Dumps of the conntrack tables a plain dump does not reach, over a socket of their own:
 //   dying        entries being destroyed (IPCTNL_MSG_CT_GET_DYING), conntrack -L dying
 //   unconfirmed  entries not yet in the table (IPCTNL_MSG_CT_GET_UNCONFIRMED), conntrack -L unconfirmed
+//   zero         the table, each entry's counters zeroed as it is reported (IPCTNL_MSG_CT_GET_CTRZERO),
+//                conntrack -L -z: the counters shown are those until the zeroing
 // The entries are whole kernel messages, as a dump delivers them; what to print is the list
 // plugin's (host/cli/held-list.ts hands them over).
 import type { Encoder } from '../netlink/attr.js';
@@ -12,8 +14,8 @@ import { AF_UNSPEC, msgType } from './constants.js';
 import { fromNetlink } from './errors.js';
 import { familyNumber, netnsPath, type Family } from './validate.js';
 
-/** IPCTNL_MSG_CT_GET_DYING, _GET_UNCONFIRMED (linux/netfilter/nfnetlink_conntrack.h). */
-const MESSAGE = { dying: 6, unconfirmed: 7 } as const;
+/** IPCTNL_MSG_CT_GET_CTRZERO, _GET_DYING, _GET_UNCONFIRMED (linux/netfilter/nfnetlink_conntrack.h). */
+const MESSAGE = { zero: 3, dying: 6, unconfirmed: 7 } as const;
 export type TableDumpKind = keyof typeof MESSAGE;
 
 export function tableDumpRequest(enc: Encoder, seq: number, kind: TableDumpKind, family?: Family): void {
@@ -41,7 +43,7 @@ export function dumpTableSync(netns: string | undefined, kind: TableDumpKind, fa
   try {
     conn.dumpSync((enc, seq) => tableDumpRequest(enc, seq, kind, family), new Uint8Array(RECV_BUFFER_BYTES), onBatch);
   } catch (e) {
-    throw fromNetlink(`dump ${kind}`, e);
+    throw fromNetlink(kind === 'zero' ? 'dump' : `dump ${kind}`, e);
   } finally {
     conn.close();
   }

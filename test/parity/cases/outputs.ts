@@ -47,8 +47,9 @@ export const OUTPUT_CASES: Case[] = [
   same('traffic', '-G -p udp -s 127.0.0.1 -d 127.0.0.1 --sport 40700 --dport 7000'),
   same('traffic', '-D -p udp --sport 40701'),
   // -z: list, then zero the counters (only without filters).
-  todo(6, 'traffic', '-L -z'),
-  todo(6, 'traffic', '-L -z -o extended'),
+  same('traffic', '-L -z'),
+  same('traffic', '-L -z -o extended'),
+  same('traffic', '-L -z -f ipv4 -o xml'),
   same('traffic', '-L -z -p udp'),
   same('traffic', '-D -z -p udp'),
   // Labels (names from connlabel.conf).

@@ -51,7 +51,7 @@ export const VERB_CASES: Case[] = [
   same('mix', '-L --family ipv6'), same('mix', '-L --output extended'), same('labels', '-L --label web'), same('labels', '-L -o labels'),
   same('empty', '-I -p udp -s 10.40.0.1 -d 10.40.1.1 --sport 1 --dport 2 --timeout 100'),
   same('empty', '-E --event-mask NEW', { events: [`-I ${NEW_UDP}`] }), same('empty', '-E --buffer-size 2000000', { events: [`-I ${NEW_UDP}`] }),
-  todo(6, 'traffic', '-L --zero'), todo(9, 'mix', '-L --secmark 0'),
+  same('traffic', '-L --zero'), todo(9, 'mix', '-L --secmark 0'),
   // Deprecated, in the man page: -i/--id (a filter in -D/-U/-G), -a/--nat-range (ignored with a warning).
   todo(9, 'mix', '-D -s 10.0.0.1 -i 5'), same('mix', '-L -i 5'),
   todo(9, 'empty', `-I ${NEW_UDP} -a 10.40.9.9`),
