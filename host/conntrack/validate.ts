@@ -200,7 +200,10 @@ export interface Cidr extends Address {
   prefix: number;
 }
 
-/** `ADDR` or `ADDR/PREFIX`; host bits must be zero (a typo there usually means a wrong prefix). */
+/**
+ * `ADDR` or `ADDR/PREFIX`. Host bits are cleared, as conntrack does: `10.0.0.5/24` (how `ip addr`
+ * prints an interface's address) is 10.0.0.0/24.
+ */
 export function parseCidr(v: unknown, family?: Family, what = 'address'): Cidr {
   const s = String(v).trim();
   const slash = s.indexOf('/');
@@ -208,9 +211,7 @@ export function parseCidr(v: unknown, family?: Family, what = 'address'): Cidr {
   const max = addr.bytes.length * 8;
   const prefix = slash < 0 ? max : integer(s.slice(slash + 1));
   if (prefix === undefined || prefix < 0 || prefix > max) throw invalid(what, `${JSON.stringify(v)} has a bad prefix length: use 0..${max}`);
-  for (let bit = prefix; bit < max; bit++) {
-    if (addr.bytes[bit >> 3] & (0x80 >> (bit & 7))) throw invalid(what, `${s} has host bits set beyond /${prefix}`);
-  }
+  for (let bit = prefix; bit < max; bit++) addr.bytes[bit >> 3] &= ~(0x80 >> (bit & 7));
   return { ...addr, prefix };
 }
 

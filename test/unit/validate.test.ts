@@ -57,7 +57,7 @@ test('event kinds (-e and EventSource): names in any case, ALL, duplicates once;
   fails(() => parseEventKinds(' , '), 'no event type given');
 });
 
-test('addresses and CIDRs: both families, prefix checked, host bits refused', () => {
+test('addresses and CIDRs: both families, prefix checked, host bits cleared (as conntrack)', () => {
   assert.equal([...parseAddress('10.1.2.3').bytes], [10, 1, 2, 3]);
   assert.equal([...parseAddress('fd00::1').bytes], [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
   assert.equal([...parseAddress('::ffff:1.2.3.4').bytes].slice(10), [0xff, 0xff, 1, 2, 3, 4]);
@@ -67,7 +67,10 @@ test('addresses and CIDRs: both families, prefix checked, host bits refused', ()
   assert.is(parseCidr('10.0.0.0/8').prefix, 8);
   assert.is(parseCidr('fd00::/64').prefix, 64);
   assert.is(parseCidr('10.0.0.1').prefix, 32);
-  fails(() => parseCidr('10.0.0.1/8'), 'host bits set');
+  assert.equal([...parseCidr('10.0.0.5/24').bytes], [10, 0, 0, 0]); // as `ip addr` prints an interface's address
+  assert.equal([...parseCidr('10.255.7.1/12').bytes], [10, 240, 0, 0]);
+  assert.equal([...parseCidr('2001:db8::7/64').bytes].slice(8), [0, 0, 0, 0, 0, 0, 0, 0]);
+  assert.is(parseCidr('2001:db8::7/64').prefix, 64);
   fails(() => parseCidr('10.0.0.0/33'), 'bad prefix length');
   fails(() => parseCidr('10.0.0.0/x'), 'bad prefix length');
 });
