@@ -39,6 +39,8 @@ const OTHER_OPTIONS = {
   labelAdd: { long: ['label-add'], value: 'LABELS', help: 'create/update: connection labels to set or add, comma separated bit numbers 0..127 (or names from /etc/xtables/connlabel.conf)' },
   labelDel: { long: ['label-del'], value: 'LABELS', help: 'update: connection labels to remove (bit numbers or names)' },
   timeout: { short: 't', long: ['timeout'], value: 'SECONDS', help: 'timeout in seconds' },
+  maskSrc: { long: ['mask-src'], value: 'NETMASK', help: 'filter: the netmask of -s (-s 10.0.0.0 --mask-src 255.255.255.0 is -s 10.0.0.0/24), as conntrack' },
+  maskDst: { long: ['mask-dst'], value: 'NETMASK', help: 'filter: the netmask of -d, as conntrack' },
   zero: { short: 'z', long: ['zero'], help: 'list: zero the counters of the entries listed (they show the counts until then); no filter but -f' },
   origVtag: { long: ['orig-vtag'], value: 'TAG', help: 'create: SCTP verification tag of the original direction (u32)' },
   replyVtag: { long: ['reply-vtag'], value: 'TAG', help: 'create: SCTP verification tag of the reply direction (u32)' },
@@ -79,6 +81,9 @@ const TUPLE: OptKey[] = ['family', 'proto', 'src', 'dst', 'replySrc', 'replyDst'
 /** What create (and add) set besides the tuple. */
 const CREATE_VALUES: OptKey[] = ['origZone', 'replyZone', 'timeout', 'state', 'origVtag', 'replyVtag', 'role', 'mark', 'status', 'srcNat', 'dstNat', 'labelAdd'];
 
+/** Filters too, read with -s/-d (host/cli/filter.ts folds them into the address). */
+const NETMASK_FLAGS: OptKey[] = ['maskSrc', 'maskDst'];
+
 export interface CommandSpec {
   options: OptKey[];
   /** Positional arguments, by name, all required. */
@@ -87,11 +92,11 @@ export interface CommandSpec {
 }
 
 export const COMMANDS: Record<string, CommandSpec> = {
-  list: { options: [...filterFlags('list'), 'zero', 'output', 'netns'], summary: 'list entries (conntrack -L), through the first-party list plugin' },
-  delete: { options: [...filterFlags('delete'), 'output', 'netns'], summary: 'delete matching entries (conntrack -D), through the match plugin' },
+  list: { options: [...filterFlags('list'), ...NETMASK_FLAGS, 'zero', 'output', 'netns'], summary: 'list entries (conntrack -L), through the first-party list plugin' },
+  delete: { options: [...filterFlags('delete'), ...NETMASK_FLAGS, 'output', 'netns'], summary: 'delete matching entries (conntrack -D), through the match plugin' },
   // -m and -u are new values here, not filters (sdk/filters.json does not list update for them).
-  update: { options: [...filterFlags('update'), 'mark', 'timeout', 'status', 'labelAdd', 'labelDel', 'output', 'netns'], summary: 'set the mark, timeout, status bits or labels of matching entries (conntrack -U)' },
-  events: { options: [...filterFlags('events'), 'eventMask', 'limit', 'duration', 'bufferSize', 'acct', 'timestamp', 'output', 'netns'], summary: 'show conntrack events as they happen (conntrack -E), through the events plugin' },
+  update: { options: [...filterFlags('update'), ...NETMASK_FLAGS, 'mark', 'timeout', 'status', 'labelAdd', 'labelDel', 'output', 'netns'], summary: 'set the mark, timeout, status bits or labels of matching entries (conntrack -U)' },
+  events: { options: [...filterFlags('events'), ...NETMASK_FLAGS, 'eventMask', 'limit', 'duration', 'bufferSize', 'acct', 'timestamp', 'output', 'netns'], summary: 'show conntrack events as they happen (conntrack -E), through the events plugin' },
   flush: { options: [...filterFlags('flush'), 'netns'], summary: 'delete everything, or one zone/family/mark, in the kernel (conntrack -F)' },
   count: { options: [...filterFlags('count'), 'netns'], summary: 'count entries (conntrack -C)' },
   stats: { options: ['netns'], summary: 'per-CPU statistics (conntrack -S)' },

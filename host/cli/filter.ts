@@ -5,8 +5,8 @@
 import { invalid } from '../conntrack/errors.js';
 import { labelBits, parseLabels } from '../conntrack/labels.js';
 import {
-  parseCidr, parseFamily, parseMark, parseNatFilter, parsePort, parseProtocol, parseState, parseStatus, parseU16, parseU32, parseU8, parseZone,
-  type Family,
+  parseAddress, parseCidr, parseFamily, parseMark, parseNatFilter, parseNetmask, parsePort, parseProtocol, parseState, parseStatus, parseU16, parseU32,
+  parseU8, parseZone, type Family,
 } from '../conntrack/validate.js';
 import { IPPROTO } from '../conntrack/constants.js';
 import { SCOPE_PROTOCOLS, type Scope, type ScopeProtocol } from '../policy/capabilities.js';
@@ -107,8 +107,28 @@ const PROTOCOL_KEY = FLAG_ROWS.find((r) => r.kind === 'protocol')!.key;
 const ZONE_KEY = FLAG_ROWS.find((r) => r.kind === 'zone' && r.kernel)!.key;
 const flagName = (row: FilterRow) => (row.cli?.short ? `-${row.cli.short}/--${row.cli.long[0]}` : `--${row.cli?.long[0]}`);
 
+/** conntrack's --mask-src/--mask-dst: the netmask of -s/-d, folded into that address as its prefix length. */
+const NETMASKS = [{ mask: 'maskSrc', addr: 'src', flag: '--mask-src', of: '-s/--src' }, { mask: 'maskDst', addr: 'dst', flag: '--mask-dst', of: '-d/--dst' }] as const;
+
+function withNetmasks(o: Opts): Opts {
+  if (o.maskSrc === undefined && o.maskDst === undefined) return o;
+  const out: Opts = { ...o };
+  for (const n of NETMASKS) {
+    const mask = o[n.mask];
+    if (mask === undefined) continue;
+    delete out[n.mask];
+    const addr = o[n.addr];
+    if (addr === undefined) throw invalid(n.flag.slice(2), `${n.flag} is the netmask of ${n.of}: give the address too (conntrack: "Can't use ${n.flag} without ${n.of.split('/')[1]}")`);
+    const bare = addr.trim().replace(/\/.*/, ''); // the mask replaces a prefix given with the address, as in conntrack
+    const a = parseAddress(bare, undefined, n.flag.slice(2));
+    out[n.addr] = `${bare}/${parseNetmask(mask, a.family, n.flag.slice(2)).prefix}`;
+  }
+  return out;
+}
+
 /** The filter flags in `o` (validated, every value by its kind) as plugin config, kernel filter and grant scope. */
-export function filterFromFlags(o: Opts): FlagFilter {
+export function filterFromFlags(flags: Opts): FlagFilter {
+  const o = withNetmasks(flags);
   const f: FlagFilter = { config: {}, kernel: {}, scope: {}, empty: true, zoneOnly: false };
   const ctx: Context = {};
   for (const row of FLAG_ROWS) {

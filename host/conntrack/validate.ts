@@ -216,6 +216,22 @@ export function parseCidr(v: unknown, family?: Family, what = 'address'): Cidr {
 }
 
 /**
+ * A netmask (`255.255.255.0`, `ffff:ffff:ffff:ffff::`: conntrack's --mask-src/--mask-dst) as the
+ * prefix length it stands for. Only contiguous masks: what a CIDR prefix can say.
+ */
+export function parseNetmask(v: unknown, family?: Family, what = 'netmask'): { family: Family; prefix: number } {
+  const a = parseAddress(v, family, what);
+  const max = a.bytes.length * 8;
+  const set = (bit: number) => (a.bytes[bit >> 3] & (0x80 >> (bit & 7))) !== 0;
+  let prefix = 0;
+  while (prefix < max && set(prefix)) prefix++;
+  for (let bit = prefix; bit < max; bit++) {
+    if (set(bit)) throw invalid(what, `${String(v).trim()} is not a contiguous netmask: use one such as ${a.family === 'ipv4' ? '255.255.255.0' : 'ffff:ffff:ffff:ffff::'}, or ADDR/PREFIX`);
+  }
+  return { family: a.family, prefix };
+}
+
+/**
  * A namespace given as a name (`ip netns add NAME` → /var/run/netns/NAME) or a path such as
  * /proc/PID/ns/net. It must exist now; the kernel rechecks when the socket is opened.
  */

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CtError } from '../../host/conntrack/errors.js';
-import { netnsPath, parseAddress, parseCidr, parseEventKinds, parseFamily, parseMark, parsePort, parseProtocol, parseTcpState, parseZone } from '../../host/conntrack/validate.js';
+import { netnsPath, parseAddress, parseCidr, parseNetmask, parseEventKinds, parseFamily, parseMark, parsePort, parseProtocol, parseTcpState, parseZone } from '../../host/conntrack/validate.js';
 import { toNewEntry } from '../../host/conntrack/conntrack.js';
 
 function fails(fn: () => unknown, text: string, kind = 'usage') {
@@ -73,6 +73,16 @@ test('addresses and CIDRs: both families, prefix checked, host bits cleared (as 
   assert.is(parseCidr('2001:db8::7/64').prefix, 64);
   fails(() => parseCidr('10.0.0.0/33'), 'bad prefix length');
   fails(() => parseCidr('10.0.0.0/x'), 'bad prefix length');
+});
+
+test('netmasks (--mask-src/--mask-dst): the prefix length they stand for; contiguous only', () => {
+  assert.equal(parseNetmask('255.255.255.0'), { family: 'ipv4', prefix: 24 });
+  assert.equal(parseNetmask('0.0.0.0'), { family: 'ipv4', prefix: 0 });
+  assert.equal(parseNetmask('255.255.255.255'), { family: 'ipv4', prefix: 32 });
+  assert.equal(parseNetmask('ffff:ffff:ffff:ffff::'), { family: 'ipv6', prefix: 64 });
+  assert.equal(parseNetmask('ffff:fe00::'), { family: 'ipv6', prefix: 23 });
+  fails(() => parseNetmask('255.0.255.0'), 'not a contiguous netmask');
+  fails(() => parseNetmask('ffff::', 'ipv4'), 'is an ipv6 address but the family is ipv4');
 });
 
 test('netns: a missing namespace is an environment error naming it; paths must be absolute', () => {
