@@ -37,7 +37,7 @@ export interface OptSpec {
 /** The options that are not filter keys: new values, output, plugin and event options. */
 const OTHER_OPTIONS = {
   labelAdd: { long: ['label-add'], value: 'LABELS', help: 'create/update: connection labels to set or add, comma separated bit numbers 0..127 (or names from /etc/xtables/connlabel.conf)' },
-  labelDel: { long: ['label-del'], value: 'LABELS', help: 'update: connection labels to remove (bit numbers or names)' },
+  labelDel: { long: ['label-del'], value: '[LABELS]', optional: true, help: 'update: connection labels to remove (bit numbers or names); alone, every label' },
   timeout: { short: 't', long: ['timeout'], value: 'SECONDS', help: 'timeout in seconds' },
   maskSrc: { long: ['mask-src'], value: 'NETMASK', help: 'filter: the netmask of -s (-s 10.0.0.0 --mask-src 255.255.255.0 is -s 10.0.0.0/24), as conntrack' },
   maskDst: { long: ['mask-dst'], value: 'NETMASK', help: 'filter: the netmask of -d, as conntrack' },

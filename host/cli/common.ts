@@ -1,6 +1,7 @@
 // Small pieces every command shares: opening conntrack in the namespace, conntrack-style
 // summary lines on stderr, the -o value.
 import type { Conntrack } from '../conntrack/conntrack.js';
+import { connlabelNames } from '../conntrack/labels.js';
 import { UsageError } from './args.js';
 import { VERSION } from './version.js';
 
@@ -48,8 +49,22 @@ const FORMATS_OF: Record<string, { takes: string[]; ignored: string[] }> = {
   delete: { takes: ['text', 'extended', 'id', 'json', 'xml', 'save'], ignored: ['timestamp', 'userspace', 'labels', 'ktimestamp'] },
   update: { takes: ['text', 'extended', 'id', 'json', 'xml', 'save'], ignored: ['timestamp', 'userspace', 'labels', 'ktimestamp'] },
   // events print [USERSPACE] portid=N for every event a process caused, as conntrack does anyway
-  events: { takes: ['text', 'extended', 'id', 'json', 'timestamp', 'ktimestamp', 'xml', 'save'], ignored: ['userspace'] },
+  events: { takes: ['text', 'extended', 'id', 'json', 'labels', 'timestamp', 'ktimestamp', 'xml', 'save'], ignored: ['userspace'] },
 };
+
+/**
+ * The plugin config for printing labels as conntrack does: `labels` joins a text -o when asked
+ * (-o labels, a -l filter, an update of labels), with the names connlabel.conf gives the bits
+ * (also for XML's <labels>).
+ */
+export function labelOutput(output: string, withLabels: boolean): { output: string; label_names?: Record<number, string> } {
+  const parts = output.split(',');
+  if (withLabels && !['json', 'xml', 'save'].includes(output) && !parts.includes('labels')) output += ',labels';
+  if (!output.split(',').includes('labels') && !(withLabels && output === 'xml')) return { output };
+  const names: Record<number, string> = {};
+  for (const [name, bit] of connlabelNames()) names[bit] ??= name;
+  return Object.keys(names).length ? { output, label_names: names } : { output };
+}
 
 /** Seconds east of UTC now: the plugins show -o ktimestamp and events' <when> in local time, as conntrack. */
 export function utcOffset(): number {

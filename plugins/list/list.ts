@@ -1,8 +1,8 @@
 // list: print conntrack entries like `conntrack -L` (text, extended, id, labels, ktimestamp,
 // xml, save) or as NDJSON, optionally filtered with the same keys as the `match` plugin.
 import {
-  Entry, Verdict, Plugin, Filter, JsonValue, Output, setRenderClock, setLabelNames, setUtcOffset, SAVE_ADD,
-  XML_HEADER, XML_FOOTER, logInfo, u32Of, parseU32Text, checkConfigKeys,
+  Entry, Verdict, Plugin, Filter, JsonValue, Output, setRenderClock, labelNamesFromConfig, setUtcOffset, SAVE_ADD,
+  XML_HEADER, XML_FOOTER, logInfo, u32Of, checkConfigKeys,
 } from "../../sdk/assembly";
 export * from "../../sdk/assembly/exports";
 
@@ -23,18 +23,8 @@ Plugin.init((cfg: JsonValue) => {
   // seconds east of UTC: local times of -o ktimestamp
   setUtcOffset(<i64>cfg.getNumber("utc_offset", 0));
   // {"3": "web", ...}: names for labels= (the host reads them from connlabel.conf, as conntrack)
-  const ln = cfg.get("label_names");
-  if (ln) {
-    if (!ln.isObject) Plugin.fail("config: label_names must be an object of bit -> name");
-    const names = new Map<i32, string>();
-    for (let i = 0; i < ln.keys.length; i++) {
-      const bit = parseU32Text(ln.keys[i]);
-      const v = ln.items[i];
-      if (bit < 0 || bit > 127 || !v.isString) Plugin.fail("config: label_names maps a bit 0..127 to a name");
-      else names.set(<i32>bit, v.s);
-    }
-    setLabelNames(names);
-  }
+  const names = labelNamesFromConfig(cfg);
+  if (names.length) Plugin.fail("config: " + names);
   const now = cfg.get("now");
   if (now) { const s = u32Of(now); if (s < 0) Plugin.fail("config: now must be epoch seconds"); else setRenderClock(<u64>s); }
   const lim = cfg.get("limit");

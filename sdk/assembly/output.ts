@@ -3,7 +3,9 @@
 // first-party list, match and events plugins (and any plugin that prints like conntrack).
 import { ByteBuf } from "./buf";
 import { Entry } from "./entry";
-import { renderText, renderJson, TEXT_EXTENDED, TEXT_ID, TEXT_LABELS, TEXT_EVENT, TEXT_KTIMESTAMP, JSON_EVENT, JSON_RESYNC } from "./render";
+import { JsonValue } from "./json";
+import { parseU32Text } from "./filter-values";
+import { setLabelNames, renderText, renderJson, TEXT_EXTENDED, TEXT_ID, TEXT_LABELS, TEXT_EVENT, TEXT_KTIMESTAMP, JSON_EVENT, JSON_RESYNC } from "./render";
 import { renderXml, XML_EVENT, XML_KTIMESTAMP, XML_WHEN } from "./render-xml";
 import { renderSave, SAVE_EVENT } from "./render-save";
 
@@ -78,4 +80,23 @@ function writeStamp(b: ByteBuf, t: f64): void {
   b.byte(91).u64(secs).byte(46);
   for (let d: u64 = 100000; d > 1 && micros < d; d /= 10) b.byte(48);
   b.u64(micros).byte(93).byte(9);
+}
+
+/**
+ * The "label_names" config ({"3": "web", ...}: bit -> name; the host reads connlabel.conf, as
+ * conntrack does) into the names labels= prints. Returns the problem with it, or "".
+ */
+export function labelNamesFromConfig(cfg: JsonValue): string {
+  const ln = cfg.get("label_names");
+  if (!ln) return "";
+  if (!ln.isObject) return "label_names must be an object of bit -> name";
+  const names = new Map<i32, string>();
+  for (let i = 0; i < ln.keys.length; i++) {
+    const bit = parseU32Text(ln.keys[i]);
+    const v = ln.items[i];
+    if (bit < 0 || bit > 127 || !v.isString) return "label_names maps a bit 0..127 to a name";
+    names.set(<i32>bit, v.s);
+  }
+  setLabelNames(names);
+  return "";
 }

@@ -7,7 +7,7 @@
 import { parseEventKinds } from '../../conntrack/validate.js';
 import type { Parsed } from '../args.js';
 import { UsageError } from '../args.js';
-import { outputFormat, preflight, summary, utcOffset } from '../common.js';
+import { labelOutput, outputFormat, preflight, summary, utcOffset } from '../common.js';
 import { EXIT, type ExitCode } from '../../exit-codes.js';
 import { filterFromFlags } from '../filter.js';
 import { countLines, runBuiltinPlugin, stdoutWrite } from '../plugins.js';
@@ -31,8 +31,9 @@ export function eventsSummary(shown: number, s: RunStats | undefined): string {
 
 export async function run(p: Parsed): Promise<ExitCode> {
   const f = filterFromFlags(p.opts);
+  // a -l filter prints labels=, as conntrack -E -l does
   const output = outputFormat(p.opts.output, 'events');
-  const config: Record<string, unknown> = { ...f.config, output, utc_offset: utcOffset() };
+  const config: Record<string, unknown> = { ...f.config, ...labelOutput(output, p.opts.label !== undefined), utc_offset: utcOffset() };
   if (p.opts.eventMask !== undefined) config.kinds = parseEventKinds(p.opts.eventMask).map((k) => k.toLowerCase());
   if (p.opts.limit !== undefined) {
     if (!/^[1-9]\d{0,8}$/.test(p.opts.limit)) throw new UsageError(`--limit ${JSON.stringify(p.opts.limit)}: use a count from 1`, 'events');

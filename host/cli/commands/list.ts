@@ -4,9 +4,8 @@
 // connlabel.conf). The dying and unconfirmed tables and -z (counters zeroed as they are listed)
 // are dumps the plugin ABI has no request for: the host makes them (conntrack/tables.ts) and the
 // list plugin prints what they returned, filtered as any listing (held-list.ts).
-import { connlabelNames } from '../../conntrack/labels.js';
 import { UsageError, type Parsed } from '../args.js';
-import { outputFormat, preflight, summary, utcOffset } from '../common.js';
+import { labelOutput, outputFormat, preflight, summary, utcOffset } from '../common.js';
 import { EXIT, type ExitCode } from '../../exit-codes.js';
 import { filterFromFlags } from '../filter.js';
 import { listHeld } from '../held-list.js';
@@ -14,14 +13,7 @@ import { runBuiltinPlugin } from '../plugins.js';
 
 export async function run(p: Parsed): Promise<ExitCode> {
   const f = filterFromFlags(p.opts);
-  let output = outputFormat(p.opts.output, 'list');
-  if (p.opts.label !== undefined && !['json', 'xml', 'save'].includes(output) && !output.split(',').includes('labels')) output += ',labels';
-  const config: Record<string, unknown> = { ...f.config, output, utc_offset: utcOffset() };
-  if (output.split(',').includes('labels') || (p.opts.label !== undefined && output === 'xml')) {
-    const names: Record<number, string> = {};
-    for (const [name, bit] of connlabelNames()) names[bit] ??= name;
-    if (Object.keys(names).length) config.label_names = names;
-  }
+  const config: Record<string, unknown> = { ...f.config, ...labelOutput(outputFormat(p.opts.output, 'list'), p.opts.label !== undefined), utc_offset: utcOffset() };
   const held = p.table === 'dying' || p.table === 'unconfirmed' ? p.table : p.opts.zero ? 'zero' : undefined;
   if (held === 'zero' && Object.keys(f.config).some((k) => k !== 'family')) {
     throw new UsageError('-z zeroes the counters of every entry it lists: it takes no filter but -f (conntrack: "Can\'t use -z with filtering parameters")', 'list');

@@ -15,7 +15,7 @@ import { scanEntry } from '../../conntrack/scope.js';
 import { parseMark, parseStatus, parseU32 } from '../../conntrack/validate.js';
 import { splitMessages } from '../../netlink/message.js';
 import { UsageError, type Parsed } from '../args.js';
-import { openConntrack, outputFormat, preflight, summary } from '../common.js';
+import { labelOutput, openConntrack, outputFormat, preflight, summary } from '../common.js';
 import { entryKey, jsonKey } from '../entry-key.js';
 import { CliError } from '../errors.js';
 import { EXIT, type ExitCode } from '../../exit-codes.js';
@@ -45,7 +45,8 @@ export async function run(p: Parsed): Promise<ExitCode> {
   }
   if (labelAdd !== undefined || labelDel !== undefined) {
     const add = labelAdd === undefined ? new Uint8Array(LABEL_BYTES) : parseLabels(labelAdd, 'label-add');
-    const del = labelDel === undefined ? new Uint8Array(LABEL_BYTES) : parseLabels(labelDel, 'label-del');
+    // --label-del alone clears every label, as conntrack's
+    const del = labelDel === undefined ? new Uint8Array(LABEL_BYTES) : labelDel === '' ? new Uint8Array(LABEL_BYTES).fill(0xff) : parseLabels(labelDel, 'label-del');
     if (add.some((b, i) => b & del[i])) throw new UsageError('a label is both added and removed', 'update');
     change.labels = add;
     change.labelsMask = add.map((b, i) => b | del[i]);
@@ -61,7 +62,8 @@ export async function run(p: Parsed): Promise<ExitCode> {
       return EXIT.NOTHING_MATCHED;
     }
     const r = await apply(f, change, selection, p.opts.netns);
-    await printUpdated(match, r.done, f, output);
+    // conntrack prints updated labels: labels=NAMES
+    await printUpdated(match, r.done, f, labelOutput(output, change.labels !== undefined));
     summary(`${r.updated} flow entries have been updated.`);
     if (r.failed.length) {
       const first = r.failed[0];
@@ -139,8 +141,8 @@ async function apply(f: FlagFilter, change: Change, sel: Selection | undefined, 
  * within the filters that an update cannot change, so an id shared with an entry outside the
  * selection (a hash collision) is not printed either.
  */
-async function printUpdated(match: BuiltinPlugin, ids: number[], f: FlagFilter, output: string): Promise<void> {
+async function printUpdated(match: BuiltinPlugin, ids: number[], f: FlagFilter, output: ReturnType<typeof labelOutput>): Promise<void> {
   if (ids.length === 0) return;
   const { label: _labels, ...unchanged } = f.config; // --label-add/--label-del may change labels
-  await match.run({ ...unchanged, action: 'list', output, id: ids });
+  await match.run({ ...unchanged, action: 'list', ...output, id: ids });
 }

@@ -2,7 +2,7 @@
 // combinations conntrack allows) for list, delete, get and events; -z; counters and timestamps
 // from real traffic; labels by name.
 import { EXIT } from '../../../host/exit-codes.js';
-import { differs, same, todo, type Case } from '../case.js';
+import { differs, same, type Case } from '../case.js';
 
 const FORMATS = ['extended', 'id', 'extended,id', 'id,extended', 'EXTENDED', 'timestamp', 'userspace', 'xml', 'save', 'xml,id', 'xml,extended', 'ktimestamp', 'extended,ktimestamp', 'Xm', 'sa'];
 const TRIGGERS = [
@@ -58,7 +58,7 @@ export const OUTPUT_CASES: Case[] = [
   same('labels', '-L -l far -o extended'),
   same('labels', '-L -l nosuch'),
   same('labels', '-D -l db'),
-  todo(6, 'labels', '-E -l web', { events: ['-I -p udp -s 10.6.0.9 -d 10.6.1.1 --sport 1 --dport 2 -t 60 --label-add web', '-I -p udp -s 10.6.0.10 -d 10.6.1.1 --sport 1 --dport 2 -t 60'] }),
+  same('labels', '-E -l web', { events: ['-I -p udp -s 10.6.0.9 -d 10.6.1.1 --sport 1 --dport 2 -t 60 --label-add web', '-I -p udp -s 10.6.0.10 -d 10.6.1.1 --sport 1 --dport 2 -t 60'] }),
   same('labels', '-I -p udp -s 10.6.0.8 -d 10.6.1.1 --sport 1 --dport 2 -t 100 --label-add blue'),
   same('labels', '-I -p udp -s 10.6.0.8 -d 10.6.1.1 --sport 1 --dport 2 -t 100 --label-add nosuch'),
 ];
