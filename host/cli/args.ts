@@ -39,8 +39,14 @@ const OTHER_OPTIONS = {
   labelAdd: { long: ['label-add'], value: 'LABELS', help: 'create/update: connection labels to set or add, comma separated bit numbers 0..127 (or names from /etc/xtables/connlabel.conf)' },
   labelDel: { long: ['label-del'], value: '[LABELS]', optional: true, help: 'update: connection labels to remove (bit numbers or names); alone, every label' },
   timeout: { short: 't', long: ['timeout'], value: 'SECONDS', help: 'timeout in seconds' },
-  maskSrc: { long: ['mask-src'], value: 'NETMASK', help: 'filter: the netmask of -s (-s 10.0.0.0 --mask-src 255.255.255.0 is -s 10.0.0.0/24), as conntrack' },
-  maskDst: { long: ['mask-dst'], value: 'NETMASK', help: 'filter: the netmask of -d, as conntrack' },
+  maskSrc: { long: ['mask-src'], value: 'NETMASK', help: 'filter: the netmask of -s (-s 10.0.0.0 --mask-src 255.255.255.0 is -s 10.0.0.0/24), as conntrack; create expect: the mask of --tuple-src' },
+  maskDst: { long: ['mask-dst'], value: 'NETMASK', help: 'filter: the netmask of -d, as conntrack; create expect: the mask of --tuple-dst' },
+  tupleSrc: { long: ['tuple-src'], value: 'ADDR', help: 'create expect: source address of the expected flow' },
+  tupleDst: { long: ['tuple-dst'], value: 'ADDR', help: 'create expect: destination address of the expected flow' },
+  tuplePortSrc: { long: ['tuple-port-src'], value: 'PORT', help: 'create expect: source port of the expected flow' },
+  tuplePortDst: { long: ['tuple-port-dst'], value: 'PORT', help: 'create expect: destination port of the expected flow' },
+  maskPortSrc: { long: ['mask-port-src'], value: 'PORT', help: 'create expect: mask of --tuple-port-src' },
+  maskPortDst: { long: ['mask-port-dst'], value: 'PORT', help: 'create expect: mask of --tuple-port-dst' },
   zero: { short: 'z', long: ['zero'], help: 'list: zero the counters of the entries listed (they show the counts until then); no filter but -f' },
   origVtag: { long: ['orig-vtag'], value: 'TAG', help: 'create: SCTP verification tag of the original direction (u32)' },
   replyVtag: { long: ['reply-vtag'], value: 'TAG', help: 'create: SCTP verification tag of the reply direction (u32)' },
@@ -107,6 +113,21 @@ export const COMMANDS: Record<string, CommandSpec> = {
   'plugin inspect': { options: ['output'], positionals: ['FILE'], summary: 'ABI, imports, exports, capabilities, limits and sha256 of a plugin' },
   'plugin new': { options: ['ctplugSpec'], positionals: ['NAME'], summary: 'scaffold a plugin folder that builds and passes its test' },
   run: { options: ['plugin', 'config', 'policy', 'netns'], summary: 'run any plugin: ctplug --plugin FILE [--config JSON|@file] [--policy FILE]' },
+};
+
+/** The tuple of an expectation's commands (get, delete: the expected flow; create: the master flow). */
+const EXPECT_TUPLE: OptKey[] = ['family', 'proto', 'src', 'dst', 'replySrc', 'replyDst', 'sport', 'dport', 'replySport', 'replyDport', 'icmpType', 'icmpCode', 'icmpId', 'netns'];
+
+/** What each command takes on the expectation table (`list expect`, conntrack -L expect; conntrack's own table of options). */
+export const EXPECT_OPTIONS: Record<string, OptKey[]> = {
+  list: ['family', 'output', 'netns'],
+  get: EXPECT_TUPLE,
+  delete: EXPECT_TUPLE,
+  create: [...EXPECT_TUPLE, 'timeout', 'tupleSrc', 'tupleDst', 'maskSrc', 'maskDst', 'tuplePortSrc', 'tuplePortDst', 'maskPortSrc', 'maskPortDst'],
+  events: ['output', 'netns'],
+  flush: ['netns'],
+  count: ['netns'],
+  stats: ['netns'],
 };
 
 /** conntrack's commands: the letter, the long name, and the ctplug command each is. */
@@ -275,13 +296,14 @@ export function parseArgs(argv: string[]): Parsed {
   if (out.command === 'run' && out.opts.plugin === undefined && words.length === 1) {
     out.opts.plugin = words.shift(); // `ctplug run FILE`
   }
-  for (const key of seen.keys()) {
-    if (!spec.options.includes(key)) {
-      throw new UsageError(`${seen.get(key)} is not an option of \`ctplug ${out.command}\``, out.command);
-    }
-  }
   const want = spec.positionals ?? [];
   if (words.length > want.length && TABLE_COMMANDS.has(out.command)) out.table = tableOf(words.shift()!, out.command);
+  const options = out.table === 'expect' ? EXPECT_OPTIONS[out.command] : spec.options;
+  for (const key of seen.keys()) {
+    if (!options.includes(key)) {
+      throw new UsageError(`${seen.get(key)} is not an option of \`ctplug ${out.command}${out.table === 'expect' ? ' expect' : ''}\``, out.command);
+    }
+  }
   if (words.length < want.length) throw new UsageError(`\`ctplug ${out.command}\` needs ${want.slice(words.length).join(' ')}`, out.command);
   if (words.length > want.length) throw new UsageError(`unexpected argument ${JSON.stringify(words[want.length])} for \`ctplug ${out.command}\``, out.command);
   if (out.command === 'run' && out.opts.plugin === undefined) throw new UsageError('`ctplug run` needs --plugin FILE', 'run');

@@ -49,6 +49,8 @@ const FORMATS_OF: Record<string, { takes: string[]; ignored: string[] }> = {
   delete: { takes: ['text', 'extended', 'id', 'json', 'xml', 'save'], ignored: ['timestamp', 'userspace', 'labels', 'ktimestamp'] },
   update: { takes: ['text', 'extended', 'id', 'json', 'xml', 'save'], ignored: ['timestamp', 'userspace', 'labels', 'ktimestamp'] },
   // events print [USERSPACE] portid=N for every event a process caused, as conntrack does anyway
+  // the expectation table (conntrack -L/-E expect prints neither ids nor the extended prefix)
+  expect: { takes: ['text', 'xml', 'timestamp', 'json'], ignored: ['extended', 'id', 'labels', 'ktimestamp', 'userspace'] },
   events: { takes: ['text', 'extended', 'id', 'json', 'labels', 'timestamp', 'ktimestamp', 'xml', 'save'], ignored: ['userspace'] },
 };
 

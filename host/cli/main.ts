@@ -64,7 +64,7 @@ export async function runParsed(parsed: Parsed): Promise<ExitCode> {
   if (parsed.table === 'dying' || parsed.table === 'unconfirmed') {
     if (command !== 'list') throw new UsageError(`${command} cannot work on the ${parsed.table} table (only list can)`, command);
   }
-  if (parsed.table === 'expect') throw new UsageError(`the ${parsed.table} table is not supported yet`, command);
+  if (parsed.table === 'expect') return (await import('./commands/expect.js')).run(parsed);
   // The plugin's worker boots while the command loads and checks things (runtime/prespawn.ts).
   if (PLUGIN_COMMANDS.has(command)) (await import('../runtime/prespawn.js')).prespawnWorker();
   const mod = await COMMAND_MODULES[command]();
