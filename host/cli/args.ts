@@ -41,6 +41,7 @@ const OTHER_OPTIONS = {
   timeout: { short: 't', long: ['timeout'], value: 'SECONDS', help: 'timeout in seconds' },
   maskSrc: { long: ['mask-src'], value: 'NETMASK', help: 'filter: the netmask of -s (-s 10.0.0.0 --mask-src 255.255.255.0 is -s 10.0.0.0/24), as conntrack; create expect: the mask of --tuple-src' },
   maskDst: { long: ['mask-dst'], value: 'NETMASK', help: 'filter: the netmask of -d, as conntrack; create expect: the mask of --tuple-dst' },
+  natRange: { short: 'a', long: ['nat-range'], value: 'RANGE', help: 'create: ignored with a warning (deprecated in conntrack; use --src-nat/--dst-nat)' },
   tupleSrc: { long: ['tuple-src'], value: 'ADDR', help: 'create expect: source address of the expected flow' },
   tupleDst: { long: ['tuple-dst'], value: 'ADDR', help: 'create expect: destination address of the expected flow' },
   tuplePortSrc: { long: ['tuple-port-src'], value: 'PORT', help: 'create expect: source port of the expected flow' },
@@ -85,7 +86,7 @@ export const OPTIONS: Record<OptKey, OptSpec> = {
 const TUPLE: OptKey[] = ['family', 'proto', 'src', 'dst', 'replySrc', 'replyDst', 'sport', 'dport', 'replySport', 'replyDport', 'icmpType', 'icmpCode', 'icmpId', 'zone'];
 
 /** What create (and add) set besides the tuple. */
-const CREATE_VALUES: OptKey[] = ['origZone', 'replyZone', 'timeout', 'state', 'origVtag', 'replyVtag', 'role', 'mark', 'status', 'srcNat', 'dstNat', 'labelAdd'];
+const CREATE_VALUES: OptKey[] = ['origZone', 'replyZone', 'timeout', 'state', 'origVtag', 'replyVtag', 'role', 'mark', 'status', 'srcNat', 'dstNat', 'labelAdd', 'natRange'];
 
 /** Filters too, read with -s/-d (host/cli/filter.ts folds them into the address). */
 const NETMASK_FLAGS: OptKey[] = ['maskSrc', 'maskDst'];

@@ -43,7 +43,7 @@ function anyInt(list: Array<i64>, v: i64): bool {
  * the protoinfo: most entries that fail, fail there, and cheaply (a dump of ten zones filtered by
  * zone and port decodes one tuple in ten).
  */
-const TOP_LEVEL: u64 = (<u64>1 << K.FAMILY) | (<u64>1 << K.ZONE) | (<u64>1 << K.MARK) | (<u64>1 << K.ID) | (<u64>1 << K.STATUS) |
+const TOP_LEVEL: u64 = (<u64>1 << K.FAMILY) | (<u64>1 << K.ZONE) | (<u64>1 << K.MARK) | (<u64>1 << K.ID) | (<u64>1 << K.SECMARK) | (<u64>1 << K.STATUS) |
   (<u64>1 << K.TIMEOUT_LT) | (<u64>1 << K.TIMEOUT_GT) | (<u64>1 << K.LABEL);
 
 export class Filter extends FilterValues {
@@ -139,6 +139,7 @@ export class Filter extends FilterValues {
       case K.TIMEOUT_LT: return e.hasTimeout && <i64>e.timeout < unchecked(this.intsOf(k)[0]);
       case K.TIMEOUT_GT: return e.hasTimeout && <i64>e.timeout > unchecked(this.intsOf(k)[0]);
       case K.ID: return this.ids().has(e.id);
+      case K.SECMARK: return anyInt(this.intsOf(k), e.hasSecmark ? e.secmark : 0);
       case K.SRC_NAT: return this.natMatches(k, e, true);
       case K.DST_NAT: return this.natMatches(k, e, false);
       case K.ANY_NAT: return this.natMatches(k, e, true) || this.natMatches(k, e, false);

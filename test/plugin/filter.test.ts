@@ -69,6 +69,21 @@ if (!built(MATCH) || !built(PURGE) || !built(STALE)) {
     assert.is(tags({ proto: 'gre', reply_sport: 0x20 }), 'g');
   });
 
+  test('match list: secmark (absent is 0, as the kernel leaves CTA_SECMARK out for 0) and id', () => {
+    const rows: (EntrySpec & { tag: string })[] = [
+      { tag: 'n', proto: 'udp', src: '10.2.0.1', dst: '10.2.1.1', sport: 1, dport: 2, timeout: 9, id: 11 },
+      { tag: 'f', proto: 'udp', src: '10.2.0.2', dst: '10.2.1.1', sport: 1, dport: 2, timeout: 9, secmark: 5, id: 12 },
+    ];
+    const msgs = batch(rows.map(({ tag, ...r }) => r));
+    const tags = (config: object) => new PluginRun(MATCH, { action: 'list', ...config }).run(msgs).lines
+      .map((l) => rows.find((r) => l.includes(`src=${r.src} `))!.tag).join('');
+    assert.is(tags({ secmark: 0 }), 'n');
+    assert.is(tags({ secmark: 5 }), 'f');
+    assert.is(tags({ secmark: [0, 5] }), 'nf');
+    assert.is(tags({ secmark: 6 }), '');
+    assert.is(tags({ id: 12 }), 'f');
+  });
+
   test('match list: NAT filters (src_nat, dst_nat, any_nat), bare or to an address[:port], as conntrack -n/-g/-j', () => {
     const SNAT = IPS.SRC_NAT | (1 << 7), DNAT = IPS.DST_NAT | (1 << 8);
     const rows: (EntrySpec & { tag: string })[] = [

@@ -46,6 +46,7 @@ export async function run(p: Parsed): Promise<ExitCode> {
     if (p.opts[k] !== undefined) throw new UsageError(`--${k === 'toZone' ? 'to-zone' : 'dry-run'} goes with --from FILE`, 'create');
   }
   const entry = entryFromFlags(p.opts);
+  if (p.opts.natRange !== undefined) process.stderr.write('WARNING: ignoring -a, deprecated option.\n'); // as conntrack
   // conntrack -A: an entry that exists already is left alone, and that is no error
   const add = p.command === 'add';
   const ct = await openConntrack(p.opts.netns);
