@@ -62,7 +62,7 @@ const OTHER_OPTIONS = {
   bufferSize: { short: 'b', long: ['buffer-size'], value: 'BYTES', help: 'event socket receive buffer (default 128 MiB; like conntrack -b)' },
   acct: { long: ['acct'], help: 'turn on nf_conntrack_acct in the namespace (packet/byte counters, for flows created from now on)' },
   timestamp: { long: ['timestamp'], help: 'turn on nf_conntrack_timestamp in the namespace (flow start/stop times, for flows created from now on)' },
-  output: { short: 'o', long: ['output'], value: 'FORMAT', help: 'text (default), extended, id or json (NDJSON); list also labels, events also timestamp' },
+  output: { short: 'o', long: ['output'], value: 'FORMAT', help: 'conntrack\'s formats, comma separated (any beginning of a name): extended, id, labels, xml, save, ktimestamp, timestamp, userspace; or json (NDJSON)' },
   plugin: { long: ['plugin'], value: 'FILE', help: 'plugin: a .wasm, its manifest, or a first-party name (list, match, ...)' },
   config: { long: ['config'], value: 'JSON|@FILE', help: 'plugin config as JSON text, or @file to read it from a file' },
   policy: { long: ['policy'], value: 'FILE', help: 'operator policy (JSON) that grants the plugin its capabilities' },

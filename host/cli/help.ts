@@ -10,6 +10,10 @@ const EXAMPLES: Record<string, string[]> = {
     'ctplug list -p tcp --dport 443 --state ESTABLISHED',
     'ctplug list -s 10.0.0.0/8 -m 0x10/0xff0 -o json   # NDJSON, one entry per line',
     'ctplug list -l web -o extended               # entries labelled "web" (connlabel.conf), with labels=...',
+    'ctplug list -o save > table.txt              # conntrack -I lines (conntrack -L -o save); also -o xml, ktimestamp',
+    'ctplug list -z                               # the counters so far, zeroed as they are listed (conntrack -L -z)',
+    'ctplug list dying                            # also: list unconfirmed, list expect (conntrack -L dying|unconfirmed|expect)',
+    'ctplug delete expect -s 127.0.0.1 -d 127.0.0.1 -p udp --sport 0 --dport 40069   # an expectation by its expected tuple',
   ],
   delete: [
     'ctplug delete -w 5 -p udp                     # like `conntrack -D -w 5 -p udp`',
