@@ -80,11 +80,8 @@ function formatName(part: string, v: string, command: string): string {
   return name;
 }
 
-/**
- * -o: text, extended, id, json, or a conntrack-style comma list such as "extended,id" (any beginning
- * of a name, any case). `single`: the command renders through the match plugin, which takes one format.
- */
-export function outputFormat(v: string | undefined, command: string, opts: { single?: boolean } = {}): string {
+/** -o: text, extended, id, json, or a conntrack-style comma list such as "extended,id" (any beginning of a name, any case). */
+export function outputFormat(v: string | undefined, command: string): string {
   if (v === undefined) return 'text';
   const { takes, ignored } = FORMATS_OF[command];
   const named = v.split(',').map((p) => formatName(p, v, command));
@@ -94,6 +91,5 @@ export function outputFormat(v: string | undefined, command: string, opts: { sin
     if (!takes.includes(p)) throw new UsageError(`-o ${p} is not a format of ${command}: use ${takes.join(', ')}`, command);
   }
   if (parts.includes('json') && parts.length > 1) throw new UsageError(`-o json cannot be combined with other formats`, command);
-  if (opts.single && parts.length > 1) throw new UsageError(`${command} prints with one format: -o ${takes.join(', ')}`, command);
   return parts.length ? [...new Set(parts)].join(',') : 'text';
 }
