@@ -68,6 +68,10 @@ export const VERB_CASES: Case[] = [
     'mix', '--load-file {file}', { code: EXIT.OK, stdout: /mark=85/, tableHas: /src=10\.0\.0\.2 .*mark=85$/ }, { code: 0, tableHas: /src=10\.0\.0\.2 .*mark=1$/ },
     { file: LOAD_MIXED, name: 'mix: --load-file FILE with -D/-U/-I lines' }),
   same('mix', '-R {file}', { file: '-F\n', name: 'mix: -R FILE with -F' }),
+  // conntrack destroys the label map after each command and does not reset it (F1): the second label line crashes it
+  differs('fixed: conntrack -R segfaults from the second --label-add line on (its label map is freed after each command and used again); ctplug creates every line', 'labels', '-R {file}',
+    { code: EXIT.OK, tableHas: /src=10\.6\.0\.12 .*labels=db/ }, { code: 139 },
+    { file: '-I -p udp -s 10.6.0.11 -d 10.6.1.1 --sport 1 --dport 2 -t 100 --label-add web\n-I -p udp -s 10.6.0.12 -d 10.6.1.1 --sport 1 --dport 2 -t 100 --label-add db\n', name: 'labels: -R FILE with two --label-add lines' }),
   same('mix', '-R {file}', { file: '-L\n', name: 'mix: -R FILE with -L (refused)' }),
   same('mix', '-R {file}', { file: '-I -p udp -s 10.41.0.1 -d 10.41.1.1 --sport 1 --dport 2 -t 100\n-I -p udp -s 10.41.0.1 -d 10.41.1.1 --sport 1 --dport 2 -t 100\n', name: 'mix: -R FILE whose second line fails' }),
   // Version, help, and command-line mistakes: exit 2 (PARAMETER_PROBLEM) in both, nothing done.
