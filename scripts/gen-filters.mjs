@@ -48,6 +48,7 @@ export function loadTable(text = readFileSync(tablePath, 'utf8')) {
       if (row.cli || row.verbs || row.kernel || row.scope) problems.push(`${at}: a "with" key is read by ${row.with}: no cli, verbs, kernel or scope of its own`);
     }
     if (!!row.cli !== !!row.verbs?.length) problems.push(`${at}: a flag (cli) and the verbs that take it come together`);
+    for (const x of row.excludes ?? []) if (!t.keys[x]?.cli) problems.push(`${at}: excludes ${x}, which is no key with a flag`);
     for (const v of row.verbs ?? []) {
       if (!t.verbs.includes(v)) problems.push(`${at}: unknown verb ${v}`);
       if ((v === 'flush' || v === 'count') && !row.kernel) problems.push(`${at}: ${v} filters in the kernel only, and this key has no kernel filter`);

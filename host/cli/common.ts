@@ -1,11 +1,23 @@
 // Small pieces every command shares: opening conntrack in the namespace, conntrack-style
 // summary lines on stderr, the -o value.
 import type { Conntrack } from '../conntrack/conntrack.js';
+import { connlabelNames } from '../conntrack/labels.js';
 import { UsageError } from './args.js';
 import { VERSION } from './version.js';
 
+/** Summary lines are not printed (the lines of a load file: conntrack -R prints none). */
+let quiet = false;
+export function quietSummaries(on: boolean): void {
+  quiet = on;
+}
+
 /** `conntrack v1.4.7 (conntrack-tools): 3 flow entries have been deleted.` becomes this, on stderr. */
 export function summary(text: string, err: NodeJS.WritableStream = process.stderr): void {
+  if (!quiet) notice(text, err);
+}
+
+/** A line with the summary's prefix that a load file prints too (conntrack -R prints "... emptied."). */
+export function notice(text: string, err: NodeJS.WritableStream = process.stderr): void {
   err.write(`ctplug v${VERSION} (conntrack-tools compatible): ${text}\n`);
 }
 
@@ -24,21 +36,60 @@ export async function preflight(netns: string | undefined): Promise<void> {
   }
 }
 
-const FORMATS = ['text', 'extended', 'id', 'json', 'timestamp', 'labels'];
+/**
+ * -o names: conntrack's in the order its parser tries them (a beginning of a name, any case, is the
+ * first name it begins: `-o ext` is extended), then ctplug's own.
+ */
+const FORMAT_NAMES = ['xml', 'extended', 'timestamp', 'id', 'ktimestamp', 'labels', 'userspace', 'save', 'text', 'json'];
+
+/** What each command prints with; `ignored`: accepted and dropped, as conntrack does (-L -o timestamp). */
+const FORMATS_OF: Record<string, { takes: string[]; ignored: string[] }> = {
+  list: { takes: ['text', 'extended', 'id', 'json', 'labels', 'ktimestamp', 'xml', 'save'], ignored: ['timestamp', 'userspace'] },
+  get: { takes: ['text', 'extended', 'id', 'json', 'labels', 'ktimestamp', 'xml', 'save'], ignored: ['timestamp', 'userspace'] },
+  delete: { takes: ['text', 'extended', 'id', 'json', 'xml', 'save'], ignored: ['timestamp', 'userspace', 'labels', 'ktimestamp'] },
+  update: { takes: ['text', 'extended', 'id', 'json', 'xml', 'save'], ignored: ['timestamp', 'userspace', 'labels', 'ktimestamp'] },
+  // events print [USERSPACE] portid=N for every event a process caused, as conntrack does anyway
+  // the expectation table (conntrack -L/-E expect prints neither ids nor the extended prefix)
+  expect: { takes: ['text', 'xml', 'timestamp', 'json'], ignored: ['extended', 'id', 'labels', 'ktimestamp', 'userspace'] },
+  events: { takes: ['text', 'extended', 'id', 'json', 'labels', 'timestamp', 'ktimestamp', 'xml', 'save'], ignored: ['userspace'] },
+};
 
 /**
- * -o: text, extended, id, json, or a conntrack-style comma list such as "extended,id". `single`:
- * the command renders through the match plugin, which takes one format.
+ * The plugin config for printing labels as conntrack does: `labels` joins a text -o when asked
+ * (-o labels, a -l filter, an update of labels), with the names connlabel.conf gives the bits
+ * (also for XML's <labels>).
  */
-export function outputFormat(v: string | undefined, command: string, opts: { single?: boolean } = {}): string {
+export function labelOutput(output: string, withLabels: boolean): { output: string; label_names?: Record<number, string> } {
+  const parts = output.split(',');
+  if (withLabels && !['json', 'xml', 'save'].includes(output) && !parts.includes('labels')) output += ',labels';
+  if (!output.split(',').includes('labels') && !(withLabels && output === 'xml')) return { output };
+  const names: Record<number, string> = {};
+  for (const [name, bit] of connlabelNames()) names[bit] ??= name;
+  return Object.keys(names).length ? { output, label_names: names } : { output };
+}
+
+/** Seconds east of UTC now: the plugins show -o ktimestamp and events' <when> in local time, as conntrack. */
+export function utcOffset(): number {
+  return -new Date().getTimezoneOffset() * 60;
+}
+
+function formatName(part: string, v: string, command: string): string {
+  const p = part.trim().toLowerCase();
+  const name = FORMAT_NAMES.includes(p) ? p : p ? FORMAT_NAMES.find((n) => n.startsWith(p)) : undefined;
+  if (!name) throw new UsageError(`-o ${JSON.stringify(v)}: unknown output format ${JSON.stringify(part)}; use ${FORMATS_OF[command].takes.join(', ')}`, command);
+  return name;
+}
+
+/** -o: text, extended, id, json, or a conntrack-style comma list such as "extended,id" (any beginning of a name, any case). */
+export function outputFormat(v: string | undefined, command: string): string {
   if (v === undefined) return 'text';
-  const parts = v.split(',').map((s) => s.trim().toLowerCase());
+  const { takes, ignored } = FORMATS_OF[command];
+  const named = v.split(',').map((p) => formatName(p, v, command));
+  if (named.includes('save') && named.length > 1) throw new UsageError('-o save cannot be combined with other formats: use -o save alone', command);
+  const parts = named.filter((p) => !ignored.includes(p));
   for (const p of parts) {
-    if (!FORMATS.includes(p)) throw new UsageError(`-o ${JSON.stringify(v)}: unknown output format ${JSON.stringify(p)}; use text, extended, id or json${command === 'events' ? ' (or timestamp)' : command === 'list' ? ' (or labels)' : ''}`, command);
+    if (!takes.includes(p)) throw new UsageError(`-o ${p} is not a format of ${command}: use ${takes.join(', ')}`, command);
   }
   if (parts.includes('json') && parts.length > 1) throw new UsageError(`-o json cannot be combined with other formats`, command);
-  if (opts.single && parts.length > 1) throw new UsageError(`${command} prints with one format: -o text, extended, id or json`, command);
-  if (parts.includes('labels') && command !== 'list') throw new UsageError(`-o labels is for list (labels=NAMES after each entry, as conntrack -L -o labels)`, command);
-  if (parts.includes('timestamp') && command !== 'events') throw new UsageError(`-o timestamp is for events (the time each event was received)`, command);
-  return parts.join(',');
+  return parts.length ? [...new Set(parts)].join(',') : 'text';
 }

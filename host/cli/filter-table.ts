@@ -21,6 +21,10 @@ export interface FilterFlag {
   help: string;
   /** The value's name in error messages; default: the first long name. */
   what?: string;
+  /** The value may be left out (args.ts OptSpec.optional). */
+  optional?: boolean;
+  /** Given more than once, the values are joined with commas (args.ts OptSpec.merge). */
+  merge?: boolean;
 }
 
 export interface FilterRow {
@@ -36,6 +40,8 @@ export interface FilterRow {
   protocols?: string[];
   /** The key whose kind parser reads this one too (mark_mask goes with mark). */
   with?: FilterKey;
+  /** Keys whose flags the CLI refuses together with this one's. */
+  excludes?: FilterKey[];
   doc: string;
 }
 

@@ -5,9 +5,10 @@
 import { invalid } from '../conntrack/errors.js';
 import { labelBits, parseLabels } from '../conntrack/labels.js';
 import {
-  parseCidr, parseFamily, parseMark, parsePort, parseProtocol, parseStatus, parseTcpState, parseU16, parseU32, parseU8, parseZone,
-  type Family,
+  parseAddress, parseCidr, parseFamily, parseMark, parseNatFilter, parseNetmask, parsePort, parseProtocol, parseState, parseStatus, parseU16, parseU32,
+  parseU8, parseZone, type Family,
 } from '../conntrack/validate.js';
+import { IPPROTO } from '../conntrack/constants.js';
 import { SCOPE_PROTOCOLS, type Scope, type ScopeProtocol } from '../policy/capabilities.js';
 import type { Opts } from './args.js';
 import { FILTER_ROWS, FLAG_ROWS, type FilterRow, type Kind } from './filter-table.js';
@@ -25,8 +26,8 @@ export interface FlagFilter {
   zoneOnly: boolean;
 }
 
-/** What the rows read so far established: the family (from -f or the first address). */
-interface Context { family?: Family }
+/** What the rows read so far established: the family (from -f or the first address), the protocol (-p). */
+interface Context { family?: Family; protocol?: string }
 
 /** One flag value of a kind -> config (and, where the row says so, kernel filter and scope). */
 type Convert = (text: string, row: FilterRow, f: FlagFilter, ctx: Context) => void;
@@ -45,7 +46,9 @@ const CONVERT: Record<Kind, Convert> = {
   },
   protocol(text, row, f, ctx) {
     const p = parseProtocol(text);
-    set(row, f, p.name);
+    ctx.protocol = p.name;
+    // a protocol without an extension (esp, 99) goes to the plugin as its number
+    set(row, f, p.name in IPPROTO ? p.name : p.number);
     if (row.scope && scopeProtocol(p.name)) f.scope.protocols = [p.name];
     // icmp implies IPv4, icmpv6 implies IPv6, as conntrack does
     if (p.name === 'icmp' || p.name === 'icmpv6') {
@@ -79,12 +82,23 @@ const CONVERT: Record<Kind, Convert> = {
     if (row.kernel) { f.kernel.mark = value; f.kernel.markMask = mask; }
     if (row.scope) f.scope.mark = { value, mask };
   },
-  'tcp-state'(text, row, f) {
-    parseTcpState(text);
+  // a state of the -p protocol (TCP's without -p), as the SDK reads it
+  state(text, row, f, ctx) {
+    parseState(text, ctx.protocol ?? 'tcp');
     set(row, f, text.toUpperCase());
   },
-  status: (text, row, f) => set(row, f, parseStatus(text, true).names.join(',')),
+  status(text, row, f) {
+    const { names } = parseStatus(text, true);
+    if (names.length) set(row, f, names.join(',')); // -u UNSET names no bit: no filter
+  },
   label: (text, row, f) => set(row, f, labelBits(parseLabels(text, what(row)))),
+  // -n/-g/-j alone: any such NAT (true); with ADDR[:PORT]: NAT to that address (and port)
+  nat(text, row, f, ctx) {
+    if (text === '') return set(row, f, true);
+    const t = parseNatFilter(text, ctx.family, what(row));
+    ctx.family ??= t.family;
+    set(row, f, t.text);
+  },
 };
 
 const FAMILY = FLAG_ROWS.find((r) => r.kind === 'family')!;
@@ -93,8 +107,28 @@ const PROTOCOL_KEY = FLAG_ROWS.find((r) => r.kind === 'protocol')!.key;
 const ZONE_KEY = FLAG_ROWS.find((r) => r.kind === 'zone' && r.kernel)!.key;
 const flagName = (row: FilterRow) => (row.cli?.short ? `-${row.cli.short}/--${row.cli.long[0]}` : `--${row.cli?.long[0]}`);
 
+/** conntrack's --mask-src/--mask-dst: the netmask of -s/-d, folded into that address as its prefix length. */
+const NETMASKS = [{ mask: 'maskSrc', addr: 'src', flag: '--mask-src', of: '-s/--src' }, { mask: 'maskDst', addr: 'dst', flag: '--mask-dst', of: '-d/--dst' }] as const;
+
+function withNetmasks(o: Opts): Opts {
+  if (o.maskSrc === undefined && o.maskDst === undefined) return o;
+  const out: Opts = { ...o };
+  for (const n of NETMASKS) {
+    const mask = o[n.mask];
+    if (mask === undefined) continue;
+    delete out[n.mask];
+    const addr = o[n.addr];
+    if (addr === undefined) throw invalid(n.flag.slice(2), `${n.flag} is the netmask of ${n.of}: give the address too (conntrack: "Can't use ${n.flag} without ${n.of.split('/')[1]}")`);
+    const bare = addr.trim().replace(/\/.*/, ''); // the mask replaces a prefix given with the address, as in conntrack
+    const a = parseAddress(bare, undefined, n.flag.slice(2));
+    out[n.addr] = `${bare}/${parseNetmask(mask, a.family, n.flag.slice(2)).prefix}`;
+  }
+  return out;
+}
+
 /** The filter flags in `o` (validated, every value by its kind) as plugin config, kernel filter and grant scope. */
-export function filterFromFlags(o: Opts): FlagFilter {
+export function filterFromFlags(flags: Opts): FlagFilter {
+  const o = withNetmasks(flags);
   const f: FlagFilter = { config: {}, kernel: {}, scope: {}, empty: true, zoneOnly: false };
   const ctx: Context = {};
   for (const row of FLAG_ROWS) {
@@ -104,6 +138,12 @@ export function filterFromFlags(o: Opts): FlagFilter {
   // conntrack derives the family from the addresses; so does the filter (IPv4 addresses never match IPv6 entries).
   if (ctx.family && f.config[FAMILY.key] === undefined && FLAG_ROWS.some((r) => r.kind === 'cidr' && f.config[r.key] !== undefined)) {
     f.config[FAMILY.key] = ctx.family;
+  }
+  for (const row of FLAG_ROWS) {
+    const other = row.excludes?.find((k) => f.config[k] !== undefined);
+    if (other && f.config[row.key] !== undefined) {
+      throw invalid(what(row), `${flagName(row)} cannot be combined with ${flagName(FLAG_ROWS.find((r) => r.key === other)!)}`);
+    }
   }
   // A protocol's own fields (--icmp-type, ...) filter its entries only: conntrack knows them after -p.
   for (const row of FLAG_ROWS) {

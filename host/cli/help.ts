@@ -10,10 +10,15 @@ const EXAMPLES: Record<string, string[]> = {
     'ctplug list -p tcp --dport 443 --state ESTABLISHED',
     'ctplug list -s 10.0.0.0/8 -m 0x10/0xff0 -o json   # NDJSON, one entry per line',
     'ctplug list -l web -o extended               # entries labelled "web" (connlabel.conf), with labels=...',
+    'ctplug list -o save > table.txt              # conntrack -I lines (conntrack -L -o save); also -o xml, ktimestamp',
+    'ctplug list -z                               # the counters so far, zeroed as they are listed (conntrack -L -z)',
+    'ctplug list dying                            # also: list unconfirmed, list expect (conntrack -L dying|unconfirmed|expect)',
+    'ctplug delete expect -s 127.0.0.1 -d 127.0.0.1 -p udp --sport 0 --dport 40069   # an expectation by its expected tuple',
   ],
   delete: [
     'ctplug delete -w 5 -p udp                     # like `conntrack -D -w 5 -p udp`',
-    'ctplug delete -w 5                            # a whole zone, deleted in the kernel in one request',
+    'ctplug delete -w 5                            # a whole zone, each deleted entry printed (conntrack -D -w 5)',
+    'ctplug flush -w 5                             # the same zone in one kernel request, nothing printed (faster)',
     'ctplug delete -d 192.0.2.7 || echo "nothing to delete (exit 1)"',
   ],
   update: [
@@ -24,7 +29,7 @@ const EXAMPLES: Record<string, string[]> = {
     'ctplug events                                  # like conntrack -E, until Ctrl-C',
     'ctplug events -w 5 -e NEW,DESTROY -o json      # zone 5, NDJSON with an "event" field',
     'ctplug events -o timestamp,extended            # [seconds.micros] before each line, like conntrack -E -o timestamp',
-    'ctplug events -p tcp --dport 443 --count 10    # stop after 10 events',
+    'ctplug events -p tcp --dport 443 --limit 10    # stop after 10 events',
     'ctplug events --duration 60 -o id              # one minute, then the summary line',
     'ctplug events --acct --timestamp -e DESTROY -o json   # finished flows with counters and start/stop times',
     'ctplug events -b 262144                        # a small receive buffer (like conntrack -b): overruns are reported',
@@ -42,6 +47,11 @@ const EXAMPLES: Record<string, string[]> = {
     'ctplug create -p udp -s 10.0.0.1 -d 10.0.0.2 --sport 5000 --dport 53 -t 30 --orig-zone 5     # zone-orig=5',
     'ctplug list -o json > t.ndjson && ctplug create --netns standby --from t.ndjson   # NAT, labels, zones restored',
   ],
+  add: ['ctplug add -p udp -s 10.0.0.1 -d 10.0.0.2 --sport 5000 --dport 53 -t 30   # exit 0 also when it exists (conntrack -A)'],
+  load: [
+    'ctplug list -o save > table.txt && ctplug load table.txt --netns standby   # like conntrack -L -o save | conntrack -R -',
+    'printf -- "-D -w 5 -p udp\\n-I -p udp -s 10.0.0.1 -d 10.0.0.2 --sport 1 --dport 53 -t 30\\n" | ctplug -R -',
+  ],
   get: ['ctplug get -p tcp -s 10.0.0.1 -d 10.0.0.2 --sport 40000 --dport 443 -w 5', 'ctplug get -p udp -r 10.0.0.2 -q 10.0.0.1 --reply-port-src 53 --reply-port-dst 5353'],
   'plugin inspect': ['ctplug plugin inspect dist/plugins/match.wasm', 'ctplug plugin inspect my-filter/build/my-filter.wasm -o json'],
   'plugin new': ['ctplug plugin new my-filter && cd my-filter && npm install && npm test', 'ctplug plugin new my-filter --ctplug-spec ./ctplug-0.1.0.tgz   # depend on a packed ctplug'],
@@ -53,9 +63,9 @@ const EXAMPLES: Record<string, string[]> = {
 
 const NOTES: Record<string, string> = {
   list: 'Filters are conntrack\'s; -w, -f and -m are applied in the kernel, the rest by the list plugin,\nwhich only ever sees what the filters grant it. Prints "N flow entries have been shown." on stderr.\nAn empty list exits 0. -o labels (and any -l filter) appends labels=NAMES as conntrack does, names from\n/etc/xtables/connlabel.conf; without that file the bit numbers are printed.',
-  delete: 'Runs the match plugin with action "delete", granted only the scope the filters name.\n`delete -w Z` with no other filter deletes the zone in the kernel in one request (no entry lines\nare printed then). Nothing matched: "0 flow entries have been deleted." and exit 1.',
+  delete: 'Runs the match plugin with action "delete", granted only the scope the filters name. Every deleted\nentry is printed (-o picks the format), as conntrack -D prints them, `delete -w Z` included; `flush -w Z`\ndeletes a zone in one kernel request and prints no entries. Nothing matched: "0 flow entries have been\ndeleted." and exit 1.',
   update: 'The filters select (the match plugin decides, granted read access to their scope); -m and -t are\nthe new values, as with conntrack -U. -m M/MASK changes only the bits in MASK. Updates go to the kernel\nmany per request, then each updated entry is printed as the kernel now has it (-o text|extended|id|json),\nas conntrack -U prints them. Nothing matched: exit 1.',
-  events: 'Runs until Ctrl-C, --count N or --duration S, then prints one summary line on stderr: events shown,\nevents delivered, overruns and resyncs. -w, -f and -m are filtered in the kernel. If the kernel drops\nevents (a burst larger than the socket buffer, -b), the overrun is reported and the subscribed scope is\nre-listed (a resync) so nothing is missed silently. Says so when the namespace\'s nf_conntrack_events is 0\n(no events at all), and, for -o json/extended, when nf_conntrack_acct / nf_conntrack_timestamp are off\n(no packet/byte counters, no start/stop times); --acct / --timestamp turn them on.',
+  events: 'Runs until Ctrl-C, --limit N or --duration S, then prints one summary line on stderr: events shown,\nevents delivered, overruns and resyncs. -w, -f and -m are filtered in the kernel. If the kernel drops\nevents (a burst larger than the socket buffer, -b), the overrun is reported and the subscribed scope is\nre-listed (a resync) so nothing is missed silently. Says so when the namespace\'s nf_conntrack_events is 0\n(no events at all), and, for -o json/extended, when nf_conntrack_acct / nf_conntrack_timestamp are off\n(no packet/byte counters, no start/stop times); --acct / --timestamp turn them on.',
   flush: 'Flush is done by the kernel. With -w/-f/-m only matching entries go.',
   count: 'Without filters this asks the kernel\'s counter; with -w/-f/-m it counts a filtered dump.',
   create: 'tcp/udp/sctp/dccp/udplite need --sport and --dport; a timeout (-t) is required.\ntcp defaults to --state ESTABLISHED. -r/-q give the reply tuple as is.\n'
@@ -65,6 +75,8 @@ const NOTES: Record<string, string> = {
     + 'removed again and create fails (the kernel would keep it without labels). One zone per entry: -w, or\n'
     + 'one of --orig-zone/--reply-zone (the kernel refuses a second zone with EINVAL).\n'
     + '--from restores NAT (from the SRC_NAT/DST_NAT flags), labels and directional zones of `list -o json` records.',
+  add: 'As create, but an entry with the same tuple and zone is left as it is: "0 flow entries have been added.",\nexit 0 (conntrack -A).',
+  load: 'Every line is a conntrack command line of -I, -A, -U, -D or -F (quotes group words; # starts a comment).\nAll lines are read and checked first, then run in order, printing what each prints but no summary lines\n(conntrack -R). The first line that fails ends the run with its error and exit code; the lines before it\nstay done. A delete or update that matches nothing is no failure. For a bulk restore `create --from FILE`\nis faster (batched); it reads the same -I/-A lines.',
   get: 'One entry by its original tuple (-s/-d/--sport/--dport) or its reply tuple (-r/-q/--reply-port-*).\nNo such entry: exit 1.',
   'plugin inspect': 'Reads the module and its manifest (FILE.manifest.json or manifest.json next to it).',
   'plugin new': 'Creates ./NAME with the source, manifest, asconfig.json, package.json and a uvu test using the\nctplug test kit (ctplug/testkit). `npm install && npm test` there builds the plugin and passes with no edits.\nThe plugin depends on ctplug ^VERSION (this version); --ctplug-spec names anything else npm installs\n(a path is taken from the current folder).',

@@ -2,7 +2,7 @@
 // command's module (and with it netlink, the runtime, Wasm) is imported when that command runs.
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { COMMANDS, parseArgs, type Parsed } from './args.js';
+import { COMMANDS, parseArgs, UsageError, type Parsed } from './args.js';
 import { describe } from './errors.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 
@@ -21,6 +21,8 @@ const COMMAND_MODULES: Record<string, () => Promise<{ run: Runner }>> = {
   count: () => import('./commands/table.js').then((m) => ({ run: m.count })),
   stats: () => import('./commands/table.js').then((m) => ({ run: m.stats })),
   create: () => import('./commands/create.js'),
+  add: () => import('./commands/create.js'),
+  load: () => import('./commands/load.js').then((m) => ({ run: (p: Parsed) => m.run(p, runParsed) })),
   get: () => import('./commands/get.js'),
   'plugin inspect': () => import('./commands/inspect.js'),
   'plugin new': () => import('./commands/scaffold.js'),
@@ -47,16 +49,26 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
       else io.err.write(text);
       return parsed.help ? EXIT.OK : EXIT.USAGE;
     }
-    // The plugin's worker boots while the command loads and checks things (runtime/prespawn.ts).
-    if (PLUGIN_COMMANDS.has(parsed.command)) (await import('../runtime/prespawn.js')).prespawnWorker();
-    const mod = await COMMAND_MODULES[parsed.command]();
-    return await mod.run(parsed);
+    return await runParsed(parsed);
   } catch (e) {
     const r = describe(e, parsed?.command ?? guessCommand(argv));
     io.err.write(r.line + '\n');
     if (process.env.CTPLUG_DEBUG && e instanceof Error && e.stack) io.err.write(e.stack + '\n');
     return r.exit;
   }
+}
+
+/** One parsed command line, through its command's module (load files run each of their lines here). */
+export async function runParsed(parsed: Parsed): Promise<ExitCode> {
+  const command = parsed.command!;
+  if (parsed.table === 'dying' || parsed.table === 'unconfirmed') {
+    if (command !== 'list') throw new UsageError(`${command} cannot work on the ${parsed.table} table (only list can)`, command);
+  }
+  if (parsed.table === 'expect') return (await import('./commands/expect.js')).run(parsed);
+  // The plugin's worker boots while the command loads and checks things (runtime/prespawn.ts).
+  if (PLUGIN_COMMANDS.has(command)) (await import('../runtime/prespawn.js')).prespawnWorker();
+  const mod = await COMMAND_MODULES[command]();
+  return await mod.run(parsed);
 }
 
 /** bin/ctplug.js calls this; so does running this file (or dist/cli.js) directly. */

@@ -77,9 +77,16 @@ export interface RunIo {
   onStats?: (stats: RunStats) => void;
 }
 
-function countLines(b: Uint8Array): number {
+/** The XML document's own lines around the <flow> lines (conntrack -o xml); they are no entries. */
+const XML_WRAPPER = ['<?xml ', '<conntrack>', '</conntrack>'].map((t) => Buffer.from(t));
+const startsWith = (b: Uint8Array, at: number, t: Uint8Array) => t.every((c, i) => b[at + i] === c);
+
+/** Entries (or events) in a chunk of output: its lines, but for the XML document's wrapper lines. */
+export function countLines(b: Uint8Array): number {
   let n = 0;
-  for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) n++;
+  for (let start = 0, i = b.indexOf(10); i >= 0; start = i + 1, i = b.indexOf(10, start)) {
+    if (b[start] !== 60 /* < */ || !XML_WRAPPER.some((t) => startsWith(b, start, t))) n++;
+  }
   return n;
 }
 

@@ -45,6 +45,9 @@ function createSpec(o: Opts, side: Side): CreateSpec {
   const spec = specOf(o, side, 'create');
   spec.timeout = o.timeout as unknown as number;
   spec.tcpState = o.state;
+  spec.origVtag = o.origVtag;
+  spec.replyVtag = o.replyVtag;
+  spec.role = o.role;
   spec.zone = o.zone as unknown as number;
   spec.origZone = o.origZone as unknown as number;
   spec.replyZone = o.replyZone as unknown as number;

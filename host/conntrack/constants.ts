@@ -72,6 +72,7 @@ export const TCP_STATES = [
 /** enum sctp_conntrack and enum ct_dccp_states, as conntrack prints them. */
 export const SCTP_STATES = [
   'NONE', 'CLOSED', 'COOKIE_WAIT', 'COOKIE_ECHOED', 'ESTABLISHED', 'SHUTDOWN_SENT', 'SHUTDOWN_RECD', 'SHUTDOWN_ACK_SENT', 'HEARTBEAT_SENT',
+  'HEARTBEAT_ACKED',
 ] as const;
 export const DCCP_STATES = ['NONE', 'REQUEST', 'RESPOND', 'PARTOPEN', 'OPEN', 'CLOSEREQ', 'CLOSING', 'TIMEWAIT', 'IGNORE', 'INVALID'] as const;
 

@@ -3,6 +3,7 @@
 import { IPPROTO, TCP_STATES } from './constants.js';
 import { invalid } from './errors.js';
 import { labelsFromBits, parseLabels } from './labels.js';
+import { protoExtOf } from './proto-ext.js';
 import type { NewEntry } from './request.js';
 import { icmpHasInverse, type Tuple } from './tuple.js';
 import {
@@ -21,7 +22,12 @@ export interface CreateSpec {
   icmpType?: number;
   icmpCode?: number;
   icmpId?: number;
+  /** The state (--state) of a tcp, sctp or dccp entry. */
   tcpState?: string;
+  /** SCTP verification tags and the DCCP role (proto-ext.ts). */
+  origVtag?: number | string;
+  replyVtag?: number | string;
+  role?: string;
   zone?: number;
   /** A directional zone (of the original or the reply tuple) instead of -w's zone; at most one. */
   origZone?: number;
@@ -46,6 +52,11 @@ export function toNewEntry(s: CreateSpec): NewEntry {
     if (s.sport === undefined || s.dport === undefined) throw invalid('create', `${proto.name} needs a source and a destination port`);
     tuple.sport = parsePort(s.sport, 'source port');
     tuple.dport = parsePort(s.dport, 'destination port');
+  } else if (proto.name === 'gre') {
+    // GRE's keys (--srckey/--dstkey) sit where ports are; conntrack asks for both or neither
+    if ((s.sport === undefined) !== (s.dport === undefined)) throw invalid('create', 'gre needs both keys (--srckey and --dstkey) or neither');
+    if (s.sport !== undefined) tuple.sport = parsePort(s.sport, 'source key');
+    if (s.dport !== undefined) tuple.dport = parsePort(s.dport, 'destination key');
   } else if (proto.name === 'icmp' || proto.name === 'icmpv6') {
     if ((proto.name === 'icmp') !== (src.family === 'ipv4')) throw invalid('create', `${proto.name} needs ${proto.name === 'icmp' ? 'IPv4' : 'IPv6'} addresses`);
     tuple.icmpType = parseU8(s.icmpType ?? (proto.name === 'icmp' ? 8 : 128), 'icmp type');
@@ -59,9 +70,14 @@ export function toNewEntry(s: CreateSpec): NewEntry {
     timeout: parseU32(s.timeout, 'timeout'),
     zone: s.zone === undefined ? undefined : parseZone(s.zone),
     mark: s.mark === undefined ? undefined : parseMark(s.mark).mark,
-    tcpState: s.tcpState === undefined ? (proto.number === IPPROTO.tcp ? TCP_STATES.indexOf('ESTABLISHED') : undefined) : parseTcpState(s.tcpState),
+    tcpState: proto.number !== IPPROTO.tcp ? undefined : s.tcpState === undefined ? TCP_STATES.indexOf('ESTABLISHED') : parseTcpState(s.tcpState),
     status: s.status === undefined ? undefined : parseU32(s.status, 'status'),
   };
+  if ((s.origVtag ?? s.replyVtag ?? s.role) !== undefined || (proto.number !== IPPROTO.tcp && s.tcpState !== undefined)) {
+    const ext = protoExtOf(proto.name, { state: s.tcpState, origVtag: s.origVtag, replyVtag: s.replyVtag, role: s.role });
+    if (ext.sctp) entry.sctp = ext.sctp;
+    if (ext.dccp) entry.dccp = ext.dccp;
+  }
   if (s.origZone !== undefined || s.replyZone !== undefined) directionalZones(entry, s);
   if (s.srcNat !== undefined) entry.srcNat = parseNatTarget(s.srcNat, src.family, proto.name, 'src-nat');
   if (s.dstNat !== undefined) entry.dstNat = parseNatTarget(s.dstNat, src.family, proto.name, 'dst-nat');

@@ -6,6 +6,7 @@ import {
   AF_UNSPEC, CTA, CTA_NAT, CTA_TUPLE, CTA_PROTONAT, CTA_PROTOINFO, CTA_PROTOINFO_STATE, CTA_PROTOINFO_TCP, IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_GET,
   IPCTNL_MSG_CT_GET_STATS, IPCTNL_MSG_CT_GET_STATS_CPU, IPCTNL_MSG_CT_NEW, IPPROTO, IPS, STATE_NAMES, msgType,
 } from './constants.js';
+import { encodeProtoExt, type ProtoExt } from './proto-ext.js';
 import { type ScopeFields, ZONE_DIR } from './scope.js';
 import { encodeTuple, invertTuple, type Tuple } from './tuple.js';
 import { familyNumber, type Family } from './validate.js';
@@ -194,7 +195,7 @@ export interface NatTarget {
   port?: number;
 }
 
-export interface NewEntry {
+export interface NewEntry extends ProtoExt {
   tuple: Tuple;
   /** Defaults to the original tuple inverted (no NAT). */
   reply?: Tuple;
@@ -237,6 +238,7 @@ export function createRequest(enc: Encoder, seq: number, n: NewEntry): void {
   if (n.tuple.protocol === IPPROTO.tcp && n.tcpState !== undefined) {
     enc.begin(CTA.PROTOINFO).begin(CTA_PROTOINFO.TCP).u8(CTA_PROTOINFO_TCP.STATE, n.tcpState).end().end();
   }
+  encodeProtoExt(enc, n); // SCTP state and vtags, DCCP state and role
   if (n.mark !== undefined) enc.u32be(CTA.MARK, n.mark);
   if (n.zone !== undefined) enc.u16be(CTA.ZONE, n.zone);
   if (n.dstNat) encodeNat(enc, CTA.NAT_DST, n.dstNat);

@@ -1,44 +1,30 @@
-// list: print conntrack entries like `conntrack -L` (text, extended, id) or as NDJSON,
-// optionally filtered with the same keys as the `match` plugin.
+// list: print conntrack entries like `conntrack -L` (text, extended, id, labels, ktimestamp,
+// xml, save) or as NDJSON, optionally filtered with the same keys as the `match` plugin.
 import {
-  Entry, Verdict, Plugin, Filter, JsonValue, renderText, renderJson, setRenderClock, setLabelNames,
-  TEXT_EXTENDED, TEXT_ID, TEXT_LABELS, logInfo, u32Of, parseU32Text, checkConfigKeys,
+  Entry, Verdict, Plugin, Filter, JsonValue, Output, setRenderClock, labelNamesFromConfig, setUtcOffset, SAVE_ADD,
+  XML_HEADER, XML_FOOTER, logInfo, u32Of, checkConfigKeys,
 } from "../../sdk/assembly";
 export * from "../../sdk/assembly/exports";
 
 let filter = new Filter();
-let json = false;
-let textFlags = 0;
+let out = new Output();
+/** conntrack -G -o xml writes the header and no footer. */
+let xmlFooter = true;
 let shown: u64 = 0;
 let limit: u64 = 0; // 0 = no limit
 
 Plugin.init((cfg: JsonValue) => {
   filter = Filter.fromConfig(cfg);
-  checkConfigKeys(cfg, ["output", "limit", "now", "label_names"]);
-  // "output": "text" | "extended" | "id" | "json", or a comma list like conntrack's -o ("extended,id")
-  const parts = cfg.getString("output", "text").split(",");
-  for (let i = 0; i < parts.length; i++) {
-    const p = parts[i].trim().toLowerCase();
-    if (p == "text" || p == "" || p == "default") continue;
-    else if (p == "extended") textFlags |= TEXT_EXTENDED;
-    else if (p == "id") textFlags |= TEXT_ID;
-    else if (p == "labels") textFlags |= TEXT_LABELS;
-    else if (p == "json") json = true;
-    else Plugin.fail("config: output must be text, extended, id, labels or json (got \"" + p + "\")");
-  }
+  checkConfigKeys(cfg, ["output", "limit", "now", "label_names", "utc_offset", "xml_footer"]);
+  // "output": a comma list like conntrack's -o ("extended,id", "xml", "save"), or "json"
+  out = Output.parse(cfg.getString("output", "text"));
+  if (out.error.length) Plugin.fail("config: " + out.error);
+  xmlFooter = cfg.getBool("xml_footer", true);
+  // seconds east of UTC: local times of -o ktimestamp
+  setUtcOffset(<i64>cfg.getNumber("utc_offset", 0));
   // {"3": "web", ...}: names for labels= (the host reads them from connlabel.conf, as conntrack)
-  const ln = cfg.get("label_names");
-  if (ln) {
-    if (!ln.isObject) Plugin.fail("config: label_names must be an object of bit -> name");
-    const names = new Map<i32, string>();
-    for (let i = 0; i < ln.keys.length; i++) {
-      const bit = parseU32Text(ln.keys[i]);
-      const v = ln.items[i];
-      if (bit < 0 || bit > 127 || !v.isString) Plugin.fail("config: label_names maps a bit 0..127 to a name");
-      else names.set(<i32>bit, v.s);
-    }
-    setLabelNames(names);
-  }
+  const names = labelNamesFromConfig(cfg);
+  if (names.length) Plugin.fail("config: " + names);
   const now = cfg.get("now");
   if (now) { const s = u32Of(now); if (s < 0) Plugin.fail("config: now must be epoch seconds"); else setRenderClock(<u64>s); }
   const lim = cfg.get("limit");
@@ -49,11 +35,13 @@ Plugin.init((cfg: JsonValue) => {
 
 Plugin.onEntry((e: Entry): Verdict => {
   if (!filter.matches(e)) return Verdict.Keep;
-  if (json) renderJson(Plugin.out, e); else renderText(Plugin.out, e, textFlags);
+  if (out.xml && shown == 0) Plugin.out.ascii(XML_HEADER);
+  out.entry(Plugin.out, e, SAVE_ADD);
   shown++;
   return limit != 0 && shown >= limit ? Verdict.Stop : Verdict.Keep;
 });
 
 Plugin.onFinish(() => {
+  if (out.xml && shown > 0 && xmlFooter) Plugin.out.ascii(XML_FOOTER);
   logInfo(shown.toString() + " flow entries have been shown.");
 });

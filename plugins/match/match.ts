@@ -1,7 +1,8 @@
 // match: select entries with conntrack-CLI filters, then list or delete them.
-//   {"action": "list" | "delete" | "count", "print": bool, "output": "text"|"extended"|"json", ...filter keys}
+//   {"action": "list" | "delete" | "count", "print": bool, "output": conntrack's -o list or "json", ...filter keys}
+// Deleted entries print as conntrack -D prints them (XML without the document's header, -o save as -D lines).
 import {
-  Entry, Verdict, Plugin, Filter, JsonValue, renderText, renderJson, TEXT_EXTENDED, TEXT_ID, logInfo, checkConfigKeys, setRenderClock, u32Of,
+  Entry, Verdict, Plugin, Filter, JsonValue, Output, labelNamesFromConfig, SAVE_ADD, SAVE_DELETE, logInfo, checkConfigKeys, setRenderClock, setUtcOffset, u32Of,
 } from "../../sdk/assembly";
 export * from "../../sdk/assembly/exports";
 
@@ -9,13 +10,13 @@ const LIST = 0, DELETE = 1, COUNT = 2;
 let filter = new Filter();
 let action = LIST;
 let print = true;
-let json = false;
-let textFlags = 0;
+let out = new Output();
 let matched: u64 = 0;
 
 Plugin.init((cfg: JsonValue) => {
   filter = Filter.fromConfig(cfg);
-  checkConfigKeys(cfg, ["action", "print", "output", "all", "now"]);
+  checkConfigKeys(cfg, ["action", "print", "output", "all", "now", "utc_offset", "label_names"]);
+  setUtcOffset(<i64>cfg.getNumber("utc_offset", 0));
   const now = cfg.get("now"); // epoch seconds, for delta-time= when timestamps are on
   if (now) { const t = u32Of(now); if (t < 0) Plugin.fail("config: now must be epoch seconds"); else setRenderClock(<u64>t); }
   const a = cfg.getString("action", "list");
@@ -27,11 +28,10 @@ Plugin.init((cfg: JsonValue) => {
     Plugin.fail("config: refusing to delete every entry without a filter; set \"all\": true to mean it");
   // conntrack -D prints every deleted entry too; "print": false keeps deletes quiet
   print = action != COUNT && cfg.getBool("print", true);
-  const o = cfg.getString("output", "text");
-  if (o == "json") json = true;
-  else if (o == "extended") textFlags = TEXT_EXTENDED;
-  else if (o == "id") textFlags = TEXT_ID;
-  else if (o != "text") Plugin.fail("config: output must be text, extended, id or json");
+  out = Output.parse(cfg.getString("output", "text"));
+  if (out.error.length) Plugin.fail("config: " + out.error);
+  const names = labelNamesFromConfig(cfg); // labels= (-o labels)
+  if (names.length) Plugin.fail("config: " + names);
   // A refused dump (e.g. a zone outside the grant) fails the run rather than doing less than asked.
   if (Plugin.dumpAll(filter.kernelRequests()) < 0) Plugin.fail("the host refused the dump (outside this plugin's grant?)");
 });
@@ -39,7 +39,7 @@ Plugin.init((cfg: JsonValue) => {
 Plugin.onEntry((e: Entry): Verdict => {
   if (!filter.matches(e)) return Verdict.Keep;
   matched++;
-  if (print) { if (json) renderJson(Plugin.out, e); else renderText(Plugin.out, e, textFlags); }
+  if (print) out.entry(Plugin.out, e, action == DELETE ? SAVE_DELETE : SAVE_ADD);
   return action == DELETE ? Verdict.Delete : Verdict.Keep;
 });
 

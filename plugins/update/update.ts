@@ -3,20 +3,19 @@
 // update for each of the others; once its dumps are delivered it dumps them again and prints the
 // entries it updated as the kernel now has them.
 //   {"set": {"mark", "markMask", "timeout", "status", "labels", "labelsMask", "state"},
-//    "print": bool, "output": "text"|"extended"|"id"|"json", "now": epoch seconds, ...filter keys}
+//    "print": bool, "output": conntrack's -o list or "json", "label_names", "now": epoch seconds, ...filter keys}
 // The mark follows conntrack's rule (old & ~markMask) ^ mark. A plugin of its own (not an action of
 // match) so that match's manifest keeps asking for read and delete only, and each module imports
 // only the hostcalls its manifest asks for.
 import {
-  Entry, Verdict, Plugin, Filter, JsonValue, UpdateSpec, DumpRequest, renderText, renderJson, TEXT_EXTENDED, TEXT_ID, logInfo, checkConfigKeys,
-  setRenderClock, u32Of,
+  Entry, Verdict, Plugin, Filter, JsonValue, UpdateSpec, DumpRequest, Output, labelNamesFromConfig, SAVE_ADD, logInfo, checkConfigKeys,
+  setRenderClock, setUtcOffset, u32Of,
 } from "../../sdk/assembly";
 export * from "../../sdk/assembly/exports";
 
 let filter = new Filter();
 let print = true;
-let json = false;
-let textFlags = 0;
+let out = new Output();
 let updatedCount: u64 = 0;
 const change = new UpdateSpec();
 /** The dumps asked for (run again to print), and whether that second pass has begun. */
@@ -72,34 +71,36 @@ function readChange(cfg: JsonValue): void {
 
 Plugin.init((cfg: JsonValue) => {
   filter = Filter.fromConfig(cfg);
-  checkConfigKeys(cfg, ["set", "print", "output", "now"]);
+  checkConfigKeys(cfg, ["set", "print", "output", "now", "label_names", "utc_offset"]);
+  setUtcOffset(<i64>cfg.getNumber("utc_offset", 0));
   const now = cfg.get("now"); // epoch seconds, for delta-time= when timestamps are on
   if (now) { const t = u32Of(now); if (t < 0) Plugin.fail("config: now must be epoch seconds"); else setRenderClock(<u64>t); }
   readChange(cfg);
   // conntrack -U prints every entry it updates; "print": false keeps it quiet
   print = cfg.getBool("print", true);
-  const o = cfg.getString("output", "text");
-  if (o == "json") json = true;
-  else if (o == "extended") textFlags = TEXT_EXTENDED;
-  else if (o == "id") textFlags = TEXT_ID;
-  else if (o != "text") Plugin.fail("config: output must be text, extended, id or json");
+  out = Output.parse(cfg.getString("output", "text"));
+  if (out.error.length) Plugin.fail("config: " + out.error);
+  const names = labelNamesFromConfig(cfg); // labels= (-o labels; the CLI asks for it when labels change)
+  if (names.length) Plugin.fail("config: " + names);
   // A refused dump (e.g. a zone outside the grant) fails the run rather than doing less than asked.
   requests = filter.kernelRequests();
   if (Plugin.dumpAll(requests) < 0) Plugin.fail("the host refused the dump (outside this plugin's grant?)");
 });
 
 Plugin.onEntry((e: Entry): Verdict => {
-  if (!filter.matches(e)) return Verdict.Keep;
-  const id = e.identity;
+  // Printed by identity, not by the filters: the update may have changed what they select (-l web --label-del).
   if (printing) {
+    const id = e.identity;
     // The second pass: an entry this run updated, as the kernel has it now (once, whatever restarts).
     if (updated.has(id) && !printed.has(id)) {
       printed.add(id);
-      if (json) renderJson(Plugin.out, e); else renderText(Plugin.out, e, textFlags);
+      out.entry(Plugin.out, e, SAVE_ADD);
     }
     return Verdict.Keep;
   }
-  if (change.unchanged(e) || updated.has(id)) return Verdict.Keep;
+  if (!filter.matches(e) || change.unchanged(e)) return Verdict.Keep;
+  const id = e.identity;
+  if (updated.has(id)) return Verdict.Keep;
   updated.add(id);
   updatedCount++;
   Plugin.update(e, change);

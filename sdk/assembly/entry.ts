@@ -14,13 +14,14 @@ import {
   CTA_PROTOINFO_TCP_FLAGS_REPLY, CTA_COUNTERS_PACKETS, CTA_COUNTERS_BYTES, CTA_COUNTERS32_PACKETS,
   CTA_COUNTERS32_BYTES, CTA_TIMESTAMP_START, CTA_TIMESTAMP_STOP, CTA_HELP_NAME, CTA_SECCTX_NAME,
   NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW, IPCTNL_MSG_CT_DELETE, NLM_F_CREATE, NLM_F_EXCL,
+  IPPROTO_TCP, IPPROTO_SCTP, IPPROTO_DCCP,
 } from "./ctnetlink";
 
 /** Entry.eventType values. */
 export const EVENT_NEW: i32 = 1;
 export const EVENT_UPDATE: i32 = 2;
 export const EVENT_DESTROY: i32 = 3;
-import { IPS_SEEN_REPLY, IPS_ASSURED } from "./status";
+import { IPS_SEEN_REPLY, IPS_ASSURED, IPS_SRC_NAT_DONE, IPS_DST_NAT_DONE } from "./status";
 
 const P_ORIG: u32 = 1, P_REPLY: u32 = 2, P_MASTER: u32 = 4, P_PROTOINFO: u32 = 8,
   P_CNT_ORIG: u32 = 16, P_CNT_REPLY: u32 = 32, P_TSTAMP: u32 = 64, P_HELP: u32 = 128, P_SECCTX: u32 = 256;
@@ -50,6 +51,9 @@ export class Entry {
   private _tcpState: i32 = -1;
   private _sctpState: i32 = -1;
   private _dccpState: i32 = -1;
+  private _sctpVtagOrig: i64 = -1;
+  private _sctpVtagReply: i64 = -1;
+  private _dccpRole: i32 = -1;
   private _tcpWscaleOrig: i32 = -1;
   private _tcpWscaleReply: i32 = -1;
   private _tcpFlagsOrig: i32 = -1;
@@ -192,12 +196,38 @@ export class Entry {
   get hasSecmark(): bool { return this.has(CTA_SECMARK) && this.attrLen(CTA_SECMARK) >= 4; }
 
   get assured(): bool { return (this.status & IPS_ASSURED) != 0; }
+
+  /**
+   * libnetfilter_conntrack's IS_SNAT (source) / IS_DNAT: NAT of that kind is done (its *_NAT_DONE
+   * status bit, when the entry has a status) and rewrote the address: the reply's destination
+   * differs from the original's source (IS_DNAT: the reply's source from the original's
+   * destination). conntrack's NAT filters and -o save (-n / -g) go by these.
+   */
+  natAddress(source: bool): bool {
+    if (!this.natDone(source)) return false;
+    const o = this.orig, r = this.reply;
+    const to = source ? r.dst : r.src, from = source ? o.src : o.dst;
+    return r.addrLen > 0 && r.addrLen == o.addrLen && to != 0 && from != 0 && memory.compare(to, from, <usize>r.addrLen) != 0;
+  }
+  /** IS_SPAT / IS_DPAT: NAT done and the port rewritten (for ICMP the id, what the NAT core rewrites there). */
+  natPort(source: bool): bool {
+    return this.natDone(source) && this.natToPort(source) != (this.orig.hasIcmp ? this.orig.icmpId : source ? this.orig.sport : this.orig.dport);
+  }
+  /** The port (ICMP: id) NAT of that kind rewrote to: the reply's destination port (DNAT: source port). */
+  natToPort(source: bool): i32 {
+    const r = this.reply;
+    return r.hasIcmp ? r.icmpId : source ? r.dport : r.sport;
+  }
+  private natDone(source: bool): bool {
+    return !this.hasStatus || (this.status & (source ? IPS_SRC_NAT_DONE : IPS_DST_NAT_DONE)) != 0;
+  }
   get seenReply(): bool { return (this.status & IPS_SEEN_REPLY) != 0; }
 
   // ---- protoinfo ----
   private parseProtoinfo(): void {
     this.parsed |= P_PROTOINFO;
     this._tcpState = -1; this._sctpState = -1; this._dccpState = -1;
+    this._sctpVtagOrig = -1; this._sctpVtagReply = -1; this._dccpRole = -1;
     this._tcpWscaleOrig = -1; this._tcpWscaleReply = -1; this._tcpFlagsOrig = -1; this._tcpFlagsReply = -1;
     if (!this.has(CTA_PROTOINFO)) return;
     const a = it1.reset(<usize>unchecked(this.aPtr[CTA_PROTOINFO]), unchecked(this.aLen[CTA_PROTOINFO]));
@@ -214,10 +244,13 @@ export class Entry {
             case CTA_PROTOINFO_TCP_FLAGS_REPLY: if (b.len >= 1) this._tcpFlagsReply = <i32>load<u8>(b.ptr); break;
             default: break;
           }
-        } else if (kind == CTA_PROTOINFO_SCTP) {
+        } else if (kind == CTA_PROTOINFO_SCTP) { // STATE, VTAG_ORIGINAL, VTAG_REPLY
           if (b.type == 1 && b.len >= 1) this._sctpState = <i32>load<u8>(b.ptr);
-        } else if (kind == CTA_PROTOINFO_DCCP) {
+          else if (b.type == 2 && b.len >= 4) this._sctpVtagOrig = <i64>be32(b.ptr);
+          else if (b.type == 3 && b.len >= 4) this._sctpVtagReply = <i64>be32(b.ptr);
+        } else if (kind == CTA_PROTOINFO_DCCP) { // STATE, ROLE
           if (b.type == 1 && b.len >= 1) this._dccpState = <i32>load<u8>(b.ptr);
+          else if (b.type == 2 && b.len >= 1) this._dccpRole = <i32>load<u8>(b.ptr);
         }
       }
     }
@@ -226,6 +259,22 @@ export class Entry {
   get tcpState(): i32 { if (!(this.parsed & P_PROTOINFO)) this.parseProtoinfo(); return this._tcpState; }
   get sctpState(): i32 { if (!(this.parsed & P_PROTOINFO)) this.parseProtoinfo(); return this._sctpState; }
   get dccpState(): i32 { if (!(this.parsed & P_PROTOINFO)) this.parseProtoinfo(); return this._dccpState; }
+  /**
+   * The entry's protocol and state as one value, (protocol << 8) | state (filter-values.ts
+   * protoState): TCP, SCTP or DCCP, whichever protoinfo it has; -1 when it has none.
+   */
+  get protoState(): i64 {
+    if (!(this.parsed & P_PROTOINFO)) this.parseProtoinfo();
+    if (this._tcpState >= 0) return (<i64>IPPROTO_TCP << 8) | <i64>this._tcpState;
+    if (this._sctpState >= 0) return (<i64>IPPROTO_SCTP << 8) | <i64>this._sctpState;
+    if (this._dccpState >= 0) return (<i64>IPPROTO_DCCP << 8) | <i64>this._dccpState;
+    return -1;
+  }
+  /** SCTP verification tags (CTA_PROTOINFO_SCTP_VTAG_*), -1 when absent. */
+  get sctpVtagOrig(): i64 { if (!(this.parsed & P_PROTOINFO)) this.parseProtoinfo(); return this._sctpVtagOrig; }
+  get sctpVtagReply(): i64 { if (!(this.parsed & P_PROTOINFO)) this.parseProtoinfo(); return this._sctpVtagReply; }
+  /** DCCP role (0 client, 1 server), -1 when absent. */
+  get dccpRole(): i32 { if (!(this.parsed & P_PROTOINFO)) this.parseProtoinfo(); return this._dccpRole; }
   get tcpWscaleOrig(): i32 { if (!(this.parsed & P_PROTOINFO)) this.parseProtoinfo(); return this._tcpWscaleOrig; }
   get tcpWscaleReply(): i32 { if (!(this.parsed & P_PROTOINFO)) this.parseProtoinfo(); return this._tcpWscaleReply; }
   get tcpFlagsOrig(): i32 { if (!(this.parsed & P_PROTOINFO)) this.parseProtoinfo(); return this._tcpFlagsOrig; }

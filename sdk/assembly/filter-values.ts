@@ -1,13 +1,13 @@
 // The values of a Filter's keys, and one config parser per value kind of sdk/filters.json
-// ("kinds": family, protocol, cidr, port, uints, mark, tcp-state, status, label bits, seconds).
+// ("kinds": family, protocol, cidr, port, uints, mark, state, status, label bits, seconds).
 // The generated filter-keys.ts calls a key's kind parser with the key's number and the kind's
 // range from the table; the matchers in filter.ts read what the parsers stored. A parser logs the
 // first bad value (and init fails); it never traps on any JSON.
 import { Cidr, PortRange } from "./addr";
 import { JsonValue, JsonKind } from "./json";
 import { fail } from "./log";
-import { statusBit, tcpStateFromName, protoFromName, IPS_SEEN_REPLY } from "./status";
-import { AF_INET, AF_INET6 } from "./ctnetlink";
+import { statusBit, stateFromName, protoFromName, IPS_SEEN_REPLY } from "./status";
+import { AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_SCTP, IPPROTO_DCCP } from "./ctnetlink";
 
 /** Per key (its number from filter-keys.ts): which keys are set, and their values by kind. */
 export class FilterValues {
@@ -22,6 +22,8 @@ export class FilterValues {
   protected ranges: StaticArray<Array<PortRange>>;
   /** The configured address family (AF_*), 0 for any: addresses given later must be of it. */
   family: i32 = 0;
+  /** The configured protocols (the protocol kind's parser, which runs first): state names are read in their tables. */
+  protocols: Array<i32> = new Array<i32>();
   /** First configuration error (also logged, and init fails). */
   error: string = "";
 
@@ -109,7 +111,7 @@ export function parseProtocols(f: FilterValues, k: i32, key: string, v: JsonValu
   for (let i = 0, n = count(f, key, v); i < n; i++) {
     const x = item(v, i);
     const p = x.isString ? <i64>protoFromName(x.s) : uintOf(x, max);
-    if (p < 0) f.err(key + ": unknown protocol " + x.toString()); else f.addInt(k, p);
+    if (p < 0) f.err(key + ": unknown protocol " + x.toString()); else { f.addInt(k, p); f.protocols.push(<i32>p); }
   }
 }
 
@@ -159,25 +161,48 @@ export function parseMark(f: FilterValues, k: i32, key: string, v: JsonValue, ma
   if (a < 0 || b < 0) f.err(key + " must be a u32 or \"value/mask\""); else f.putPair(k, a, b);
 }
 
-export function parseTcpStates(f: FilterValues, k: i32, key: string, v: JsonValue): void {
+/** A protocol and one of its states, as a state filter holds them (and Entry.protoState gives them). */
+export function protoState(proto: i32, state: i32): i64 { return (<i64>proto << 8) | <i64>state; }
+
+const STATEFUL: StaticArray<i32> = [IPPROTO_TCP, IPPROTO_SCTP, IPPROTO_DCCP];
+
+/**
+ * State names, read in the tables of the configured protocols that have states (TCP, SCTP, DCCP),
+ * TCP's when no protocol is configured: "ESTABLISHED" with proto sctp is SCTP's ESTABLISHED. Each
+ * name must be a state of at least one of them.
+ */
+export function parseStates(f: FilterValues, k: i32, key: string, v: JsonValue): void {
+  const protos = new Array<i32>();
+  for (let i = 0; i < f.protocols.length; i++) {
+    const p = unchecked(f.protocols[i]);
+    if (STATEFUL.includes(p)) protos.push(p);
+  }
+  if (f.protocols.length == 0) protos.push(IPPROTO_TCP);
+  else if (protos.length == 0) { f.err(key + ": the configured protocols have no states (only tcp, sctp and dccp do)"); return; }
   for (let i = 0, n = count(f, key, v); i < n; i++) {
     const x = item(v, i);
-    const s = x.isString ? tcpStateFromName(x.s) : -1;
-    if (s < 0) f.err(key + ": unknown TCP state " + x.toString()); else f.addInt(k, s);
+    let found = false;
+    for (let j = 0; j < protos.length && x.isString; j++) {
+      const s = stateFromName(unchecked(protos[j]), x.s);
+      if (s >= 0) { f.addInt(k, protoState(unchecked(protos[j]), s)); found = true; }
+    }
+    if (!found) f.err(key + ": unknown state " + x.toString());
   }
 }
 
-/** Status flag names that must all be set; UNREPLIED means SEEN_REPLY clear. */
+/** Status flag names that must all be set; UNREPLIED means SEEN_REPLY clear, !NAME that bit clear. */
 export function parseStatusBits(f: FilterValues, k: i32, key: string, v: JsonValue): void {
   if (v.isArray && v.length == 0) { f.err(key + " must not be an empty list"); return; }
   const items = splitItems(v);
   for (let i = 0; i < items.length; i++) {
     const x = unchecked(items[i]);
     if (!x.isString) { f.err(key + ": expected flag names"); continue; }
-    const name = x.s.toUpperCase();
-    if (name == "UNREPLIED") { f.orPair(k, 0, IPS_SEEN_REPLY); continue; }
+    let name = x.s.toUpperCase();
+    const clear = name.length > 1 && name.charCodeAt(0) == 33; // "!NAME": that bit clear
+    if (clear) name = name.substring(1);
+    if (name == "UNREPLIED" && !clear) { f.orPair(k, 0, IPS_SEEN_REPLY); continue; }
     const b = statusBit(name);
-    if (b < 0) f.err(key + ": unknown flag " + x.s); else f.orPair(k, b, 0);
+    if (b < 0) f.err(key + ": unknown flag " + x.s); else if (clear) f.orPair(k, 0, b); else f.orPair(k, b, 0);
   }
 }
 
@@ -190,6 +215,32 @@ export function parseLabelBits(f: FilterValues, k: i32, key: string, v: JsonValu
     const b = uintOf(x, max);
     if (b < 0) f.err(key + " must be a bit number 0.." + max.toString() + ", got " + x.toString()); else f.addInt(k, b);
   }
+}
+
+/**
+ * A NAT filter: true (any NAT of its kind), false (none given), or the address NAT rewrote to,
+ * "IP", "IP:PORT", "[IPV6]" or "[IPV6]:PORT": kept as the address (cidrs) and the port (ints, -1 for none).
+ */
+export function parseNatFilter(f: FilterValues, k: i32, key: string, v: JsonValue): void {
+  if (v.kind == JsonKind.Bool) { if (v.b) f.addInt(k, -1); return; }
+  if (!v.isString) { f.err(key + " must be true or an address[:port]"); return; }
+  let host = v.s.trim(), port: i64 = -1;
+  const close = host.indexOf("]");
+  let colon = -1;
+  if (host.startsWith("[") && close > 0) {
+    if (close + 1 < host.length) colon = host.charCodeAt(close + 1) == 58 ? close + 1 : -2;
+    const rest = colon > 0 ? host.substring(colon + 1) : "";
+    host = host.substring(1, close);
+    if (colon > 0) port = parseU32Text(rest);
+  } else if (host.indexOf(":") >= 0 && host.indexOf(":") == host.lastIndexOf(":")) {
+    colon = host.indexOf(":");
+    port = parseU32Text(host.substring(colon + 1));
+    host = host.substring(0, colon);
+  }
+  const c = host.indexOf("/") < 0 ? Cidr.parse(host) : null;
+  if (c === null || colon == -2 || (colon > 0 && (port < 1 || port > 65535))) { f.err(key + ": not an address, address:port or [IPv6]:port: " + v.s); return; }
+  f.addCidr(k, c);
+  f.addInt(k, port);
 }
 
 /** One bound in seconds. */

@@ -9,7 +9,8 @@ import { Entry } from "./entry";
 import { Cidr, PortRange } from "./addr";
 import { JsonValue } from "./json";
 import { fail } from "./log";
-import { FilterValues } from "./filter-values";
+import { FilterValues, protoState } from "./filter-values";
+import { IPPROTO_TCP } from "./ctnetlink";
 import { FILTER_KEY_COUNT, FILTER_KEYS, parseFilterKeys } from "./filter-keys";
 import * as K from "./filter-keys";
 
@@ -42,7 +43,7 @@ function anyInt(list: Array<i64>, v: i64): bool {
  * the protoinfo: most entries that fail, fail there, and cheaply (a dump of ten zones filtered by
  * zone and port decodes one tuple in ten).
  */
-const TOP_LEVEL: u64 = (<u64>1 << K.FAMILY) | (<u64>1 << K.ZONE) | (<u64>1 << K.MARK) | (<u64>1 << K.ID) | (<u64>1 << K.STATUS) |
+const TOP_LEVEL: u64 = (<u64>1 << K.FAMILY) | (<u64>1 << K.ZONE) | (<u64>1 << K.MARK) | (<u64>1 << K.ID) | (<u64>1 << K.SECMARK) | (<u64>1 << K.STATUS) |
   (<u64>1 << K.TIMEOUT_LT) | (<u64>1 << K.TIMEOUT_GT) | (<u64>1 << K.LABEL);
 
 export class Filter extends FilterValues {
@@ -70,7 +71,10 @@ export class Filter extends FilterValues {
   /** Require connlabel bit `bit` (0..127) to be set. */
   addLabel(bit: i32): Filter { this.addInt(K.LABEL, bit); return this; }
   setMark(mark: u32, mask: u32 = 0xffffffff): Filter { this.putPair(K.MARK, mark, mask); return this; }
-  addState(s: i32): Filter { this.addInt(K.STATE, s); return this; }
+  /** A TCP state (the entry must be in one of those added). */
+  addState(s: i32): Filter { this.addInt(K.STATE, protoState(IPPROTO_TCP, s)); return this; }
+  /** A state of `proto` (tcp, sctp or dccp). */
+  addProtoState(proto: i32, s: i32): Filter { this.addInt(K.STATE, protoState(proto, s)); return this; }
   /** Require these status bits set (`set`) and these clear (`clear`). */
   requireStatus(set: u32, clear: u32 = 0): Filter { this.orPair(K.STATUS, set, clear); return this; }
   /** Remaining timeout strictly below `s` seconds. */
@@ -122,7 +126,7 @@ export class Filter extends FilterValues {
         const m = this.intsOf(k), mask = <u32>unchecked(m[1]);
         return (e.mark & mask) == (<u32>unchecked(m[0]) & mask);
       }
-      case K.STATE: { const ts = e.tcpState; return ts >= 0 && anyInt(this.intsOf(k), ts); }
+      case K.STATE: { const ps = e.protoState; return ps >= 0 && anyInt(this.intsOf(k), ps); }
       case K.STATUS: {
         const b = this.intsOf(k), st = e.status, set = <u32>unchecked(b[0]);
         return (st & set) == set && (st & <u32>unchecked(b[1])) == 0;
@@ -135,8 +139,30 @@ export class Filter extends FilterValues {
       case K.TIMEOUT_LT: return e.hasTimeout && <i64>e.timeout < unchecked(this.intsOf(k)[0]);
       case K.TIMEOUT_GT: return e.hasTimeout && <i64>e.timeout > unchecked(this.intsOf(k)[0]);
       case K.ID: return this.ids().has(e.id);
+      case K.SECMARK: return anyInt(this.intsOf(k), e.hasSecmark ? e.secmark : 0);
+      case K.SRC_NAT: return this.natMatches(k, e, true);
+      case K.DST_NAT: return this.natMatches(k, e, false);
+      case K.ANY_NAT: return this.natMatches(k, e, true) || this.natMatches(k, e, false);
     }
     return false;
+  }
+
+  /**
+   * conntrack's NAT filter (filter_nat, with libnetfilter_conntrack's IS_SNAT/IS_SPAT): source NAT
+   * is done (SRC_NAT_DONE, when the entry has a status) and the reply's destination address or
+   * port differs from the original's source (destination NAT: the reply's source and the
+   * original's destination). With an address (and port), NAT must have rewritten to exactly that;
+   * an IPv6 address is compared too (conntrack compares only IPv4 ones).
+   */
+  private natMatches(k: i32, e: Entry, source: bool): bool {
+    const addrs = unchecked(this.cidrs[k]);
+    const port = <i32>unchecked(this.intsOf(k)[0]);
+    if (addrs.length == 0 && port < 0) return e.natAddress(source) || e.natPort(source);
+    if (addrs.length > 0) {
+      const r = e.reply;
+      if (!(e.natAddress(source) && unchecked(addrs[0]).matches(source ? r.dst : r.src, r.addrLen))) return false;
+    }
+    return port < 0 || (e.natPort(source) && e.natToPort(source) == port);
   }
 
   private ids(): Set<u32> {

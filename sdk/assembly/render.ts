@@ -3,6 +3,7 @@
 import { ByteBuf } from "./buf";
 import { Entry, EVENT_NEW, EVENT_UPDATE, EVENT_DESTROY } from "./entry";
 import { Tuple } from "./tuple";
+import { ctimeText } from "./local-time";
 import {
   IPPROTO_TCP, IPPROTO_UDP, IPPROTO_UDPLITE, IPPROTO_SCTP, IPPROTO_DCCP, IPPROTO_GRE, IPPROTO_ICMP,
   IPPROTO_ICMPV6,
@@ -17,11 +18,14 @@ export const TEXT_EXTENDED: i32 = 1; // `-o extended`: "ipv4     2 " prefix
 export const TEXT_ID: i32 = 2;       // `-o id`: id=N after use=
 export const TEXT_LABELS: i32 = 4;   // labels=<name>,<name> as conntrack -o labels (bit numbers when no names are set)
 export const TEXT_EVENT: i32 = 8;    // `conntrack -E`: "    [NEW] ", " [UPDATE] ", "[DESTROY] " prefix
+export const TEXT_KTIMESTAMP: i32 = 16; // `-o ktimestamp`: [start=...] [stop=...] after delta-time= (local-time.ts)
 
 // Label names (connlabel.conf, handed over by the host in config). With names set, only named
 // bits are printed, as conntrack does; without, every set bit prints as its number.
 let labelNames: Map<i32, string> | null = null;
 export function setLabelNames(names: Map<i32, string>): void { labelNames = names; }
+/** The names set by setLabelNames (null: none were). */
+export function labelNameMap(): Map<i32, string> | null { return labelNames; }
 
 /** Seconds since the epoch used for `delta-time=`; 0 = unknown (delta-time only printed for stopped entries). */
 let nowSeconds: u64 = 0;
@@ -100,6 +104,10 @@ export function renderText(b: ByteBuf, e: Entry, flags: i32 = 0): void {
     if (e.hasTimestampStop && e.timestampStop != 0) stopS = e.timestampStop / 1000000000;
     else stopS = nowSeconds;
     if (stopS != 0) b.ascii("delta-time=").u64(stopS >= startS ? stopS - startS : 0).byte(32);
+  }
+  if (flags & TEXT_KTIMESTAMP) {
+    if (e.hasTimestampStart) { b.ascii("[start="); ctimeText(b, <i64>(e.timestampStart / 1000000000)); b.ascii("] "); }
+    if (e.hasTimestampStop) { b.ascii("[stop="); ctimeText(b, <i64>(e.timestampStop / 1000000000)); b.ascii("] "); }
   }
   const hl = e.helperLen;
   if (hl > 0) b.ascii("helper=").bytes(e.helperPtr, hl).byte(32);

@@ -55,7 +55,7 @@ export const TCP_STATE_NAMES: StaticArray<string> = [
 ];
 export const SCTP_STATE_NAMES: StaticArray<string> = [
   "NONE", "CLOSED", "COOKIE_WAIT", "COOKIE_ECHOED", "ESTABLISHED", "SHUTDOWN_SENT",
-  "SHUTDOWN_RECD", "SHUTDOWN_ACK_SENT", "HEARTBEAT_SENT",
+  "SHUTDOWN_RECD", "SHUTDOWN_ACK_SENT", "HEARTBEAT_SENT", "HEARTBEAT_ACKED",
 ];
 export const DCCP_STATE_NAMES: StaticArray<string> = [
   "NONE", "REQUEST", "RESPOND", "PARTOPEN", "OPEN", "CLOSEREQ", "CLOSING", "TIMEWAIT",
@@ -66,7 +66,19 @@ export const DCCP_STATE_NAMES: StaticArray<string> = [
 export function tcpStateFromName(name: string): i32 {
   const n = name.toUpperCase();
   if (n == "LISTEN") return TCP_SYN_SENT2;
-  for (let i = 0; i < TCP_STATE_NAMES.length; i++) if (TCP_STATE_NAMES[i] == n) return i;
+  return indexOfName(TCP_STATE_NAMES, n);
+}
+
+function indexOfName(names: StaticArray<string>, upper: string): i32 {
+  for (let i = 0; i < names.length; i++) if (unchecked(names[i]) == upper) return i;
+  return -1;
+}
+
+/** The state number of a name in `proto`'s table (tcp, sctp, dccp; case-insensitive); -1 if unknown or stateless. */
+export function stateFromName(proto: i32, name: string): i32 {
+  if (proto == IPPROTO_TCP) return tcpStateFromName(name);
+  if (proto == IPPROTO_SCTP) return indexOfName(SCTP_STATE_NAMES, name.toUpperCase());
+  if (proto == IPPROTO_DCCP) return indexOfName(DCCP_STATE_NAMES, name.toUpperCase());
   return -1;
 }
 

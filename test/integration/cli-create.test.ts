@@ -93,7 +93,7 @@ it('bad NAT targets are usage errors (exit 2) and create nothing', async () => {
       [['--src-nat', '1.2.3.400'], /src-nat: "1\.2\.3\.400" is not an IPv4 or IPv6 address/],
       [['--dst-nat', '10.0.0.1:70000'], /dst-nat: "70000" is not a port: use an integer from 1 to 65535/],
       [['--dst-nat', '[2001:db8::1]:80'], /dst-nat: 2001:db8::1 is an ipv6 address but the entry is ipv4/],
-      [['--src-nat'], /--src-nat needs a value/],
+      [['--src-nat'], /src-nat: "" has no address: use IP, IP:PORT or \[IPV6\]:PORT/], // bare -n is a filter (list): create needs the address
     ];
     for (const [extra, re] of cases) {
       const r = ctplug(a, [...base, ...extra]);

@@ -98,7 +98,7 @@ it('update by ICMP filters changes exactly the entries conntrack -L selects with
 });
 
 it('events with ICMP filters show only the matching ICMP entries', async () => {
-  const l = listen([process.execPath, cli.entry, 'events', '--netns', A, '-p', 'icmp', '--icmp-type', '8', '--count', '2']);
+  const l = listen([process.execPath, cli.entry, 'events', '--netns', A, '-p', 'icmp', '--icmp-type', '8', '--limit', '2']);
   const shown = () => l.out().split('\n').filter(Boolean).length;
   try {
     // The subscription starts once the plugin is loaded: keep making type 13 and type 8 entries until two are shown.

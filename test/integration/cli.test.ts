@@ -94,11 +94,13 @@ it('delete with several filters (-s CIDR, --dport, -m) matches conntrack -D', ()
   }
 });
 
-it('delete -w 6 alone (kernel-side zone delete) removes the zone and reports the count', () => {
+it('delete -w 6 alone removes the zone, prints every entry it deleted as conntrack -D -w 6 does, and counts them', () => {
   const mine = ctplug('delete', '--netns', A, '-w', '6');
-  spawnSync('ip', ['netns', 'exec', B, 'conntrack', '-D', '-w', '6']);
+  const theirs = spawnSync('ip', ['netns', 'exec', B, 'conntrack', '-D', '-w', '6'], { encoding: 'utf8' });
   assert.is(mine.code, 0, mine.stderr);
   assert.match(mine.stderr, /14 flow entries have been deleted\./);
+  assert.is(normalize(mine.stdout).length, 14);
+  assert.equal(normalize(mine.stdout), normalize(theirs.stdout));
   assert.equal(table(A), table(B));
   assert.equal(conntrackIds(A, ['-w', '6']), []);
 });

@@ -3,7 +3,7 @@
 // every child is bounded by a deadline. Removed with close(), and on process exit.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeNetns, removeNetns } from '../helpers/netns.js';
 import { connlabelArgv, connlabelConfDir } from '../helpers/traffic.js';
@@ -34,7 +34,8 @@ export function start(argv: string[], opts: { input?: string; deadlineMs?: numbe
     p.on('close', (code, sig) => {
       gone = true;
       clearTimeout(timer);
-      resolve({ code: code ?? (sig ? 128 : -1), stdout, stderr, ...(over ? { timedOut: true } : {}) });
+      // killed by a signal: 128 + its number, as a shell reports it (139 for SIGSEGV)
+      resolve({ code: code ?? (sig ? 128 + (constants.signals[sig] ?? 0) : -1), stdout, stderr, ...(over ? { timedOut: true } : {}) });
     });
   });
   return { pid: p.pid ?? -1, done, kill: (s) => { if (!gone) p.kill(s); }, exited: () => gone };

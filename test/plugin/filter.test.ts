@@ -47,6 +47,73 @@ if (!built(MATCH) || !built(PURGE) || !built(STALE)) {
   console.log('SKIP filter tests: plugins not built (run node scripts/build.mjs plugins)');
   test.skip('plugins built', () => {});
 } else {
+  test('match list: --state in the table of the configured protocol (tcp, sctp, dccp; TCP without one), GRE keys as ports', () => {
+    const rows: (EntrySpec & { tag: string })[] = [
+      { tag: 't', proto: 'tcp', src: '10.1.0.1', dst: '10.1.1.1', sport: 2001, dport: 1, tcpState: TCP.ESTABLISHED, timeout: 9 },
+      { tag: 'u', proto: 'tcp', src: '10.1.0.2', dst: '10.1.1.1', sport: 2002, dport: 1, tcpState: 9 /* SYN_SENT2 */, timeout: 9 },
+      { tag: 's', proto: 'sctp', src: '10.1.0.3', dst: '10.1.1.1', sport: 2003, dport: 1, sctpState: 4 /* ESTABLISHED */, timeout: 9 },
+      { tag: 'c', proto: 'sctp', src: '10.1.0.4', dst: '10.1.1.1', sport: 2004, dport: 1, sctpState: 2 /* COOKIE_WAIT */, timeout: 9 },
+      { tag: 'g', proto: 'gre', src: '10.1.0.5', dst: '10.1.1.1', sport: 0x10, dport: 0x20, timeout: 9 },
+      { tag: 'h', proto: 'gre', src: '10.1.0.6', dst: '10.1.1.1', sport: 5, dport: 6, timeout: 9 },
+    ];
+    const msgs = batch(rows.map(({ tag, ...r }) => r));
+    const tags = (config: object) => new PluginRun(MATCH, { action: 'list', ...config }).run(msgs).lines
+      .map((l) => rows.find((r) => l.includes(`src=${r.src} `))!.tag).join('');
+    assert.is(tags({ state: 'ESTABLISHED' }), 't'); // no proto: TCP's, as before
+    assert.is(tags({ proto: 'sctp', state: 'ESTABLISHED' }), 's');
+    assert.is(tags({ proto: 'sctp', state: ['COOKIE_WAIT', 'established'] }), 'sc');
+    assert.is(tags({ proto: ['tcp', 'sctp'], state: 'ESTABLISHED' }), 'ts');
+    assert.is(tags({ proto: 'tcp', state: 'LISTEN' }), 'u'); // conntrack's other name for SYN_SENT2
+    assert.is(tags({ proto: 'gre', sport: 16 }), 'g'); // --srckey 0x10
+    assert.is(tags({ proto: 'gre', dport: 6 }), 'h');
+    assert.is(tags({ proto: 'gre', reply_sport: 0x20 }), 'g');
+  });
+
+  test('match list: secmark (absent is 0, as the kernel leaves CTA_SECMARK out for 0) and id', () => {
+    const rows: (EntrySpec & { tag: string })[] = [
+      { tag: 'n', proto: 'udp', src: '10.2.0.1', dst: '10.2.1.1', sport: 1, dport: 2, timeout: 9, id: 11 },
+      { tag: 'f', proto: 'udp', src: '10.2.0.2', dst: '10.2.1.1', sport: 1, dport: 2, timeout: 9, secmark: 5, id: 12 },
+    ];
+    const msgs = batch(rows.map(({ tag, ...r }) => r));
+    const tags = (config: object) => new PluginRun(MATCH, { action: 'list', ...config }).run(msgs).lines
+      .map((l) => rows.find((r) => l.includes(`src=${r.src} `))!.tag).join('');
+    assert.is(tags({ secmark: 0 }), 'n');
+    assert.is(tags({ secmark: 5 }), 'f');
+    assert.is(tags({ secmark: [0, 5] }), 'nf');
+    assert.is(tags({ secmark: 6 }), '');
+    assert.is(tags({ id: 12 }), 'f');
+  });
+
+  test('match list: NAT filters (src_nat, dst_nat, any_nat), bare or to an address[:port], as conntrack -n/-g/-j', () => {
+    const SNAT = IPS.SRC_NAT | (1 << 7), DNAT = IPS.DST_NAT | (1 << 8);
+    const rows: (EntrySpec & { tag: string })[] = [
+      { tag: 's', proto: 'tcp', src: '10.4.0.1', dst: '203.0.113.1', sport: 1000, dport: 80, status: C | SNAT, reply: { src: '203.0.113.1', dst: '198.51.100.1', sport: 80, dport: 1000 } },
+      { tag: 'p', proto: 'udp', src: '10.4.0.2', dst: '203.0.113.1', sport: 1000, dport: 53, status: C | SNAT, reply: { src: '203.0.113.1', dst: '198.51.100.1', sport: 53, dport: 2000 } },
+      { tag: 'd', proto: 'tcp', src: '10.4.0.3', dst: '203.0.113.1', sport: 1000, dport: 80, status: C | DNAT, reply: { src: '192.168.1.5', dst: '10.4.0.3', sport: 8080, dport: 1000 } },
+      { tag: 'v', proto: 'udp', src: '2001:db8:4::2', dst: '2001:db8:4::99', sport: 1000, dport: 53, status: C | SNAT, reply: { src: '2001:db8:4::99', dst: '2001:db8:4::7', sport: 53, dport: 1000 } },
+      { tag: 'w', proto: 'udp', src: '2001:db8:4::3', dst: '2001:db8:4::99', sport: 1000, dport: 53, status: C | SNAT, reply: { src: '2001:db8:4::99', dst: '2001:db8:4::8', sport: 53, dport: 1000 } },
+      // a reply tuple given as is: no NAT bits, so no NAT (conntrack: none of -n/-g/-j)
+      { tag: 'r', proto: 'udp', src: '10.4.0.7', dst: '203.0.113.1', sport: 1000, dport: 53, status: C, reply: { src: '192.168.7.7', dst: '10.4.0.7', sport: 53, dport: 1000 } },
+      { tag: 'n', proto: 'udp', src: '10.4.0.6', dst: '203.0.113.1', sport: 1000, dport: 53, status: C },
+    ];
+    const msgs = batch(rows.map(({ tag, ...r }) => r));
+    const tags = (config: object) => new PluginRun(MATCH, { action: 'list', ...config }).run(msgs).lines
+      .map((l) => rows.find((r) => l.includes(`src=${r.src} `))!.tag).join('');
+    assert.is(tags({ src_nat: true }), 'spvw');
+    assert.is(tags({ dst_nat: true }), 'd');
+    assert.is(tags({ any_nat: true }), 'spdvw');
+    assert.is(tags({ src_nat: '198.51.100.1' }), 'sp');
+    assert.is(tags({ src_nat: '198.51.100.1:2000' }), 'p');
+    assert.is(tags({ dst_nat: '192.168.1.5:8080' }), 'd');
+    assert.is(tags({ dst_nat: '192.168.1.5:80' }), '');
+    assert.is(tags({ src_nat: '2001:db8:4::7' }), 'v'); // conntrack lists w too (it compares IPv4 addresses only)
+    assert.is(tags({ src_nat: '[2001:db8:4::8]:1000' }), '');
+    assert.is(tags({ any_nat: '192.168.1.5' }), 'd');
+    assert.is(tags({ src_nat: false }), 'spdvwrn');
+    const bad = new PluginRun(MATCH, { action: 'list', src_nat: '1.2.3.4:99999' }).start();
+    assert.is(bad.init(), -1);
+  });
+
   test('match list: single keys', () => {
     assert.is(matchTags({}), 'abcdefg');
     assert.is(matchTags({ proto: 'tcp' }), 'abfg');
@@ -93,7 +160,8 @@ if (!built(MATCH) || !built(PURGE) || !built(STALE)) {
       [{ src: '10.0.0.0/33' }, 'not an address or CIDR'],
       [{ family: 'ipv4', src: '2001:db8::1' }, 'does not match family'],
       [{ dport: '80-20' }, 'not a port'],
-      [{ state: 'ESTABLISH' }, 'unknown TCP state'],
+      [{ state: 'ESTABLISH' }, 'unknown state'],
+      [{ proto: 'udp', state: 'ESTABLISHED' }, 'the configured protocols have no states'],
       [{ status: 'ASSURED,BOGUS' }, 'unknown flag'],
       [{ mark: 'x/1' }, 'mark must be'],
       [{ action: 'explode' }, 'action must be'],

@@ -189,9 +189,47 @@ if (!built(LIST)) {
   });
 
   test('bad output value fails init with a logged reason', () => {
-    const r = new PluginRun(LIST, { output: 'xml' }).start();
-    assert.is(r.init(), -1);
-    assert.ok(r.logs.some((l) => l.level === 0 && l.msg.includes('output must be')), JSON.stringify(r.logs));
+    for (const output of ['bogus', 'save,id', 'json,extended']) {
+      const r = new PluginRun(LIST, { output }).start();
+      assert.is(r.init(), -1, output);
+      assert.ok(r.logs.some((l) => l.level === 0 && /unknown output|cannot be combined/.test(l.msg)), JSON.stringify(r.logs));
+    }
+  });
+
+  // The formats below are compared with conntrack itself by the parity cases (test/parity/cases/outputs.ts);
+  // these pin them without root.
+  const NATTED = {
+    proto: 'tcp' as const, src: '10.4.0.1', dst: '203.0.113.1', sport: 1000, dport: 80, timeout: 7, tcpState: TCP.ESTABLISHED, zone: 9, mark: 5, id: 42,
+    status: IPS.CONFIRMED | IPS.SEEN_REPLY | IPS.ASSURED | IPS.SRC_NAT | 128 /* SRC_NAT_DONE */,
+    reply: { src: '203.0.113.1', dst: '198.51.100.1', sport: 80, dport: 1000 },
+  };
+
+  test('save: the -A line that makes the entry again (no mark, as conntrack); -D for a deleted one (match plugin)', () => {
+    const r = run({ output: 'save' }, entryMessage(NATTED));
+    assert.equal(r.lines, ['-A -t 7 -u SEEN_REPLY,ASSURED -w 9 -s 10.4.0.1 -d 203.0.113.1 -r 203.0.113.1 -n 198.51.100.1 -p tcp --sport 1000 --dport 80 --reply-port-src 80 --reply-port-dst 1000 --state ESTABLISHED']);
+    const d = new PluginRun(pluginPath('match'), { action: 'delete', proto: 'tcp', output: 'save' }).run(entryMessage(NATTED));
+    assert.ok(d.lines[0].startsWith('-D -t 7 -u SEEN_REPLY,ASSURED -w 9 '), d.lines[0]);
+  });
+
+  test('xml: header, one <flow> line per entry, footer; nothing at all for no entry', () => {
+    const r = run({ output: 'xml' }, entryMessage(NATTED));
+    assert.equal(r.lines, [
+      '<?xml version="1.0" encoding="utf-8"?>', '<conntrack>',
+      '<flow><meta direction="original"><layer3 protonum="2" protoname="ipv4"><src>10.4.0.1</src><dst>203.0.113.1</dst></layer3>' +
+      '<layer4 protonum="6" protoname="tcp"><sport>1000</sport><dport>80</dport></layer4></meta>' +
+      '<meta direction="reply"><layer3 protonum="2" protoname="ipv4"><src>203.0.113.1</src><dst>198.51.100.1</dst></layer3>' +
+      '<layer4 protonum="6" protoname="tcp"><sport>80</sport><dport>1000</dport></layer4></meta>' +
+      '<meta direction="independent"><state>ESTABLISHED</state><timeout>7</timeout><mark>5</mark><zone>9</zone><use>1</use><id>42</id><assured/></meta></flow>',
+      '</conntrack>',
+    ]);
+    assert.equal(run({ output: 'xml' }).lines, []);
+  });
+
+  test('ktimestamp: start and stop in the local time the host hands over (utc_offset)', () => {
+    const spec = { proto: 'udp' as const, src: '1.2.3.4', dst: '5.6.7.8', sport: 1, dport: 2, timeout: 1, timestamp: { start: 1_000_000_000_000n, stop: 1_000_000_000_000n + 86_400_000_000_000n * 40n } };
+    const r = run({ output: 'ktimestamp', utc_offset: 3600 }, entryMessage(spec));
+    // 1000 s after the epoch is 01:16:40 at UTC+1, a Thursday; 40 days later, Feb 10
+    assert.match(r.lines[0], / \[start=Thu Jan  1 01:16:40 1970\] \[stop=Tue Feb 10 01:16:40 1970\] /);
   });
 }
 

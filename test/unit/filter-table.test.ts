@@ -52,7 +52,7 @@ test('no two options share a spelling', () => {
 /** A valid flag value of each kind. */
 const SAMPLE: Record<Kind, string> = {
   family: 'ipv6', protocol: 'udp', cidr: '2001:db8::/32', port: '53', zone: '7', u8: '8', u16: '1000', u32: '5', mask: '255',
-  mark: '0x10/0xff', 'tcp-state': 'established', status: 'ASSURED', label: '3', seconds: '10',
+  mark: '0x10/0xff', state: 'established', status: 'ASSURED', label: '3', seconds: '10', nat: '198.51.100.1:80',
 };
 
 test('each filter flag becomes its config key, and its kernel filter / grant where the row says so', () => {

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CtError } from '../../host/conntrack/errors.js';
-import { netnsPath, parseAddress, parseCidr, parseEventKinds, parseFamily, parseMark, parsePort, parseProtocol, parseTcpState, parseZone } from '../../host/conntrack/validate.js';
+import { netnsPath, parseAddress, parseCidr, parseNetmask, parseEventKinds, parseFamily, parseMark, parsePort, parseProtocol, parseTcpState, parseZone } from '../../host/conntrack/validate.js';
 import { toNewEntry } from '../../host/conntrack/conntrack.js';
 
 function fails(fn: () => unknown, text: string, kind = 'usage') {
@@ -39,7 +39,11 @@ test('ports, marks, families, protocols, states', () => {
   assert.is(parseProtocol('TCP').number, 6);
   assert.is(parseProtocol(17).name, 'udp');
   assert.is(parseProtocol('ipv6-icmp').name, 'icmpv6');
-  fails(() => parseProtocol('tcpp'), 'not a supported protocol');
+  fails(() => parseProtocol('tcpp'), 'is not a protocol');
+  assert.equal(parseProtocol('esp'), { name: 'esp', number: 50 }); // /etc/protocols, as conntrack's getprotobyname
+  assert.equal(parseProtocol('99'), { name: '99', number: 99 });
+  fails(() => parseProtocol('256'), 'is not a protocol');
+  assert.is(parseTcpState('LISTEN'), 9); // conntrack's other name for SYN_SENT2
   assert.is(parseTcpState('established'), 3);
   fails(() => parseTcpState('OPEN'), 'not a TCP state');
 });
@@ -48,11 +52,12 @@ test('event kinds (-e and EventSource): names in any case, ALL, duplicates once;
   assert.equal(parseEventKinds('new,Destroy'), ['NEW', 'DESTROY']);
   assert.equal(parseEventKinds('NEW,NEW'), ['NEW']);
   assert.equal(parseEventKinds('all'), ['NEW', 'UPDATE', 'DESTROY']);
-  fails(() => parseEventKinds('NEW,BOGUS'), '"BOGUS" is not an event type: use NEW, UPDATE, DESTROY or ALL');
+  fails(() => parseEventKinds('NEW,BOGUS'), '"BOGUS" is not an event type: use NEW, UPDATES, DESTROY or ALL');
+  assert.equal(parseEventKinds('UPDATES,upd'), ['UPDATE']); // conntrack's spelling, and any beginning of it
   fails(() => parseEventKinds(' , '), 'no event type given');
 });
 
-test('addresses and CIDRs: both families, prefix checked, host bits refused', () => {
+test('addresses and CIDRs: both families, prefix checked, host bits cleared (as conntrack)', () => {
   assert.equal([...parseAddress('10.1.2.3').bytes], [10, 1, 2, 3]);
   assert.equal([...parseAddress('fd00::1').bytes], [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
   assert.equal([...parseAddress('::ffff:1.2.3.4').bytes].slice(10), [0xff, 0xff, 1, 2, 3, 4]);
@@ -62,9 +67,22 @@ test('addresses and CIDRs: both families, prefix checked, host bits refused', ()
   assert.is(parseCidr('10.0.0.0/8').prefix, 8);
   assert.is(parseCidr('fd00::/64').prefix, 64);
   assert.is(parseCidr('10.0.0.1').prefix, 32);
-  fails(() => parseCidr('10.0.0.1/8'), 'host bits set');
+  assert.equal([...parseCidr('10.0.0.5/24').bytes], [10, 0, 0, 0]); // as `ip addr` prints an interface's address
+  assert.equal([...parseCidr('10.255.7.1/12').bytes], [10, 240, 0, 0]);
+  assert.equal([...parseCidr('2001:db8::7/64').bytes].slice(8), [0, 0, 0, 0, 0, 0, 0, 0]);
+  assert.is(parseCidr('2001:db8::7/64').prefix, 64);
   fails(() => parseCidr('10.0.0.0/33'), 'bad prefix length');
   fails(() => parseCidr('10.0.0.0/x'), 'bad prefix length');
+});
+
+test('netmasks (--mask-src/--mask-dst): the prefix length they stand for; contiguous only', () => {
+  assert.equal(parseNetmask('255.255.255.0'), { family: 'ipv4', prefix: 24 });
+  assert.equal(parseNetmask('0.0.0.0'), { family: 'ipv4', prefix: 0 });
+  assert.equal(parseNetmask('255.255.255.255'), { family: 'ipv4', prefix: 32 });
+  assert.equal(parseNetmask('ffff:ffff:ffff:ffff::'), { family: 'ipv6', prefix: 64 });
+  assert.equal(parseNetmask('ffff:fe00::'), { family: 'ipv6', prefix: 23 });
+  fails(() => parseNetmask('255.0.255.0'), 'not a contiguous netmask');
+  fails(() => parseNetmask('ffff::', 'ipv4'), 'is an ipv6 address but the family is ipv4');
 });
 
 test('netns: a missing namespace is an environment error naming it; paths must be absolute', () => {

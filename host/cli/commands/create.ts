@@ -1,6 +1,6 @@
 // `ctplug create`: one entry from flags, like `conntrack -I`; or many with `--from FILE|-`:
 // conntrack -I argument lines (`-p tcp -s 10.0.0.1 ... -t 60`, optionally prefixed by
-// `conntrack -I`) and/or `ctplug list -o json` NDJSON, created in batches through
+// `conntrack -I`, or -A as `list -o save` writes them) and/or `ctplug list -o json` NDJSON, created in batches through
 // Conntrack.createSync. A bad line is reported with its number and the rest are still created.
 import { readFileSync } from 'node:fs';
 import { toNewEntry, type Conntrack } from '../../conntrack/conntrack.js';
@@ -46,11 +46,18 @@ export async function run(p: Parsed): Promise<ExitCode> {
     if (p.opts[k] !== undefined) throw new UsageError(`--${k === 'toZone' ? 'to-zone' : 'dry-run'} goes with --from FILE`, 'create');
   }
   const entry = entryFromFlags(p.opts);
+  if (p.opts.natRange !== undefined) process.stderr.write('WARNING: ignoring -a, deprecated option.\n'); // as conntrack
+  // conntrack -A: an entry that exists already is left alone, and that is no error
+  const add = p.command === 'add';
   const ct = await openConntrack(p.opts.netns);
   try {
     const r = ct.createSync([entry]);
     if (r.failed.length) {
       const f = r.failed[0];
+      if (add && f.errno === 'EEXIST') {
+        summary('0 flow entries have been added.');
+        return EXIT.OK;
+      }
       const kind = f.errno === 'EPERM' || f.errno === 'EACCES' ? EXIT.PRIVILEGE : EXIT.KERNEL;
       throw new CliError(kind, `create: the kernel refused the entry: ${f.message}`, ADVICE[f.errno] ?? (kind === EXIT.PRIVILEGE ? 'run as root (needs CAP_NET_ADMIN)' : 'check the values given'));
     }
@@ -68,7 +75,7 @@ export async function run(p: Parsed): Promise<ExitCode> {
   } finally {
     ct.close();
   }
-  summary('1 flow entries have been created.');
+  summary(`1 flow entries have been ${add ? 'added' : 'created'}.`);
   return EXIT.OK;
 }
 
@@ -232,7 +239,8 @@ export function entryFromJson(j: Record<string, any>, toZone: number | undefined
 export function optsFromLine(line: string): Opts {
   let words = line.trim().split(/\s+/);
   if (words[0] === 'conntrack') words = words.slice(1);
-  if (words[0] === '-I' || words[0] === '--create') words = words.slice(1);
+  // -A is how `list -o save` (and conntrack -L -o save) starts each line
+  if (words[0] === '-I' || words[0] === '--create' || words[0] === '-A' || words[0] === '--add') words = words.slice(1);
   const parsed = parseArgs(['create', ...words]);
   for (const k of ['from', 'toZone', 'dryRun', 'netns'] as const) {
     if (parsed.opts[k] !== undefined) throw new UsageError(`--${k} is not allowed inside a --from file`);

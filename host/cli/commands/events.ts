@@ -1,6 +1,6 @@
 // `ctplug events`: conntrack events as they happen, like `conntrack -E`, through the first-party
 // events plugin, granted read+events over exactly the scope the filters name. Ends on Ctrl-C,
-// after --count N events or after --duration S, with one summary line on stderr: events shown,
+// after --limit N events or after --duration S, with one summary line on stderr: events shown,
 // events delivered, overruns, resyncs (from the run's stats). Says plainly when the namespace
 // sends no events (nf_conntrack_events=0) and, for formats that carry them, when counters or
 // start/stop times are off; --acct / --timestamp turn those on.
@@ -8,10 +8,10 @@ import { AbortError } from '../../conntrack/errors.js';
 import { parseEventKinds } from '../../conntrack/validate.js';
 import type { Parsed } from '../args.js';
 import { UsageError } from '../args.js';
-import { outputFormat, preflight, summary } from '../common.js';
+import { labelOutput, outputFormat, preflight, summary, utcOffset } from '../common.js';
 import { EXIT, type ExitCode } from '../../exit-codes.js';
 import { filterFromFlags } from '../filter.js';
-import { runBuiltinPlugin, stdoutWrite } from '../plugins.js';
+import { countLines, runBuiltinPlugin, stdoutWrite } from '../plugins.js';
 import type { RunStats } from '../../runtime/protocol.js';
 
 /** SO_RCVBUFFORCE takes an int; the kernel doubles it. */
@@ -31,11 +31,12 @@ export function eventsSummary(shown: number, s: RunStats | undefined): string {
 
 export async function run(p: Parsed): Promise<ExitCode> {
   const f = filterFromFlags(p.opts);
+  // a -l filter prints labels=, as conntrack -E -l does
   const output = outputFormat(p.opts.output, 'events');
-  const config: Record<string, unknown> = { ...f.config, output };
+  const config: Record<string, unknown> = { ...f.config, ...labelOutput(output, p.opts.label !== undefined), utc_offset: utcOffset() };
   if (p.opts.eventMask !== undefined) config.kinds = parseEventKinds(p.opts.eventMask).map((k) => k.toLowerCase());
   if (p.opts.limit !== undefined) {
-    if (!/^[1-9]\d{0,8}$/.test(p.opts.limit)) throw new UsageError(`--count ${JSON.stringify(p.opts.limit)}: use a count from 1`, 'events');
+    if (!/^[1-9]\d{0,8}$/.test(p.opts.limit)) throw new UsageError(`--limit ${JSON.stringify(p.opts.limit)}: use a count from 1`, 'events');
     config.limit = Number(p.opts.limit);
   }
   let durationMs: number | undefined;
@@ -71,7 +72,7 @@ export async function run(p: Parsed): Promise<ExitCode> {
   try {
     const r = await runBuiltinPlugin('events', config, { operations: ['read', 'events'], scope: f.scope }, netns, {
       write: (b, release) => {
-        for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) shown++;
+        shown += countLines(b);
         return stdoutWrite(b, release); // a slow reader pauses the plugin; an overrun is then reported and resynced
       },
       backend: eventBufferBytes === undefined ? undefined : { kind: 'kernel', netns, eventBufferBytes },

@@ -1,30 +1,30 @@
 // Commands that talk to conntrack directly, with no plugin: flush, count, stats.
 import type { Parsed } from '../args.js';
-import { summary, openConntrack } from '../common.js';
+import { notice, openConntrack } from '../common.js';
 import { EXIT, type ExitCode } from '../../exit-codes.js';
 import { filterFromFlags } from '../filter.js';
 
-/** `ctplug flush [-w Z] [-f F] [-m M[/MASK]]`: deleted in the kernel. */
+/** `ctplug flush [-w Z] [-f F] [-m M[/MASK]]`: deleted in the kernel. Its line is printed in a load file too, as conntrack -R prints it. */
 export async function flush(p: Parsed): Promise<ExitCode> {
   const f = filterFromFlags(p.opts);
   const ct = await openConntrack(p.opts.netns);
   try {
     if (f.empty) {
       ct.flushSync();
-      summary('connection tracking table has been emptied.');
+      notice('connection tracking table has been emptied.');
     } else if (f.zoneOnly) {
       const r = ct.deleteZoneSync(f.kernel.zone!);
-      summary(r ? `${r.ok} flow entries have been deleted from zone ${f.kernel.zone}.` : `zone ${f.kernel.zone} has been emptied.`);
+      notice(r ? `${r.ok} flow entries have been deleted from zone ${f.kernel.zone}.` : `zone ${f.kernel.zone} has been emptied.`);
     } else if (f.kernel.zone !== undefined && !ct.filtersDeleteByZone()) {
       // Before Linux 6.8 the kernel ignores CTA_ZONE in a filtered delete and would flush every
       // zone: select in the match plugin instead, granted this zone only.
       const { runBuiltinPlugin } = await import('../plugins.js');
       const r = await runBuiltinPlugin('match', { ...f.config, action: 'delete', print: false }, { operations: ['read', 'delete'], scope: f.scope }, p.opts.netns);
-      summary(`${r.stats.deleted} flow entries have been deleted.`);
+      notice(`${r.stats.deleted} flow entries have been deleted.`);
     } else {
       ct.flushSync(f.kernel);
       const what = [f.kernel.zone !== undefined && `zone ${f.kernel.zone}`, f.kernel.family, f.kernel.mark !== undefined && `mark ${f.kernel.mark}/0x${(f.kernel.markMask ?? 0xffffffff).toString(16)}`];
-      summary(`connection tracking table has been emptied (${what.filter(Boolean).join(', ')}).`);
+      notice(`connection tracking table has been emptied (${what.filter(Boolean).join(', ')}).`);
     }
   } finally {
     ct.close();

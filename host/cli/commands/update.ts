@@ -4,7 +4,8 @@
 // the change would leave as they are, and stages an update for each of the others; the gate
 // re-derives every request from the entry's own bytes and checks it against the grant (the
 // filters' scope, and only the mark bits this command changes). Once its dumps are delivered the
-// plugin prints the updated entries as the kernel now has them (-o text|extended|id|json).
+// plugin prints the updated entries as the kernel now has them (-o as list takes it, labels= when
+// labels changed).
 // The new values, not filters: -m VALUE[/MASK] by conntrack's rule mark = (old & ~MASK) ^ VALUE;
 // -t the timeout; -u status bits to set (ASSURED, SEEN_REPLY, FIXED_TIMEOUT: the kernel never
 // clears one); --label-add/--label-del connection labels; --state (with -p tcp) the TCP state.
@@ -13,7 +14,7 @@ import { LABEL_BYTES, labelBits, parseLabels } from '../../conntrack/labels.js';
 import { SETTABLE_STATUS } from '../../conntrack/request.js';
 import { parseMark, parseProtocol, parseStatus, parseTcpState, parseU32 } from '../../conntrack/validate.js';
 import { UsageError, type Parsed } from '../args.js';
-import { outputFormat, preflight, summary } from '../common.js';
+import { labelOutput, outputFormat, preflight, summary, utcOffset } from '../common.js';
 import { CliError } from '../errors.js';
 import { EXIT, type ExitCode } from '../../exit-codes.js';
 import { filterFromFlags } from '../filter.js';
@@ -21,7 +22,7 @@ import { runBuiltinPlugin } from '../plugins.js';
 
 export async function run(p: Parsed): Promise<ExitCode> {
   const { mark, timeout, status, labelAdd, labelDel, state, output: outputFlag, ...filterOpts } = p.opts;
-  const output = outputFormat(outputFlag, 'update', { single: true });
+  const output = outputFormat(outputFlag, 'update');
   if (mark === undefined && timeout === undefined && status === undefined && labelAdd === undefined && labelDel === undefined && state === undefined) {
     throw new UsageError('update needs the new value: -m/--mark M[/MASK], -t/--timeout SECONDS, -u/--status BITS, --state STATE (-p tcp) and/or --label-add/--label-del LABELS', 'update');
   }
@@ -43,7 +44,8 @@ export async function run(p: Parsed): Promise<ExitCode> {
   }
   if (labelAdd !== undefined || labelDel !== undefined) {
     const add = labelAdd === undefined ? new Uint8Array(LABEL_BYTES) : parseLabels(labelAdd, 'label-add');
-    const del = labelDel === undefined ? new Uint8Array(LABEL_BYTES) : parseLabels(labelDel, 'label-del');
+    // --label-del alone clears every label, as conntrack's
+    const del = labelDel === undefined ? new Uint8Array(LABEL_BYTES) : labelDel === '' ? new Uint8Array(LABEL_BYTES).fill(0xff) : parseLabels(labelDel, 'label-del');
     if (add.some((b, i) => b & del[i])) throw new UsageError('a label is both added and removed', 'update');
     set.labels = labelBits(add);
     set.labelsMask = labelBits(add.map((b, i) => b | del[i]));
@@ -57,7 +59,8 @@ export async function run(p: Parsed): Promise<ExitCode> {
   }
   const f = filterFromFlags(filterOpts);
   await preflight(p.opts.netns);
-  const r = await runBuiltinPlugin('update', { ...f.config, output, set }, {
+  // conntrack prints updated labels: labels=NAMES
+  const r = await runBuiltinPlugin('update', { ...f.config, ...labelOutput(output, set.labels !== undefined), utc_offset: utcOffset(), set }, {
     operations: ['read', 'update'], scope: { ...f.scope, markBits },
   }, p.opts.netns, { progress: 'updated' });
   const updated = r.stats.updated;

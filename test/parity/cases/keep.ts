@@ -5,7 +5,7 @@
 //   extension  conntrack refuses the command line; ctplug has a use for it
 // README "Differences from conntrack" is to list each of these.
 import { EXIT } from '../../../host/exit-codes.js';
-import { differs, todo, type Case } from '../case.js';
+import { differs, type Case } from '../case.js';
 
 const REFUSED = 'refused: conntrack reads the value with strtoul/atoi and uses whatever comes out';
 const ZONE_RULE = 'zone rule: the zone of an entry is its one zone id, for both directions (CTA_ZONE) or for one tuple (CTA_TUPLE_ZONE); conntrack reads CTA_ZONE only';
@@ -84,13 +84,21 @@ export const KEEP_CASES: Case[] = [
   // The zone rule (decided: every verb agrees on it).
   differs(ZONE_RULE, 'dirzone', '-L -w 0', { code: EXIT.OK, lines: 1, stdout: /src=10\.7\.0\.4 / }, { code: 0, lines: 4 }),
   differs(ZONE_RULE, 'dirzone', '-D -w 0 -p udp', { code: EXIT.OK, stderr: /1 flow entries have been deleted/, drops: /src=10\.7\.0\.4 /, keeps: /zone-/ }, { code: 0, stderr: /3 flow entries have been deleted/ }),
-  todo(8, 'dirzone', '-L -w 7', { target: `differs (zone rule): 3 entries` }),
-  todo(8, 'dirzone', '-L -w 8', { target: `differs (zone rule): 2 entries` }),
-  todo(8, 'dirzone', '-L -w 8 -p tcp', { target: `differs (zone rule): the orig-zone 8 entry` }),
-  todo(8, 'dirzone', '-D -w 8 -p tcp', { target: `differs (zone rule): deletes the orig-zone 8 entry` }),
-  todo(8, 'dirzone', '-U -w 7 -m 1', { target: `differs (zone rule) (and -U -w is an extension): 3 updated` }),
-  todo(8, 'dirzone', '-E -w 7', { target: `differs (zone rule): both events`, events: ['-I -p udp -s 10.7.9.1 -d 10.7.1.1 --sport 1 --dport 2 -t 60 --orig-zone 7', '-I -p udp -s 10.7.9.2 -d 10.7.1.1 --sport 1 --dport 2 -t 60 -w 7'] }),
-  todo(2, 'dirzone', '-D -w 7', { target: `differs (zone rule): prints the 3 entries it deletes` }),
-  todo(2, 'dirzone', '-D -w 8', { target: `differs (zone rule): prints the 2 entries it deletes` }),
-  todo(2, 'dirzone', '-D -w 0', { target: `differs (zone rule): prints the 1 entry it deletes` }),
+  differs(ZONE_RULE, 'dirzone', '-L -w 7', { code: EXIT.OK, lines: 3, stdout: /zone-orig=7 / }, { code: 0, lines: 1, stdout: / zone=7 / }),
+  differs(ZONE_RULE, 'dirzone', '-L -w 8', { code: EXIT.OK, lines: 2, stdout: /src=10\.7\.0\.5 / }, { code: 0, lines: 1 }),
+  differs(ZONE_RULE, 'dirzone', '-L -w 8 -p tcp', { code: EXIT.OK, lines: 1, stdout: /src=10\.7\.0\.5 .*zone-orig=8 / }, { code: 0, lines: 0 }),
+  // conntrack reads --orig-zone 7 into the tuple zone and -w 7 into CTA_ZONE: no entry has both
+  differs(ZONE_RULE, 'dirzone', '-L -w 7 --orig-zone 7', { code: EXIT.OK, lines: 1, stdout: /src=10\.7\.0\.1 / }, { code: 0, lines: 0 }),
+  differs(ZONE_RULE, 'dirzone', '-D -w 8 -p tcp', { code: EXIT.OK, lines: 1, stderr: /1 flow entries have been deleted/, drops: /src=10\.7\.0\.5 /, keeps: /src=10\.7\.0\.[12346] / },
+    { code: 1, stderr: /0 flow entries have been deleted/, table: 'unchanged' }),
+  differs(`${ZONE_RULE} (and -U -w is an extension: conntrack -U takes no zone)`, 'dirzone', '-U -w 7 -m 1',
+    { code: EXIT.OK, stderr: /3 flow entries have been updated/, tableHas: /zone-orig=7 .*mark=1$/ }, { code: 2, stderr: /Illegal option `--zone'/, table: 'unchanged' }),
+  differs(ZONE_RULE, 'dirzone', '-E -w 7', { code: EXIT.OK, lines: 2, stderr: /2 flow events have been shown/ }, { code: 0, lines: 1, stderr: /1 flow events have been shown/ },
+    { events: ['-I -p udp -s 10.7.9.1 -d 10.7.1.1 --sport 1 --dport 2 -t 60 --orig-zone 7', '-I -p udp -s 10.7.9.2 -d 10.7.1.1 --sport 1 --dport 2 -t 60 -w 7'] }),
+  differs(ZONE_RULE, 'dirzone', '-D -w 7', { code: EXIT.OK, lines: 3, stderr: /3 flow entries have been deleted/, drops: /src=10\.7\.0\.[123] /, keeps: /src=10\.7\.0\.[456] / },
+    { code: 0, lines: 1, stderr: /1 flow entries have been deleted/, drops: /src=10\.7\.0\.3 /, keeps: /src=10\.7\.0\.[12456] / }),
+  differs(ZONE_RULE, 'dirzone', '-D -w 8', { code: EXIT.OK, lines: 2, stderr: /2 flow entries have been deleted/, drops: /src=10\.7\.0\.[56] /, keeps: /src=10\.7\.0\.[1234] / },
+    { code: 0, lines: 1, drops: /src=10\.7\.0\.6 /, keeps: /src=10\.7\.0\.[12345] / }),
+  differs(ZONE_RULE, 'dirzone', '-D -w 0', { code: EXIT.OK, lines: 1, stdout: /src=10\.7\.0\.4 /, drops: /src=10\.7\.0\.4 /, keeps: /src=10\.7\.0\.[12356] / },
+    { code: 0, lines: 4, drops: /src=10\.7\.0\.[1245] /, keeps: /src=10\.7\.0\.[36] / }),
 ];

@@ -1,7 +1,8 @@
 // NAT (-n/--src-nat, -g/--dst-nat, -j/--any-nat; bare, with an address, with address:port) in
 // list, delete, update and events, and NAT set up by create; zones: -w, --orig-zone, --reply-zone
 // and how each command selects directional zones.
-import { same, todo, type Case } from '../case.js';
+import { EXIT } from '../../../host/exit-codes.js';
+import { differs, same, type Case } from '../case.js';
 
 const NAT_FILTERS = [
   '-n', '-g', '-j', '--src-nat', '--dst-nat', '--any-nat', '-n -g',
@@ -26,13 +27,22 @@ const NAT_CREATES = [
 const DIRZONE_FILTERS = ['--orig-zone 7', '--reply-zone 7', '--orig-zone 8', '--orig-zone 0', '-f ipv4 -p udp', '-p tcp'];
 
 export const NAT_ZONE_CASES: Case[] = [
-  ...NAT_FILTERS.map((f) => todo(4, 'nat', `-L ${f}`)),
+  ...NAT_FILTERS.map((f) => same('nat', `-L ${f}`)),
   // -j is not an option of -D or -U in conntrack 1.4.7 (both exit 2)
-  ...NAT_FILTERS.slice(0, 12).map((f) => (f.includes('-j') || f.includes('any-nat') ? same('nat', `-D ${f}`) : todo(4, 'nat', `-D ${f}`))),
-  todo(4, 'nat', '-U -n -m 0x3'), todo(4, 'nat', '-U -g 192.168.1.5 -m 0x3'), same('nat', '-U -j -m 0x3'),
-  todo(4, 'nat', '-E -n', { events: ['-I -p udp -s 10.4.9.1 -d 203.0.113.1 --sport 1 --dport 53 -t 60 --src-nat 198.51.100.3', '-I -p udp -s 10.4.9.2 -d 203.0.113.1 --sport 1 --dport 53 -t 60'] }),
+  ...NAT_FILTERS.slice(0, 12).map((f) => same('nat', `-D ${f}`)),
+  // -U -n: no address gives conntrack no family (F2: AF_UNSPEC, EOPNOTSUPP at the first entry)
+  differs('fixed: conntrack -U without an address or -f sends AF_UNSPEC and fails with EOPNOTSUPP at the first entry; ctplug updates each entry in its own family',
+    'nat', '-U -n -m 0x3', { code: EXIT.OK, stderr: /5 flow entries have been updated/, tableHas: /src=10\.4\.0\.1 .*mark=3$/ }, { code: 1, stderr: /Operation not supported/, table: 'unchanged' }),
+  // -U -g ADDR: conntrack also sends ADDR as NAT to set, which the kernel refuses for an existing entry
+  differs('fixed: conntrack -U -g/-n ADDR also sends the address as a NAT to set up, which the kernel refuses for an existing entry (EOPNOTSUPP); it then prints the entry unchanged and counts it updated. ctplug reads -n/-g as filters and updates the mark',
+    'nat', '-U -g 192.168.1.5 -m 0x3', { code: EXIT.OK, stderr: /1 flow entries have been updated/, tableHas: /src=10\.4\.0\.3 .*mark=3$/ },
+    { code: 0, stderr: /Operation failed: Operation not supported/, table: 'unchanged' }),
+  same('nat', '-U -j -m 0x3'),
+  same('nat', '-E -n', { events: ['-I -p udp -s 10.4.9.1 -d 203.0.113.1 --sport 1 --dport 53 -t 60 --src-nat 198.51.100.3', '-I -p udp -s 10.4.9.2 -d 203.0.113.1 --sport 1 --dport 53 -t 60'] }),
   // conntrack compares only an IPv4 NAT address: --src-nat 2001:db8:4::7 also lists the SNAT to ::8
-  todo(4, 'nat', '-L --src-nat 2001:db8:4::7', { target: 'differs (fixed): only the SNAT to 2001:db8:4::7' }),
+  differs('fixed: conntrack compares only an IPv4 NAT address (ATTR_SNAT_IPV4), so --src-nat 2001:db8:4::7 lists every IPv6 source NAT; ctplug compares the IPv6 address',
+    'nat', '-L --src-nat 2001:db8:4::7', { code: EXIT.OK, lines: 1, stdout: /dst=2001:db8:4::7 / }, { code: 0, lines: 2, stdout: /dst=2001:db8:4::8 / }),
+  same('nat', '-L --src-nat [2001:db8:4::7]:1000'),
   same('nat', '-L -n -j'),
   same('nat', '-L -j -g'),
   same('nat', '-L -p tcp'),
@@ -42,8 +52,7 @@ export const NAT_ZONE_CASES: Case[] = [
   // Directional zones: filters that both tools read the same way.
   ...DIRZONE_FILTERS.map((f) => same('dirzone', `-L ${f}`)),
   ...DIRZONE_FILTERS.slice(0, 4).map((f) => same('dirzone', `-D ${f}`)),
-  // -w 7 is the entry's zone by the zone rule (so the orig-zone-7 entry); conntrack's -w reads CTA_ZONE alone
-  todo(8, 'dirzone', '-L -w 7 --orig-zone 7', { target: 'differs (zone rule): the orig-zone-7 entry' }),
-  // conntrack -G has no zone: the zone-7 entry is not found (and ctplug adds "0 flow entries have been shown.": #9)
-  todo(9, 'dirzone', '-G -p udp -s 10.7.0.3 -d 10.7.1.1 --sport 1 --dport 2'),
+  // -w with --orig-zone/--reply-zone, the zone rule: keep.ts
+  // conntrack -G has no zone: the zone-7 entry is not found (both print only the error, exit 1)
+  same('dirzone', '-G -p udp -s 10.7.0.3 -d 10.7.1.1 --sport 1 --dport 2'),
 ];

@@ -30,13 +30,14 @@ export const UPDATE_CASES: Case[] = [
   same('zone0', '-U -s 10.0.0.4 --state CLOSE'),
   same('zone0', '-U -p tcp -s 10.0.0.4 --state SYN_RECV -m 3'),
   // Labels on update (connlabel room from the seed's ruleset).
-  // (conntrack prints the updated entries with their labels=NAMES: #6)
-  todo(6, 'labels', '-U -s 10.6.0.4 --label-add web'),
-  todo(6, 'labels', '-U -s 10.6.0.2 --label-add blue'),
-  todo(6, 'labels', '-U -s 10.6.0.2 --label-del db'),
-  todo(6, 'labels', '-U -s 10.6.0.1 --label-add web'),
-  todo(8, 'labels', '-U -s 10.6.0.2 --label-del'),
-  todo(8, 'labels', '-U -f ipv4 -l web --label-del'),
+  // (conntrack prints the updated entries with their labels=NAMES; --label-del alone clears them all)
+  same('labels', '-U -s 10.6.0.4 --label-add web'),
+  same('labels', '-U -s 10.6.0.2 --label-add blue'),
+  same('labels', '-U -s 10.6.0.2 --label-del db'),
+  same('labels', '-U -s 10.6.0.1 --label-add web'),
+  same('labels', '-U -s 10.6.0.2 --label-del'),
+  same('labels', '-U -f ipv4 -l web --label-del'),
+  same('labels', '-U -s 10.6.0.2 --label-del -o extended'),
   // Creating: marks (a mask is ignored), status bits, zones, timeouts.
   same('empty', '-I -p udp -s 10.60.0.1 -d 10.60.1.1 --sport 1 --dport 2 -t 100 -m 0x10'),
   same('empty', '-I -p udp -s 10.60.0.1 -d 10.60.1.1 --sport 1 --dport 2 -t 100 -m 0x10/0xf0'),
@@ -49,7 +50,7 @@ export const UPDATE_CASES: Case[] = [
   same('empty', '-I -p udp -s 10.60.0.1 -d 10.60.1.1 --sport 1 --dport 2 -r 10.60.1.2 -q 10.60.0.1 --reply-port-src 2 --reply-port-dst 1 -t 100'),
   same('empty', '-I -p udp -s 2001:db8:60::1 -d 2001:db8:60::2 --sport 1 --dport 2 -t 100 -m 4294967295'),
   same('empty', '-I -p udp -s 10.60.0.1 -d 10.60.1.1 --sport 1 --dport 2 -t 0'),
-  todo(9, 'empty', '-I -p udp -s 10.60.0.1 -d 10.60.1.1 --sport 1 --dport 2 -t 100 -u UNSET'),
+  same('empty', '-I -p udp -s 10.60.0.1 -d 10.60.1.1 --sport 1 --dport 2 -t 100 -u UNSET'),
   same('empty', '-I -p udp -s 10.60.0.1 -d 10.60.1.1 --sport 1 --dport 2 -t 100 -u FIXED_TIMEOUT'),
   same('empty', '-I -p tcp -s 10.60.0.1 -d 10.60.1.1 --sport 1 --dport 2 --state TIME_WAIT -t 100 -u ASSURED'),
 ];
