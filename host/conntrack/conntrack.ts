@@ -5,12 +5,13 @@ import { NETLINK_NETFILTER, NLMSG_HDRLEN } from '../netlink/constants.js';
 import {
   NetlinkConnection, RECV_BUFFER_BYTES, type AsyncDumpOptions, type DumpBatch, type DumpCursor, type DumpProgress, emptyProgress,
 } from '../netlink/connection.js';
-import { errnoName } from '../netlink/errors.js';
+import { NetlinkError, errnoName } from '../netlink/errors.js';
 import { NFGENMSG_LEN, splitMessages } from '../netlink/message.js';
 import { openNetlinkSocket, type NetlinkSocketLike } from '../netlink/socket.js';
 import { CTA_STATS_CPU, CTA_STATS_GLOBAL_ENTRIES, IPPROTO, TCP_STATES } from './constants.js';
 import { CtError, TOLERATED, fromNetlink, invalid, invalid as invalidInput } from './errors.js';
 import { decodeFlow, type Flow } from './flow.js';
+import { type KernelAbilities, type PlannedFilter, planDumps, planFlush, probeAnswer, probeFilter } from './kernel-filter.js';
 import {
   SETTABLE_STATUS, createRequest, cpuStatsRequest, deleteRequest, dumpRequest, flushRequest, getRequest, statsRequest, updateRequest,
   type Change, type KernelFilter, type Lookup, type NewEntry,
@@ -132,11 +133,65 @@ function directionalZones(entry: NewEntry, s: CreateSpec): void {
 }
 
 function validateFilter(f: KernelFilter): KernelFilter {
-  return {
+  const out: KernelFilter = {
     family: f.family === undefined ? undefined : parseFamily(f.family),
     zone: f.zone === undefined ? undefined : parseZone(f.zone),
     mark: f.mark === undefined ? undefined : parseU32(f.mark, 'mark'),
     markMask: f.markMask === undefined ? undefined : parseU32(f.markMask, 'mark mask'),
+  };
+  const t = f.tuple;
+  if (t) {
+    const addr = (a: Uint8Array | undefined, what: string) => {
+      if (a !== undefined && (!(a instanceof Uint8Array) || (a.length !== 4 && a.length !== 16))) throw invalid('dump', `the ${what} of a tuple filter must be 4 or 16 bytes`);
+      return a;
+    };
+    out.tuple = {
+      protocol: t.protocol === undefined ? undefined : parseU8(t.protocol, 'protocol'),
+      src: addr(t.src, 'source address'),
+      dst: addr(t.dst, 'destination address'),
+      sport: t.sport === undefined ? undefined : parsePort(t.sport, 'source port'),
+      dport: t.dport === undefined ? undefined : parsePort(t.dport, 'destination port'),
+    };
+  }
+  return out;
+}
+
+/** Runs the planned dumps one after the other as one cursor (progress summed). */
+function chain(cursors: (() => DumpCursor)[]): DumpCursor {
+  const progress = emptyProgress();
+  let i = 0;
+  let cur: DumpCursor | undefined;
+  let base = emptyProgress();
+  const sync = () => {
+    if (!cur) return;
+    progress.messages = base.messages + cur.progress.messages;
+    progress.batches = base.batches + cur.progress.batches;
+    progress.restarts = base.restarts + cur.progress.restarts;
+  };
+  const finish = () => {
+    sync();
+    base = { ...progress };
+    cur = undefined;
+  };
+  return {
+    progress,
+    next() {
+      for (;;) {
+        if (!cur) {
+          if (i >= cursors.length) return null;
+          cur = cursors[i++]();
+        }
+        const b = cur.next();
+        sync();
+        if (b) return b;
+        finish();
+      }
+    },
+    stop() {
+      cur?.stop();
+      if (cur) finish();
+      i = cursors.length;
+    },
   };
 }
 
@@ -150,6 +205,8 @@ export function kernelFiltersDeleteByZone(rel = release()): boolean {
 export class Conntrack {
   private readonly conn: NetlinkConnection;
   private actionConn?: NetlinkConnection;
+  /** Whether this kernel has CTA_FILTER in dumps: probed on first need (kernel-filter.ts). */
+  private ctaFilter?: boolean;
 
   private constructor(
     socket: NetlinkSocketLike,
@@ -187,16 +244,51 @@ export class Conntrack {
     }
   }
 
+  /** What this kernel honours, for the planner; CTA_FILTER is probed when `tuple` needs it. */
+  abilities(tuple = false): KernelAbilities {
+    if (tuple && this.ctaFilter === undefined) this.ctaFilter = this.probeCtaFilter();
+    return { zoneFilter: this.filtersDeleteByZone(), ctaFilter: this.ctaFilter ?? false };
+  }
+
+  /** kernel-filter.ts probeFilter: refused = understood, answered = ignored. */
+  private probeCtaFilter(): boolean {
+    try {
+      this.conn.dumpSync((enc, seq) => dumpRequest(enc, seq, probeFilter()), new Uint8Array(RECV_BUFFER_BYTES), () => undefined);
+      return false;
+    } catch (e) {
+      if (e instanceof NetlinkError && probeAnswer(e.code)) return true;
+      throw fromNetlink('dump', e);
+    }
+  }
+
+  /**
+   * The dumps that cover `filter` (planDumps), or none when the namespace holds no entry at all:
+   * the kernel's entry count (one request, no walk) is asked first, because every dump walks the
+   * whole global hash table whatever the namespace holds (12-20 ms here for an empty one). An
+   * entry created in between is the race a dump started a moment earlier has too.
+   */
+  private plan(filter: KernelFilter): PlannedFilter[] {
+    const f = validateFilter(filter);
+    const plans = planDumps(f, this.abilities(f.tuple !== undefined));
+    return plans.length === 0 || this.countSync('dump') === 0 ? [] : plans;
+  }
+
   /** A dump, filtered in the kernel; entries are handed over in place, one call per buffer. */
   dumpSync(filter: KernelFilter, buf: Uint8Array, onBatch: (entries: Uint8Array, count: number) => boolean | void, onRestart?: () => void): DumpProgress {
-    const f = validateFilter(filter);
-    return this.run('dump', () => this.conn.dumpSync((enc, seq) => dumpRequest(enc, seq, f), buf, onBatch, onRestart));
+    const c = this.dumpCursor(filter, buf, onRestart);
+    for (let b; (b = c.next()); ) {
+      if (onBatch(b.entries, b.count) === false) {
+        c.stop();
+        break;
+      }
+    }
+    return c.progress;
   }
 
   /** The same dump pulled one buffer at a time (NetlinkConnection.dumpCursor): `next()` blocks for the next batch. */
   dumpCursor(filter: KernelFilter, buf: Uint8Array = new Uint8Array(RECV_BUFFER_BYTES), onRestart?: () => void): DumpCursor {
-    const f = validateFilter(filter);
-    const c = this.run('dump', () => this.conn.dumpCursor((enc, seq) => dumpRequest(enc, seq, f), buf, onRestart));
+    const plans = this.plan(filter);
+    const c = chain(plans.map((p) => () => this.run('dump', () => this.conn.dumpCursor((enc, seq) => dumpRequest(enc, seq, p), buf, onRestart))));
     return { progress: c.progress, next: () => this.run('dump', () => c.next()), stop: () => this.run('dump', () => c.stop()) };
   }
 
@@ -213,9 +305,28 @@ export class Conntrack {
 
   /** The dump as an async iterator of batches (views reused by the next one); leaving it early stops the dump. */
   async *batches(filter: KernelFilter, opts: AsyncDumpOptions = {}, progress = emptyProgress()): AsyncGenerator<DumpBatch, DumpProgress> {
-    const f = validateFilter(filter);
+    const plans = this.plan(filter);
     try {
-      return yield* this.conn.dumpBatches((enc, seq) => dumpRequest(enc, seq, f), opts, progress);
+      for (const p of plans) {
+        const part = emptyProgress();
+        const base = { ...progress };
+        const sum = () => {
+          progress.messages = base.messages + part.messages;
+          progress.batches = base.batches + part.batches;
+          progress.restarts = base.restarts + part.restarts;
+        };
+        const it = this.conn.dumpBatches((enc, seq) => dumpRequest(enc, seq, p), opts, part);
+        try {
+          for (let r = await it.next(); !r.done; r = await it.next()) {
+            sum();
+            yield r.value;
+          }
+        } finally {
+          await it.return?.(part); // left early: drains the rest (and counts the batch handed out)
+          sum();
+        }
+      }
+      return progress;
     } catch (e) {
       throw fromNetlink('dump', e);
     }
@@ -329,16 +440,19 @@ export class Conntrack {
    * it in one request (it does not say how many entries that removed).
    */
   flushSync(filter: KernelFilter = {}, confirm?: Confirm): BatchResult | undefined {
-    const f = validateFilter(filter);
-    if (f.zone === undefined || this.filtersDeleteByZone()) {
-      this.run('flush', () => this.conn.requestSync((enc, seq) => flushRequest(enc, seq, f)));
+    const plan = planFlush(validateFilter(filter), this.abilities());
+    if (plan.kind === 'kernel') {
+      this.run('flush', () => this.conn.requestSync((enc, seq) => flushRequest(enc, seq, plan.filter)));
       return undefined;
     }
-    // Such kernels ignore CTA_ZONE in dumps as well: the zone is judged here, by the zone rule.
+    // Such kernels ignore CTA_ZONE in deletes and zone 0 in dumps: the zone is judged here, by the zone rule.
     const held: Uint8Array[] = [];
-    this.dumpSync(f, new Uint8Array(RECV_BUFFER_BYTES), (b) => {
-      for (const m of splitMessages(b)) if (zoneOfEntry(m) === f.zone) held.push(m.slice());
-    }, () => void (held.length = 0));
+    const buf = new Uint8Array(RECV_BUFFER_BYTES);
+    for (const p of plan.dump) {
+      this.run('dump', () => this.conn.dumpSync((enc, seq) => dumpRequest(enc, seq, p), buf, (b) => {
+        for (const m of splitMessages(b)) if (zoneOfEntry(m) === plan.zone) held.push(m.slice());
+      }, () => void (held.length = 0)));
+    }
     return this.deleteSync(held, undefined, confirm);
   }
 
@@ -352,9 +466,10 @@ export class Conntrack {
     return kernelFiltersDeleteByZone(this.kernelRelease);
   }
 
-  countSync(): number {
+  /** The namespace's entry count (IPCTNL_MSG_CT_GET_STATS: no walk). */
+  countSync(op = 'count'): number {
     let count = 0;
-    this.run('count', () =>
+    this.run(op, () =>
       this.conn.requestSync((enc, seq) => statsRequest(enc, seq), (msg) => {
         for (const d = new AttrDecoder(msg, NLMSG_HDRLEN + NFGENMSG_LEN, msg.length); d.next(); ) {
           if (d.type === CTA_STATS_GLOBAL_ENTRIES) count = d.u32be() ?? 0;

@@ -134,7 +134,7 @@ test('errors become one line and the documented exit code', () => {
 test('filter flags -> plugin config, kernel filter and grant scope', () => {
   const f = filterFromFlags({ zone: '5', proto: 'udp', src: '10.0.0.0/8', dport: '53', mark: '0x10/0xf0', state: 'established', status: 'ASSURED,UNREPLIED' });
   assert.equal(f.config, { proto: 'udp', src: '10.0.0.0/8', family: 'ipv4', dport: 53, zone: 5, mark: 16, mark_mask: 0xf0, state: 'ESTABLISHED', status: 'ASSURED,UNREPLIED' });
-  assert.equal(f.kernel, { zone: 5, mark: 16, markMask: 0xf0 });
+  assert.equal(f.kernel, { zone: 5, mark: 16, markMask: 0xf0, tuple: { protocol: 17, dport: 53 } }); // a CIDR stays with the plugin
   assert.equal(f.scope, { protocols: ['udp'], zones: [{ from: 5, to: 5 }], mark: { value: 16, mask: 0xf0 } });
   assert.not.ok(f.empty);
   assert.not.ok(f.zoneOnly);

@@ -154,6 +154,7 @@ test('get by tuple and zone; no entry is null, not an error', () => {
 test('a failed dump start is a typed error', () => {
   const k = new FakeKernel();
   const ct = open(k);
+  ct.createSync(flows(1, 0)); // an empty namespace is not dumped at all
   k.inject({ type: 'dump', errno: 22, count: 1 });
   try {
     dumpAll(ct);
