@@ -14,7 +14,7 @@ import { splitMessages } from '../netlink/message.js';
 import { toNewEntry } from '../conntrack/conntrack.js';
 import { type Awaitable, type ConntrackOps, type EventStream, type HeldChange, loop, then } from '../conntrack/ops.js';
 import type { NewEntry } from '../conntrack/request.js';
-import { emptyScope, scanInto } from '../conntrack/scope.js';
+import { emptyScope, entryFamily, scanInto } from '../conntrack/scope.js';
 import type { EventKind } from '../conntrack/events.js';
 import { abi, STATUS } from '../policy/abi.js';
 import type { Operation } from '../policy/capabilities.js';
@@ -305,6 +305,9 @@ export class ScopedConntrack {
   admit(batch: Uint8Array, matcher: ScopeMatcher, out: Uint8Array, counter: 'entries' | 'events'): number {
     const s = this.scratch;
     const end = batch.length;
+    // Dump entries under a grant (and request) that constrain only the family: the family byte is
+    // the whole check (no entry is remembered for later: no shown list).
+    const families = counter === 'entries' && !this.shown ? matcher.familyOnly() : undefined;
     let w = 0, run = -1, p = 0;
     const flush = (upTo: number) => {
       out.set(batch.subarray(run, upTo), w);
@@ -314,7 +317,10 @@ export class ScopedConntrack {
     while (p + NLMSG_HDRLEN <= end) {
       const len = (batch[p] | (batch[p + 1] << 8) | (batch[p + 2] << 16) | (batch[p + 3] << 24)) >>> 0;
       if (len < NLMSG_HDRLEN || p + len > end) break; // malformed tail: never read (as splitMessages)
-      if (scanInto(batch, p, len, s) && matcher.matches(s)) {
+      const inside = families === undefined
+        ? scanInto(batch, p, len, s) && matcher.matches(s)
+        : (families === null ? entryFamily(batch, p, len) >= 0 : families.includes(entryFamily(batch, p, len)));
+      if (inside) {
         this.stats[counter]++;
         if (this.shown) {
           if (s.destroyed) this.shown.forget(s);
