@@ -12,7 +12,7 @@ import { align4 } from '../netlink/attr.js';
 import { NLMSG_HDRLEN } from '../netlink/constants.js';
 import { splitMessages } from '../netlink/message.js';
 import { toNewEntry } from '../conntrack/conntrack.js';
-import { type Awaitable, type ConntrackOps, type EventStream, type HeldChange, loop, then } from '../conntrack/ops.js';
+import { type Awaitable, type ConntrackOps, type EventStream, type HeldChange, loop, type OpsCursor, then } from '../conntrack/ops.js';
 import type { NewEntry } from '../conntrack/request.js';
 import { emptyScope, entryFamily, scanInto } from '../conntrack/scope.js';
 import type { EventKind } from '../conntrack/events.js';
@@ -269,26 +269,45 @@ export class ScopedConntrack {
    * its next batch RESYNC (the entries come again). Returns true when the sink stopped it.
    */
   deliver(plan: Plan, sink: DumpSink, flags = 0): Awaitable<boolean> {
+    const d = this.delivery(plan, sink, flags);
+    return then(loop(() => d.step()), () => d.stopped);
+  }
+
+  /**
+   * deliver(), one received buffer per step(): step() answers whether there is more. A caller that
+   * must return to its own loop between buffers (a main-thread run, guarded slice by slice) steps it.
+   */
+  delivery(plan: Plan, sink: DumpSink, flags = 0): { step(): Awaitable<boolean>; readonly stopped: boolean } {
     this.stats.dumps++;
     let stopped = false, i = 0;
-    const eachFilter = () => {
-      if (stopped || i >= plan.filters.length) return false;
-      const filter = plan.filters[i++];
-      const matcher = perFilter(plan, filter);
-      const cursor = this.ops.dump(filter, () => { flags |= abi.batchFlags.RESYNC; });
-      const end = () => then(cursor.stop(), () => { stopped = true; return false; });
-      return then(loop(() => then(cursor.next(), (b) => {
-        if (!b) return false;
-        if (sink.stopped()) return end(); // stopped or aborted: deliver no more
-        const len = this.admit(b.entries, matcher, sink.into(), 'entries');
-        if (len === 0) return true;
-        this.stats.batches++;
-        const go = sink.batch(len, flags);
-        flags = 0;
-        return then(go, (more) => more || end());
-      })), () => !stopped);
+    let cursor: OpsCursor | undefined;
+    let matcher = plan.matcher;
+    const end = () => then(cursor!.stop(), () => { stopped = true; cursor = undefined; return false; });
+    return {
+      get stopped() { return stopped; },
+      step: () => {
+        if (stopped) return false;
+        if (!cursor) {
+          if (i >= plan.filters.length) return false;
+          const filter = plan.filters[i++];
+          matcher = perFilter(plan, filter);
+          cursor = this.ops.dump(filter, () => { flags |= abi.batchFlags.RESYNC; });
+        }
+        return then(cursor.next(), (b) => {
+          if (!b) {
+            cursor = undefined;
+            return i < plan.filters.length;
+          }
+          if (sink.stopped()) return end(); // stopped or aborted: deliver no more
+          const len = this.admit(b.entries, matcher, sink.into(), 'entries');
+          if (len === 0) return true;
+          this.stats.batches++;
+          const go = sink.batch(len, flags);
+          flags = 0;
+          return then(go, (more) => more || end());
+        });
+      },
     };
-    return then(loop(eachFilter), () => stopped);
   }
 
   /** The events of the subscription, filtered in the kernel as planned (a superset: `admit` each batch). */
