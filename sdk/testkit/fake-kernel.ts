@@ -101,7 +101,8 @@ export class FakeKernel {
       if (!keys) throw new Error('fake kernel: two entries with the same tuple in the same zone');
       const id = s.id ?? k.nextId++;
       k.nextId = Math.max(k.nextId, id + 1);
-      k.table.add({ ...keys, family: s.family, zone: s.zone, zoneDir: s.zoneDir, mark: s.mark, id, msg: m.slice() });
+      // A copy in its own buffer: Buffer#slice (a Buffer's messages are Buffers) would share the caller's memory.
+      k.table.add({ ...keys, family: s.family, zone: s.zone, zoneDir: s.zoneDir, mark: s.mark, id, msg: new Uint8Array(m) });
     }
     return k;
   }
@@ -396,7 +397,7 @@ function topAttrs(msg: Uint8Array): Map<number, Uint8Array> | null {
 }
 
 function withSeq(msg: Uint8Array, seq: number, flags: number): Uint8Array {
-  const m = msg.slice();
+  const m = new Uint8Array(msg); // a copy with its own buffer, whatever `msg` is a view of
   const v = new DataView(m.buffer);
   v.setUint16(6, flags, true);
   v.setUint32(8, seq, true);
