@@ -2,8 +2,9 @@
 // table of issue 15. Each row runs the two commands in turn (ctplug, conntrack, ctplug, ...),
 // whole processes from start to exit, output to /dev/null, and prints the medians and the ratio
 // conntrack / ctplug (> 1: ctplug is faster). Deletes run on a table re-seeded after each run.
-//   node --import ./scripts/ts-register.mjs bench/commands.ts [entries=100000] [runs=5] [--1m]
+//   node --import ./scripts/ts-register.mjs bench/commands.ts [entries=100000] [runs=5] [--1m] [--bin=PATH]
 // --1m adds `list` over 1,000,000 entries (another namespace, ~1 GB of kernel memory while it runs).
+// --bin=PATH times another build's bin/ctplug.js (e.g. a checkout of main: before/after on one table).
 // Uses the bundle (bin/ctplug.js, dist/): run `npm run build` first. The machine's load is printed
 // with the table: on a busy machine the ratios move; compare rows of one run only.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -18,7 +19,7 @@ const N = Number(args[0] ?? 100_000);
 const RUNS = Number(args[1] ?? 5);
 const MILLION = process.argv.includes('--1m');
 const root = packageRoot();
-const bin = join(root, 'bin', 'ctplug.js');
+const bin = process.argv.find((a) => a.startsWith('--bin='))?.slice(6) ?? join(root, 'bin', 'ctplug.js');
 const TIME = '/usr/bin/time';
 const tmp = mkdtempSync(join(tmpdir(), 'ctplug-bench-'));
 const made: string[] = [];
@@ -103,7 +104,7 @@ try {
   const empty = `${ns}-empty`;
   seed(ns, N);
   seed(empty, 0);
-  console.log(`ctplug whole commands vs conntrack, ${N.toLocaleString('en-US')} entries over 10 zones, kernel ${execFileSync('uname', ['-r']).toString().trim()}, ` +
+  console.log(`ctplug (${bin}) whole commands vs conntrack, ${N.toLocaleString('en-US')} entries over 10 zones, kernel ${execFileSync('uname', ['-r']).toString().trim()}, ` +
     `${RUNS} runs each (medians), load ${loadavg().map((x) => x.toFixed(2)).join(' ')}${process.env.NODE_EXTRA_CA_CERTS ? ', NODE_EXTRA_CA_CERTS set (node pays ~40 ms per start for it)' : ''}`);
   console.log('| command | ctplug wall s (cpu s) | other: wall s (cpu s) | ratio (other / ctplug) | target | ctplug peak RSS, exit codes |');
   console.log('| --- | --- | --- | --- | --- | --- |');
