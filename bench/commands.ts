@@ -8,7 +8,7 @@
 // Uses the bundle (bin/ctplug.js, dist/): run `npm run build` first. The machine's load is printed
 // with the table: on a busy machine the ratios move; compare rows of one run only.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Conntrack, type CreateSpec } from '../host/conntrack/conntrack.js';
@@ -118,9 +118,7 @@ try {
   L(['-w', '77'], 'list -w 77 (empty zone)', '-');
   // Deletes: the 10k deleted are put back after every run (untimed).
   pair('delete -s 10.5.0.0/16 (10k)', ours(ns, ['delete', '-s', '10.5.0.0/16']), inNs(ns, ['-D', '-s', '10.5.0.0/16']), 'conntrack -D', '>= 1.5x', () => seed(ns, N, 5));
-  const policy = join(tmp, 'policy.json');
-  writeFileSync(policy, JSON.stringify({ default: { capabilities: { operations: ['read', 'delete'], scope: { zones: 'any', families: 'any', protocols: 'any' } } } }));
-  pair('purge-remote 198.51.100.7 (10k)', ours(ns, ['--plugin', join(root, 'dist', 'plugins', 'purge-remote.wasm'), '--config', '{"addr":"198.51.100.7"}', '--policy', policy]),
+  pair('purge-remote 198.51.100.7 (10k)', ours(ns, ['--plugin', 'purge-remote', '--config', '{"addr":"198.51.100.7"}']),
     inNs(ns, ['-D', '-d', '198.51.100.7']), 'conntrack -D -d', '>= 1.5x', () => seed(ns, N, 0));
   pair('list, empty namespace', ours(empty, ['list']), [process.execPath, '-e', '0'], 'node -e 0', '<= 2x node (ratio >= 0.5)');
   if (MILLION) {
