@@ -76,7 +76,7 @@ async function onMessage(msg: ToWorker): Promise<void> {
     run = new PluginRun({ ...data, config: msg.config ?? data.config }, { ops: backend.ops, clock, sink, wasi });
     await run.execute();
     const table = backend.table?.();
-    post({ type: 'done', stats: run.stats, table }, table ? [table.buffer as ArrayBuffer] : []);
+    post({ type: 'done', stats: run.stats, failures: run.failures, table }, table ? [table.buffer as ArrayBuffer] : []);
   } catch (e) {
     const error: WorkerError = e instanceof RunFailure ? e.error : hostFailure(e, 'run');
     post({ type: 'failed', error, stats: run?.stats ?? emptyStats() });
