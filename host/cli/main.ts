@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { COMMANDS, parseArgs, type Parsed } from './args.js';
 import { describe } from './errors.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
+import { BUILTIN } from '../builtin.js';
 
 import { VERSION } from './version.js';
 
@@ -27,8 +28,11 @@ const COMMAND_MODULES: Record<string, () => Promise<{ run: Runner }>> = {
   run: () => import('./commands/run.js'),
 };
 
-/** Commands that (nearly always) run a plugin. */
-const PLUGIN_COMMANDS = new Set(['list', 'delete', 'update', 'events', 'get', 'run']);
+/**
+ * Whether the command runs a plugin in a worker: a third-party one (`--plugin FILE`). First-party
+ * plugins (list, delete, update, events, get, `--plugin NAME`) run on this thread (cli/plugins.ts).
+ */
+const needsWorker = (p: Parsed) => p.command === 'run' && !(BUILTIN as readonly string[]).includes(p.opts.plugin ?? '');
 
 /** Runs one command line; returns the exit code. Never throws: errors become the one-line report. */
 export async function main(argv: string[], io = { out: process.stdout, err: process.stderr }): Promise<ExitCode> {
@@ -48,7 +52,7 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
       return parsed.help ? EXIT.OK : EXIT.USAGE;
     }
     // The plugin's worker boots while the command loads and checks things (runtime/prespawn.ts).
-    if (PLUGIN_COMMANDS.has(parsed.command)) (await import('../runtime/prespawn.js')).prespawnWorker();
+    if (needsWorker(parsed)) (await import('../runtime/prespawn.js')).prespawnWorker();
     const mod = await COMMAND_MODULES[parsed.command]();
     return await mod.run(parsed);
   } catch (e) {

@@ -9,19 +9,24 @@ export interface Backend {
   ops: ConntrackOps;
   /** The fake kernel's table after the run (the test kit diffs it to report what was deleted). */
   table?: () => Uint8Array;
+  /** Closes its sockets (a worker's are closed when it exits; an inline run closes them itself). */
+  close(): void;
 }
 
 export async function openBackend(spec: BackendSpec): Promise<Backend> {
   if (spec.kind === 'kernel') {
-    return { ops: kernelOps(Conntrack.open({ netns: spec.netns }), { netns: spec.netns, eventBufferBytes: spec.eventBufferBytes }) };
+    const ct = Conntrack.open({ netns: spec.netns });
+    return { ops: kernelOps(ct, { netns: spec.netns, eventBufferBytes: spec.eventBufferBytes, narrow: spec.narrow }), close: () => ct.close() };
   }
   // Loaded only on this path: the fake kernel is test-kit code, not part of the privileged path.
   const { FakeKernel } = await import('../../sdk/testkit/fake-kernel.js');
   const k = FakeKernel.fromMessages(splitMessages(spec.table), { release: spec.kernelRelease });
-  const ops = kernelOps(Conntrack.open({ socket: k.socket(), actionSocket: k.socket(), kernelRelease: spec.kernelRelease }));
+  const ct = Conntrack.open({ socket: k.socket(), actionSocket: k.socket(), kernelRelease: spec.kernelRelease });
+  const ops = kernelOps(ct);
   return {
     ops: { ...ops, subscribe: () => scripted(spec.events ?? []) },
     table: () => Buffer.concat(k.messages()),
+    close: () => ct.close(),
   };
 }
 

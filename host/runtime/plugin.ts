@@ -35,6 +35,12 @@ export interface LoadOptions {
   limits?: Partial<Limits>;
   /** Where conntrack operations go; default the kernel in `netns`. The test kit passes a fake. */
   backend?: BackendSpec;
+  /**
+   * Run on the calling thread, not in a worker (inline.ts): for trusted plugins only (the CLI's
+   * own), since the host's heap is not bounded there and a hung call is stopped between 1x and
+   * 2x its deadline. Everything else is checked as in a worker.
+   */
+  inline?: boolean;
 }
 
 export interface PluginLogLine extends LogLine { plugin: string }
@@ -99,8 +105,29 @@ function configText(name: string, config: unknown): string {
   }
 }
 
-/** Checks manifest, grant and module in this thread, then starts the plugin's worker. */
-export async function loadPlugin(src: PluginSource, opts: LoadOptions): Promise<Plugin> {
+/** The error a run failure described in a worker (or on this thread, inline.ts) becomes. */
+export function errorOf(plugin: string, e: WorkerError): PluginError | CtError {
+  switch (e.kind) {
+    case 'trap': return new PluginTrapError(plugin, e.message, e.call, e.stack, e.abort);
+    case 'exit':
+    case 'status': return new PluginFailedError(plugin, e.call, e.code, e.detail);
+    case 'host':
+      // A kernel or environment error (EPERM, a missing netns) is the same CtError a direct Conntrack call raises.
+      if (e.ct) return new CtError(e.ct.op, e.ct.code, e.ct.kind, e.ct.detail, { errno: e.ct.errno, ack: e.ct.ack, hint: e.ct.hint });
+      return new PluginHostError(plugin, `${e.message} (in ${e.call})`, e.name, e.hint);
+  }
+}
+
+/** What loadPlugin returns: a worker-backed Plugin, or with `inline` one that runs on this thread. */
+export type LoadedPlugin = Pick<Plugin, 'name' | 'manifest' | 'grant' | 'isClosed' | 'run' | 'stop' | 'close'>;
+
+/**
+ * Checks manifest, grant and module in this thread, then starts the plugin's worker (or, with
+ * `inline`, gets it ready to run on this thread).
+ */
+export async function loadPlugin(src: PluginSource, opts: LoadOptions & { inline: true }): Promise<LoadedPlugin>;
+export async function loadPlugin(src: PluginSource, opts: LoadOptions): Promise<Plugin>;
+export async function loadPlugin(src: PluginSource, opts: LoadOptions): Promise<LoadedPlugin> {
   const policy = typeof opts.policy === 'string' ? loadPolicy(opts.policy) : parsePolicy(opts.policy);
   const { manifest, wasm } = readSource(src);
   const limits = parseLimits(opts.limits, 'limits', (msg) => { throw new PolicyError(`loadPlugin options: ${msg}`); });
@@ -115,6 +142,10 @@ export async function loadPlugin(src: PluginSource, opts: LoadOptions): Promise<
     config,
     backend: opts.backend ?? { kind: 'kernel', netns: opts.netns },
   };
+  if (opts.inline) {
+    const { InlinePlugin } = await import('./inline.js');
+    return new InlinePlugin(manifest, grant, init);
+  }
   return new Plugin(manifest, grant, init);
 }
 
@@ -250,7 +281,7 @@ export class Plugin {
             break;
           case 'failed':
             lastStats = m.stats;
-            finish(this.toError(m.error));
+            finish(errorOf(this.name, m.error));
             break;
         }
       };
@@ -321,18 +352,6 @@ export class Plugin {
     const e = new AbortError(`plugin "${this.name}" run`, signal.reason);
     e.stats = stats;
     return e;
-  }
-
-  private toError(e: WorkerError): PluginError | CtError {
-    switch (e.kind) {
-      case 'trap': return new PluginTrapError(this.name, e.message, e.call, e.stack, e.abort);
-      case 'exit':
-      case 'status': return new PluginFailedError(this.name, e.call, e.code, e.detail);
-      case 'host':
-        // A kernel or environment error (EPERM, a missing netns) is the same CtError a direct Conntrack call raises.
-        if (e.ct) return new CtError(e.ct.op, e.ct.code, e.ct.kind, e.ct.detail, { errno: e.ct.errno, ack: e.ct.ack, hint: e.ct.hint });
-        return new PluginHostError(this.name, `${e.message} (in ${e.call})`, e.name, e.hint);
-    }
   }
 
   /**

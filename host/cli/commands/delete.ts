@@ -20,7 +20,7 @@ export async function run(p: Parsed): Promise<ExitCode> {
   } else {
     await preflight(p.opts.netns);
     const r = await runBuiltinPlugin('match', { ...f.config, action: 'delete', output }, { operations: ['read', 'delete'], scope: f.scope }, p.opts.netns, {
-      progress: 'deleted',
+      progress: 'deleted', narrow: f.kernel.tuple,
     });
     deleted = r.stats.deleted;
     if (r.stats.failed > 0) {

@@ -19,7 +19,7 @@ export async function run(p: Parsed): Promise<ExitCode> {
     if (Object.keys(names).length) config.label_names = names;
   }
   await preflight(p.opts.netns);
-  const r = await runBuiltinPlugin('list', config, { operations: ['read'], scope: f.scope }, p.opts.netns);
+  const r = await runBuiltinPlugin('list', config, { operations: ['read'], scope: f.scope }, p.opts.netns, { narrow: f.kernel.tuple });
   summary(`${r.lines} flow entries have been shown.`);
   return EXIT.OK; // an empty list is not an error (conntrack -L exits 0 too)
 }

@@ -59,7 +59,7 @@ export async function run(p: Parsed): Promise<ExitCode> {
   await preflight(p.opts.netns);
   const r = await runBuiltinPlugin('update', { ...f.config, output, set }, {
     operations: ['read', 'update'], scope: { ...f.scope, markBits },
-  }, p.opts.netns, { progress: 'updated' });
+  }, p.opts.netns, { progress: 'updated', narrow: f.kernel.tuple });
   const updated = r.stats.updated;
   summary(`${updated} flow entries have been updated.`);
   if (r.stats.failed) {
