@@ -126,8 +126,8 @@ async function runOnce(plugin: LoadedPlugin, config: unknown, io: RunIo): Promis
 
 /** `inline`: a first-party module (dist/plugins, named by the user) runs on this thread (runtime/inline.ts). */
 async function runLoaded(src: PluginSource, policy: PolicyDocument | string, config: unknown, netns: string | undefined, io: RunIo, inline: boolean): Promise<PluginRun> {
-  const { loadPlugin } = await import('../runtime/plugin.js');
-  const plugin = await loadPlugin(src, { policy, netns, config, backend: io.backend, inline });
+  const load = inline ? (await import('../runtime/inline.js')).loadInline : (await import('../runtime/plugin.js')).loadPlugin;
+  const plugin = await load(src, { policy, netns, config, backend: io.backend });
   try {
     return await runOnce(plugin, undefined, io);
   } finally {
@@ -159,10 +159,10 @@ export async function openBuiltinPlugin(name: string, grant: CliGrant, netns: st
   // of ~200k entries short, so first-party runs get the ceiling.
   const limits = { output_bytes: LIMIT_CEILING.output_bytes, ...grant.limits };
   const policy = { plugins: { [manifest.name]: { capabilities, limits } } };
-  const { loadPlugin } = await import('../runtime/plugin.js');
   // First-party modules (pinned by sha256 in the package's manifests) run on this thread: no
   // worker to boot (runtime/inline.ts says what that changes).
-  const plugin = await loadPlugin({ manifest: narrowed, wasm: readFileSync(wasmPath) }, { policy, netns, backend, inline: true });
+  const { loadInline } = await import('../runtime/inline.js');
+  const plugin = await loadInline({ manifest: narrowed, wasm: readFileSync(wasmPath) }, { policy, netns, backend });
   return {
     async run(config, io = {}) {
       const r = await runOnce(plugin, config, io);

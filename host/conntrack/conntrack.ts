@@ -1,10 +1,14 @@
 // Conntrack operations over ctnetlink, in the network namespace the caller names.
+// Past ~400 lines on purpose: Conntrack is the one privileged entry point of the library (every
+// operation with its validation and its typed errors); what can live apart does (request.ts the
+// builders, kernel-filter.ts the filters, confirm.ts the confirmations).
 import { release } from 'node:os';
 import { AttrDecoder, type Encoder } from '../netlink/attr.js';
 import { NETLINK_NETFILTER, NLMSG_HDRLEN } from '../netlink/constants.js';
 import {
   NetlinkConnection, RECV_BUFFER_BYTES, type AsyncDumpOptions, type DumpBatch, type DumpCursor, type DumpProgress, emptyProgress,
 } from '../netlink/connection.js';
+import { chainCursors, drainCursor } from '../netlink/cursor.js';
 import { NetlinkError, errnoName } from '../netlink/errors.js';
 import { NFGENMSG_LEN, splitMessages } from '../netlink/message.js';
 import { openNetlinkSocket, type NetlinkSocketLike } from '../netlink/socket.js';
@@ -156,45 +160,6 @@ function validateFilter(f: KernelFilter): KernelFilter {
   return out;
 }
 
-/** Runs the planned dumps one after the other as one cursor (progress summed). */
-function chain(cursors: (() => DumpCursor)[]): DumpCursor {
-  const progress = emptyProgress();
-  let i = 0;
-  let cur: DumpCursor | undefined;
-  let base = emptyProgress();
-  const sync = () => {
-    if (!cur) return;
-    progress.messages = base.messages + cur.progress.messages;
-    progress.batches = base.batches + cur.progress.batches;
-    progress.restarts = base.restarts + cur.progress.restarts;
-  };
-  const finish = () => {
-    sync();
-    base = { ...progress };
-    cur = undefined;
-  };
-  return {
-    progress,
-    next() {
-      for (;;) {
-        if (!cur) {
-          if (i >= cursors.length) return null;
-          cur = cursors[i++]();
-        }
-        const b = cur.next();
-        sync();
-        if (b) return b;
-        finish();
-      }
-    },
-    stop() {
-      cur?.stop();
-      if (cur) finish();
-      i = cursors.length;
-    },
-  };
-}
-
 /** Kernel-side filtered delete by zone exists from Linux 6.8; older kernels ignore CTA_ZONE
  * there and would flush everything, so they get dump + batch delete instead. */
 export function kernelFiltersDeleteByZone(rel = release()): boolean {
@@ -275,20 +240,13 @@ export class Conntrack {
 
   /** A dump, filtered in the kernel; entries are handed over in place, one call per buffer. */
   dumpSync(filter: KernelFilter, buf: Uint8Array, onBatch: (entries: Uint8Array, count: number) => boolean | void, onRestart?: () => void): DumpProgress {
-    const c = this.dumpCursor(filter, buf, onRestart);
-    for (let b; (b = c.next()); ) {
-      if (onBatch(b.entries, b.count) === false) {
-        c.stop();
-        break;
-      }
-    }
-    return c.progress;
+    return drainCursor(this.dumpCursor(filter, buf, onRestart), onBatch);
   }
 
   /** The same dump pulled one buffer at a time (NetlinkConnection.dumpCursor): `next()` blocks for the next batch. */
   dumpCursor(filter: KernelFilter, buf: Uint8Array = new Uint8Array(RECV_BUFFER_BYTES), onRestart?: () => void): DumpCursor {
     const plans = this.plan(filter);
-    const c = chain(plans.map((p) => () => this.run('dump', () => this.conn.dumpCursor((enc, seq) => dumpRequest(enc, seq, p), buf, onRestart))));
+    const c = chainCursors(plans.map((p) => () => this.run('dump', () => this.conn.dumpCursor((enc, seq) => dumpRequest(enc, seq, p), buf, onRestart))));
     return { progress: c.progress, next: () => this.run('dump', () => c.next()), stop: () => this.run('dump', () => c.stop()) };
   }
 

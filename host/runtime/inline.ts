@@ -27,9 +27,9 @@ import { PluginError } from '../policy/errors.js';
 import { openBackend } from './backend.js';
 import { hostFailure, RunFailure } from './call-context.js';
 import type { Program } from './delivery.js';
-import { PluginHostError, PluginTimeoutError } from './errors.js';
+import { abortedRun, errorOf, PluginHostError, PluginTimeoutError } from './errors.js';
 import type { RunSink } from './output.js';
-import { errorOf, type PluginLogLine, type RunOptions, type RunResult } from './plugin.js';
+import { checkPlugin, type LoadOptions, type PluginLogLine, type PluginSource, type RunOptions, type RunResult } from './plugin.js';
 import { PluginRun } from './plugin-run.js';
 import { emptyStats, type RunStats, type WorkerInit } from './protocol.js';
 import { CallClock } from './watchdog.js';
@@ -58,6 +58,15 @@ function guarded<T>(timeoutMs: number, f: () => T): T {
 const timedOut = (e: unknown) => (e as { code?: string })?.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT';
 
 export type InlineInit = Omit<WorkerInit, 'clock' | 'recycle' | 'fds'>;
+
+/**
+ * loadPlugin's checks (checkPlugin), then a plugin that runs on this thread: for trusted plugins
+ * only (the CLI's own; see the top of this file). Everything else is checked as for a worker.
+ */
+export async function loadInline(src: PluginSource, opts: LoadOptions): Promise<InlinePlugin> {
+  const { manifest, grant, init } = checkPlugin(src, opts);
+  return new InlinePlugin(manifest, grant, init);
+}
 
 /** A plugin that runs on this thread; the same run() and close() as a worker-backed Plugin. */
 export class InlinePlugin {
@@ -171,9 +180,7 @@ export class InlinePlugin {
   }
 
   private aborted(signal: AbortSignal, stats: RunStats): AbortError {
-    const e = new AbortError(`plugin "${this.name}" run`, signal.reason);
-    e.stats = stats;
-    return e;
+    return abortedRun(this.name, signal, stats);
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,7 @@
 // Runs a WAT plugin through the real loader and worker against the fake kernel.
 import type { CreateSpec } from '../../host/conntrack/conntrack.js';
 import type { Limits } from '../../host/policy/limits.js';
+import { loadInline } from '../../host/runtime/inline.js';
 import { loadPlugin, type LoadedPlugin, type RunResult } from '../../host/runtime/plugin.js';
 import { FakeKernel } from '../../sdk/testkit/fake-kernel.js';
 import type { BackendSpec } from '../../host/runtime/protocol.js';
@@ -32,11 +33,11 @@ export async function loadWat(parts: PluginParts, o: WatRun = {}): Promise<Loade
   const bytes = wat(plugin(parts));
   const caps = o.capabilities ?? { operations: ALL_OPS };
   const table = Buffer.concat(o.entries ? FakeKernel.fromSpecs(o.entries).messages() : []);
-  return loadPlugin({ manifest: manifestFor(o.name ?? 't', bytes, caps, o.limits), wasm: bytes }, {
+  const load = o.inline ? loadInline : loadPlugin;
+  return load({ manifest: manifestFor(o.name ?? 't', bytes, caps, o.limits), wasm: bytes }, {
     policy: { default: { capabilities: caps, limits: o.limits ?? {} } },
     config: o.config,
     backend: backendFor(o, table),
-    inline: o.inline,
   });
 }
 
