@@ -52,7 +52,7 @@ function specs(): CreateSpec[] {
 function recvDiscard(): number {
   const sock = openNetlinkSocket(NETLINK_NETFILTER, `/var/run/netns/${ns}`);
   const enc = new Encoder();
-  dumpRequest(enc, 1, {});
+  dumpRequest(enc, 1, { family: 0 });
   const buf = new Uint8Array(65536);
   let n = 0;
   sock.send(enc.bytes());

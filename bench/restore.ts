@@ -23,7 +23,7 @@ const LOOP = Number(process.argv[4] ?? 2000);
 const rate = (n: number, ms: number) => `${Math.round((n / ms) * 1000).toLocaleString('en-US')}/s`;
 const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const BUNDLE = join('dist', `.bench-restore-${process.pid}`);
-const CLI = join(BUNDLE, 'cli.js');
+const CLI = join(BUNDLE, 'cli.cjs');
 const made: string[] = [];
 
 function netns(tag: string): string {

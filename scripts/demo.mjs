@@ -24,7 +24,7 @@ if (process.getuid?.() !== 0) {
   process.stderr.write('demo: needs root: it creates a network namespace and conntrack entries in it. Run `sudo npm run demo`.\n');
   process.exit(3);
 }
-for (const need of ['dist/cli.js', 'dist/worker.js', 'dist/plugins/list.wasm', 'dist/plugins/match.wasm', 'dist/plugins/purge-remote.wasm', 'dist/plugins/stale.wasm']) {
+for (const need of ['dist/cli.cjs', 'dist/worker.js', 'dist/plugins/list.wasm', 'dist/plugins/match.wasm', 'dist/plugins/purge-remote.wasm', 'dist/plugins/stale.wasm']) {
   if (!existsSync(join(root, need))) {
     process.stderr.write(`demo: ${need} is missing: ctplug is not built; run \`npm install\` (or \`npm run build\`) first.\n`);
     process.exit(4);

@@ -23,6 +23,9 @@ const readmePath = join(root, 'README.md');
 const README_START = '<!-- filter-keys:start (generated from sdk/filters.json by node scripts/gen-filters.mjs --readme) -->';
 const README_END = '<!-- filter-keys:end -->';
 
+/** The original-tuple fields a row's "tuple" may name (kernel-filter.ts TupleMatch), with the kind that reads them. */
+const TUPLE_KINDS = { protocol: 'protocol', src: 'cidr', dst: 'cidr', sport: 'port', dport: 'port' };
+
 /** A Filter's configured keys are bits of a u64. */
 const MAX_KEYS = 64;
 /** A key's number in filter-keys.ts; filter.ts imports them as K (K.ZONE). */
@@ -46,6 +49,9 @@ export function loadTable(text = readFileSync(tablePath, 'utf8')) {
       if (!main) problems.push(`${at}: "with" names no key`);
       else if (keys.indexOf(row.with) > keys.indexOf(key)) problems.push(`${at}: comes after ${row.with}, which reads it`);
       if (row.cli || row.verbs || row.kernel || row.scope) problems.push(`${at}: a "with" key is read by ${row.with}: no cli, verbs, kernel or scope of its own`);
+    }
+    if (row.tuple !== undefined && TUPLE_KINDS[row.tuple] !== row.kind) {
+      problems.push(`${at}: tuple ${JSON.stringify(row.tuple)} is not an original-tuple field of kind ${row.kind} (${Object.entries(TUPLE_KINDS).map(([f, k]) => `${f}: ${k}`).join(', ')})`);
     }
     if (!!row.cli !== !!row.verbs?.length) problems.push(`${at}: a flag (cli) and the verbs that take it come together`);
     for (const x of row.excludes ?? []) if (!t.keys[x]?.cli) problems.push(`${at}: excludes ${x}, which is no key with a flag`);

@@ -35,6 +35,8 @@ export interface FilterRow {
   opt?: FilterOpt;
   verbs: Verb[];
   kernel: boolean;
+  /** An exact value of it is this original-tuple field: the CLI narrows dumps to it in the kernel (CTA_FILTER). */
+  tuple?: 'protocol' | 'src' | 'dst' | 'sport' | 'dport';
   scope: boolean;
   /** The protocols whose entries it filters (e.g. icmp, icmpv6); -p must name one of them. */
   protocols?: string[];

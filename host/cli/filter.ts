@@ -3,6 +3,7 @@
 // granted. Generic over the table's rows: each value kind has one converter here, and each
 // converter validates through host/conntrack/validate.ts; nothing here re-decides what is valid.
 import { invalid } from '../conntrack/errors.js';
+import type { KernelFilter, TupleMatch } from '../conntrack/kernel-filter.js';
 import { labelBits, parseLabels } from '../conntrack/labels.js';
 import {
   parseAddress, parseCidr, parseFamily, parseMark, parseNatFilter, parseNetmask, parsePort, parseProtocol, parseState, parseStatus, parseU16, parseU32,
@@ -16,8 +17,11 @@ import { FILTER_ROWS, FLAG_ROWS, type FilterRow, type Kind } from './filter-tabl
 export interface FlagFilter {
   /** Keys for Filter.fromConfig in the SDK (list, match, stale, events). */
   config: Record<string, unknown>;
-  /** What the kernel can filter on in a dump or a filtered flush. */
-  kernel: { family?: Family; zone?: number; mark?: number; markMask?: number };
+  /**
+   * What the kernel can filter on: family, zone and mark (dumps and filtered flushes), and the
+   * exact original-tuple fields (dumps only; kernel-filter.ts plans what the kernel is sent).
+   */
+  kernel: KernelFilter;
   /** The scope to grant: zone, family, protocol and mark are narrowed to what the flags name. */
   scope: Partial<Scope>;
   /** True when no filter flag was given. */
@@ -35,6 +39,10 @@ type Convert = (text: string, row: FilterRow, f: FlagFilter, ctx: Context) => vo
 const what = (row: FilterRow) => row.cli?.what ?? row.cli?.long[0] ?? row.key;
 const set = (row: FilterRow, f: FlagFilter, value: unknown) => void (f.config[row.key] = value);
 const scopeProtocol = (name: string): name is ScopeProtocol => (SCOPE_PROTOCOLS as readonly string[]).includes(name);
+/** An exact original-tuple field (rows with "tuple"): the dumps are narrowed to it in the kernel. */
+function exact(row: FilterRow, f: FlagFilter, value: number | Uint8Array): void {
+  if (row.tuple) ((f.kernel.tuple ??= {}) as Record<keyof TupleMatch, unknown>)[row.tuple] = value;
+}
 
 const CONVERT: Record<Kind, Convert> = {
   family(text, row, f, ctx) {
@@ -49,6 +57,7 @@ const CONVERT: Record<Kind, Convert> = {
     ctx.protocol = p.name;
     // a protocol without an extension (esp, 99) goes to the plugin as its number
     set(row, f, p.name in IPPROTO ? p.name : p.number);
+    exact(row, f, p.number);
     if (row.scope && scopeProtocol(p.name)) f.scope.protocols = [p.name];
     // icmp implies IPv4, icmpv6 implies IPv6, as conntrack does
     if (p.name === 'icmp' || p.name === 'icmpv6') {
@@ -61,8 +70,13 @@ const CONVERT: Record<Kind, Convert> = {
     const c = parseCidr(text, ctx.family, what(row));
     ctx.family ??= c.family;
     set(row, f, text.trim());
+    if (c.prefix === c.bytes.length * 8) exact(row, f, c.bytes);
   },
-  port: (text, row, f) => set(row, f, parsePort(text, what(row))),
+  port(text, row, f) {
+    const port = parsePort(text, what(row));
+    set(row, f, port);
+    exact(row, f, port);
+  },
   zone(text, row, f) {
     const z = parseZone(text, what(row));
     set(row, f, z);

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { COMMANDS, parseArgs, UsageError, type Parsed } from './args.js';
 import { describe } from './errors.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
+import { BUILTIN } from '../builtin.js';
 
 import { VERSION } from './version.js';
 
@@ -29,8 +30,11 @@ const COMMAND_MODULES: Record<string, () => Promise<{ run: Runner }>> = {
   run: () => import('./commands/run.js'),
 };
 
-/** Commands that (nearly always) run a plugin. */
-const PLUGIN_COMMANDS = new Set(['list', 'delete', 'update', 'events', 'get', 'run']);
+/**
+ * Whether the command runs a plugin in a worker: a third-party one (`--plugin FILE`). First-party
+ * plugins (list, delete, update, events, get, `--plugin NAME`) run on this thread (cli/plugins.ts).
+ */
+const needsWorker = (p: Parsed) => p.command === 'run' && !(BUILTIN as readonly string[]).includes(p.opts.plugin ?? '');
 
 /** Runs one command line; returns the exit code. Never throws: errors become the one-line report. */
 export async function main(argv: string[], io = { out: process.stdout, err: process.stderr }): Promise<ExitCode> {
@@ -66,7 +70,7 @@ export async function runParsed(parsed: Parsed): Promise<ExitCode> {
   }
   if (parsed.table === 'expect') return (await import('./commands/expect.js')).run(parsed);
   // The plugin's worker boots while the command loads and checks things (runtime/prespawn.ts).
-  if (PLUGIN_COMMANDS.has(command)) (await import('../runtime/prespawn.js')).prespawnWorker();
+  if (needsWorker(parsed)) (await import('../runtime/prespawn.js')).prespawnWorker();
   const mod = await COMMAND_MODULES[command]();
   return await mod.run(parsed);
 }

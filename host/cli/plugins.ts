@@ -11,7 +11,8 @@ import type { Operation, Scope, ZoneRange } from '../policy/capabilities.js';
 import { LIMIT_CEILING, type Limits } from '../policy/limits.js';
 import { parseManifest } from '../policy/manifest.js';
 import type { PolicyDocument } from '../policy/policy.js';
-import type { Plugin, PluginLogLine, PluginSource, RunResult } from '../runtime/plugin.js';
+import type { LoadedPlugin, PluginLogLine, PluginSource, RunResult } from '../runtime/plugin.js';
+import type { TupleMatch } from '../conntrack/kernel-filter.js';
 import type { BackendSpec, RunStats } from '../runtime/protocol.js';
 import type { OpFailure } from '../scoped/gate.js';
 import { Progress } from './progress.js';
@@ -71,6 +72,11 @@ export interface RunIo {
   /** Show deletion progress on stderr (only when stderr is a terminal). */
   progress?: string;
   backend?: BackendSpec;
+  /**
+   * Exact original-tuple fields the plugin's own filter requires (FlagFilter.kernel.tuple): the
+   * kernel narrows the dumps to them where it can (kernel-filter.ts). The plugin still decides.
+   */
+  narrow?: TupleMatch;
   /** Ends a subscribed (event) run: the plugin finishes after the batch in progress. */
   signal?: AbortSignal;
   /** Run statistics as they change (events, overruns, resyncs ...). */
@@ -103,7 +109,7 @@ export function defaultLog(line: PluginLogLine): void {
 }
 
 /** One run of a loaded plugin (with `config` for this run, or the one it was loaded with). */
-async function runOnce(plugin: Plugin, config: unknown, io: RunIo): Promise<PluginRun> {
+async function runOnce(plugin: LoadedPlugin, config: unknown, io: RunIo): Promise<PluginRun> {
   let lines = 0;
   const write = io.write ?? stdoutWrite;
   const progress = io.progress ? new Progress(io.progress) : undefined;
@@ -125,9 +131,10 @@ async function runOnce(plugin: Plugin, config: unknown, io: RunIo): Promise<Plug
   return { plugin: result.plugin, stats: result.stats, failures: result.failures, lines, logs: result.logs };
 }
 
-async function runLoaded(src: PluginSource, policy: PolicyDocument | string, config: unknown, netns: string | undefined, io: RunIo): Promise<PluginRun> {
-  const { loadPlugin } = await import('../runtime/plugin.js');
-  const plugin = await loadPlugin(src, { policy, netns, config, backend: io.backend });
+/** `inline`: a first-party module (dist/plugins, named by the user) runs on this thread (runtime/inline.ts). */
+async function runLoaded(src: PluginSource, policy: PolicyDocument | string, config: unknown, netns: string | undefined, io: RunIo, inline: boolean): Promise<PluginRun> {
+  const load = inline ? (await import('../runtime/inline.js')).loadInline : (await import('../runtime/plugin.js')).loadPlugin;
+  const plugin = await load(src, { policy, netns, config, backend: io.backend });
   try {
     return await runOnce(plugin, undefined, io);
   } finally {
@@ -159,8 +166,10 @@ export async function openBuiltinPlugin(name: string, grant: CliGrant, netns: st
   // of ~200k entries short, so first-party runs get the ceiling.
   const limits = { output_bytes: LIMIT_CEILING.output_bytes, ...grant.limits };
   const policy = { plugins: { [manifest.name]: { capabilities, limits } } };
-  const { loadPlugin } = await import('../runtime/plugin.js');
-  const plugin = await loadPlugin({ manifest: narrowed, wasm: readFileSync(wasmPath) }, { policy, netns, backend });
+  // First-party modules (pinned by sha256 in the package's manifests) run on this thread: no
+  // worker to boot (runtime/inline.ts says what that changes).
+  const { loadInline } = await import('../runtime/inline.js');
+  const plugin = await loadInline({ manifest: narrowed, wasm: readFileSync(wasmPath) }, { policy, netns, backend });
   return {
     async run(config, io = {}) {
       const r = await runOnce(plugin, config, io);
@@ -178,7 +187,7 @@ export async function openBuiltinPlugin(name: string, grant: CliGrant, netns: st
 
 /** openBuiltinPlugin, one run with `config`, close. */
 export async function runBuiltinPlugin(name: string, config: Record<string, unknown>, grant: CliGrant, netns: string | undefined, io: RunIo = {}): Promise<PluginRun> {
-  const plugin = await openBuiltinPlugin(name, grant, netns, io.backend);
+  const plugin = await openBuiltinPlugin(name, grant, netns, io.backend ?? (io.narrow ? { kind: 'kernel', netns, narrow: io.narrow } : undefined));
   try {
     return await plugin.run(config, io);
   } finally {
@@ -221,5 +230,5 @@ export async function runPluginFile(file: string, config: unknown, policyPath: s
       hint: 'pass --policy FILE granting it what its manifest asks (see README "Security model")',
     });
   }
-  return runLoaded(manifestPath, policy, config, netns, io);
+  return runLoaded(manifestPath, policy, config, netns, io, builtin);
 }

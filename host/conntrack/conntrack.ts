@@ -1,17 +1,22 @@
 // Conntrack operations over ctnetlink, in the network namespace the caller names.
+// Past ~400 lines on purpose: Conntrack is the one privileged entry point of the library (every
+// operation with its validation and its typed errors); what can live apart does (request.ts the
+// builders, kernel-filter.ts the filters, confirm.ts the confirmations).
 import { release } from 'node:os';
 import { AttrDecoder, type Encoder } from '../netlink/attr.js';
 import { NETLINK_NETFILTER, NLMSG_HDRLEN } from '../netlink/constants.js';
 import {
   NetlinkConnection, RECV_BUFFER_BYTES, type AsyncDumpOptions, type DumpBatch, type DumpCursor, type DumpProgress, emptyProgress,
 } from '../netlink/connection.js';
-import { errnoName } from '../netlink/errors.js';
+import { chainCursors, drainCursor } from '../netlink/cursor.js';
+import { NetlinkError, errnoName } from '../netlink/errors.js';
 import { NFGENMSG_LEN, splitMessages } from '../netlink/message.js';
 import { openNetlinkSocket, type NetlinkSocketLike } from '../netlink/socket.js';
 import { CTA_STATS_CPU, CTA_STATS_GLOBAL_ENTRIES } from './constants.js';
-import { CtError, TOLERATED, fromNetlink, invalid as invalidInput } from './errors.js';
+import { CtError, TOLERATED, fromNetlink, invalid, invalid as invalidInput } from './errors.js';
 import { decodeFlow, type Flow } from './flow.js';
 import { toNewEntry, type CreateSpec } from './new-entry.js';
+import { type KernelAbilities, type PlannedFilter, planDumps, planFlush, probeAnswer, probeFilter } from './kernel-filter.js';
 import {
   SETTABLE_STATUS, createRequest, cpuStatsRequest, deleteRequest, dumpRequest, flushRequest, getRequest, stateProblem, statsRequest, updateRequest,
   type Change, type KernelFilter, type Lookup, type NewEntry,
@@ -19,7 +24,7 @@ import {
 import { LABEL_BYTES } from './labels.js';
 import { type Confirm, confirmThenAct } from './confirm.js';
 import { emptyScope, scanInto, zoneOfEntry } from './scope.js';
-import { netnsPath, parseFamily, parseU32, parseZone } from './validate.js';
+import { netnsPath, parseFamily, parsePort, parseU32, parseU8, parseZone } from './validate.js';
 
 export type { KernelFilter as DumpFilter } from './request.js';
 export { toNewEntry, type CreateSpec } from './new-entry.js';
@@ -54,12 +59,27 @@ export interface OpenOptions {
 }
 
 function validateFilter(f: KernelFilter): KernelFilter {
-  return {
+  const out: KernelFilter = {
     family: f.family === undefined ? undefined : parseFamily(f.family),
     zone: f.zone === undefined ? undefined : parseZone(f.zone),
     mark: f.mark === undefined ? undefined : parseU32(f.mark, 'mark'),
     markMask: f.markMask === undefined ? undefined : parseU32(f.markMask, 'mark mask'),
   };
+  const t = f.tuple;
+  if (t) {
+    const addr = (a: Uint8Array | undefined, what: string) => {
+      if (a !== undefined && (!(a instanceof Uint8Array) || (a.length !== 4 && a.length !== 16))) throw invalid('dump', `the ${what} of a tuple filter must be 4 or 16 bytes`);
+      return a;
+    };
+    out.tuple = {
+      protocol: t.protocol === undefined ? undefined : parseU8(t.protocol, 'protocol'),
+      src: addr(t.src, 'source address'),
+      dst: addr(t.dst, 'destination address'),
+      sport: t.sport === undefined ? undefined : parsePort(t.sport, 'source port'),
+      dport: t.dport === undefined ? undefined : parsePort(t.dport, 'destination port'),
+    };
+  }
+  return out;
 }
 
 /** Kernel-side filtered delete by zone exists from Linux 6.8; older kernels ignore CTA_ZONE
@@ -72,6 +92,8 @@ export function kernelFiltersDeleteByZone(rel = release()): boolean {
 export class Conntrack {
   private readonly conn: NetlinkConnection;
   private actionConn?: NetlinkConnection;
+  /** Whether this kernel has CTA_FILTER in dumps: probed on first need (kernel-filter.ts). */
+  private ctaFilter?: boolean;
 
   private constructor(
     socket: NetlinkSocketLike,
@@ -109,16 +131,44 @@ export class Conntrack {
     }
   }
 
+  /** What this kernel honours, for the planner; CTA_FILTER is probed when `tuple` needs it. */
+  abilities(tuple = false): KernelAbilities {
+    if (tuple && this.ctaFilter === undefined) this.ctaFilter = this.probeCtaFilter();
+    return { zoneFilter: this.filtersDeleteByZone(), ctaFilter: this.ctaFilter ?? false };
+  }
+
+  /** kernel-filter.ts probeFilter: refused = understood, answered = ignored. */
+  private probeCtaFilter(): boolean {
+    try {
+      this.conn.dumpSync((enc, seq) => dumpRequest(enc, seq, probeFilter()), new Uint8Array(RECV_BUFFER_BYTES), () => undefined);
+      return false;
+    } catch (e) {
+      if (e instanceof NetlinkError && probeAnswer(e.code)) return true;
+      throw fromNetlink('dump', e);
+    }
+  }
+
+  /**
+   * The dumps that cover `filter` (planDumps), or none when the namespace holds no entry at all:
+   * the kernel's entry count (one request, no walk) is asked first, because every dump walks the
+   * whole global hash table whatever the namespace holds (12-20 ms here for an empty one). An
+   * entry created in between is the race a dump started a moment earlier has too.
+   */
+  private plan(filter: KernelFilter): PlannedFilter[] {
+    const f = validateFilter(filter);
+    const plans = planDumps(f, this.abilities(f.tuple !== undefined));
+    return plans.length === 0 || this.countSync(undefined, 'dump') === 0 ? [] : plans;
+  }
+
   /** A dump, filtered in the kernel; entries are handed over in place, one call per buffer. */
   dumpSync(filter: KernelFilter, buf: Uint8Array, onBatch: (entries: Uint8Array, count: number) => boolean | void, onRestart?: () => void): DumpProgress {
-    const f = validateFilter(filter);
-    return this.run('dump', () => this.conn.dumpSync((enc, seq) => dumpRequest(enc, seq, f), buf, onBatch, onRestart));
+    return drainCursor(this.dumpCursor(filter, buf, onRestart), onBatch);
   }
 
   /** The same dump pulled one buffer at a time (NetlinkConnection.dumpCursor): `next()` blocks for the next batch. */
   dumpCursor(filter: KernelFilter, buf: Uint8Array = new Uint8Array(RECV_BUFFER_BYTES), onRestart?: () => void): DumpCursor {
-    const f = validateFilter(filter);
-    const c = this.run('dump', () => this.conn.dumpCursor((enc, seq) => dumpRequest(enc, seq, f), buf, onRestart));
+    const plans = this.plan(filter);
+    const c = chainCursors(plans.map((p) => () => this.run('dump', () => this.conn.dumpCursor((enc, seq) => dumpRequest(enc, seq, p), buf, onRestart))));
     return { progress: c.progress, next: () => this.run('dump', () => c.next()), stop: () => this.run('dump', () => c.stop()) };
   }
 
@@ -135,9 +185,28 @@ export class Conntrack {
 
   /** The dump as an async iterator of batches (views reused by the next one); leaving it early stops the dump. */
   async *batches(filter: KernelFilter, opts: AsyncDumpOptions = {}, progress = emptyProgress()): AsyncGenerator<DumpBatch, DumpProgress> {
-    const f = validateFilter(filter);
+    const plans = this.plan(filter);
     try {
-      return yield* this.conn.dumpBatches((enc, seq) => dumpRequest(enc, seq, f), opts, progress);
+      for (const p of plans) {
+        const part = emptyProgress();
+        const base = { ...progress };
+        const sum = () => {
+          progress.messages = base.messages + part.messages;
+          progress.batches = base.batches + part.batches;
+          progress.restarts = base.restarts + part.restarts;
+        };
+        const it = this.conn.dumpBatches((enc, seq) => dumpRequest(enc, seq, p), opts, part);
+        try {
+          for (let r = await it.next(); !r.done; r = await it.next()) {
+            sum();
+            yield r.value;
+          }
+        } finally {
+          await it.return?.(part); // left early: drains the rest (and counts the batch handed out)
+          sum();
+        }
+      }
+      return progress;
     } catch (e) {
       throw fromNetlink('dump', e);
     }
@@ -256,16 +325,19 @@ export class Conntrack {
    * it in one request (it does not say how many entries that removed).
    */
   flushSync(filter: KernelFilter = {}, confirm?: Confirm): BatchResult | undefined {
-    const f = validateFilter(filter);
-    if (f.zone === undefined || this.filtersDeleteByZone()) {
-      this.run('flush', () => this.conn.requestSync((enc, seq) => flushRequest(enc, seq, f)));
+    const plan = planFlush(validateFilter(filter), this.abilities());
+    if (plan.kind === 'kernel') {
+      this.run('flush', () => this.conn.requestSync((enc, seq) => flushRequest(enc, seq, plan.filter)));
       return undefined;
     }
-    // Such kernels ignore CTA_ZONE in dumps as well: the zone is judged here, by the zone rule.
+    // Such kernels ignore CTA_ZONE in deletes and zone 0 in dumps: the zone is judged here, by the zone rule.
     const held: Uint8Array[] = [];
-    this.dumpSync(f, new Uint8Array(RECV_BUFFER_BYTES), (b) => {
-      for (const m of splitMessages(b)) if (zoneOfEntry(m) === f.zone) held.push(m.slice());
-    }, () => void (held.length = 0));
+    const buf = new Uint8Array(RECV_BUFFER_BYTES);
+    for (const p of plan.dump) {
+      this.run('dump', () => this.conn.dumpSync((enc, seq) => dumpRequest(enc, seq, p), buf, (b) => {
+        for (const m of splitMessages(b)) if (zoneOfEntry(m) === plan.zone) held.push(m.slice());
+      }, () => void (held.length = 0)));
+    }
     return this.deleteSync(held, undefined, confirm);
   }
 
@@ -280,16 +352,17 @@ export class Conntrack {
   }
 
   /**
-   * How many entries: the kernel's counter, or with `filter` the entries a kernel-filtered dump
-   * returns (a dump interrupted and restarted counts once).
+   * How many entries: the kernel's counter (IPCTNL_MSG_CT_GET_STATS: no walk), or with `filter` the
+   * entries a kernel-filtered dump returns (a dump interrupted and restarted counts once).
+   * `op` names the operation in errors.
    */
-  countSync(filter?: KernelFilter): number {
+  countSync(filter?: KernelFilter, op = 'count'): number {
     let count = 0;
     if (filter) {
       this.dumpSync(filter, new Uint8Array(RECV_BUFFER_BYTES), (_b, c) => void (count += c), () => void (count = 0));
       return count;
     }
-    this.run('count', () =>
+    this.run(op, () =>
       this.conn.requestSync((enc, seq) => statsRequest(enc, seq), (msg) => {
         for (const d = new AttrDecoder(msg, NLMSG_HDRLEN + NFGENMSG_LEN, msg.length); d.next(); ) {
           if (d.type === CTA_STATS_GLOBAL_ENTRIES) count = d.u32be() ?? 0;

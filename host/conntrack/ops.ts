@@ -10,6 +10,7 @@ import type { EventFilter } from './bpf.js';
 import type { Confirm } from './confirm.js';
 import type { BatchResult, Conntrack } from './conntrack.js';
 import { EventSource, type EventBatch, type EventKind, type EventReadOptions } from './events.js';
+import type { TupleMatch } from './kernel-filter.js';
 import type { Change, KernelFilter, NewEntry } from './request.js';
 
 export type Awaitable<T> = T | Promise<T>;
@@ -68,12 +69,18 @@ export interface KernelOpsOptions {
   netns?: string;
   /** The event socket's receive buffer (events.ts DEFAULT_EVENT_BUFFER). */
   eventBufferBytes?: number;
+  /**
+   * Exact original-tuple fields every dump is narrowed to in the kernel (CTA_FILTER where it has
+   * it): set by a caller whose plugin filters on the same fields anyway (the CLI's exact filters).
+   * Only narrows: what comes back is re-checked as before.
+   */
+  narrow?: TupleMatch;
 }
 
 /** ConntrackOps over a Conntrack (direct, privileged): every method completes synchronously. */
 export function kernelOps(ct: Conntrack, opts: KernelOpsOptions = {}): ConntrackOps {
   return {
-    dump: (filter, onRestart) => ct.dumpCursor(filter, undefined, onRestart),
+    dump: (filter, onRestart) => ct.dumpCursor(opts.narrow ? { ...filter, tuple: opts.narrow } : filter, undefined, onRestart),
     delete: (entries, confirm) => ct.deleteSync(entries, undefined, confirm),
     update: (items, confirm) => ct.updateSync(items, undefined, confirm),
     create: (entries) => ct.createSync(entries),

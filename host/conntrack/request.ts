@@ -6,37 +6,29 @@ import {
   AF_UNSPEC, CTA, CTA_NAT, CTA_TUPLE, CTA_PROTONAT, CTA_PROTOINFO, CTA_PROTOINFO_STATE, CTA_PROTOINFO_TCP, IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_GET,
   IPCTNL_MSG_CT_GET_STATS, IPCTNL_MSG_CT_GET_STATS_CPU, IPCTNL_MSG_CT_NEW, IPPROTO, IPS, STATE_NAMES, msgType,
 } from './constants.js';
+import { encodeFilter, type PlannedFilter } from './kernel-filter.js';
 import { encodeProtoExt, type ProtoExt } from './proto-ext.js';
 import { type ScopeFields, ZONE_DIR } from './scope.js';
 import { encodeTuple, invertTuple, type Tuple } from './tuple.js';
 import { familyNumber, type Family } from './validate.js';
 
-/** Kernel-side filters of a dump or a filtered delete. */
-export interface KernelFilter {
-  family?: Family;
-  zone?: number;
-  mark?: number;
-  markMask?: number;
-}
+export type { KernelFilter } from './kernel-filter.js';
 
-function filterAttrs(enc: Encoder, f: KernelFilter): void {
-  if (f.zone !== undefined) enc.u16be(CTA.ZONE, f.zone);
-  if (f.mark !== undefined) enc.u32be(CTA.MARK, f.mark).u32be(CTA.MARK_MASK, f.markMask ?? 0xffffffff);
-}
-
-export function dumpRequest(enc: Encoder, seq: number, f: KernelFilter): void {
-  const at = beginMessage(enc, msgType(IPCTNL_MSG_CT_GET), NLM_F_REQUEST | NLM_F_DUMP, seq, f.family ? familyNumber(f.family) : AF_UNSPEC);
-  filterAttrs(enc, f);
+/** A dump with filter attributes as planned (kernel-filter.ts planDumps). */
+export function dumpRequest(enc: Encoder, seq: number, f: PlannedFilter): void {
+  const at = beginMessage(enc, msgType(IPCTNL_MSG_CT_GET), NLM_F_REQUEST | NLM_F_DUMP, seq, f.family);
+  encodeFilter(enc, f);
   endMessage(enc, at);
 }
 
 /**
- * Flush, in the kernel: with no filter everything (of one family if given), else only the
- * matching entries. nfgenmsg version 1 makes the kernel honour the family.
+ * Flush, in the kernel, as planned (kernel-filter.ts planFlush): with no filter everything (of
+ * one family if given), else only the matching entries. nfgenmsg version 1 makes the kernel
+ * honour the family.
  */
-export function flushRequest(enc: Encoder, seq: number, f: KernelFilter): void {
-  const at = beginMessage(enc, msgType(IPCTNL_MSG_CT_DELETE), NLM_F_REQUEST | NLM_F_ACK, seq, f.family ? familyNumber(f.family) : AF_UNSPEC, f.family ? 1 : 0);
-  filterAttrs(enc, f);
+export function flushRequest(enc: Encoder, seq: number, f: PlannedFilter): void {
+  const at = beginMessage(enc, msgType(IPCTNL_MSG_CT_DELETE), NLM_F_REQUEST | NLM_F_ACK, seq, f.family, f.family ? 1 : 0);
+  encodeFilter(enc, f);
   endMessage(enc, at);
 }
 

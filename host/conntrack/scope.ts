@@ -164,6 +164,18 @@ export function scanInto(buf: Uint8Array, at: number, len: number, out: ScopeFie
   return true;
 }
 
+/**
+ * The nfgenmsg family of the entry message at `buf[at, at + len)` after scanInto's header checks
+ * (length, type NEW), or -1: the whole scope check under a grant that constrains nothing but the
+ * family (ScopeMatcher.familyOnly), at a tenth of a full scan's cost. Anything acted on later
+ * (a delete, an update) is scanned in full then.
+ */
+export function entryFamily(buf: Uint8Array, at: number, len: number): number {
+  if (len < NLMSG_HDRLEN + NFGENMSG_LEN || at < 0 || at + len > buf.length) return -1;
+  if (((u16le(buf, at) | (u16le(buf, at + 2) << 16)) >>> 0) !== len || u16le(buf, at + 4) !== NEW) return -1;
+  return buf[at + NLMSG_HDRLEN];
+}
+
 export function emptyScope(): ScopeFields {
   return {
     family: 0, protocol: 0, zone: 0, zoneDir: 0, mark: 0, id: undefined, destroyed: false,

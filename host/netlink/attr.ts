@@ -76,6 +76,12 @@ export class Encoder {
     this.view.setUint32(at, v >>> 0, false);
     return this;
   }
+  /** NLA_U32 in host order (netlink's own fields, e.g. CTA_FILTER's flags); little-endian hosts only, as the addon. */
+  u32host(type: number, v: number): this {
+    const at = this.header(type, 4);
+    this.view.setUint32(at, v >>> 0, true);
+    return this;
+  }
   bytesAttr(type: number, data: Uint8Array): this {
     const at = this.header(type, data.length);
     this.buf.set(data, at);

@@ -1,6 +1,9 @@
 // Request/response over one netlink socket: sequence numbers, acks matched to requests,
 // multipart dumps to NLMSG_DONE (restarted on NLM_F_DUMP_INTR), and batches of many
 // requests per send.
+import { type DumpBatch, type DumpCursor, type DumpProgress, drainCursor, emptyProgress } from './cursor.js';
+
+export { type DumpBatch, type DumpCursor, type DumpProgress, emptyProgress } from './cursor.js';
 import { AbortError, withStats } from './abort.js';
 import { Encoder } from './attr.js';
 import {
@@ -21,14 +24,6 @@ const BATCH_BYTES = 96 * 1024;
 const SOCKET_BUFFER_BYTES = 8 * 1024 * 1024;
 const MAX_DUMP_RESTARTS = 3;
 
-export interface DumpProgress {
-  messages: number;
-  batches: number;
-  restarts: number;
-}
-
-export const emptyProgress = (): DumpProgress => ({ messages: 0, batches: 0, restarts: 0 });
-
 export interface AsyncDumpOptions {
   /** Ends the dump: the rest is drained (the socket stays usable) and it rejects with AbortError. */
   signal?: AbortSignal;
@@ -36,21 +31,6 @@ export interface AsyncDumpOptions {
   onRestart?: () => void;
 }
 
-/** One received buffer's entries, whole messages back to back (a view, reused by the next). */
-export interface DumpBatch {
-  entries: Uint8Array;
-  count: number;
-}
-
-/** A dump pulled one batch at a time (NetlinkConnection.dumpCursor). */
-export interface DumpCursor {
-  /** The next batch (a view, reused by the following call), or null when the dump is over. */
-  next(): DumpBatch | null;
-  /** Ends the dump early; what the kernel still sends is received and dropped. */
-  stop(): void;
-  /** Batches and entries handed out so far, and restarts. */
-  readonly progress: DumpProgress;
-}
 
 /** What one received buffer held: entries in [0, end); whether the dump finished; an error. */
 interface DumpChunk {
@@ -228,14 +208,7 @@ export class NetlinkConnection {
     onBatch: (entries: Uint8Array, count: number) => boolean | void,
     onRestart?: () => void,
   ): DumpProgress {
-    const c = this.dumpCursor(build, buf, onRestart);
-    for (let b; (b = c.next()); ) {
-      if (onBatch(b.entries, b.count) === false) {
-        c.stop();
-        break;
-      }
-    }
-    return c.progress;
+    return drainCursor(this.dumpCursor(build, buf, onRestart), onBatch);
   }
 
   /**

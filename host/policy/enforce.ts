@@ -48,6 +48,14 @@ export class ScopeMatcher {
   protocolOk(protocol: number): boolean { return this.protocols === null || this.protocols.includes(protocol); }
   markOk(mark: number): boolean { return this.marks.every((m) => markOk(mark, m)); }
 
+  /**
+   * The families it admits when the family is all it constrains (null: any family), else
+   * undefined. Then an entry's family byte is the whole scope check (gate.ts admit).
+   */
+  familyOnly(): readonly number[] | null | undefined {
+    return this.zones === null && this.protocols === null && this.marks.length === 0 ? this.families : undefined;
+  }
+
   /** `s.zone` is the entry's zone by the scanner's zone rule (scope.ts entryZone), whatever its direction. */
   matches(s: ScopeFields): boolean {
     return this.zoneOk(s.zone) && this.familyOk(s.family) && this.protocolOk(s.protocol) && this.markOk(s.mark);

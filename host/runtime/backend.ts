@@ -9,11 +9,14 @@ export interface Backend {
   ops: ConntrackOps;
   /** The fake kernel's table after the run (the test kit diffs it to report what was deleted). */
   table?: () => Uint8Array;
+  /** Closes its sockets (a worker's are closed when it exits; an inline run closes them itself). */
+  close(): void;
 }
 
 export async function openBackend(spec: BackendSpec): Promise<Backend> {
   if (spec.kind === 'kernel') {
-    return { ops: kernelOps(Conntrack.open({ netns: spec.netns }), { netns: spec.netns, eventBufferBytes: spec.eventBufferBytes }) };
+    const ct = Conntrack.open({ netns: spec.netns });
+    return { ops: kernelOps(ct, { netns: spec.netns, eventBufferBytes: spec.eventBufferBytes, narrow: spec.narrow }), close: () => ct.close() };
   }
   const m = (await import(spec.module)) as { openFakeBackend?: (s: FakeBackendSpec) => Backend };
   if (typeof m.openFakeBackend !== 'function') throw new TypeError(`backend module ${spec.module} exports no openFakeBackend (use fakeBackend() from ctplug/testkit)`);

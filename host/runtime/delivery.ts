@@ -3,6 +3,10 @@
 // plugin's batch buffer) and ctplug_on_dump_done once a dump is delivered in full; then, when subscribed, event batches to ctplug_on_events until the run
 // is stopped, with a RESYNC dump of the subscribed scope after lost events. After each call, what
 // it queued is sent (the gate) and its output published; both on the call's clock.
+// Written as a generator (a Program, drive() below): each yield hands the driver
+// what the run waits for next (a promise, or a value already there: the kernel's answer over a
+// synchronous ConntrackOps), once per received buffer. A worker's driver awaits every step; a
+// main-thread runner (inline.ts) runs the steps in slices, each under one deadline guard.
 import { AbortError } from '../netlink/abort.js';
 import { RECV_BUFFER_BYTES } from '../netlink/connection.js';
 import { then } from '../conntrack/ops.js';
@@ -32,6 +36,31 @@ export interface DeliveryParts {
 }
 
 /** What an export call queued goes to the kernel, then its output is published. */
+/**
+ * A run as a generator of steps: each yields what it waits for (a promise, or a value that is
+ * already there) and is resumed with it settled (a rejection is thrown into it).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Program<T = void> = Generator<unknown, T, any>;
+
+/** Runs a Program to its end, awaiting what a step waits for (only when it is a promise). */
+export async function drive<T>(program: Program<T>): Promise<T> {
+  let r = program.next();
+  while (!r.done) {
+    let v: unknown = r.value;
+    if (v instanceof Promise) {
+      try {
+        v = await v;
+      } catch (e) {
+        r = program.throw(e);
+        continue;
+      }
+    }
+    r = program.next(v);
+  }
+  return r.value;
+}
+
 export function afterCall(p: Pick<DeliveryParts, 'gate' | 'output'>, now = true): Promise<void> | void {
   return then(p.gate.send(), () => p.output.publish(now));
 }
@@ -43,7 +72,7 @@ export class Delivery {
 
   constructor(private readonly p: DeliveryParts) {}
 
-  async run(): Promise<void> {
+  *run(): Program {
     const { ctx, gate, clock } = this.p;
     const dumps = gate.dumps;
     const sub = gate.subscription;
@@ -55,18 +84,18 @@ export class Delivery {
     }
     // Dumps scheduled from inside on_entries or on_dump_done are appended and delivered after the current one.
     for (let i = 0; i < dumps.length && !clock.stopRequested(); i++) {
-      if ((await this.dump(dumps[i], 0)) || !ctx.exports(EXPORT.onDumpDone)) continue;
+      if ((yield* this.dump(dumps[i], 0)) || !ctx.exports(EXPORT.onDumpDone)) continue;
       const status = ctx.check(EXPORT.onDumpDone, ctx.call(EXPORT.onDumpDone, i));
-      await afterCall(this.p);
+      yield afterCall(this.p);
       if (status === STOP) break;
     }
-    if (sub) await this.listen(sub.plan);
+    if (sub) yield* this.listen(sub.plan);
   }
 
-  /** One scheduled dump; true when the plugin said STOP (or the run was stopped). */
-  private dump(plan: Plan, firstFlags: number): boolean | Promise<boolean> {
+  /** One scheduled dump, a step per received buffer; true when the plugin said STOP (or the run was stopped). */
+  private *dump(plan: Plan, firstFlags: number): Program<boolean> {
     const { ctx, gate, clock } = this.p;
-    return gate.deliver(plan, {
+    const d = gate.delivery(plan, {
       into: () => ctx.bytes(this.ptr, this.size),
       batch: (len, flags) => {
         const status = ctx.check(EXPORT.onEntries, ctx.call(EXPORT.onEntries, this.ptr, len, flags));
@@ -74,13 +103,15 @@ export class Delivery {
       },
       stopped: () => clock.stopRequested(),
     }, firstFlags);
+    while (yield d.step());
+    return d.stopped;
   }
 
   /**
    * Event batches until the embedder stops the run (or a scripted source ends, or STOP). Waiting
    * for events is readiness on this thread's event loop, and a stop ends the wait at once.
    */
-  private async listen(plan: Plan): Promise<void> {
+  private *listen(plan: Plan): Program {
     const { ctx, gate, clock, stats, logs, output, grant } = this.p;
     const events = gate.openEvents();
     const buf = new Uint8Array(EVENT_BATCH_BYTES);
@@ -90,7 +121,7 @@ export class Delivery {
         clock.leave(); // waiting for the kernel is nobody's time
         let b: Awaited<ReturnType<typeof events.read>>;
         try {
-          b = await events.read(buf, { signal: stop.signal });
+          b = yield events.read(buf, { signal: stop.signal });
         } catch (e) {
           if (e instanceof AbortError && clock.stopRequested()) break;
           throw e;
@@ -106,7 +137,7 @@ export class Delivery {
             const t0 = performance.now();
             stats.resyncs++;
             events.drain?.(); // stale events queued before the loss would undo the dump
-            const stopped = await this.dump(plan, abi.batchFlags.RESYNC);
+            const stopped: boolean = yield* this.dump(plan, abi.batchFlags.RESYNC);
             stats.resyncMs += performance.now() - t0;
             output.publish();
             if (stopped) break;
@@ -116,7 +147,7 @@ export class Delivery {
         const len = b.count ? gate.admit(b.bytes, plan.matcher, ctx.bytes(this.ptr, this.size), 'events') : 0;
         if (len === 0) continue;
         const status = ctx.check(EXPORT.onEvents, ctx.call(EXPORT.onEvents, this.ptr, len, 0));
-        await afterCall(this.p);
+        yield afterCall(this.p);
         if (status === STOP) break;
       }
     } finally {

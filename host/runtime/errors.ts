@@ -1,7 +1,10 @@
 // Every error a plugin's module or run can cause. Each message names the plugin and says what to do,
 // because these are the lines operators and plugin authors actually read; each class has a stable
 // `code`. The base class and the load-time policy errors are in host/policy/errors.ts.
+import { CtError } from '../conntrack/errors.js';
+import { AbortError } from '../netlink/abort.js';
 import { PluginError } from '../policy/errors.js';
+import type { RunStats, WorkerError } from './protocol.js';
 
 /** The plugin's config (given at load or for a run) cannot be handed to it: not JSON, or nested too deep. */
 export class ConfigError extends PluginError {
@@ -55,6 +58,26 @@ export class PluginMemoryError extends PluginError {
 export class PluginHostError extends PluginError {
   constructor(plugin: string, message: string, readonly causeName?: string, readonly hint?: string) {
     super(plugin, `plugin "${plugin}": ${oneLine(message)}`, 'PLUGIN_HOST_FAILED');
+  }
+}
+
+/** A run cancelled by its signal: AbortError carrying what the run did. */
+export function abortedRun(plugin: string, signal: AbortSignal, stats: RunStats): AbortError {
+  const e = new AbortError(`plugin "${plugin}" run`, signal.reason);
+  e.stats = stats;
+  return e;
+}
+
+/** The error a run failure described in a worker (or on this thread, inline.ts) becomes. */
+export function errorOf(plugin: string, e: WorkerError): PluginError | CtError {
+  switch (e.kind) {
+    case 'trap': return new PluginTrapError(plugin, e.message, e.call, e.stack, e.abort);
+    case 'exit':
+    case 'status': return new PluginFailedError(plugin, e.call, e.code, e.detail);
+    case 'host':
+      // A kernel or environment error (EPERM, a missing netns) is the same CtError a direct Conntrack call raises.
+      if (e.ct) return new CtError(e.ct.op, e.ct.code, e.ct.kind, e.ct.detail, { errno: e.ct.errno, ack: e.ct.ack, hint: e.ct.hint });
+      return new PluginHostError(plugin, `${e.message} (in ${e.call})`, e.name, e.hint);
   }
 }
 

@@ -9,7 +9,7 @@ import { abi, EXPORT } from '../policy/abi.js';
 import type { Grant } from '../policy/grant.js';
 import { type OpFailure, ScopedConntrack } from '../scoped/gate.js';
 import { CallContext, type RunClock } from './call-context.js';
-import { afterCall, Delivery } from './delivery.js';
+import { afterCall, Delivery, drive, type Program } from './delivery.js';
 import { ctplugImports } from './hostcalls.js';
 import { LogSink } from './log-sink.js';
 import { Output, type RunSink } from './output.js';
@@ -70,7 +70,12 @@ export class PluginRun {
     return this.gate.failures;
   }
 
-  async execute(): Promise<void> {
+  execute(): Promise<void> {
+    return drive(this.program());
+  }
+
+  /** The run as steps (delivery.ts Program): execute() awaits them; inline.ts runs them in guarded slices. */
+  *program(): Program {
     const { ctx, gate, output } = this;
     try {
       const { imports, wasi } = this.imports();
@@ -78,13 +83,13 @@ export class PluginRun {
       wasi?.instantiate(instance); // binds the WASI functions to this instance's memory
       if (ctx.exports(EXPORT.start)) ctx.call(EXPORT.start);
       ctx.check(EXPORT.init, ctx.call(EXPORT.init));
-      await afterCall({ gate, output });
-      await new Delivery({ ctx, gate, output, clock: this.env.clock, grant: this.spec.grant, stats: this.stats, logs: this.logs }).run();
+      yield afterCall({ gate, output });
+      yield* new Delivery({ ctx, gate, output, clock: this.env.clock, grant: this.spec.grant, stats: this.stats, logs: this.logs }).run();
       ctx.check(EXPORT.finish, ctx.call(EXPORT.finish));
-      await afterCall({ gate, output });
+      yield afterCall({ gate, output });
     } catch (e) {
       if (!(e instanceof ProcExit)) throw e; // exit(0): the plugin is done
-      await afterCall({ gate, output });
+      yield afterCall({ gate, output });
     } finally {
       this.env.clock.leave();
       this.logs.end();

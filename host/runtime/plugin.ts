@@ -14,7 +14,7 @@ import { loadManifest, type Manifest, type ManifestDocument, parseManifest } fro
 import { loadPolicy, parsePolicy, type Policy, type PolicyDocument } from '../policy/policy.js';
 import { configDepthProblem } from '../policy/config-depth.js';
 import { readRegularFile } from '../policy/regular-file.js';
-import { ConfigError, PluginFailedError, PluginHostError, PluginMemoryError, PluginTimeoutError, PluginTrapError } from './errors.js';
+import { abortedRun, ConfigError, errorOf, PluginHostError, PluginMemoryError, PluginTimeoutError } from './errors.js';
 import { checkModule } from './module-check.js';
 import { MODULE_LIMITS } from './module-limits.js';
 import { emptyStats, type BackendSpec, type FromWorker, type LogLine, type RunStats, type ToWorker, type WorkerError, type WorkerInit } from './protocol.js';
@@ -99,15 +99,20 @@ function configText(name: string, config: unknown): string {
   }
 }
 
-/** Checks manifest, grant and module in this thread, then starts the plugin's worker. */
-export async function loadPlugin(src: PluginSource, opts: LoadOptions): Promise<Plugin> {
+/** A loaded plugin: a worker-backed Plugin, or one that runs on the caller's thread (inline.ts loadInline). */
+export type LoadedPlugin = Pick<Plugin, 'name' | 'manifest' | 'grant' | 'isClosed' | 'run' | 'stop' | 'close'>;
+
+export type CheckedPlugin = { manifest: Manifest; grant: Grant; init: Omit<WorkerInit, 'clock' | 'recycle' | 'fds'> };
+
+/** Everything checked before any of the plugin's code runs: policy, manifest, grant, config, module. */
+export function checkPlugin(src: PluginSource, opts: LoadOptions): CheckedPlugin {
   const policy = typeof opts.policy === 'string' ? loadPolicy(opts.policy) : parsePolicy(opts.policy);
   const { manifest, wasm } = readSource(src);
   const limits = parseLimits(opts.limits, 'limits', (msg) => { throw new PolicyError(`loadPlugin options: ${msg}`); });
   const grant = computeGrant(manifest, policy, limits);
   const config = configText(manifest.name, opts.config ?? {});
   const checked = checkModule(manifest.name, wasm, { sha256: manifest.sha256, memoryMaxPages: grant.limits.memory_max_pages });
-  const init: Omit<WorkerInit, 'clock' | 'recycle' | 'fds'> = {
+  const init = {
     plugin: manifest.name,
     grant,
     module: checked.module,
@@ -115,6 +120,12 @@ export async function loadPlugin(src: PluginSource, opts: LoadOptions): Promise<
     config,
     backend: opts.backend ?? { kind: 'kernel', netns: opts.netns },
   };
+  return { manifest, grant, init };
+}
+
+/** Checks manifest, grant and module in this thread (checkPlugin), then starts the plugin's worker. */
+export async function loadPlugin(src: PluginSource, opts: LoadOptions): Promise<Plugin> {
+  const { manifest, grant, init } = checkPlugin(src, opts);
   return new Plugin(manifest, grant, init);
 }
 
@@ -250,7 +261,7 @@ export class Plugin {
             break;
           case 'failed':
             lastStats = m.stats;
-            finish(this.toError(m.error));
+            finish(errorOf(this.name, m.error));
             break;
         }
       };
@@ -318,21 +329,7 @@ export class Plugin {
   }
 
   private aborted(signal: AbortSignal, stats: RunStats): AbortError {
-    const e = new AbortError(`plugin "${this.name}" run`, signal.reason);
-    e.stats = stats;
-    return e;
-  }
-
-  private toError(e: WorkerError): PluginError | CtError {
-    switch (e.kind) {
-      case 'trap': return new PluginTrapError(this.name, e.message, e.call, e.stack, e.abort);
-      case 'exit':
-      case 'status': return new PluginFailedError(this.name, e.call, e.code, e.detail);
-      case 'host':
-        // A kernel or environment error (EPERM, a missing netns) is the same CtError a direct Conntrack call raises.
-        if (e.ct) return new CtError(e.ct.op, e.ct.code, e.ct.kind, e.ct.detail, { errno: e.ct.errno, ack: e.ct.ack, hint: e.ct.hint });
-        return new PluginHostError(this.name, `${e.message} (in ${e.call})`, e.name, e.hint);
-    }
+    return abortedRun(this.name, signal, stats);
   }
 
   /**

@@ -1,6 +1,7 @@
 // Messages between the main thread (plugin.ts) and a plugin worker (worker.ts).
 import type { MessagePort } from 'node:worker_threads';
 import type { ErrorKind } from '../conntrack/errors.js';
+import type { TupleMatch } from '../conntrack/kernel-filter.js';
 import type { Grant } from '../policy/grant.js';
 import type { OpFailure } from '../scoped/send.js';
 import { emptyOpStats, type OpStats } from '../scoped/stats.js';
@@ -8,7 +9,8 @@ import { emptyOpStats, type OpStats } from '../scoped/stats.js';
 /** Where the worker's conntrack operations go: the kernel (in a netns) or an in-memory table. */
 export type BackendSpec =
   /** eventBufferBytes: the event socket's receive buffer (default events.ts DEFAULT_EVENT_BUFFER). */
-  | { kind: 'kernel'; netns?: string; eventBufferBytes?: number }
+  /** `narrow`: exact original-tuple fields every dump is narrowed to in the kernel (the CLI's exact filters; kernel-filter.ts). */
+  | { kind: 'kernel'; netns?: string; eventBufferBytes?: number; narrow?: TupleMatch }
   | FakeBackendSpec;
 
 /**

@@ -12,9 +12,9 @@ import { align4 } from '../netlink/attr.js';
 import { NLMSG_HDRLEN } from '../netlink/constants.js';
 import { splitMessages } from '../netlink/message.js';
 import { toNewEntry } from '../conntrack/conntrack.js';
-import { type Awaitable, type ConntrackOps, type EventStream, type HeldChange, loop, then } from '../conntrack/ops.js';
+import { type Awaitable, type ConntrackOps, type EventStream, type HeldChange, loop, type OpsCursor, then } from '../conntrack/ops.js';
 import { type NewEntry, SETTABLE_STATUS, stateProblem } from '../conntrack/request.js';
-import { emptyScope, scanInto } from '../conntrack/scope.js';
+import { emptyScope, entryFamily, scanInto } from '../conntrack/scope.js';
 import type { EventKind } from '../conntrack/events.js';
 import { abi, STATUS } from '../policy/abi.js';
 import type { Operation } from '../policy/capabilities.js';
@@ -288,26 +288,45 @@ export class ScopedConntrack {
    * its next batch RESYNC (the entries come again). Returns true when the sink stopped it.
    */
   deliver(plan: Plan, sink: DumpSink, flags = 0): Awaitable<boolean> {
+    const d = this.delivery(plan, sink, flags);
+    return then(loop(() => d.step()), () => d.stopped);
+  }
+
+  /**
+   * deliver(), one received buffer per step(): step() answers whether there is more. A caller that
+   * must return to its own loop between buffers (a main-thread run, guarded slice by slice) steps it.
+   */
+  delivery(plan: Plan, sink: DumpSink, flags = 0): { step(): Awaitable<boolean>; readonly stopped: boolean } {
     this.stats.dumps++;
     let stopped = false, i = 0;
-    const eachFilter = () => {
-      if (stopped || i >= plan.filters.length) return false;
-      const filter = plan.filters[i++];
-      const matcher = perFilter(plan, filter);
-      const cursor = this.ops.dump(filter, () => { flags |= abi.batchFlags.RESYNC; });
-      const end = () => then(cursor.stop(), () => { stopped = true; return false; });
-      return then(loop(() => then(cursor.next(), (b) => {
-        if (!b) return false;
-        if (sink.stopped()) return end(); // stopped or aborted: deliver no more
-        const len = this.admit(b.entries, matcher, sink.into(), 'entries');
-        if (len === 0) return true;
-        this.stats.batches++;
-        const go = sink.batch(len, flags);
-        flags = 0;
-        return then(go, (more) => more || end());
-      })), () => !stopped);
+    let cursor: OpsCursor | undefined;
+    let matcher = plan.matcher;
+    const end = () => then(cursor!.stop(), () => { stopped = true; cursor = undefined; return false; });
+    return {
+      get stopped() { return stopped; },
+      step: () => {
+        if (stopped) return false;
+        if (!cursor) {
+          if (i >= plan.filters.length) return false;
+          const filter = plan.filters[i++];
+          matcher = perFilter(plan, filter);
+          cursor = this.ops.dump(filter, () => { flags |= abi.batchFlags.RESYNC; });
+        }
+        return then(cursor.next(), (b) => {
+          if (!b) {
+            cursor = undefined;
+            return i < plan.filters.length;
+          }
+          if (sink.stopped()) return end(); // stopped or aborted: deliver no more
+          const len = this.admit(b.entries, matcher, sink.into(), 'entries');
+          if (len === 0) return true;
+          this.stats.batches++;
+          const go = sink.batch(len, flags);
+          flags = 0;
+          return then(go, (more) => more || end());
+        });
+      },
     };
-    return then(loop(eachFilter), () => stopped);
   }
 
   /** The events of the subscription, filtered in the kernel as planned (a superset: `admit` each batch). */
@@ -324,6 +343,9 @@ export class ScopedConntrack {
   admit(batch: Uint8Array, matcher: ScopeMatcher, out: Uint8Array, counter: 'entries' | 'events'): number {
     const s = this.scratch;
     const end = batch.length;
+    // Dump entries under a grant (and request) that constrain only the family: the family byte is
+    // the whole check (no entry is remembered for later: no shown list).
+    const families = counter === 'entries' && !this.shown ? matcher.familyOnly() : undefined;
     let w = 0, run = -1, p = 0;
     const flush = (upTo: number) => {
       out.set(batch.subarray(run, upTo), w);
@@ -333,7 +355,10 @@ export class ScopedConntrack {
     while (p + NLMSG_HDRLEN <= end) {
       const len = (batch[p] | (batch[p + 1] << 8) | (batch[p + 2] << 16) | (batch[p + 3] << 24)) >>> 0;
       if (len < NLMSG_HDRLEN || p + len > end) break; // malformed tail: never read (as splitMessages)
-      if (scanInto(batch, p, len, s) && matcher.matches(s)) {
+      const inside = families === undefined
+        ? scanInto(batch, p, len, s) && matcher.matches(s)
+        : (families === null ? entryFamily(batch, p, len) >= 0 : families.includes(entryFamily(batch, p, len)));
+      if (inside) {
         this.stats[counter]++;
         if (this.shown) {
           if (s.destroyed) this.shown.forget(s);

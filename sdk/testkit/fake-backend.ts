@@ -23,10 +23,12 @@ export function fakeBackend(table: Uint8Array, opts: { events?: (Uint8Array | 'o
 /** Called in the worker (runtime/backend.ts) with the spec fakeBackend made. */
 export function openFakeBackend(spec: FakeBackendSpec): Backend {
   const k = FakeKernel.fromMessages(splitMessages(spec.table), { release: spec.kernelRelease });
-  const ops = kernelOps(Conntrack.open({ socket: k.socket(), actionSocket: k.socket(), kernelRelease: spec.kernelRelease }));
+  const ct = Conntrack.open({ socket: k.socket(), actionSocket: k.socket(), kernelRelease: spec.kernelRelease });
+  const ops = kernelOps(ct);
   return {
     ops: { ...ops, subscribe: () => scripted(spec.events ?? []) },
     table: () => Buffer.concat(k.messages()),
+    close: () => ct.close(),
   };
 }
 

@@ -35,20 +35,35 @@ export interface FakeKernelOptions {
    * ignores CTA_ZONE in dump filters and in filtered deletes (which then flush everything).
    */
   release?: string;
+  /**
+   * Whether it knows CTA_FILTER in dump requests (Linux 5.9+): default yes. Then, as 6.18 does, an
+   * undefined flag bit is EINVAL and AF_UNSPEC with CTA_FILTER is EOPNOTSUPP, and the original
+   * tuple's protocol, IPv4 addresses and tcp/udp ports are matched exactly; without it, CTA_FILTER
+   * is ignored (the whole dump comes back).
+   */
+  ctaFilter?: boolean;
 }
+
+/** CTA_FILTER_ORIG_FLAGS bits this fake knows (CTA_FILTER_F_ALL of 6.18 has 12). */
+const CTA_FILTER_F_ALL = 0xfff;
+const F_IP_SRC = 1, F_IP_DST = 2, F_PROTO_NUM = 8, F_SRC_PORT = 16, F_DST_PORT = 32;
 
 export class FakeKernel {
   private readonly table = new FakeTable();
   private nextId = 1;
   private readonly zoneFilters: boolean;
+  private readonly ctaFilter: boolean;
   private faults: Fault[] = [];
   /** Simulates a process without CAP_NET_ADMIN: every send is refused with one EPERM. */
   unprivileged = false;
   /** Counters tests can assert on. */
   readonly calls = { sends: 0, messages: 0 };
+  /** Every dump request received: its nfgenmsg family and top-level attributes (whole, header included). */
+  readonly dumpRequests: { family: number; attrs: Map<number, Uint8Array> }[] = [];
 
   constructor(opts: FakeKernelOptions = {}) {
     this.zoneFilters = opts.release === undefined || kernelFiltersDeleteByZone(opts.release);
+    this.ctaFilter = opts.ctaFilter ?? true;
   }
 
   /** A table seeded with typed flow descriptions (the same encoder `create` uses). */
@@ -86,7 +101,8 @@ export class FakeKernel {
       if (!keys) throw new Error('fake kernel: two entries with the same tuple in the same zone');
       const id = s.id ?? k.nextId++;
       k.nextId = Math.max(k.nextId, id + 1);
-      k.table.add({ ...keys, family: s.family, zone: s.zone, zoneDir: s.zoneDir, mark: s.mark, id, msg: m.slice() });
+      // A copy in its own buffer: Buffer#slice (a Buffer's messages are Buffers) would share the caller's memory.
+      k.table.add({ ...keys, family: s.family, zone: s.zone, zoneDir: s.zoneDir, mark: s.mark, id, msg: new Uint8Array(m) });
     }
     return k;
   }
@@ -176,7 +192,10 @@ export class FakeKernel {
         if ((flags & NLM_F_DUMP) === NLM_F_DUMP) {
           const err = this.fault('dump');
           if (err) return err;
-          this.dump(seq, family, attrs, queue);
+          this.dumpRequests.push({ family, attrs });
+          const filter = this.ctaFilter ? parseFilter(family, attrs) : undefined;
+          if (typeof filter === 'number') return filter;
+          this.dump(seq, family, attrs, queue, filter);
           return 0;
         } else {
           const row = this.table.lookup(family, attrs);
@@ -246,7 +265,7 @@ export class FakeKernel {
     return true;
   }
 
-  private dump(seq: number, family: number, attrs: Map<number, Uint8Array>, queue: Uint8Array[]): void {
+  private dump(seq: number, family: number, attrs: Map<number, Uint8Array>, queue: Uint8Array[], filter?: TupleFilter): void {
     let parts: Uint8Array[] = [];
     let size = 0;
     const flushDatagram = () => {
@@ -258,7 +277,7 @@ export class FakeKernel {
       (parts = []), (size = 0);
     };
     for (const row of this.table.rows.values()) {
-      if (!this.matches(row, family, attrs)) continue;
+      if (!this.matches(row, family, attrs) || (filter && !filter.matches(row.msg))) continue;
       const m = withSeq(row.msg, seq, NLM_F_MULTI);
       if (size + m.length > DATAGRAM_BYTES) flushDatagram();
       parts.push(m);
@@ -378,7 +397,7 @@ function topAttrs(msg: Uint8Array): Map<number, Uint8Array> | null {
 }
 
 function withSeq(msg: Uint8Array, seq: number, flags: number): Uint8Array {
-  const m = msg.slice();
+  const m = new Uint8Array(msg); // a copy with its own buffer, whatever `msg` is a view of
   const v = new DataView(m.buffer);
   v.setUint16(6, flags, true);
   v.setUint32(8, seq, true);
@@ -396,4 +415,58 @@ function ack(req: Uint8Array, errno: number): Uint8Array {
   v.setInt32(NLMSG_HDRLEN, -errno, true);
   out.set(req.subarray(0, NLMSG_HDRLEN), NLMSG_HDRLEN + 4);
   return out;
+}
+
+/** A dump's CTA_FILTER on the original tuple, as ctnetlink_filter_match_tuple applies it. */
+interface TupleFilter {
+  matches(entry: Uint8Array): boolean;
+}
+
+/** The original tuple's fields of an entry or a request: [protocol, v4 src, v4 dst, sport, dport]. */
+function tupleFields(buf: Uint8Array, start: number, end: number): { proto?: number; src?: string; dst?: string; sport?: number; dport?: number } {
+  const out: { proto?: number; src?: string; dst?: string; sport?: number; dport?: number } = {};
+  for (const t = new AttrDecoder(buf, start, end); t.next(); ) {
+    if (t.type === 1) {
+      for (const a = t.children(); a.next(); ) {
+        const hex = Buffer.from(buf.subarray(a.start, a.end)).toString('hex');
+        if (a.type === 1 || a.type === 3) out.src = hex;
+        if (a.type === 2 || a.type === 4) out.dst = hex;
+      }
+    } else if (t.type === 2) {
+      for (const a = t.children(); a.next(); ) {
+        if (a.type === 1) out.proto = a.u8();
+        if (a.type === 2) out.sport = a.u16be();
+        if (a.type === 3) out.dport = a.u16be();
+      }
+    }
+  }
+  return out;
+}
+
+/** The request's CTA_FILTER (undefined: none), or the errno the kernel answers it with. */
+function parseFilter(family: number, attrs: Map<number, Uint8Array>): TupleFilter | number | undefined {
+  const f = attrs.get(CTA.FILTER);
+  if (!f) return undefined;
+  let flags = 0;
+  for (const d = new AttrDecoder(f, 4, f.length); d.next(); ) if (d.type === 1 && d.length === 4) flags = new DataView(f.buffer, f.byteOffset + d.start).getUint32(0, true);
+  if (flags & ~CTA_FILTER_F_ALL) return EINVAL;
+  if (family === 0) return EOPNOTSUPP;
+  const orig = attrs.get(CTA.TUPLE_ORIG);
+  const want = orig ? tupleFields(orig, 4, orig.length) : {};
+  return {
+    matches(entry) {
+      const s = scanEntry(entry);
+      if (!s || s.tupleOffset < 0) return false;
+      const len = entry[s.tupleOffset] | (entry[s.tupleOffset + 1] << 8);
+      const have = tupleFields(entry, s.tupleOffset + 4, s.tupleOffset + len);
+      if (flags & F_IP_SRC && have.src !== want.src) return false;
+      if (flags & F_IP_DST && have.dst !== want.dst) return false;
+      if (flags & F_PROTO_NUM && have.proto !== want.proto) return false;
+      if (have.proto === 6 || have.proto === 17) {
+        if (flags & F_SRC_PORT && have.sport !== want.sport) return false;
+        if (flags & F_DST_PORT && have.dport !== want.dport) return false;
+      }
+      return true;
+    },
+  };
 }

@@ -75,7 +75,7 @@ function replaySocket(answer: Uint8Array): NetlinkSocketLike {
 function dumpThrough(d: Uint8Array): void {
   const conn = new NetlinkConnection(replaySocket(d));
   try {
-    conn.dumpSync((enc, seq) => dumpRequest(enc, seq, {}), new Uint8Array(65536), (b) => void parseAll(b));
+    conn.dumpSync((enc, seq) => dumpRequest(enc, seq, { family: 0 }), new Uint8Array(65536), (b) => void parseAll(b));
   } catch (e) {
     if (!(e instanceof NetlinkError)) throw e; // typed rejections are fine
   }

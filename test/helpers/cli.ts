@@ -27,8 +27,8 @@ export function sourceCli(args: string[], opts: { input?: string; timeoutMs?: nu
 export function bundledCli(name: string) {
   const dir = join('dist', `.${name}-${process.pid}`);
   return {
-    /** The bundled cli.js, for tests that spawn it themselves (pipes, signals). */
-    entry: join(dir, 'cli.js'),
+    /** The bundled cli.cjs, for tests that spawn it themselves (pipes, signals). */
+    entry: join(dir, 'cli.cjs'),
     async build(): Promise<void> {
       if (!existsSync('dist/plugins/list.wasm') || !existsSync('dist/plugins/match.wasm')) {
         throw new Error('dist/plugins/{list,match}.wasm are missing: run `npm run build` (npm install does it) before the tests');
@@ -40,7 +40,7 @@ export function bundledCli(name: string) {
     },
     /** `ctplug ARGS`, optionally under a prefix command (e.g. setpriv dropping a capability). */
     run(args: string[], opts: { input?: string; prefix?: string[] } = {}): Run {
-      const argv = [...(opts.prefix ?? []), process.execPath, join(dir, 'cli.js'), ...args];
+      const argv = [...(opts.prefix ?? []), process.execPath, join(dir, 'cli.cjs'), ...args];
       const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', input: opts.input, maxBuffer: 1 << 28, env: { ...process.env, CTPLUG_DEBUG: '' } });
       return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
     },

@@ -1,7 +1,8 @@
 // Runs a WAT plugin through the real loader and worker against the fake kernel.
 import type { CreateSpec } from '../../host/conntrack/conntrack.js';
 import type { Limits } from '../../host/policy/limits.js';
-import { loadPlugin, type Plugin, type RunResult } from '../../host/runtime/plugin.js';
+import { loadInline } from '../../host/runtime/inline.js';
+import { loadPlugin, type LoadedPlugin, type RunResult } from '../../host/runtime/plugin.js';
 import { FakeKernel } from '../../sdk/testkit/fake-kernel.js';
 import type { BackendSpec } from '../../host/runtime/protocol.js';
 import { manifestFor, plugin, type PluginParts, statuses, wat } from './wasm.js';
@@ -23,15 +24,18 @@ export interface WatRun {
   kernelRelease?: string;
   /** Fault injection (test/helpers/workers.ts must be imported for it to take effect). */
   harness?: Harness;
+  /** Run on this thread (runtime/inline.ts) instead of a worker. */
+  inline?: boolean;
 }
 
 export const ALL_OPS = ['read', 'delete', 'update', 'flush', 'create', 'events'];
 
-export async function loadWat(parts: PluginParts, o: WatRun = {}): Promise<Plugin> {
+export async function loadWat(parts: PluginParts, o: WatRun = {}): Promise<LoadedPlugin> {
   const bytes = wat(plugin(parts));
   const caps = o.capabilities ?? { operations: ALL_OPS };
   const table = Buffer.concat(o.entries ? FakeKernel.fromSpecs(o.entries).messages() : []);
-  return loadPlugin({ manifest: manifestFor(o.name ?? 't', bytes, caps, o.limits), wasm: bytes }, {
+  const load = o.inline ? loadInline : loadPlugin;
+  return load({ manifest: manifestFor(o.name ?? 't', bytes, caps, o.limits), wasm: bytes }, {
     policy: { default: { capabilities: caps, limits: o.limits ?? {} } },
     config: o.config,
     backend: backendFor(o, table),

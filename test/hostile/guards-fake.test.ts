@@ -70,7 +70,7 @@ for (const release of ['6.7.0', '6.8.0']) {
 
 test('the fake kernel models the old kernels the gate is for: a zone-filtered flush request on 6.7 empties the table', () => {
   const k = FakeKernel.fromSpecs(entries, { release: '6.7.0' });
-  new NetlinkConnection(k.socket()).requestSync((enc, seq) => flushRequest(enc, seq, { zone: 5 }));
+  new NetlinkConnection(k.socket()).requestSync((enc, seq) => flushRequest(enc, seq, { family: 0, zone: 5 }));
   assert.is(k.size, 0);
 });
 

@@ -135,7 +135,7 @@ test('errors become one line and the documented exit code', () => {
 test('filter flags -> plugin config, kernel filter and grant scope', () => {
   const f = filterFromFlags({ zone: '5', proto: 'tcp', src: '10.0.0.0/8', dport: '53', mark: '0x10/0xf0', state: 'established', status: 'ASSURED,UNREPLIED' });
   assert.equal(f.config, { proto: 'tcp', src: '10.0.0.0/8', family: 'ipv4', dport: 53, zone: 5, mark: 16, mark_mask: 0xf0, state: 'ESTABLISHED', status: 'ASSURED,UNREPLIED' });
-  assert.equal(f.kernel, { zone: 5, mark: 16, markMask: 0xf0 });
+  assert.equal(f.kernel, { zone: 5, mark: 16, markMask: 0xf0, tuple: { protocol: 6, dport: 53 } }); // a CIDR stays with the plugin
   assert.equal(f.scope, { protocols: ['tcp'], zones: [{ from: 5, to: 5 }], mark: { value: 16, mask: 0xf0 } });
   // --state is the -p protocol's (conntrack: an option of the tcp, sctp and dccp extensions)
   assert.equal(filterFromFlags({ proto: 'sctp', state: 'cookie_wait' }).config, { proto: 'sctp', state: 'COOKIE_WAIT' });
@@ -143,6 +143,7 @@ test('filter flags -> plugin config, kernel filter and grant scope', () => {
   assert.throws(() => filterFromFlags({ proto: 'udp', state: 'ESTABLISHED' }), /udp has no states/);
   assert.throws(() => filterFromFlags({ proto: 'dccp', state: 'ESTABLISHED' }), /not a DCCP state/);
   assert.equal(filterFromFlags({ proto: 'esp' }).config, { proto: 50 }); // a protocol without an extension: its number
+  assert.equal(filterFromFlags({ proto: 'esp' }).kernel.tuple, { protocol: 50 });
   assert.not.ok(f.empty);
   assert.not.ok(f.zoneOnly);
   assert.ok(filterFromFlags({ zone: '0' }).zoneOnly);

@@ -151,9 +151,19 @@ test('get by tuple and zone; no entry is null, not an error', () => {
   assert.is(ct.getSync({ tuple: t, direction: 'original', zone: 3 }), null);
 });
 
+test('a table given as a Buffer (pooled: a view at an offset, whose slice() is no copy) is dumped whole', () => {
+  const seed = new FakeKernel();
+  open(seed).createSync(flows(6, 3));
+  const table = Buffer.concat(seed.messages()); // under 4 KiB: from Node's shared pool, at an offset
+  assert.ok(table.byteOffset > 0 || table.buffer.byteLength > table.length, 'a pooled Buffer');
+  const ct = open(FakeKernel.fromMessages(splitMessages(table)));
+  assert.is(dumpAll(ct).length, 6);
+});
+
 test('a failed dump start is a typed error', () => {
   const k = new FakeKernel();
   const ct = open(k);
+  ct.createSync(flows(1, 0)); // an empty namespace is not dumped at all
   k.inject({ type: 'dump', errno: 22, count: 1 });
   try {
     dumpAll(ct);

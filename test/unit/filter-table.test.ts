@@ -63,7 +63,11 @@ test('each filter flag becomes its config key, and its kernel filter / grant whe
     const f = filterFromFlags({ ...proto, [row.opt]: SAMPLE[row.kind] });
     assert.ok(f.config[row.key] !== undefined, row.key);
     assert.not.ok(f.empty, row.key);
-    assert.is(Object.keys(f.kernel).length > Object.keys(base.kernel).length, row.kernel, `${row.key}: kernel`);
+    const { tuple, ...kernel } = f.kernel;
+    const { tuple: baseTuple, ...baseKernel } = base.kernel;
+    assert.is(Object.keys(kernel).length > Object.keys(baseKernel).length, row.kernel, `${row.key}: kernel`);
+    // An exact value of a tuple row narrows the dumps (CTA_FILTER); SAMPLE's cidr is a prefix, not exact.
+    assert.is(Object.keys(tuple ?? {}).length > Object.keys(baseTuple ?? {}).length, row.tuple !== undefined && row.kind !== 'cidr', `${row.key}: tuple`);
     if (row.kind !== 'protocol') assert.is(Object.keys(f.scope).length > Object.keys(base.scope).length, row.scope, `${row.key}: scope`);
   }
 });
@@ -71,6 +75,7 @@ test('each filter flag becomes its config key, and its kernel filter / grant whe
 test('kernel and grant rows are of the kinds the host can narrow; protocol rows name known protocols', () => {
   for (const row of FILTER_ROWS) {
     if (row.kernel) assert.ok(['family', 'zone', 'mark'].includes(row.kind), row.key);
+    if (row.tuple) assert.ok(!row.kernel && ['protocol', 'cidr', 'port'].includes(row.kind), row.key);
     if (row.scope) assert.ok(['family', 'protocol', 'zone', 'mark'].includes(row.kind), row.key);
     for (const p of row.protocols ?? []) assert.ok(p in IPPROTO, `${row.key}: ${p}`);
   }
@@ -80,6 +85,12 @@ test('one zone bound: the SDK parser\'s (sdk/filters.json, generated into filter
   const kinds = loadTable().kinds as Record<string, { max?: number }>;
   assert.is(kinds.zone.max, MAX_ZONE);
   assert.match(readFileSync('sdk/assembly/filter-keys.ts', 'utf8'), `parseUints(f, ZONE, "zone", v!, ${MAX_ZONE})`);
+});
+
+test('tuple rows: only single addresses are exact (a CIDR is filtered by the plugin alone); -p names the number', () => {
+  assert.equal(filterFromFlags({ src: '10.5.0.0/16' }).kernel.tuple, undefined);
+  const f = filterFromFlags({ proto: 'tcp', dport: '5353', dst: '198.51.100.7/32' });
+  assert.equal(f.kernel.tuple, { protocol: 6, dport: 5353, dst: Uint8Array.of(198, 51, 100, 7) });
 });
 
 test('a bad value is a usage error from the kind\'s validator', () => {

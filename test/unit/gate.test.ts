@@ -176,4 +176,28 @@ test('update records: conntrack\'s mark rule (MARK_XOR) may change MASK | VALUE 
   assert.equal(after.labels, [1]);
 });
 
+test('admit under a family-only grant checks the family byte and the entry header; any other constraint scans in full', () => {
+  const { k, gate, stats } = setup(['read'], { families: ['ipv6'] }, false);
+  const v4 = k.messages();
+  const v6 = FakeKernel.fromSpecs([{ protocol: 'udp', src: '2001:db8::1', dst: '2001:db8::2', sport: 1, dport: 2, timeout: 30, zone: 5 }]).messages();
+  const pad = (m: Uint8Array) => { const b = new Uint8Array((m.length + 3) & ~3); b.set(m); return b; };
+  // A DESTROY-typed message with an IPv6 family byte: not an entry of a dump, never admitted.
+  const destroyed = pad(v6[0]);
+  destroyed[4] = 2; // IPCTNL_MSG_CT_DELETE
+  const batch = Buffer.concat([...v4, v6[0], destroyed].map(pad));
+  const out = new Uint8Array(batch.length);
+  const matcher = gate.dumps.length ? gate.dumps[0].matcher : (gate.dump(dumpRequest()), gate.dumps[0].matcher);
+  assert.equal(matcher.familyOnly(), [10]);
+  const len = gate.admit(batch, matcher, out, 'entries');
+  assert.equal([...splitMessages(out.subarray(0, len))].map((m) => Buffer.from(m).toString('hex')), [Buffer.from(v6[0]).toString('hex')]);
+  assert.is(stats.entries, 1);
+  // A zone constraint: the full scanner decides (zone 5 of both families here; it reads DESTROY-typed
+  // messages as entries too, as event batches carry them).
+  const zoned = setup(['read'], { zones: [5] }, false);
+  zoned.gate.dump(dumpRequest());
+  assert.is(zoned.gate.dumps[0].matcher.familyOnly(), undefined);
+  const n = zoned.gate.admit(batch, zoned.gate.dumps[0].matcher, out, 'entries');
+  assert.equal([...splitMessages(out.subarray(0, n))].map((m) => describeEntry(m).zone), [5, 5, 5, 5]);
+});
+
 test.run();

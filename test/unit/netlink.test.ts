@@ -25,17 +25,17 @@ test('messages: nlmsghdr + nfgenmsg, length patched, seq little-endian', () => {
 
 test('dump request with zone and mark filters is byte-exact', () => {
   const e = new Encoder();
-  dumpRequest(e, 7, { family: 'ipv6', zone: 5, mark: 1, markMask: 0xff });
+  dumpRequest(e, 7, { family: 10, zone: 5, mark: 1, markMask: 0xff });
   assert.is(hex(e.bytes()), '2c000000' + '0101' + '0103' + '07000000' + '00000000' + '0a000000' + '0600120000050000' + '0800080000000001' + '08001500000000ff');
 });
 
 test('filtered flush sets nfgenmsg version 1 only when a family is given (so the kernel honours it)', () => {
   const e = new Encoder();
-  flushRequest(e, 1, { zone: 3 });
+  flushRequest(e, 1, { family: 0, zone: 3 });
   assert.is(e.bytes()[16], 0); // AF_UNSPEC
   assert.is(e.bytes()[17], 0);
   e.reset();
-  flushRequest(e, 1, { family: 'ipv4' });
+  flushRequest(e, 1, { family: 2 });
   assert.is(e.bytes()[16], 2);
   assert.is(e.bytes()[17], 1);
 });

@@ -22,7 +22,7 @@ export async function run(p: Parsed): Promise<ExitCode> {
   }
   await preflight(p.opts.netns);
   const r = await runBuiltinPlugin('match', { ...f.config, action: 'delete', output, utc_offset: utcOffset() }, { operations: ['read', 'delete'], scope: f.scope }, p.opts.netns, {
-    progress: 'deleted',
+    progress: 'deleted', narrow: f.kernel.tuple,
   });
   const deleted = r.stats.deleted;
   if (r.stats.failed > 0) {

@@ -19,7 +19,7 @@ export async function run(p: Parsed): Promise<ExitCode> {
     throw new UsageError('-z zeroes the counters of every entry it lists: it takes no filter but -f (conntrack: "Can\'t use -z with filtering parameters")', 'list');
   }
   await preflight(p.opts.netns);
-  const r = held ? await listHeld(held, p.opts.netns, f.kernel.family, config) : await runBuiltinPlugin('list', config, { operations: ['read'], scope: f.scope }, p.opts.netns);
+  const r = held ? await listHeld(held, p.opts.netns, f.kernel.family, config) : await runBuiltinPlugin('list', config, { operations: ['read'], scope: f.scope }, p.opts.netns, { narrow: f.kernel.tuple });
   summary(`${r.lines} flow entries have been shown.`);
   return EXIT.OK; // an empty list is not an error (conntrack -L exits 0 too)
 }

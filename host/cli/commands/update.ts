@@ -62,7 +62,7 @@ export async function run(p: Parsed): Promise<ExitCode> {
   // conntrack prints updated labels: labels=NAMES
   const r = await runBuiltinPlugin('update', { ...f.config, ...labelOutput(output, set.labels !== undefined), utc_offset: utcOffset(), set }, {
     operations: ['read', 'update'], scope: { ...f.scope, markBits },
-  }, p.opts.netns, { progress: 'updated' });
+  }, p.opts.netns, { progress: 'updated', narrow: f.kernel.tuple });
   const updated = r.stats.updated;
   summary(`${updated} flow entries have been updated.`);
   if (r.stats.failed) {
