@@ -63,7 +63,7 @@ for (const layer of layers) {
       process.stdout.write(`ok   ${rel}: ${ok}/${total}${note} ${ms} ms\n`);
       // Skips say why, loudly (e.g. integration tests when not root); measurements are shown too, and so are
       // parity cases that passed only when run again.
-      for (const line of out.split('\n')) if (/^(SKIP|MEASURED|FLAKY)/.test(line)) process.stdout.write(`     ${line}\n`);
+      for (const line of out.split('\n')) if (/^(SKIP|MEASURED|FLAKY|TODO)/.test(line)) process.stdout.write(`     ${line}\n`);
     }
   }
 }

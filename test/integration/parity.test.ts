@@ -1,8 +1,9 @@
 // conntrack parity (issue 16): every case of test/parity/cases on twin namespaces, conntrack 1.4.7
 // in one and ctplug with the same arguments in the other. A `same` case must be identical (stdout,
 // summary line, exit code as mapped in test/parity/normalize.ts, the tables afterwards); a
-// `differs` case must show ctplug's documented behaviour and conntrack's; a `todo` case is skipped
-// with a SKIP line naming its issue item. All cases, todo included, with diffs:
+// `differs` case must show ctplug's documented behaviour and conntrack's; a `todo` case (parity not
+// built yet) is not a test: it runs nowhere here and is listed on a TODO line naming its issue item
+// (a skip would hide a broken environment, so CI=true fails on skips). All cases, todo included:
 //   node --import ./scripts/ts-register.mjs test/parity/run.ts --report
 import * as assert from 'uvu/assert';
 import { ITEMS, type Case } from '../parity/case.js';
@@ -31,8 +32,7 @@ if (!skip) {
 
 for (const c of CASES) {
   if (c.status === 'todo') {
-    if (!skip) process.stdout.write(`SKIP parity todo #${c.item} (${ITEMS[c.item!].split(' (')[0]}): ${c.name.length > 110 ? `${c.name.slice(0, 107)}...` : c.name}\n`);
-    t.skip(c.name, () => {});
+    if (!skip) process.stdout.write(`TODO parity #${c.item} (${ITEMS[c.item!].split(' (')[0]}): ${c.name.length > 110 ? `${c.name.slice(0, 107)}...` : c.name}\n`);
     continue;
   }
   it(`${c.status}: ${c.name}`, () => {
