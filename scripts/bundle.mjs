@@ -3,6 +3,8 @@
 //   dist/cli.js       the `ctplug` command (bin/ctplug.js imports it)
 //   dist/index.js     the embedding API (host/index.ts)       + dist/index.d.ts
 //   dist/worker.js    the plugin worker (host/runtime/worker.ts; plugin.ts finds it next to itself)
+//   dist/daemon.js    `ctplug daemon` (host/daemon/main.ts): the privileged process; no runtime, Wasm or CLI
+//                     in it (test/unit/daemon-bundle.test.ts reads the metafile)
 //   dist/testkit.js   the plugin test kit (sdk/testkit/index.ts) + dist/testkit.d.ts
 //   dist/chunk-*.js   code shared by the entries; commands are split out so `ctplug count` loads
 //                     neither the runtime nor Wasm support (startup is paid per command)
@@ -31,6 +33,7 @@ export async function bundle({ outdir = join(root, 'dist'), types = true, quiet 
     cli: 'host/cli/main.ts',
     index: 'host/index.ts',
     worker: 'host/runtime/worker.ts',
+    daemon: 'host/daemon/main.ts',
     testkit: 'sdk/testkit/index.ts',
   };
   const entryPoints = Object.fromEntries(Object.entries(entries).filter(([, src]) => existsSync(join(root, src))).map(([k, v]) => [k, join(root, v)]));
@@ -54,6 +57,7 @@ export async function bundle({ outdir = join(root, 'dist'), types = true, quiet 
     legalComments: 'none',
   });
   const outs = Object.values(result.metafile.outputs);
+  writeFileSync(join(dist, 'meta.json'), JSON.stringify(result.metafile));
   const kib = (outs.reduce((n, o) => n + o.bytes, 0) / 1024).toFixed(0);
   log(`bundle: ${Object.keys(entryPoints).length} entries, ${outs.length} files, ${kib} KiB in ${Date.now() - t0} ms\n`);
 

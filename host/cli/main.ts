@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { COMMANDS, parseArgs, type Parsed } from './args.js';
 import { describe } from './errors.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
+import { takeConnect } from './connect.js';
 
 import { VERSION } from './version.js';
 
@@ -34,7 +35,8 @@ const PLUGIN_COMMANDS = new Set(['list', 'delete', 'update', 'events', 'get', 'r
 export async function main(argv: string[], io = { out: process.stdout, err: process.stderr }): Promise<ExitCode> {
   let parsed: Parsed | undefined;
   try {
-    parsed = parseArgs(argv);
+    // --connect PATH is global (every command that touches conntrack): it picks the daemon.
+    parsed = parseArgs(takeConnect(argv));
     if (parsed.version) {
       io.out.write(`ctplug v${VERSION}\n`);
       return EXIT.OK;

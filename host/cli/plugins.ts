@@ -13,6 +13,7 @@ import { parseManifest } from '../policy/manifest.js';
 import type { PolicyDocument } from '../policy/policy.js';
 import type { Plugin, PluginLogLine, PluginSource, RunResult } from '../runtime/plugin.js';
 import type { BackendSpec, RunStats } from '../runtime/protocol.js';
+import { daemonSocket } from './connect.js';
 import { Progress } from './progress.js';
 
 function intersectZones(a: ZoneRange[] | 'any', b: ZoneRange[] | 'any' | undefined): ZoneRange[] | 'any' {
@@ -115,7 +116,7 @@ async function runOnce(plugin: Plugin, config: unknown, io: RunIo): Promise<Plug
 
 async function runLoaded(src: PluginSource, policy: PolicyDocument | string, config: unknown, netns: string | undefined, io: RunIo): Promise<PluginRun> {
   const { loadPlugin } = await import('../runtime/plugin.js');
-  const plugin = await loadPlugin(src, { policy, netns, config, backend: io.backend });
+  const plugin = await loadPlugin(src, { policy, netns, config, backend: io.backend, connect: daemonSocket() });
   try {
     return await runOnce(plugin, undefined, io);
   } finally {
@@ -148,7 +149,7 @@ export async function openBuiltinPlugin(name: string, grant: CliGrant, netns: st
   const limits = { output_bytes: LIMIT_CEILING.output_bytes, ...grant.limits };
   const policy = { plugins: { [manifest.name]: { capabilities, limits } } };
   const { loadPlugin } = await import('../runtime/plugin.js');
-  const plugin = await loadPlugin({ manifest: narrowed, wasm: readFileSync(wasmPath) }, { policy, netns, backend });
+  const plugin = await loadPlugin({ manifest: narrowed, wasm: readFileSync(wasmPath) }, { policy, netns, backend, connect: daemonSocket() });
   return {
     async run(config, io = {}) {
       const r = await runOnce(plugin, config, io);

@@ -1,17 +1,28 @@
 // The worker's conntrack backend: the kernel (through the native addon, in the plugin's netns)
-// or the test kit's fake kernel seeded with entry messages, so plugins can be tested without root.
+// or the test kit's fake kernel seeded with entry messages, so plugins can be tested without root,
+// or `ctplug daemon` (host/client): the worker then holds no privilege at all.
 import { Conntrack } from '../conntrack/conntrack.js';
 import { type ConntrackOps, type EventStream, kernelOps } from '../conntrack/ops.js';
 import { splitMessages } from '../netlink/message.js';
 import type { BackendSpec } from './protocol.js';
+import { DaemonConnection } from '../client/connection.js';
+import { daemonOps } from '../client/ops.js';
+import type { Grant } from '../policy/grant.js';
 
 export interface Backend {
   ops: ConntrackOps;
+  /** Releases what the backend holds (a daemon session); a backend without it is kept for the worker's life. */
+  close?: () => void;
   /** The fake kernel's table after the run (the test kit diffs it to report what was deleted). */
   table?: () => Uint8Array;
 }
 
-export async function openBackend(spec: BackendSpec): Promise<Backend> {
+/** `grant`: what a daemon session asks for (the plugin's grant; the daemon intersects it with the client's). */
+export async function openBackend(spec: BackendSpec, grant: Grant): Promise<Backend> {
+  if (spec.kind === 'daemon') {
+    const conn = await DaemonConnection.open(spec.socket, { netns: spec.netns, capabilities: { operations: grant.operations, scope: grant.scope } });
+    return { ops: daemonOps(conn), close: () => conn.close() };
+  }
   if (spec.kind === 'kernel') {
     return { ops: kernelOps(Conntrack.open({ netns: spec.netns }), { netns: spec.netns, eventBufferBytes: spec.eventBufferBytes }) };
   }

@@ -34,6 +34,12 @@ export interface LoadOptions {
   limits?: Partial<Limits>;
   /** Where conntrack operations go; default the kernel in `netns`. The test kit passes a fake. */
   backend?: BackendSpec;
+  /**
+   * Through `ctplug daemon` at this socket instead of the kernel: the plugin's grant must also be
+   * inside what the daemon grants this client (checked here, at load: a GrantError-like refusal,
+   * CtError 'privilege'), and the daemon enforces that whatever the worker sends.
+   */
+  connect?: string;
 }
 
 export interface PluginLogLine extends LogLine { plugin: string }
@@ -104,13 +110,19 @@ export async function loadPlugin(src: PluginSource, opts: LoadOptions): Promise<
   const grant = computeGrant(manifest, policy, limits);
   const config = configText(manifest.name, opts.config ?? {});
   const checked = checkModule(manifest.name, wasm, { sha256: manifest.sha256, memoryMaxPages: grant.limits.memory_max_pages });
+  const backend: BackendSpec = opts.backend ?? (opts.connect ? { kind: 'daemon', socket: opts.connect, netns: opts.netns } : { kind: 'kernel', netns: opts.netns });
+  if (backend.kind === 'daemon') {
+    // Effective grant = manifest ∩ policy ∩ the daemon's grant: a plugin asking beyond the last is refused now.
+    const { DaemonConnection } = await import('../client/connection.js');
+    (await DaemonConnection.open(backend.socket, { netns: backend.netns, capabilities: { operations: grant.operations, scope: grant.scope } })).close();
+  }
   const init: Omit<WorkerInit, 'clock' | 'recycle' | 'fds'> = {
     plugin: manifest.name,
     grant,
     module: checked.module,
     usesWasi: checked.usesWasi,
     config,
-    backend: opts.backend ?? { kind: 'kernel', netns: opts.netns },
+    backend,
   };
   return new Plugin(manifest, grant, init);
 }

@@ -14,7 +14,12 @@ export type BackendSpec =
    * to a subscriber; the run ends when the script does. `kernelRelease`: the kernel version
    * the fake behaves as (before 6.8 it ignores zone filters in dumps and flushes).
    */
-  | { kind: 'fake'; table: Uint8Array; events?: (Uint8Array | 'overrun')[]; kernelRelease?: string };
+  | { kind: 'fake'; table: Uint8Array; events?: (Uint8Array | 'overrun')[]; kernelRelease?: string }
+  /**
+   * daemon: the privileged operations go to `ctplug daemon` at `socket` (a session per run, opened
+   * with the plugin's grant; the daemon enforces the client's own grant on top).
+   */
+  | { kind: 'daemon'; socket: string; netns?: string };
 
 export interface WorkerInit {
   plugin: string;

@@ -72,12 +72,19 @@ async function onMessage(msg: ToWorker): Promise<void> {
       await lib.init();
       wasi = lib;
     }
-    backend ??= await openBackend(data.backend);
+    backend ??= await openBackend(data.backend, data.grant);
     run = new PluginRun({ ...data, config: msg.config ?? data.config }, { ops: backend.ops, clock, sink, wasi });
     await run.execute();
     const table = backend.table?.();
+    if (backend.close) {
+      // A daemon session is one run (its gate's caps and shown entries are the run's): the next run opens its own.
+      backend.close();
+      backend = undefined;
+    }
     post({ type: 'done', stats: run.stats, table }, table ? [table.buffer as ArrayBuffer] : []);
   } catch (e) {
+    backend?.close?.();
+    if (backend?.close) backend = undefined;
     const error: WorkerError = e instanceof RunFailure ? e.error : hostFailure(e, 'run');
     post({ type: 'failed', error, stats: run?.stats ?? emptyStats() });
   }

@@ -3,7 +3,7 @@
 // Nothing deleted: "0 flow entries have been deleted." and exit 1, as conntrack -D.
 import type { Parsed } from '../args.js';
 import { UsageError } from '../args.js';
-import { openConntrack, outputFormat, preflight, summary } from '../common.js';
+import { openTable, outputFormat, preflight, summary } from '../common.js';
 import { EXIT, type ExitCode } from '../../exit-codes.js';
 import { filterFromFlags } from '../filter.js';
 import { runBuiltinPlugin } from '../plugins.js';
@@ -14,10 +14,8 @@ export async function run(p: Parsed): Promise<ExitCode> {
   if (f.empty) {
     throw new UsageError('delete needs a filter (e.g. -w ZONE, -p PROTO, -s ADDR); to delete everything use `ctplug flush`', 'delete');
   }
-  let deleted: number;
-  if (f.zoneOnly && p.opts.output === undefined) {
-    deleted = await deleteZone(p.opts.netns, f.kernel.zone!);
-  } else {
+  let deleted = f.zoneOnly && p.opts.output === undefined ? await deleteZone(p.opts.netns, f.kernel.zone!) : undefined;
+  if (deleted === undefined) {
     await preflight(p.opts.netns);
     const r = await runBuiltinPlugin('match', { ...f.config, action: 'delete', output }, { operations: ['read', 'delete'], scope: f.scope }, p.opts.netns, {
       progress: 'deleted',
@@ -33,20 +31,17 @@ export async function run(p: Parsed): Promise<ExitCode> {
   return deleted > 0 ? EXIT.OK : EXIT.NOTHING_MATCHED;
 }
 
-/** The whole zone in one kernel request; counted by dumping the zone before and after. */
-async function deleteZone(netns: string | undefined, zone: number): Promise<number> {
-  const { RECV_BUFFER_BYTES } = await import('../../netlink/connection.js');
-  const ct = await openConntrack(netns);
+/**
+ * The whole zone in one kernel request; counted by counting the zone before and after.
+ * undefined: a daemon client whose grant has delete but not flush deletes entry by entry instead.
+ */
+async function deleteZone(netns: string | undefined, zone: number): Promise<number | undefined> {
+  const ct = await openTable(netns);
   try {
-    const buf = new Uint8Array(RECV_BUFFER_BYTES);
-    const countZone = () => {
-      let n = 0;
-      ct.dumpSync({ zone }, buf, (_b, c) => void (n += c), () => void (n = 0));
-      return n;
-    };
-    const before = countZone();
+    if (!ct.allows('flush')) return undefined;
+    const before = await ct.count({ zone });
     if (before === 0) return 0;
-    const r = ct.deleteZoneSync(zone);
+    const r = await ct.flush({ zone });
     if (r) {
       if (r.failed.length) {
         const { CliError } = await import('../errors.js');
@@ -54,7 +49,7 @@ async function deleteZone(netns: string | undefined, zone: number): Promise<numb
       }
       return r.ok;
     }
-    return Math.max(0, before - countZone());
+    return Math.max(0, before - await ct.count({ zone }));
   } finally {
     ct.close();
   }

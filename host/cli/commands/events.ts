@@ -11,6 +11,7 @@ import { outputFormat, preflight, summary } from '../common.js';
 import { EXIT, type ExitCode } from '../../exit-codes.js';
 import { filterFromFlags } from '../filter.js';
 import { runBuiltinPlugin, stdoutWrite } from '../plugins.js';
+import { daemonSocket } from '../connect.js';
 import { AbortError } from '../../netlink/abort.js';
 import type { RunStats } from '../../runtime/protocol.js';
 
@@ -52,7 +53,8 @@ export async function run(p: Parsed): Promise<ExitCode> {
   }
   const netns = p.opts.netns;
   await preflight(netns);
-  await checkSwitches(netns, output, p.opts.acct !== undefined, p.opts.timestamp !== undefined);
+  // Through the daemon the switches are the operator's (sysctl needs privilege) and -b is the daemon's --event-buffer.
+  if (daemonSocket() === undefined) await checkSwitches(netns, output, p.opts.acct !== undefined, p.opts.timestamp !== undefined);
 
   let shown = 0;
   let last: RunStats | undefined;
@@ -74,7 +76,7 @@ export async function run(p: Parsed): Promise<ExitCode> {
         for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) shown++;
         return stdoutWrite(b, release); // a slow reader pauses the plugin; an overrun is then reported and resynced
       },
-      backend: eventBufferBytes === undefined ? undefined : { kind: 'kernel', netns, eventBufferBytes },
+      backend: eventBufferBytes === undefined || daemonSocket() !== undefined ? undefined : { kind: 'kernel', netns, eventBufferBytes },
       signal: ac.signal,
       onStats: (s) => (last = s),
     });

@@ -2,7 +2,7 @@
 // entry; the list plugin renders it (over an in-memory table holding just that entry), so the
 // output is the same text/extended/id/json as `ctplug list`. No such entry: exit 1.
 import type { Parsed } from '../args.js';
-import { openConntrack, outputFormat, summary } from '../common.js';
+import { openTable, outputFormat, summary } from '../common.js';
 import { CliError } from '../errors.js';
 import { EXIT, type ExitCode } from '../../exit-codes.js';
 import { runBuiltinPlugin } from '../plugins.js';
@@ -11,10 +11,10 @@ import { lookupFromFlags } from '../tuple.js';
 export async function run(p: Parsed): Promise<ExitCode> {
   const output = outputFormat(p.opts.output, 'get');
   const lookup = lookupFromFlags(p.opts);
-  const ct = await openConntrack(p.opts.netns);
+  const ct = await openTable(p.opts.netns);
   let entry: Uint8Array | null;
   try {
-    entry = ct.getSync(lookup);
+    entry = await ct.get(lookup);
   } finally {
     ct.close();
   }
