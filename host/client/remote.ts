@@ -15,7 +15,8 @@ import type { HeldChange } from '../conntrack/ops.js';
 import type { KernelFilter, Lookup, NewEntry } from '../conntrack/request.js';
 import { type DumpBatch, type DumpProgress, emptyProgress } from '../netlink/connection.js';
 import { splitMessages } from '../netlink/message.js';
-import type { Capabilities, CapabilitiesDocument, Operation } from '../policy/capabilities.js';
+import type { Capabilities, CapabilitiesDocument, Operation, Scope } from '../policy/capabilities.js';
+import { CtError } from '../conntrack/errors.js';
 import { FLAG, FRAME } from '../wire/frame.js';
 import { createRecordOf, decodeResult, dumpRequestOf } from '../wire/records.js';
 import { DaemonConnection } from './connection.js';
@@ -29,6 +30,21 @@ export interface ConnectOptions {
   netns?: string;
   /** Ask for less than the policy entry allows (default: all of it). */
   capabilities?: CapabilitiesDocument;
+}
+
+/** Where a flush of `f` would reach outside `scope` (described), or undefined when it stays inside. */
+function beyondScope(f: KernelFilter, scope: Scope): string | undefined {
+  const out: string[] = [];
+  if (scope.zones !== 'any' && (f.zone === undefined || !scope.zones.some((r) => r.from <= f.zone! && f.zone! <= r.to))) {
+    out.push(`zones ${scope.zones.map((r) => (r.from === r.to ? r.from : `${r.from}-${r.to}`)).join(', ')}`);
+  }
+  if (scope.families !== 'any' && (f.family === undefined || !scope.families.includes(f.family))) out.push(`families ${scope.families.join(', ')}`);
+  if (scope.protocols !== 'any') out.push(`protocols ${scope.protocols.join(', ')} (a flush cannot name one)`);
+  const m = scope.mark;
+  if (m && (f.mark === undefined || ((f.markMask ?? 0xffffffff) & m.mask) >>> 0 !== m.mask || ((f.mark & m.mask) >>> 0) !== m.value)) {
+    out.push(`mark 0x${m.value.toString(16)}/0x${m.mask.toString(16)}`);
+  }
+  return out.length ? out.join(', ') : undefined;
 }
 
 export class RemoteConntrack {
@@ -85,7 +101,19 @@ export class RemoteConntrack {
     return entry;
   }
 
+  /**
+   * Deletes what `filter` selects. A filter reaching beyond the grant is refused here, with nothing
+   * deleted: the daemon would narrow it to the grant, and "the table has been emptied" would then
+   * not be true.
+   */
   async flush(filter: KernelFilter = {}): Promise<BatchResult | undefined> {
+    // (Without the flush operation the daemon refuses it anyway, with that reason.)
+    const beyond = this.allows('flush') ? beyondScope(filter, this.grant.scope) : undefined;
+    if (beyond) {
+      throw new CtError('daemon', 'E_SCOPE', 'privilege', `the ctplug daemon at ${this.path} grants a flush within ${beyond} only, and this one reaches further: nothing was flushed`, {
+        hint: 'name the zone, family or mark your grant covers (-w, -f, -m)',
+      });
+    }
     return daemonOps(await this.session(true)).flush(filter);
   }
 

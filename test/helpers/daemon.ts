@@ -41,6 +41,12 @@ export async function startTestDaemon(daemonJs: string, policy: object, extra: s
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   let pid = 0;
+  // A test process that dies without its after hook leaves no daemon behind.
+  const kill = () => {
+    child.kill('SIGKILL');
+    if (pid) spawnSync('kill', ['-9', String(pid)]);
+  };
+  process.once('exit', kill);
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
