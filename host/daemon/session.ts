@@ -4,8 +4,10 @@
 // plugin's hostcall bytes do: refused there with an ABI status, or queued and sent, and answered
 // with what the kernel did. Dumps and event subscriptions stream (streams.ts). Nothing a client
 // sends is trusted: frames are parsed by FrameReader within the frame size limit, requests are
-// processed in order, at most MAX_PENDING wait, and a client that stops reading is stopped being
-// read (its replies are bounded by OUT_CAP); garbage ends the connection with one ERROR frame.
+// processed in order, and none while more than OUT_CAP of replies wait for the client to read
+// them. The socket is always read (so a client that vanished is noticed at once), and a client
+// with more than MAX_PENDING requests or IN_CAP bytes waiting is disconnected (E_LIMIT): what the
+// daemon holds for one client is bounded. Garbage ends the connection with one ERROR frame.
 import type { Socket } from 'node:net';
 import { constants } from 'node:os';
 import type { BatchResult, Conntrack } from '../conntrack/conntrack.js';
@@ -18,7 +20,7 @@ import { DEFAULT_LIMITS } from '../policy/limits.js';
 import { quoteText } from '../policy/untrusted-text.js';
 import { Refusal, type Request, ScopedConntrack } from '../scoped/gate.js';
 import { emptyOpStats } from '../scoped/stats.js';
-import { encodeFrame, type Frame, FrameError, FrameReader, FRAME, wire } from '../wire/frame.js';
+import { encodeFrame, type Frame, FrameError, FrameReader, FRAME, HEADER_SIZE, wire } from '../wire/frame.js';
 import { encodeError, encodeResult, readRecord } from '../wire/records.js';
 import { sessionKernel, type SessionKernel } from './kernel.js';
 import { countEntries, getEntry, statsReply } from './queries.js';
@@ -26,10 +28,12 @@ import { Streams } from './streams.js';
 
 const { E_INVAL, E_DENIED, E_STATE } = STATUS;
 
-/** Request frames waiting to be processed before the client is no longer read. */
-export const MAX_PENDING = 64;
-/** Reply bytes queued to a client that does not read, before it is no longer read. */
-export const OUT_CAP = 4 * 1024 * 1024;
+/** Request frames waiting to be processed: more and the client is disconnected. */
+export const MAX_PENDING = 4096;
+/** Request bytes waiting to be processed: more and the client is disconnected (two whole frames fit). */
+export const IN_CAP = 8 * 1024 * 1024;
+/** Reply bytes queued to a client that does not read, before no further request of it is handled. */
+export const OUT_CAP = 1024 * 1024;
 /** How long a client may take to send HELLO. */
 export const HELLO_TIMEOUT_MS = 5000;
 /** HELLO is a small JSON document. */
@@ -55,6 +59,7 @@ export class Session {
   private streams?: Streams;
   private chain: Promise<void> = Promise.resolve();
   private pending = 0;
+  private pendingBytes = 0;
   private closed = false;
   private readonly helloTimer: NodeJS.Timeout;
   readonly who: string;
@@ -63,7 +68,6 @@ export class Session {
     this.entry = clientEntryFor(env.clients, peer);
     this.who = `uid ${peer.uid} pid ${peer.pid}${this.entry ? ` (${this.entry.key})` : ''}`;
     sock.on('data', (chunk: Buffer) => this.onData(chunk));
-    sock.on('drain', () => this.flow());
     sock.on('error', () => undefined); // a client that vanished: 'close' follows
     sock.on('close', () => {
       this.end();
@@ -92,20 +96,32 @@ export class Session {
         else this.streams.credit(f.id, readRecord('Credit', f.payload).frames);
         continue;
       }
+      const bytes = HEADER_SIZE + f.payload.length;
       this.pending++;
-      this.chain = this.chain.then(() => this.handle(f)).catch((e) => this.fatal(0, errorText(e))).finally(() => {
+      this.pendingBytes += bytes;
+      if (this.pending > MAX_PENDING || this.pendingBytes > IN_CAP) {
+        return this.fatal(STATUS.E_LIMIT, `more than ${MAX_PENDING} requests or ${IN_CAP} bytes wait to be handled: send fewer at once, and read the replies`);
+      }
+      this.chain = this.chain.then(() => this.room()).then(() => this.handle(f)).catch((e) => this.fatal(0, errorText(e))).finally(() => {
         this.pending--;
-        this.flow();
+        this.pendingBytes -= bytes;
       });
     }
-    this.flow();
   }
 
-  /** Back-pressure on the client: not read while too much waits (requests in, replies out). */
-  private flow(): void {
-    if (this.closed) return;
-    if (this.pending > MAX_PENDING || this.sock.writableLength > OUT_CAP) this.sock.pause();
-    else this.sock.resume();
+  /**
+   * Settles once the replies written so far are within OUT_CAP (or the connection is gone): a
+   * client that does not read gets no further request handled, so what waits for it stays bounded.
+   */
+  private room(): Promise<void> | undefined {
+    if (this.closed || this.sock.writableLength <= OUT_CAP) return undefined;
+    return new Promise((resolve) => {
+      const done = () => {
+        this.sock.off('drain', done).off('close', done);
+        resolve();
+      };
+      this.sock.on('drain', done).on('close', done);
+    });
   }
 
   private async handle(f: Frame): Promise<void> {
