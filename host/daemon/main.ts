@@ -6,7 +6,7 @@
 // Started as root: it binds the socket, then re-executes itself under setpriv as --user (default
 // the `ctplug` user) with only CAP_NET_ADMIN (+ CAP_SYS_ADMIN when the policy names namespaces),
 // handing the listening socket over as a descriptor; the root parent only relays signals and the
-// exit status. Started otherwise (systemd units in dist/systemd/): it checks it holds exactly
+// exit status. Started otherwise (the systemd units in systemd/): it checks it holds exactly
 // those capabilities, takes a socket-activated descriptor (LISTEN_FDS) if given, and serves.
 import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, renameSync } from 'node:fs';
