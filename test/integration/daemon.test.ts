@@ -14,6 +14,8 @@ const cli = bundledCli('daemon-it');
 /** `ns`: the client's namespace; `twin`: seeded alike, not in the client's entry (conntrack's side of comparisons). */
 let ns = '', twin = '';
 let d: TestDaemon | undefined;
+/** A second client, granted create and flush in zone 1. */
+const OPERATOR_UID = 65_532;
 
 /** Zones 1 and 2: udp and tcp in each (zone 1 has more udp than tcp), and one IPv6 udp in zone 1. */
 const SPECS: CreateSpec[] = [1, 2].flatMap((zone) => [
@@ -36,7 +38,10 @@ if (!skip) {
     twin = makeNetns();
     await cli.build();
     d = await startTestDaemon(cli.entry.replace(/cli\.js$/, 'daemon.js'), {
-      clients: { [`uid:${CLIENT_UID}`]: { capabilities: { operations: ['read', 'delete'], scope: { zones: [1] } }, netns: [ns] } },
+      clients: {
+        [`uid:${CLIENT_UID}`]: { capabilities: { operations: ['read', 'delete'], scope: { zones: [1] } }, netns: [ns] },
+        [`uid:${OPERATOR_UID}`]: { capabilities: { operations: ['read', 'delete', 'create', 'flush'], scope: { zones: [1] } }, netns: [ns] },
+      },
     });
   });
   t.after(async () => {
@@ -94,6 +99,25 @@ it('delete -w 1 -p udp through the daemon deletes what conntrack -D -w 1 -p udp 
   assert.equal(noIds(mine.stdout), noIds(theirs.stdout), 'printed');
   assert.equal(listingLines(conntrackIn(ns, ['-L']), ['id']), listingLines(conntrackIn(twin, ['-L']), ['id']), 'what is left');
   assert.is(table(ns).length, SPECS.length - 4);
+});
+
+it('create and flush within the grant do what conntrack -I / -D do; beyond it refused, nothing changed', () => {
+  const flow = ['-p', 'udp', '-s', '10.9.0.1', '-d', '10.9.0.2', '--sport', '1', '--dport', '2', '-t', '300'];
+  const mine = client(['create', '--netns', ns, ...flow, '-w', '1'], OPERATOR_UID);
+  assert.is(mine.code, 0, mine.stderr);
+  conntrackIn(twin, ['-I', ...flow, '-w', '1']);
+  const noIds = (n: string) => listingLines(conntrackIn(n, ['-L']), ['id']);
+  assert.equal(noIds(ns), noIds(twin));
+  refused(['create', '--netns', ns, ...flow, '-w', '2'], /^ctplug: create: .*refused \(E_SCOPE\): zone 2 is outside the grant/, OPERATOR_UID);
+  refused(['flush', '--netns', ns], /^ctplug: flush: .*grants a flush within zones 1 only, .*nothing was flushed/, OPERATOR_UID);
+  refused(['flush', '--netns', ns, '-w', '2'], /^ctplug: flush: .*nothing was flushed/, OPERATOR_UID);
+  const f = client(['flush', '--netns', ns, '-w', '1'], OPERATOR_UID);
+  assert.is(f.code, 0, f.stderr);
+  assert.is(f.stdout, '');
+  conntrackIn(twin, ['-D', '-w', '1']);
+  assert.equal(noIds(ns), noIds(twin));
+  assert.equal(table(ns, ['-w', '1']), []);
+  assert.is(table(ns, ['-w', '2']).length, 5);
 });
 
 it('the daemon keeps CAP_NET_ADMIN and CAP_SYS_ADMIN only, in every set, under its own uid', () => {
