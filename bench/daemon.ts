@@ -5,10 +5,12 @@
 //  1. list N: `ctplug list -o id` through the daemon, directly (root), and `conntrack -L -o id`;
 //     rounds interleaved, median of each; target: the daemon within 1.3x of direct.
 //  2. zone delete (N/10 entries in zone 7, re-seeded each round): `ctplug delete -w 7` both ways, `conntrack -D -w 7`.
-//  3. event burst: N NEW events (created by Conntrack.createSync) to `ctplug events -o id` through the
+//  3. restore N (`ctplug create --from` the NDJSON of `list -o json`) both ways.
+//  4. event burst: N NEW events (created by Conntrack.createSync) to `ctplug events -o id` through the
 //     daemon and directly, and to `conntrack -E -b 128MiB`: events printed vs created (ctplug reports
 //     any loss as overruns; conntrack 1.4.7 -E printed ~330 of a burst here and said nothing of the rest).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Conntrack, type CreateSpec } from '../host/conntrack/conntrack.js';
 // @ts-expect-error: plain ESM script without typings
@@ -86,7 +88,7 @@ let daemon: Awaited<ReturnType<typeof startTestDaemon>> | undefined;
 try {
   await bundle({ outdir: BUNDLE, types: false, quiet: true });
   daemon = await startTestDaemon(join(BUNDLE, 'daemon.js'), {
-    clients: { [`uid:${CLIENT_UID}`]: { capabilities: { operations: ['read', 'delete', 'flush', 'events'] }, netns: [ns] } },
+    clients: { [`uid:${CLIENT_UID}`]: { capabilities: { operations: ['read', 'delete', 'flush', 'events', 'create'] }, netns: [ns] } },
   });
   const viaDaemon = (args: string[]) => [...unprivileged(), 'env', `CTPLUG_SOCKET=${daemon!.socket}`, process.execPath, CLI, ...args];
   const direct = (args: string[]) => [process.execPath, CLI, ...args];
@@ -120,7 +122,22 @@ try {
   const [zd, zr, zc] = [median(z.daemon), median(z.direct), median(z.conntrack)];
   report(`zone delete ${Z}: daemon ${secs(zd)}, direct ${secs(zr)}, conntrack ${secs(zc)}; daemon/direct ${(zd / zr).toFixed(2)}x`);
 
-  // 3. event burst (N NEW events in zone 3, removed after each listener)
+  // 3. restore N from the NDJSON `ctplug list -o json` wrote (into an empty table each round)
+  const saved = join(daemon.dir, 'saved.json');
+  writeFileSync(saved, spawnSync(process.execPath, [CLI, 'list', '--netns', ns, '-o', 'json'], { maxBuffer: 1 << 30 }).stdout);
+  chmodSync(saved, 0o644);
+  const rs = { daemon: [] as number[], direct: [] as number[] };
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [k, argv] of [['daemon', viaDaemon(['create', '--netns', ns, '--from', saved])], ['direct', direct(['create', '--netns', ns, '--from', saved])]] as const) {
+      execFileSync('ip', ['netns', 'exec', ns, 'conntrack', '-F'], { stdio: 'ignore' });
+      rs[k].push(timed(argv));
+      const n = Number(execFileSync('ip', ['netns', 'exec', ns, 'conntrack', '-C'], { encoding: 'utf8' }).trim());
+      if (n !== N) throw new Error(`restore (${k}) made ${n} entries, not ${N}`);
+    }
+  }
+  report(`restore ${N}: daemon ${secs(median(rs.daemon))}, direct ${secs(median(rs.direct))}; daemon/direct ${(median(rs.daemon) / median(rs.direct)).toFixed(2)}x (bench/restore.ts times conntrack -I)`);
+
+  // 4. event burst (N NEW events in zone 3, removed after each listener)
   const events: string[] = [];
   let net = 10;
   for (const [name, argv, ready] of [
