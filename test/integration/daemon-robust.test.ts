@@ -12,7 +12,7 @@ import { encodeFrame, FRAME, FrameReader, HEADER_SIZE } from '../../host/wire/fr
 import { decodeError, dumpRequestOf, writeRecord } from '../../host/wire/records.js';
 import { STATUS } from '../../host/policy/abi.js';
 import { bundledCli } from '../helpers/cli.js';
-import { CLIENT_UID, startTestDaemon, type TestDaemon, unprivileged } from '../helpers/daemon.js';
+import { CLIENT_UID, procCaps, startTestDaemon, type TestDaemon, unprivileged } from '../helpers/daemon.js';
 import { conntrackIn, kernelSuite, listingLines, makeNetns, removeNetns, seedNetns } from '../helpers/netns.js';
 
 const { t, it, skip } = kernelSuite('daemon: hostile clients (kernel)', 'test/integration/daemon-robust.test.ts');
@@ -181,7 +181,7 @@ it('HELLO is checked: wrong version, unknown key, a second HELLO, a request befo
   assert.is(HEADER_SIZE, 12);
 });
 
-it('the daemon stopping under a running client: one line on stderr, exit 4; no daemon at all: the same', async () => {
+it('the daemon stopping under a running client (which holds no capability): one line on stderr, exit 4; no daemon at all: the same', async () => {
   // A daemon of its own, stopped while an unprivileged `ctplug events` is subscribed to it.
   const own = await startTestDaemon(cli.entry.replace(/cli\.js$/, 'daemon.js'), policy());
   try {
@@ -195,6 +195,9 @@ it('the daemon stopping under a running client: one line on stderr, exit 4; no d
       assert.ok(i < 200, `the client did not subscribe: ${own.log()}`);
       await new Promise((r) => setTimeout(r, 100));
     }
+    // The client holds no capability at all, and still has its subscription.
+    const caps = procCaps(child.pid!);
+    assert.equal([caps.CapEff, caps.CapPrm, caps.CapBnd, caps.CapAmb], [0n, 0n, 0n, 0n]);
     await own.stop();
     const code = await Promise.race([exit, new Promise<string>((r) => setTimeout(() => r('timeout'), 15_000))]);
     if (code === 'timeout') child.kill('SIGKILL');
