@@ -60,6 +60,8 @@ export class Session {
   private chain: Promise<void> = Promise.resolve();
   private pending = 0;
   private pendingBytes = 0;
+  /** A HELLO frame arrived (it may still wait in the queue). */
+  private helloSeen = false;
   private closed = false;
   private readonly helloTimer: NodeJS.Timeout;
   readonly who: string;
@@ -89,13 +91,15 @@ export class Session {
     for (const f of frames) {
       if (this.closed) return;
       if (f.type === FRAME.STOP || f.type === FRAME.CREDIT) {
-        // Flow control is handled on arrival, never queued behind the requests it unblocks.
-        if (!this.streams) return this.fatal(E_STATE, 'STOP or CREDIT before HELLO');
-        if (f.type === FRAME.STOP) this.streams.stop(f.id);
-        else if (f.payload.length !== wire.records.Credit.size) return this.fatal(E_INVAL, 'a CREDIT payload is one Credit record');
-        else this.streams.credit(f.id, readRecord('Credit', f.payload).frames);
+        // Flow control is handled on arrival, never queued behind the requests it unblocks. Before
+        // the session exists (HELLO read but not yet handled) no stream does: nothing to stop or credit.
+        if (!this.helloSeen) return this.fatal(E_STATE, 'STOP or CREDIT before HELLO');
+        if (f.type === FRAME.CREDIT && f.payload.length !== wire.records.Credit.size) return this.fatal(E_INVAL, 'a CREDIT payload is one Credit record');
+        if (f.type === FRAME.STOP) this.streams?.stop(f.id);
+        else this.streams?.credit(f.id, readRecord('Credit', f.payload).frames);
         continue;
       }
+      if (f.type === FRAME.HELLO) this.helloSeen = true;
       const bytes = HEADER_SIZE + f.payload.length;
       this.pending++;
       this.pendingBytes += bytes;
