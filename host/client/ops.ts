@@ -15,7 +15,7 @@ import { AbortError } from '../netlink/abort.js';
 import { MessageReader } from '../netlink/message.js';
 import { FLAG, FRAME, HEADER_SIZE, wire } from '../wire/frame.js';
 import {
-  createRecordOf, createRecordProblem, decodeResult, dumpRequestOf, messagesOf, updateRecordProblem, updateRecordsOf, type WireResult,
+  createRecordOf, createRecordProblem, decodeResult, dumpRequestOf, messagesOf, updateRecordsOf, type WireResult,
 } from '../wire/records.js';
 import type { DaemonConnection, FrameStream } from './connection.js';
 
@@ -113,13 +113,7 @@ export function daemonOps(conn: DaemonConnection): ConntrackOps {
       };
     },
     delete: (entries) => batched(conn, FRAME.DELETE, entries, (m) => messagesOf([m])),
-    update(items: HeldChange[]) {
-      for (const it of items) {
-        const why = updateRecordProblem(it);
-        if (why) throw new CtError('update', 'EOPNOTSUPP', 'usage', `through the daemon: ${why}`);
-      }
-      return batched(conn, FRAME.UPDATE, items, (it) => updateRecordsOf([it]));
-    },
+    update: (items: HeldChange[]) => batched(conn, FRAME.UPDATE, items, (it) => updateRecordsOf([it])),
     create(entries: NewEntry[]) {
       for (const e of entries) {
         const why = createRecordProblem(e);

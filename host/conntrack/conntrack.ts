@@ -12,7 +12,7 @@ import { CTA_STATS_CPU, CTA_STATS_GLOBAL_ENTRIES, IPPROTO, TCP_STATES } from './
 import { CtError, TOLERATED, fromNetlink, invalid, invalid as invalidInput } from './errors.js';
 import { decodeFlow, type Flow } from './flow.js';
 import {
-  SETTABLE_STATUS, createRequest, cpuStatsRequest, deleteRequest, dumpRequest, flushRequest, getRequest, statsRequest, updateRequest,
+  SETTABLE_STATUS, createRequest, cpuStatsRequest, deleteRequest, dumpRequest, flushRequest, getRequest, stateProblem, statsRequest, updateRequest,
   type Change, type KernelFilter, type Lookup, type NewEntry,
 } from './request.js';
 import { LABEL_BYTES, labelsFromBits, parseLabels } from './labels.js';
@@ -259,11 +259,16 @@ export class Conntrack {
   }
 
   /**
-   * Changes mark bits, timeout, status bits and/or labels of entries as the kernel returned them, many per send.
+   * Changes mark bits, timeout, status bits, labels and/or the protocol state of entries as the kernel returned them, many per send.
    * An entry that vanished meanwhile counts as gone. `confirm`: as deleteSync.
    */
   updateSync(items: (Change & { entry: Uint8Array })[], onProgress?: (done: number) => void, confirm?: Confirm): BatchResult {
+    const probe = emptyScope();
     for (const it of items) {
+      if (it.state !== undefined && scanInto(it.entry, 0, it.entry.length, probe)) {
+        const why = stateProblem(probe.protocol, it.state);
+        if (why) throw invalidInput('update', why);
+      }
       if (it.mark !== undefined) parseU32(it.mark, 'mark');
       if (it.markMask !== undefined) parseU32(it.markMask, 'mark mask');
       if (it.timeout !== undefined) parseU32(it.timeout, 'timeout');

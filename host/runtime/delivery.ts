@@ -1,6 +1,6 @@
 // Delivery, the push model: after ctplug_init, every dump the plugin scheduled, one
 // ctplug_on_entries call per received buffer (the gate copies the in-scope entries into the
-// plugin's batch buffer); then, when subscribed, event batches to ctplug_on_events until the run
+// plugin's batch buffer) and ctplug_on_dump_done once a dump is delivered in full; then, when subscribed, event batches to ctplug_on_events until the run
 // is stopped, with a RESYNC dump of the subscribed scope after lost events. After each call, what
 // it queued is sent (the gate) and its output published; both on the call's clock.
 import { AbortError } from '../netlink/abort.js';
@@ -53,8 +53,13 @@ export class Delivery {
     if (!ctx.span(this.ptr, this.size)) {
       throw new RunFailure({ kind: 'status', call: EXPORT.alloc, code: E_BOUNDS, detail: `returned ${this.ptr}, which is not a ${this.size}-byte buffer inside memory` });
     }
-    // Dumps scheduled from inside on_entries are appended and delivered after the current one.
-    for (let i = 0; i < dumps.length && !clock.stopRequested(); i++) await this.dump(dumps[i], 0);
+    // Dumps scheduled from inside on_entries or on_dump_done are appended and delivered after the current one.
+    for (let i = 0; i < dumps.length && !clock.stopRequested(); i++) {
+      if ((await this.dump(dumps[i], 0)) || !ctx.exports(EXPORT.onDumpDone)) continue;
+      const status = ctx.check(EXPORT.onDumpDone, ctx.call(EXPORT.onDumpDone, i));
+      await afterCall(this.p);
+      if (status === STOP) break;
+    }
     if (sub) await this.listen(sub.plan);
   }
 

@@ -7,7 +7,7 @@ import type { WASI } from '@wasmer/wasi';
 import type { ConntrackOps } from '../conntrack/ops.js';
 import { abi, EXPORT } from '../policy/abi.js';
 import type { Grant } from '../policy/grant.js';
-import { ScopedConntrack } from '../scoped/gate.js';
+import { type OpFailure, ScopedConntrack } from '../scoped/gate.js';
 import { CallContext, type RunClock } from './call-context.js';
 import { afterCall, Delivery } from './delivery.js';
 import { ctplugImports } from './hostcalls.js';
@@ -63,6 +63,11 @@ export class PluginRun {
     const own = wasiImports(ctx, logs, all);
     imports[abi.wasiModule] = Object.fromEntries(Object.entries(own).map(([n, f]) => [n, ctx.guarded(`${abi.wasiModule}.${n}`, f as (...a: never[]) => unknown)]));
     return { imports, wasi };
+  }
+
+  /** The first operations the kernel refused or failed in this run. */
+  get failures(): OpFailure[] {
+    return this.gate.failures;
   }
 
   async execute(): Promise<void> {

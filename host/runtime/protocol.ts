@@ -2,6 +2,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { ErrorKind } from '../conntrack/errors.js';
 import type { Grant } from '../policy/grant.js';
+import type { OpFailure } from '../scoped/send.js';
 import { emptyOpStats, type OpStats } from '../scoped/stats.js';
 
 /** Where the worker's conntrack operations go: the kernel (in a netns) or an in-memory table. */
@@ -68,5 +69,5 @@ export type FromWorker =
   | { type: 'log'; lines: LogLine[] }
   | { type: 'emit'; bytes: Uint8Array }
   | { type: 'progress'; stats: RunStats }
-  | { type: 'done'; stats: RunStats; table?: Uint8Array }
+  | { type: 'done'; stats: RunStats; failures: OpFailure[]; table?: Uint8Array }
   | { type: 'failed'; error: WorkerError; stats: RunStats };

@@ -81,7 +81,7 @@ async function onMessage(msg: ToWorker): Promise<void> {
       backend.close();
       backend = undefined;
     }
-    post({ type: 'done', stats: run.stats, table }, table ? [table.buffer as ArrayBuffer] : []);
+    post({ type: 'done', stats: run.stats, failures: run.failures, table }, table ? [table.buffer as ArrayBuffer] : []);
   } catch (e) {
     backend?.close?.();
     if (backend?.close) backend = undefined;

@@ -13,7 +13,7 @@ import { NLMSG_HDRLEN } from '../netlink/constants.js';
 import { splitMessages } from '../netlink/message.js';
 import { toNewEntry } from '../conntrack/conntrack.js';
 import { type Awaitable, type ConntrackOps, type EventStream, type HeldChange, loop, then } from '../conntrack/ops.js';
-import type { NewEntry } from '../conntrack/request.js';
+import { type NewEntry, SETTABLE_STATUS, stateProblem } from '../conntrack/request.js';
 import { emptyScope, scanInto } from '../conntrack/scope.js';
 import type { EventKind } from '../conntrack/events.js';
 import { abi, STATUS } from '../policy/abi.js';
@@ -23,13 +23,15 @@ import { checkCreate, checkMarkUpdate, eventFilter, planDump, ScopeMatcher } fro
 import type { Grant } from '../policy/grant.js';
 import { OpQueue, type Plan, type Verb } from './op-queue.js';
 import {
-  CREATE_RECORD_SIZE, DUMP_REQUEST_SIZE, readCreateRecord, readDumpRequest, readEventKinds, readUpdateRecord, unknownFlags, UPDATE_RECORD_SIZE,
+  CREATE_RECORD_SIZE, DUMP_REQUEST_SIZE, readCreateRecord, readDumpRequest, readEventKinds, readUpdateExt, readUpdateRecord, unknownFlags,
+  type UpdateExt, UPDATE_EXT_SIZE, UPDATE_RECORD_SIZE,
 } from './records.js';
-import { type Note, perFilter, sendOp } from './send.js';
+import { type Note, type OpFailure, perFilter, sendOp } from './send.js';
 import { ShownEntries } from './shown.js';
 import type { OpStats } from './stats.js';
 
 export type { Plan } from './op-queue.js';
+export type { OpFailure } from './send.js';
 
 const { OK, E_INVAL, E_DENIED, E_SCOPE, E_LIMIT, E_STATE } = STATUS;
 const ALL_EVENTS: EventKind[] = ['NEW', 'UPDATE', 'DESTROY'];
@@ -64,6 +66,8 @@ export class ScopedConntrack {
   /** Reused by every scope check (scanInto fills it in place). */
   private readonly scratch = emptyScope();
   private sub?: { plan: Plan; kinds: EventKind[] };
+  /** The first operations the kernel refused or failed (send.ts FAILURES_KEPT). */
+  readonly failures: OpFailure[] = [];
 
   constructor(private readonly ops: ConntrackOps, readonly grant: Grant, readonly stats: OpStats, private readonly note: Note = () => undefined) {
     this.matcher = ScopeMatcher.of(grant.scope);
@@ -133,7 +137,7 @@ export class ScopedConntrack {
     return msgs.length;
   }
 
-  /** UpdateRecord, then the entry message it applies to (padded to 4), repeated. */
+  /** UpdateRecord, its UpdateExt when EXT is set, then the entry message it applies to (padded to 4), repeated. */
   update(bytes: Uint8Array): Admitted {
     const denied = this.denied('update');
     if (denied) return denied;
@@ -148,9 +152,20 @@ export class ScopedConntrack {
       const bad = unknownFlags('UpdateRecord', v, at);
       if (bad) return new Refusal(E_INVAL, `unknown UpdateRecord flag bits 0x${bad.toString(16)}`);
       const rec = readUpdateRecord(v, at);
-      if (!rec.mark && rec.timeout === undefined) return new Refusal(E_INVAL, 'an UpdateRecord must set MARK and/or TIMEOUT');
-      const msgLen = v.getUint32(at + UPDATE_RECORD_SIZE, true);
-      const start = at + UPDATE_RECORD_SIZE;
+      if (rec.twoMarks) return new Refusal(E_INVAL, 'an UpdateRecord sets MARK or MARK_XOR, not both');
+      let start = at + UPDATE_RECORD_SIZE;
+      let ext: UpdateExt = {};
+      if (rec.ext) {
+        if (start + UPDATE_EXT_SIZE + 4 > len) return new Refusal(E_INVAL, 'truncated UpdateExt');
+        const badExt = unknownFlags('UpdateExt', v, start);
+        if (badExt) return new Refusal(E_INVAL, `unknown UpdateExt flag bits 0x${badExt.toString(16)}`);
+        ext = readUpdateExt(v, start);
+        start += UPDATE_EXT_SIZE;
+      }
+      if (!rec.mark && rec.timeout === undefined && ext.status === undefined && !ext.labels && ext.state === undefined) {
+        return new Refusal(E_INVAL, rec.ext ? 'an UpdateRecord must set MARK, MARK_XOR, TIMEOUT or an UpdateExt field' : 'an UpdateRecord must set MARK and/or TIMEOUT');
+      }
+      const msgLen = v.getUint32(start, true);
       if (msgLen > len - start) return new Refusal(E_INVAL, 'entry message runs past the buffer');
       const entry = copy.subarray(start, start + msgLen);
       const why = this.held(entry);
@@ -158,10 +173,14 @@ export class ScopedConntrack {
       if (rec.mark) {
         // Checked against the mark in the bytes here, and against the kernel's current mark when
         // the grant is mark-limited (policy/confirm.ts); the kernel applies the masked change atomically.
-        const next = checkMarkUpdate(this.scratch.mark, rec.mark.value, rec.mark.mask, this.grant.scope, this.matcher);
+        const next = checkMarkUpdate(this.scratch.mark, rec.mark, this.grant.scope, this.matcher);
         if (typeof next === 'string') return new Refusal(E_SCOPE, next);
       }
-      items.push({ entry, mark: rec.mark?.value, markMask: rec.mark?.mask, timeout: rec.timeout });
+      const bits = (ext.status ?? 0) & ~SETTABLE_STATUS;
+      if (bits) return new Refusal(E_INVAL, `status bits 0x${bits.toString(16)} cannot be set by an update (the kernel lets only SEEN_REPLY, ASSURED and FIXED_TIMEOUT be set)`);
+      const badState = ext.state === undefined ? undefined : stateProblem(this.scratch.protocol, ext.state);
+      if (badState) return new Refusal(E_INVAL, badState);
+      items.push({ entry, mark: rec.mark?.value, markMask: rec.mark?.mask, markXor: rec.mark?.xor || undefined, timeout: rec.timeout, ...ext });
       at = start + align4(msgLen);
     }
     const cap = this.overCap('update', items.length, len);
@@ -239,7 +258,7 @@ export class ScopedConntrack {
   send(): Awaitable<void> {
     const ops = this.queue.take();
     const ctx = {
-      ops: this.ops, stats: this.stats, note: this.note, scratch: this.scratch,
+      ops: this.ops, stats: this.stats, failures: this.failures, note: this.note, scratch: this.scratch,
       confirm: (markChange?: Parameters<typeof confirmationFor>[2]) => confirmationFor(this.grant.scope, this.matcher, markChange),
     };
     let i = 0;

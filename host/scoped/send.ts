@@ -7,8 +7,7 @@ import { type Awaitable, type ConntrackOps, loop, then } from '../conntrack/ops.
 import type { KernelFilter } from '../conntrack/request.js';
 import { scanInto, type ScopeFields } from '../conntrack/scope.js';
 import { splitMessages } from '../netlink/message.js';
-import type { Mark } from '../policy/capabilities.js';
-import type { ScopeMatcher } from '../policy/enforce.js';
+import type { MarkChange, ScopeMatcher } from '../policy/enforce.js';
 import type { Op, Plan } from './op-queue.js';
 import type { OpStats } from './stats.js';
 
@@ -16,12 +15,24 @@ export type NoteLevel = 'error' | 'warn' | 'info' | 'debug';
 /** Where the gate explains what it did not do (once per key: a refusal repeated 10k times is one line). */
 export type Note = (key: string, level: NoteLevel, text: string) => void;
 
+/** One operation the kernel refused or failed (the first few of a session are kept, for the asker's message). */
+export interface OpFailure {
+  op: 'delete' | 'update' | 'create' | 'flush';
+  /** The errno's name (EPERM, ENOSPC, ...). */
+  errno: string;
+  message: string;
+}
+
+/** Failures kept per session: enough to explain, bounded however many fail. */
+export const FAILURES_KEPT = 8;
+
 export interface SendContext {
   ops: ConntrackOps;
   stats: OpStats;
+  failures: OpFailure[];
   note: Note;
   /** The grant's confirmation for held entries (undefined: none needed); updates pass their mark changes. */
-  confirm(markChange?: (index: number) => Mark | undefined): Confirm | undefined;
+  confirm(markChange?: (index: number) => MarkChange | undefined): Confirm | undefined;
   /** Scratch scope fields for the flush fallback's scan. */
   scratch: ScopeFields;
 }
@@ -41,6 +52,7 @@ function tally(op: Op, r: BatchResult, what: 'deleted' | 'created' | 'updated', 
   const refused = r.refused ?? [];
   c.stats.changed += refused.length;
   for (const f of r.failed.slice(0, 3)) c.note(`${what}:${f.errno}`, 'warn', `${op.kind} failed: ${f.message}`);
+  for (const f of r.failed.slice(0, FAILURES_KEPT - c.failures.length)) c.failures.push({ op: op.kind, errno: f.errno, message: f.message });
   if (refused.length) c.note(`${what}:changed`, 'warn', `${op.kind} not sent for ${refused.length} entr${refused.length === 1 ? 'y' : 'ies'} that changed since they were shown: ${refused[0].reason}`);
 }
 
@@ -49,7 +61,7 @@ export function sendOp(op: Op, c: SendContext): Awaitable<void> {
     case 'delete': return then(c.ops.delete(op.msgs, c.confirm()), (r) => tally(op, r, 'deleted', c));
     case 'create': return then(c.ops.create(op.entries), (r) => tally(op, r, 'created', c));
     case 'update': {
-      const changes = op.items.map((it) => (it.mark === undefined ? undefined : { value: it.mark, mask: it.markMask ?? 0xffffffff }));
+      const changes = op.items.map((it) => (it.mark === undefined ? undefined : { value: it.mark, mask: it.markMask ?? 0xffffffff, xor: it.markXor }));
       return then(c.ops.update(op.items, c.confirm((i) => changes[i])), (r) => tally(op, r, 'updated', c));
     }
     case 'flush': {

@@ -5,6 +5,7 @@
 // same offsets from the same file.
 import { align4 } from '../netlink/attr.js';
 import { FAMILIES, TCP_STATES } from '../conntrack/constants.js';
+import { LABEL_BYTES } from '../conntrack/labels.js';
 import type { HeldChange } from '../conntrack/ops.js';
 import type { KernelFilter, NewEntry } from '../conntrack/request.js';
 import { abi } from '../policy/abi.js';
@@ -91,22 +92,40 @@ export function createRecordOf(e: NewEntry): Uint8Array {
   return writeRecord('CreateRecord', fields);
 }
 
-/** Why a change cannot travel as an UpdateRecord, or undefined. */
-export function updateRecordProblem(c: HeldChange): string | undefined {
-  const extra = [c.status !== undefined && 'status bits', c.labels !== undefined && 'labels'].filter(Boolean);
-  return extra.length ? `an UpdateRecord cannot carry ${extra.join(', ')}` : undefined;
-}
-
-/** Held changes as (UpdateRecord, entry message padded to 4)*. */
+/** Held changes as (UpdateRecord, UpdateExt when status/labels/state change, entry message padded to 4)*. */
 export function updateRecordsOf(items: HeldChange[]): Uint8Array {
   const parts: Uint8Array[] = [];
   for (const c of items) {
-    const names = [...(c.mark !== undefined ? ['MARK'] : []), ...(c.timeout !== undefined ? ['TIMEOUT'] : [])];
+    const ext: Fields = {};
+    const extNames: string[] = [];
+    if (c.status !== undefined) {
+      extNames.push('STATUS');
+      ext.status = c.status;
+    }
+    if (c.labels !== undefined) {
+      extNames.push('LABELS');
+      ext.labels = padded(c.labels);
+      ext.labelsMask = c.labelsMask === undefined ? new Uint8Array(LABEL_BYTES).fill(0xff) : padded(c.labelsMask); // no mask: all labels replaced
+    }
+    if (c.state !== undefined) {
+      extNames.push('STATE');
+      ext.state = c.state;
+    }
+    const names = [...(c.mark !== undefined ? [c.markXor ? 'MARK_XOR' : 'MARK'] : []), ...(c.timeout !== undefined ? ['TIMEOUT'] : []), ...(extNames.length ? ['EXT'] : [])];
     parts.push(writeRecord('UpdateRecord', {
       flags: flagBits('UpdateRecord', ...names), mark: c.mark ?? 0, markMask: c.mark === undefined ? 0 : (c.markMask ?? 0xffffffff), timeout: c.timeout ?? 0,
-    }), c.entry, new Uint8Array(align4(c.entry.length) - c.entry.length));
+    }));
+    if (extNames.length) parts.push(writeRecord('UpdateExt', { flags: flagBits('UpdateExt', ...extNames), ...ext }));
+    parts.push(c.entry, new Uint8Array(align4(c.entry.length) - c.entry.length));
   }
   return Buffer.concat(parts);
+}
+
+/** A label bitmap as the record's fixed LABEL_BYTES (the kernel's 128 bits; a longer one is refused by the gate's validator). */
+function padded(b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(LABEL_BYTES);
+  out.set(b.subarray(0, LABEL_BYTES));
+  return out;
 }
 
 /** Entry messages back to back, each padded to 4 (a DELETE payload, as a plugin passes them). */

@@ -5,6 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Conntrack, type CreateSpec } from '../../host/conntrack/conntrack.js';
+import { decodeFlow } from '../../host/conntrack/flow.js';
 import { type ConntrackOps, kernelOps, type OpsCursor } from '../../host/conntrack/ops.js';
 import { splitMessages } from '../../host/netlink/message.js';
 import { abi } from '../../host/policy/abi.js';
@@ -149,5 +150,30 @@ for (const async of [false, true]) {
     assert.is(k.size, 5);
   });
 }
+
+test('update records: conntrack\'s mark rule (MARK_XOR) may change MASK | VALUE bits; the extension sets status, labels, state', async () => {
+  const { k, gate, stats } = setup(['read', 'update'], { markBits: 0xffff }, false);
+  const tcp = k.messages().find((m) => describeEntry(m).protocol === 'tcp' && describeEntry(m).zone === 5)!;
+  const udp = k.messages().find((m) => describeEntry(m).protocol === 'udp')!;
+  const rec = (f: string[], x: Record<string, number> = {}) => record('UpdateRecord', { flags: flags('UpdateRecord', ...f), ...x });
+  const ext = (f: string[], x: Record<string, number | Uint8Array> = {}) => record('UpdateExt', { flags: flags('UpdateExt', ...f), ...x });
+  const one = (parts: Uint8Array[], m: Uint8Array) => withMessages([[Buffer.concat(parts), m]]);
+  const status = (r: unknown) => (r instanceof Refusal ? r.status : r);
+  assert.is(status(gate.update(one([rec(['MARK', 'MARK_XOR'], { mark: 1, markMask: 1 })], tcp))), E_INVAL, 'MARK and MARK_XOR exclude each other');
+  const outside = gate.update(one([rec(['MARK_XOR'], { mark: 0x10301, markMask: 0xff00 })], tcp));
+  assert.ok(outside instanceof Refusal && outside.status === E_SCOPE && /0x10000 may not be changed/.test(outside.why), 'VALUE bits outside MASK are changed bits too');
+  assert.is(status(gate.update(one([rec(['EXT']), ext(['STATUS'], { status: 1 << 9 })], tcp))), E_INVAL, 'DYING cannot be set');
+  assert.is(status(gate.update(one([rec(['EXT']), ext(['STATE'], { state: 3 })], udp))), E_INVAL, 'udp has no state');
+  assert.is(status(gate.update(one([rec(['EXT']), ext(['STATE'], { state: 99 })], tcp))), E_INVAL, 'no tcp state 99');
+  assert.is(status(gate.update(one([rec(['EXT']), ext([])], tcp))), E_INVAL, 'an extension that sets nothing');
+  assert.is(status(gate.update(Buffer.concat([rec(['EXT']), new Uint8Array(8)]))), E_INVAL, 'truncated extension');
+  assert.is(gate.update(one([rec(['MARK_XOR', 'EXT'], { mark: 0x301, markMask: 0xff00 }), ext(['STATUS', 'LABELS'], { status: 4, labels: new Uint8Array([2]), labelsMask: new Uint8Array([2]) })], tcp)), 1);
+  await gate.send();
+  assert.is(stats.updated, 1);
+  const after = decodeFlow(k.messages().find((m) => describeEntry(m).dst === describeEntry(tcp).dst)!)!;
+  assert.is(after.mark, (0x15 & ~0xff00) ^ 0x301);
+  assert.ok(after.flags.includes('ASSURED'), JSON.stringify(after.flags));
+  assert.equal(after.labels, [1]);
+});
 
 test.run();
