@@ -13,11 +13,23 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
 
-const file = fileURLToPath(new URL('../dist/cli.cjs', import.meta.url));
-if (!existsSync(file)) {
-  process.stderr.write('ctplug: dist/cli.cjs is missing (ctplug is not built); run `npm install` or `npm run build` in the ctplug folder\n');
+// `ctplug daemon` loads only the daemon's bundle, dist/daemon.js (the privileged process holds no
+// CLI, runtime or Wasm), without the CLI's code cache: it starts once and runs for months.
+if (process.argv[2] === 'daemon') {
+  const entry = new URL('../dist/daemon.js', import.meta.url);
+  if (!existsSync(entry)) missing('dist/daemon.js');
+  const { runDaemon } = await import(entry.href);
+  process.exitCode = await runDaemon(process.argv.slice(3));
+  process.exit();
+}
+
+function missing(what) {
+  process.stderr.write(`ctplug: ${what} is missing (ctplug is not built); run \`npm install\` or \`npm run build\` in the ctplug folder\n`);
   process.exit(4);
 }
+
+const file = fileURLToPath(new URL('../dist/cli.cjs', import.meta.url));
+if (!existsSync(file)) missing('dist/cli.cjs');
 const argv = process.argv.slice(2);
 const word = argv.find((a) => !a.startsWith('-'));
 const cacheFile = `${file}.${/^[a-z]{1,12}$/.test(word ?? '') ? word : 'other'}.v8cache`;

@@ -26,7 +26,19 @@ export type {
 export type { ProtocolName } from './conntrack/constants.js';
 export { DEFAULT_LIMITS, type Limits } from './policy/limits.js';
 
-// Conntrack directly (the privileged core).
+// Conntrack directly (the privileged core), or through `ctplug daemon` without privilege:
+// Conntrack.connect(PATH) -> RemoteConntrack (the same operations, async: see client/remote.ts).
+import { Conntrack } from './conntrack/conntrack.js';
+import { type ConnectOptions, RemoteConntrack } from './client/remote.js';
+declare module './conntrack/conntrack.js' {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Conntrack {
+    /** A session with `ctplug daemon` at `path` (CTPLUG_SOCKET): no capability needed here. */
+    function connect(path: string, opts?: ConnectOptions): Promise<RemoteConntrack>;
+  }
+}
+Object.assign(Conntrack, { connect: (path: string, opts?: ConnectOptions) => RemoteConntrack.connect(path, opts) });
+export { RemoteConntrack, type ConnectOptions };
 export {
   Conntrack, toNewEntry, kernelFiltersDeleteByZone, type BatchFailure, type BatchResult, type CreateSpec, type DumpFilter,
   type OpenOptions,

@@ -4,6 +4,8 @@
 //                     code cache; a command's modules are still evaluated only when it runs)
 //   dist/index.js     the embedding API (host/index.ts)       + dist/index.d.ts
 //   dist/worker.js    the plugin worker (host/runtime/worker.ts; plugin.ts finds it next to itself)
+//   dist/daemon.js    `ctplug daemon` (host/daemon/main.ts): the privileged process; no runtime, Wasm or CLI
+//                     in it (test/unit/daemon-bundle.test.ts reads the metafile)
 //   dist/testkit.js   the plugin test kit (sdk/testkit/index.ts) + dist/testkit.d.ts
 //   dist/fake-backend.js  the fake kernel as a worker backend (fakeBackend() names it; the worker imports it)
 //   dist/chunk-*.js   code shared by the ESM entries
@@ -36,6 +38,7 @@ export async function bundle({ outdir = join(root, 'dist'), types = true, quiet 
   const entries = {
     index: 'host/index.ts',
     worker: 'host/runtime/worker.ts',
+    daemon: 'host/daemon/main.ts',
     testkit: 'sdk/testkit/index.ts',
     'fake-backend': 'sdk/testkit/fake-backend.ts',
   };
@@ -76,6 +79,7 @@ export async function bundle({ outdir = join(root, 'dist'), types = true, quiet 
     legalComments: 'none',
   });
   const outs = [...Object.values(result.metafile.outputs), ...Object.values(cli.metafile.outputs)];
+  writeFileSync(join(dist, 'meta.json'), JSON.stringify(result.metafile));
   const kib = (outs.reduce((n, o) => n + o.bytes, 0) / 1024).toFixed(0);
   log(`bundle: ${Object.keys(entryPoints).length + 1} entries, ${outs.length} files, ${kib} KiB in ${Date.now() - t0} ms\n`);
 

@@ -1,6 +1,9 @@
-// Small pieces every command shares: opening conntrack in the namespace, conntrack-style
-// summary lines on stderr, the -o value.
-import type { Conntrack } from '../conntrack/conntrack.js';
+// Small pieces every command shares: opening conntrack in the namespace (directly, or through
+// `ctplug daemon` when this is a client: connect.ts), conntrack-style summary lines on stderr, the -o value.
+import type { BatchResult, Conntrack, CreateSpec } from '../conntrack/conntrack.js';
+import type { KernelFilter, Lookup, NewEntry } from '../conntrack/request.js';
+import type { Operation } from '../policy/capabilities.js';
+import { daemonSocket } from './connect.js';
 import { connlabelNames } from '../conntrack/labels.js';
 import { UsageError } from './args.js';
 import { VERSION } from './version.js';
@@ -26,13 +29,54 @@ export async function openConntrack(netns: string | undefined): Promise<Conntrac
   return Conntrack.open({ netns });
 }
 
-/** Checks that conntrack is reachable and we may use it (netns, nf_conntrack, CAP_NET_ADMIN), with typed errors. */
+/**
+ * The table operations the commands use beside plugins, the same in both modes: a Conntrack in
+ * this process (root), or a RemoteConntrack session with the daemon (its whole grant for this user).
+ */
+export interface Table {
+  /** Entries (of `filter`); through the daemon: those the grant lets this user see. */
+  count(filter?: KernelFilter): Promise<number>;
+  stats(): Promise<Record<string, number>[]>;
+  flush(filter?: KernelFilter): Promise<BatchResult | undefined>;
+  get(lookup: Lookup): Promise<Uint8Array | null>;
+  create(entries: (CreateSpec | NewEntry)[], onProgress?: (done: number) => void): Promise<BatchResult>;
+  delete(entries: Uint8Array[]): Promise<BatchResult>;
+  /** Whether this session may do `op` (direct: anything; the kernel still checks the capability). */
+  allows(op: Operation): boolean;
+  /** Whether a flush with a zone is exact (kernel >= 6.8, or the daemon, which makes it so). */
+  filtersDeleteByZone(): boolean;
+  close(): void;
+}
+
+function directTable(ct: Conntrack): Table {
+  const empty = (f: KernelFilter) => f.family === undefined && f.zone === undefined && f.mark === undefined;
+  return {
+    count: async (filter = {}) => ct.countSync(empty(filter) ? undefined : filter),
+    stats: async () => ct.statsSync(),
+    flush: async (filter = {}) => ct.flushSync(filter),
+    get: async (lookup) => ct.getSync(lookup),
+    create: async (entries, onProgress) => ct.createSync(entries, onProgress),
+    delete: async (entries) => ct.deleteSync(entries),
+    allows: () => true,
+    filtersDeleteByZone: () => ct.filtersDeleteByZone(),
+    close: () => ct.close(),
+  };
+}
+
+export async function openTable(netns: string | undefined): Promise<Table> {
+  const socket = daemonSocket();
+  if (socket === undefined) return directTable(await openConntrack(netns));
+  const { RemoteConntrack } = await import('../client/remote.js');
+  return RemoteConntrack.connect(socket, { netns });
+}
+
+/** Checks that conntrack is reachable and we may use it (netns, nf_conntrack, CAP_NET_ADMIN, or the daemon's grant), with typed errors. */
 export async function preflight(netns: string | undefined): Promise<void> {
-  const ct = await openConntrack(netns);
+  const t = await openTable(netns);
   try {
-    ct.countSync();
+    if (daemonSocket() === undefined) await t.count();
   } finally {
-    ct.close();
+    t.close();
   }
 }
 

@@ -57,7 +57,9 @@ export function describe(e: unknown, command?: string): Reported {
   if (e instanceof CliError) return { exit: e.exit, line: `ctplug: ${oneLine(e.message)}${e.advice ? `; ${e.advice}` : ''}` };
   const exit = exitCodeOf(e);
   if (e instanceof CtError) {
-    const what = e.kind === 'privilege' ? `${command ?? e.op}: permission denied (${e.code})` : `${e.op}: ${e.detail}`;
+    // The daemon's refusals say what was refused and why (its policy's words), not just "denied".
+    const what = e.op === 'daemon' ? `${command ?? e.op}: ${e.detail}`
+      : e.kind === 'privilege' ? `${command ?? e.op}: permission denied (${e.code})` : `${e.op}: ${e.detail}`;
     const advice = e.hint ?? (e.kind === 'usage' ? help : KIND_ADVICE[e.kind]);
     return { exit, line: `ctplug: ${oneLine(what)}; ${advice}` };
   }

@@ -6,6 +6,7 @@ import { COMMANDS, parseArgs, UsageError, type Parsed } from './args.js';
 import { describe } from './errors.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { BUILTIN } from '../builtin.js';
+import { takeConnect } from './connect.js';
 
 import { VERSION } from './version.js';
 
@@ -40,7 +41,8 @@ const needsWorker = (p: Parsed) => p.command === 'run' && !(BUILTIN as readonly 
 export async function main(argv: string[], io = { out: process.stdout, err: process.stderr }): Promise<ExitCode> {
   let parsed: Parsed | undefined;
   try {
-    parsed = parseArgs(argv);
+    // --connect PATH is global (every command that touches conntrack): it picks the daemon.
+    parsed = parseArgs(takeConnect(argv));
     if (parsed.version) {
       io.out.write(`ctplug v${VERSION}\n`);
       return EXIT.OK;

@@ -15,6 +15,7 @@ import type { LoadedPlugin, PluginLogLine, PluginSource, RunResult } from '../ru
 import type { TupleMatch } from '../conntrack/kernel-filter.js';
 import type { BackendSpec, RunStats } from '../runtime/protocol.js';
 import type { OpFailure } from '../scoped/gate.js';
+import { daemonSocket } from './connect.js';
 import { Progress } from './progress.js';
 
 function intersectZones(a: ZoneRange[] | 'any', b: ZoneRange[] | 'any' | undefined): ZoneRange[] | 'any' {
@@ -134,7 +135,7 @@ async function runOnce(plugin: LoadedPlugin, config: unknown, io: RunIo): Promis
 /** `inline`: a first-party module (dist/plugins, named by the user) runs on this thread (runtime/inline.ts). */
 async function runLoaded(src: PluginSource, policy: PolicyDocument | string, config: unknown, netns: string | undefined, io: RunIo, inline: boolean): Promise<PluginRun> {
   const load = inline ? (await import('../runtime/inline.js')).loadInline : (await import('../runtime/plugin.js')).loadPlugin;
-  const plugin = await load(src, { policy, netns, config, backend: io.backend });
+  const plugin = await load(src, { policy, netns, config, backend: io.backend, connect: daemonSocket() });
   try {
     return await runOnce(plugin, undefined, io);
   } finally {
@@ -169,7 +170,7 @@ export async function openBuiltinPlugin(name: string, grant: CliGrant, netns: st
   // First-party modules (pinned by sha256 in the package's manifests) run on this thread: no
   // worker to boot (runtime/inline.ts says what that changes).
   const { loadInline } = await import('../runtime/inline.js');
-  const plugin = await loadInline({ manifest: narrowed, wasm: readFileSync(wasmPath) }, { policy, netns, backend });
+  const plugin = await loadInline({ manifest: narrowed, wasm: readFileSync(wasmPath) }, { policy, netns, backend, connect: daemonSocket() });
   return {
     async run(config, io = {}) {
       const r = await runOnce(plugin, config, io);

@@ -206,20 +206,31 @@ static napi_value nl_attach_filter(napi_env env, napi_callback_info info) {
 }
 
 // getsockopt(fd, level, name) -> int: to report the receive buffer the kernel really gave.
+// getsockopt(fd, level, name, len) -> Buffer of the bytes the kernel wrote (at most len, <= 4096):
+// structured options such as SO_PEERCRED (the daemon's peer credentials) or SO_PEERGROUPS.
 static napi_value nl_getsockopt(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  int32_t fd, level, name;
-  if (argc < 3 || !arg_int(env, argv[0], &fd) || !arg_int(env, argv[1], &level) || !arg_int(env, argv[2], &name)) {
-    napi_throw_type_error(env, NULL, "getsockopt(fd, level, name)");
+  int32_t fd, level, name, len = -1;
+  if (argc < 3 || !arg_int(env, argv[0], &fd) || !arg_int(env, argv[1], &level) || !arg_int(env, argv[2], &name) ||
+      (argc > 3 && (!arg_int(env, argv[3], &len) || len < 0 || len > 4096))) {
+    napi_throw_type_error(env, NULL, "getsockopt(fd, level, name[, len <= 4096])");
     return NULL;
   }
-  int v = 0;
-  socklen_t l = sizeof v;
-  if (getsockopt(fd, level, name, &v, &l) < 0) return throw_errno(env, errno, "getsockopt", NULL);
   napi_value out;
-  CHECK(env, napi_create_int32(env, v, &out));
+  if (len < 0) {
+    int v = 0;
+    socklen_t l = sizeof v;
+    if (getsockopt(fd, level, name, &v, &l) < 0) return throw_errno(env, errno, "getsockopt", NULL);
+    CHECK(env, napi_create_int32(env, v, &out));
+    return out;
+  }
+  uint8_t buf[4096];
+  socklen_t l = (socklen_t)len;
+  if (getsockopt(fd, level, name, buf, &l) < 0) return throw_errno(env, errno, "getsockopt", NULL);
+  void *data;
+  CHECK(env, napi_create_buffer_copy(env, l, buf, &data, &out));
   return out;
 }
 

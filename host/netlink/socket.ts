@@ -32,6 +32,7 @@ interface NativeBinding {
   recv(fd: number, buf: Uint8Array, dontwait?: boolean): number;
   setsockopt(fd: number, level: number, name: number, value: number | Uint8Array): void;
   getsockopt(fd: number, level: number, name: number): number;
+  getsockopt(fd: number, level: number, name: number, len: number): Uint8Array;
   attachFilter(fd: number, program: Uint8Array): void;
   close(fd: number): void;
   watch(fd: number, onReady: (status: number) => void): object;
@@ -109,6 +110,14 @@ export function closeLeftovers(l: FdLedger): number {
     }
   }
   return fds.length;
+}
+
+/**
+ * getsockopt on any socket this process holds (e.g. an accepted Unix socket: its SO_PEERCRED):
+ * the bytes the kernel wrote, at most `len`.
+ */
+export function socketOptionBytes(fd: number, level: number, name: number, len: number): Uint8Array {
+  return wrap(() => native().getsockopt(fd, level, name, len));
 }
 
 /** Opens a netlink socket of `protocol`, inside the network namespace at `netnsPath` if given. */

@@ -30,15 +30,12 @@ function fmtMark(m: Mark | null): string {
   return m ? `${hex(m.value)}/${hex(m.mask)}` : 'any';
 }
 
-/** `extraLimits` are the embedder's caps on top of the policy (e.g. a CLI flag). */
-export function computeGrant(manifest: Manifest, policy: Policy, extraLimits: Partial<Limits> = {}): Grant {
-  const name = manifest.name;
-  const allowance = allowanceFor(policy, name);
-  const allowed: Capabilities | null = allowance.capabilities;
-  if (!allowed) {
-    throw new GrantError(name, `plugin "${name}" is not listed in the policy and the policy has no default: nothing is allowed`);
-  }
-  const ask = manifest.capabilities;
+/**
+ * What `ask` receives within `allowed`, or the problems where it asks for more (each names the
+ * key, what was asked and what is allowed). Plugins (manifest within policy) and daemon clients
+ * (the channel a client opens within its policy entry) are granted by this same rule.
+ */
+export function withinCapabilities(ask: Capabilities, allowed: Capabilities): { capabilities: Capabilities; problems: string[] } {
   const problems: string[] = [];
 
   const extraOps = ask.operations.filter((op) => !allowed.operations.includes(op));
@@ -57,8 +54,8 @@ export function computeGrant(manifest: Manifest, policy: Policy, extraLimits: Pa
   const families = names('families', a.families, p.families);
   const protocols = names('protocols', a.protocols, p.protocols);
 
-  // The manifest's mark filter must be at least as strict as the policy's: it must test every bit
-  // the policy tests, with the same values.
+  // The asker's mark filter must be at least as strict as the allowed one: it must test every bit
+  // the allowed one tests, with the same values.
   if (a.mark && p.mark && ((p.mark.mask & ~a.mark.mask) !== 0 || ((a.mark.value & p.mark.mask) >>> 0) !== p.mark.value)) {
     problems.push(`mark: asks ${fmtMark(a.mark)}, allows ${fmtMark(p.mark)}`);
   }
@@ -66,6 +63,18 @@ export function computeGrant(manifest: Manifest, policy: Policy, extraLimits: Pa
 
   const askBits = a.markBits ?? 0, mayBits = p.markBits ?? 0;
   if ((askBits & ~mayBits) !== 0) problems.push(`markBits: asks ${hex(askBits)}, allows ${p.markBits === null ? 'none' : hex(mayBits)}`);
+  return { capabilities: { operations: ask.operations, scope: { zones, families, protocols, mark, markBits: a.markBits } }, problems };
+}
+
+/** `extraLimits` are the embedder's caps on top of the policy (e.g. a CLI flag). */
+export function computeGrant(manifest: Manifest, policy: Policy, extraLimits: Partial<Limits> = {}): Grant {
+  const name = manifest.name;
+  const allowance = allowanceFor(policy, name);
+  const allowed: Capabilities | null = allowance.capabilities;
+  if (!allowed) {
+    throw new GrantError(name, `plugin "${name}" is not listed in the policy and the policy has no default: nothing is allowed`);
+  }
+  const { capabilities, problems } = withinCapabilities(manifest.capabilities, allowed);
 
   const limits = { ...allowance.limits };
   for (const k of LIMIT_KEYS) {
@@ -78,5 +87,5 @@ export function computeGrant(manifest: Manifest, policy: Policy, extraLimits: Pa
   if (problems.length) {
     throw new GrantError(name, `plugin "${name}" asks for more than the ${allowance.source} allows: ${problems.join('; ')}`);
   }
-  return { plugin: name, operations: ask.operations, scope: { zones, families, protocols, mark, markBits: a.markBits }, limits };
+  return { plugin: name, ...capabilities, limits };
 }

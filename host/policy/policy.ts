@@ -3,16 +3,18 @@
 //     "plugins": { "zone-gc": { "capabilities": {...}, "limits": {...} } } }
 // A plugin entry replaces the default's capabilities (no merging: what is written is what is allowed);
 // limits are layered DEFAULT_LIMITS <- default.limits <- plugins[name].limits.
+// The daemon reads one more section, "clients" (clients.ts): who may connect and with what.
 import { readFileSync } from 'node:fs';
 import { PolicyError } from './errors.js';
 import { type Capabilities, type CapabilitiesDocument, checkKeys, isObject, parseCapabilities } from './capabilities.js';
+import { type ClientEntryDocument, type Clients, type IdResolver, parseClients, systemIds } from './clients.js';
 import { type Limits, DEFAULT_LIMITS, parseLimits } from './limits.js';
 import { NAME_RE } from './manifest.js';
 import { quoteText } from './untrusted-text.js';
 
 export interface PolicyEntry { capabilities: Capabilities; limits: Partial<Limits> }
 /** A parsed policy (parsePolicy / loadPolicy). */
-export interface Policy { default: PolicyEntry | null; plugins: Record<string, PolicyEntry> }
+export interface Policy { default: PolicyEntry | null; plugins: Record<string, PolicyEntry>; clients: Clients }
 
 /** A policy as written (the JSON file, or an object given to Host / loadPlugin). */
 export interface PolicyEntryDocument { capabilities: CapabilitiesDocument; limits?: Partial<Limits> }
@@ -20,6 +22,8 @@ export interface PolicyDocument {
   $comment?: string;
   default?: PolicyEntryDocument | null;
   plugins?: Record<string, PolicyEntryDocument>;
+  /** Daemon clients by `uid:N`, `gid:N`, `user:NAME`, `group:NAME` (clients.ts). */
+  clients?: Record<string, ClientEntryDocument>;
 }
 
 /** What a plugin name is allowed under a policy; null when the policy says nothing about it. */
@@ -32,11 +36,15 @@ function parseEntry(v: unknown, where: string, fail: (m: string) => never): Poli
   return { capabilities: parseCapabilities(e.capabilities, `${where}.capabilities`, fail), limits: parseLimits(e.limits, `${where}.limits`, fail) };
 }
 
-export function parsePolicy(raw: unknown, source = 'policy'): Policy {
+/** Policies this module made: given again (Host passes its parsed policy to loadPlugin), taken as they are. */
+const parsed = new WeakSet<object>();
+
+export function parsePolicy(raw: unknown, source = 'policy', ids: IdResolver = systemIds): Policy {
+  if (typeof raw === 'object' && raw !== null && parsed.has(raw)) return raw as Policy;
   const fail = (msg: string): never => { throw new PolicyError(`${source}: ${msg}`); };
-  if (!isObject(raw)) fail('must be a JSON object with "default" and/or "plugins"');
+  if (!isObject(raw)) fail('must be a JSON object with "default", "plugins" and/or "clients"');
   const p = raw as Record<string, unknown>;
-  checkKeys(p, ['default', 'plugins', '$comment'], 'top level', fail);
+  checkKeys(p, ['default', 'plugins', 'clients', '$comment'], 'top level', fail);
   const plugins: Record<string, PolicyEntry> = {};
   if (p.plugins !== undefined) {
     if (!isObject(p.plugins)) fail('"plugins" must be an object keyed by plugin name');
@@ -45,7 +53,10 @@ export function parsePolicy(raw: unknown, source = 'policy'): Policy {
       plugins[name] = parseEntry(e, `plugins.${name}`, fail);
     }
   }
-  return { default: p.default === undefined || p.default === null ? null : parseEntry(p.default, 'default', fail), plugins };
+  const clients = parseClients(p.clients, fail, ids);
+  const policy: Policy = { default: p.default === undefined || p.default === null ? null : parseEntry(p.default, 'default', fail), plugins, clients };
+  parsed.add(policy);
+  return policy;
 }
 
 export function loadPolicy(path: string): Policy {

@@ -1,19 +1,28 @@
-// The worker's conntrack backend: the kernel (through the native addon, in the plugin's netns), or
-// an in-memory table whose module the spec names (the test kit's fake kernel: sdk/testkit/fake-backend.ts),
-// loaded only on that path and never named here: the runtime does not import the test kit.
+// The worker's conntrack backend: the kernel (through the native addon, in the plugin's netns),
+// `ctplug daemon` (host/client: the worker then holds no privilege at all), or an in-memory table
+// whose module the spec names (the test kit's fake kernel: sdk/testkit/fake-backend.ts), loaded only
+// on that path and never named here: the runtime does not import the test kit.
 import { Conntrack } from '../conntrack/conntrack.js';
 import { type ConntrackOps, kernelOps } from '../conntrack/ops.js';
 import type { BackendSpec, FakeBackendSpec } from './protocol.js';
+import { DaemonConnection } from '../client/connection.js';
+import { daemonOps } from '../client/ops.js';
+import type { Grant } from '../policy/grant.js';
 
 export interface Backend {
   ops: ConntrackOps;
   /** The fake kernel's table after the run (the test kit diffs it to report what was deleted). */
   table?: () => Uint8Array;
-  /** Closes its sockets (a worker's are closed when it exits; an inline run closes them itself). */
+  /** Releases what it holds: sockets, a daemon session (one per run; a worker keeps the others for its life). */
   close(): void;
 }
 
-export async function openBackend(spec: BackendSpec): Promise<Backend> {
+/** `grant`: what a daemon session asks for (the plugin's grant; the daemon intersects it with the client's). */
+export async function openBackend(spec: BackendSpec, grant: Grant): Promise<Backend> {
+  if (spec.kind === 'daemon') {
+    const conn = await DaemonConnection.open(spec.socket, { netns: spec.netns, capabilities: { operations: grant.operations, scope: grant.scope } });
+    return { ops: daemonOps(conn), close: () => conn.close() };
+  }
   if (spec.kind === 'kernel') {
     const ct = Conntrack.open({ netns: spec.netns });
     return { ops: kernelOps(ct, { netns: spec.netns, eventBufferBytes: spec.eventBufferBytes, narrow: spec.narrow }), close: () => ct.close() };

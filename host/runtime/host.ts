@@ -1,5 +1,6 @@
 // The embedder's entry point: one policy and one network namespace, any number of plugins.
 //   const host = new Host({ policy: '/etc/ctplug/policy.json', netns: 'tenant-a' });
+//   (unprivileged: new Host({ policy, netns, connect: '/run/ctplug/ctplug.sock' }))
 //   const result = await host.run('plugins/zone-gc/manifest.json', { config: { zone: 5 } });
 import type { Limits } from '../policy/limits.js';
 import { loadPolicy, parsePolicy, type Policy, type PolicyDocument } from '../policy/policy.js';
@@ -13,6 +14,8 @@ export interface HostOptions {
   /** Caps on top of the policy's limits for every plugin of this host. */
   limits?: Partial<Limits>;
   backend?: BackendSpec;
+  /** `ctplug daemon`'s socket: plugins run here, unprivileged, and their operations go through it. */
+  connect?: string;
 }
 
 export interface PluginOptions { config?: unknown; limits?: Partial<Limits> }
@@ -37,7 +40,7 @@ export class Host {
     // Plugins closed by the embedder are let go of here, so a long-lived Host holds only live ones.
     for (const q of this.plugins) if (q.isClosed) this.plugins.delete(q);
     const p = await loadPlugin(src, {
-      policy: this.policy, netns: this.opts.netns, backend: this.opts.backend, config: opts.config,
+      policy: this.policy, netns: this.opts.netns, backend: this.opts.backend, connect: this.opts.connect, config: opts.config,
       limits: tighter(this.opts.limits, opts.limits),
     });
     this.plugins.add(p);

@@ -64,7 +64,7 @@ export type InlineInit = Omit<WorkerInit, 'clock' | 'recycle' | 'fds'>;
  * only (the CLI's own; see the top of this file). Everything else is checked as for a worker.
  */
 export async function loadInline(src: PluginSource, opts: LoadOptions): Promise<InlinePlugin> {
-  const { manifest, grant, init } = checkPlugin(src, opts);
+  const { manifest, grant, init } = await checkPlugin(src, opts);
   return new InlinePlugin(manifest, grant, init);
 }
 
@@ -117,7 +117,7 @@ export class InlinePlugin {
         opts.onProgress?.(stats);
       },
     };
-    const backend = await openBackend(this.init.backend);
+    const backend = await openBackend(this.init.backend, this.init.grant);
     const config = opts.config === undefined ? this.init.config : JSON.stringify(opts.config);
     const wasi = this.init.usesWasi ? await loadWasi() : undefined;
     const run = new PluginRun({ ...this.init, config }, { ops: backend.ops, clock, sink, wasi });

@@ -35,6 +35,12 @@ export interface LoadOptions {
   limits?: Partial<Limits>;
   /** Where conntrack operations go; default the kernel in `netns`. The test kit passes a fake. */
   backend?: BackendSpec;
+  /**
+   * Through `ctplug daemon` at this socket instead of the kernel: the plugin's grant must also be
+   * inside what the daemon grants this client (checked here, at load: a GrantError-like refusal,
+   * CtError 'privilege'), and the daemon enforces that whatever the worker sends.
+   */
+  connect?: string;
 }
 
 export interface PluginLogLine extends LogLine { plugin: string }
@@ -104,28 +110,37 @@ export type LoadedPlugin = Pick<Plugin, 'name' | 'manifest' | 'grant' | 'isClose
 
 export type CheckedPlugin = { manifest: Manifest; grant: Grant; init: Omit<WorkerInit, 'clock' | 'recycle' | 'fds'> };
 
-/** Everything checked before any of the plugin's code runs: policy, manifest, grant, config, module. */
-export function checkPlugin(src: PluginSource, opts: LoadOptions): CheckedPlugin {
+/**
+ * Everything checked before any of the plugin's code runs: policy, manifest, grant, config, module,
+ * and through a daemon, the daemon's grant.
+ */
+export async function checkPlugin(src: PluginSource, opts: LoadOptions): Promise<CheckedPlugin> {
   const policy = typeof opts.policy === 'string' ? loadPolicy(opts.policy) : parsePolicy(opts.policy);
   const { manifest, wasm } = readSource(src);
   const limits = parseLimits(opts.limits, 'limits', (msg) => { throw new PolicyError(`loadPlugin options: ${msg}`); });
   const grant = computeGrant(manifest, policy, limits);
   const config = configText(manifest.name, opts.config ?? {});
   const checked = checkModule(manifest.name, wasm, { sha256: manifest.sha256, memoryMaxPages: grant.limits.memory_max_pages });
-  const init = {
+  const backend: BackendSpec = opts.backend ?? (opts.connect ? { kind: 'daemon', socket: opts.connect, netns: opts.netns } : { kind: 'kernel', netns: opts.netns });
+  if (backend.kind === 'daemon') {
+    // Effective grant = manifest ∩ policy ∩ the daemon's grant: a plugin asking beyond the last is refused now.
+    const { DaemonConnection } = await import('../client/connection.js');
+    (await DaemonConnection.open(backend.socket, { netns: backend.netns, capabilities: { operations: grant.operations, scope: grant.scope } })).close();
+  }
+  const init: CheckedPlugin['init'] = {
     plugin: manifest.name,
     grant,
     module: checked.module,
     usesWasi: checked.usesWasi,
     config,
-    backend: opts.backend ?? { kind: 'kernel', netns: opts.netns },
+    backend,
   };
   return { manifest, grant, init };
 }
 
 /** Checks manifest, grant and module in this thread (checkPlugin), then starts the plugin's worker. */
 export async function loadPlugin(src: PluginSource, opts: LoadOptions): Promise<Plugin> {
-  const { manifest, grant, init } = checkPlugin(src, opts);
+  const { manifest, grant, init } = await checkPlugin(src, opts);
   return new Plugin(manifest, grant, init);
 }
 

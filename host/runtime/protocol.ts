@@ -11,7 +11,12 @@ export type BackendSpec =
   /** eventBufferBytes: the event socket's receive buffer (default events.ts DEFAULT_EVENT_BUFFER). */
   /** `narrow`: exact original-tuple fields every dump is narrowed to in the kernel (the CLI's exact filters; kernel-filter.ts). */
   | { kind: 'kernel'; netns?: string; eventBufferBytes?: number; narrow?: TupleMatch }
-  | FakeBackendSpec;
+  | FakeBackendSpec
+  /**
+   * daemon: the privileged operations go to `ctplug daemon` at `socket` (a session per run, opened
+   * with the plugin's grant; the daemon enforces the client's own grant on top).
+   */
+  | { kind: 'daemon'; socket: string; netns?: string };
 
 /**
  * An in-memory table (the test kit's fake kernel; make one with fakeBackend() from ctplug/testkit).

@@ -61,6 +61,11 @@ let backend: Backend | undefined;
 /** @wasmer/wasi, loaded only for plugins that import WASI: parsing the package alone costs ~100 ms. */
 let wasi: typeof import('@wasmer/wasi') | undefined;
 
+function closeBackend(): void {
+  backend?.close();
+  backend = undefined;
+}
+
 async function onMessage(msg: ToWorker): Promise<void> {
   if (msg.type !== 'run') return;
   let run: PluginRun | undefined;
@@ -71,12 +76,15 @@ async function onMessage(msg: ToWorker): Promise<void> {
       await lib.init();
       wasi = lib;
     }
-    backend ??= await openBackend(data.backend);
+    backend ??= await openBackend(data.backend, data.grant);
     run = new PluginRun({ ...data, config: msg.config ?? data.config }, { ops: backend.ops, clock, sink, wasi });
     await run.execute();
     const table = backend.table?.();
+    // A daemon session is one run (its gate's caps and shown entries are the run's): the next run opens its own.
+    if (data.backend.kind === 'daemon') closeBackend();
     post({ type: 'done', stats: run.stats, failures: run.failures, table }, table ? [table.buffer as ArrayBuffer] : []);
   } catch (e) {
+    if (data.backend.kind === 'daemon') closeBackend();
     const error: WorkerError = e instanceof RunFailure ? e.error : hostFailure(e, 'run');
     post({ type: 'failed', error, stats: run?.stats ?? emptyStats() });
   }

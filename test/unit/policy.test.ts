@@ -64,7 +64,7 @@ test('manifest: strict validation names the plugin and the bad value', () => {
 });
 
 test('policy: strict parsing; per-plugin entry replaces the default; limits layer over the defaults', () => {
-  throwsExactly(() => parsePolicy({ defaults: {} }), PolicyError, 'policy: top level: unknown key "defaults" (allowed: default, plugins, $comment)');
+  throwsExactly(() => parsePolicy({ defaults: {} }), PolicyError, 'policy: top level: unknown key "defaults" (allowed: default, plugins, clients, $comment)');
   throwsExactly(() => parsePolicy({ plugins: { x: { capabilities: { operations: ['read'] }, limits: { memory_max_pages: 70000 } } } }), PolicyError,
     'policy: plugins.x.limits.memory_max_pages must be an integer in 1..32768, got 70000');
   const p = parsePolicy({ default: { capabilities: { operations: ['read'] }, limits: { timeout_ms: 2000 } } });

@@ -3,12 +3,12 @@
 // `conntrack -I`, or -A as `list -o save` writes them) and/or `ctplug list -o json` NDJSON, created in batches through
 // Conntrack.createSync. A bad line is reported with its number and the rest are still created.
 import { readFileSync } from 'node:fs';
-import { toNewEntry, type Conntrack } from '../../conntrack/conntrack.js';
+import { toNewEntry } from '../../conntrack/conntrack.js';
 import { IPS } from '../../conntrack/constants.js';
 import { entryLabels, type NewEntry } from '../../conntrack/request.js';
 import { parseFamily, parseZone } from '../../conntrack/validate.js';
 import { parseArgs, UsageError, type Opts, type Parsed } from '../args.js';
-import { openConntrack, summary } from '../common.js';
+import { openTable, summary, type Table } from '../common.js';
 import { CliError, describe } from '../errors.js';
 import { EXIT, type ExitCode } from '../../exit-codes.js';
 import { Progress } from '../progress.js';
@@ -31,8 +31,8 @@ const LABEL_ROOM_ADVICE = 'add a rule that uses ct labels to the namespace\'s ru
  * Looked up by its original tuple (NAT rewrites only the reply) in its zone (a directional
  * zone of the original tuple looks up like a zone; one of the reply tuple is zone 0 that way).
  */
-function checkLabels(ct: Conntrack, e: NewEntry): { entry: Uint8Array | null; ok: boolean } {
-  const entry = ct.getSync({ tuple: e.tuple, direction: 'original', zone: e.origZone ?? e.zone });
+async function checkLabels(ct: Table, e: NewEntry): Promise<{ entry: Uint8Array | null; ok: boolean }> {
+  const entry = await ct.get({ tuple: e.tuple, direction: 'original', zone: e.origZone ?? e.zone });
   const got = entry && entryLabels(entry);
   return { entry, ok: !!got && e.labels!.every((b, i) => (b & (got[i] ?? 0)) === b) };
 }
@@ -49,9 +49,9 @@ export async function run(p: Parsed): Promise<ExitCode> {
   if (p.opts.natRange !== undefined) process.stderr.write('WARNING: ignoring -a, deprecated option.\n'); // as conntrack
   // conntrack -A: an entry that exists already is left alone, and that is no error
   const add = p.command === 'add';
-  const ct = await openConntrack(p.opts.netns);
+  const ct = await openTable(p.opts.netns);
   try {
-    const r = ct.createSync([entry]);
+    const r = await ct.create([entry]);
     if (r.failed.length) {
       const f = r.failed[0];
       if (add && f.errno === 'EEXIST') {
@@ -63,12 +63,12 @@ export async function run(p: Parsed): Promise<ExitCode> {
     }
     if (entry.labels) {
       // Not silently half-done: without its labels the entry is removed again.
-      const { entry: held, ok } = checkLabels(ct, entry);
+      const { entry: held, ok } = await checkLabels(ct, entry);
       if (!held) {
         throw new CliError(EXIT.KERNEL, 'create: the entry was created but is gone already (expired or deleted), so its labels could not be checked', 'give a longer timeout (-t)');
       }
       if (!ok) {
-        ct.deleteSync([held]);
+        await ct.delete([held]);
         throw new CliError(EXIT.KERNEL, `create: the kernel created the entry without its labels, so it was removed again: ${NO_LABEL_ROOM}`, LABEL_ROOM_ADVICE);
       }
     }
@@ -267,12 +267,12 @@ async function bulk(p: Parsed): Promise<ExitCode> {
   const failed: string[] = [];
   let entries: NewEntry[] = [];
   let lineOf: number[] = [];
-  const ct = p.opts.dryRun ? undefined : await openConntrack(p.opts.netns);
+  const ct = p.opts.dryRun ? undefined : await openTable(p.opts.netns);
   const progress = new Progress('created');
-  const flush = () => {
+  const flush = async () => {
     if (ct && entries.length) {
       const base = created + failed.length;
-      const r = ct.createSync(entries, (done) => progress.update(base + done));
+      const r = await ct.create(entries, (done) => progress.update(base + done));
       created += r.ok;
       for (const f of r.failed) failed.push(`line ${lineOf[f.index]}: ${f.message}${f.errno === 'EEXIST' ? ' (exists)' : ''}`);
       // Label room is the namespace's: the first created entry with labels that is still there
@@ -280,7 +280,7 @@ async function bulk(p: Parsed): Promise<ExitCode> {
       const refused = new Set(r.failed.map((f) => f.index));
       const labelled = entries.flatMap((e, i) => (e.labels && !refused.has(i) ? [i] : []));
       for (const i of labelled) {
-        const c = checkLabels(ct, entries[i]);
+        const c = await checkLabels(ct, entries[i]);
         if (!c.entry) continue;
         if (!c.ok) {
           labelsLost += labelled.length;
@@ -328,9 +328,9 @@ async function bulk(p: Parsed): Promise<ExitCode> {
       } catch (e) {
         bad.push(`line ${i + 1}: ${describe(e).line.replace(/^ctplug: /, '').replace(/; see `ctplug[^`]*`$/, '')}`);
       }
-      if (entries.length >= CHUNK) flush();
+      if (entries.length >= CHUNK) await flush();
     }
-    flush();
+    await flush();
   } finally {
     progress.done();
     ct?.close();

@@ -12,6 +12,7 @@ import { labelOutput, outputFormat, preflight, summary, utcOffset } from '../com
 import { EXIT, type ExitCode } from '../../exit-codes.js';
 import { filterFromFlags } from '../filter.js';
 import { countLines, runBuiltinPlugin, stdoutWrite } from '../plugins.js';
+import { daemonSocket } from '../connect.js';
 import type { RunStats } from '../../runtime/protocol.js';
 
 /** SO_RCVBUFFORCE takes an int; the kernel doubles it. */
@@ -53,7 +54,8 @@ export async function run(p: Parsed): Promise<ExitCode> {
   }
   const netns = p.opts.netns;
   await preflight(netns);
-  await checkSwitches(netns, output, p.opts.acct !== undefined, p.opts.timestamp !== undefined);
+  // Through the daemon the switches are the operator's (sysctl needs privilege) and -b is the daemon's --event-buffer.
+  if (daemonSocket() === undefined) await checkSwitches(netns, output, p.opts.acct !== undefined, p.opts.timestamp !== undefined);
 
   let shown = 0;
   let last: RunStats | undefined;
@@ -75,7 +77,7 @@ export async function run(p: Parsed): Promise<ExitCode> {
         shown += countLines(b);
         return stdoutWrite(b, release); // a slow reader pauses the plugin; an overrun is then reported and resynced
       },
-      backend: eventBufferBytes === undefined ? undefined : { kind: 'kernel', netns, eventBufferBytes },
+      backend: eventBufferBytes === undefined || daemonSocket() !== undefined ? undefined : { kind: 'kernel', netns, eventBufferBytes },
       signal: ac.signal,
       onStats: (s) => (last = s),
     });

@@ -7,7 +7,7 @@
 // The in-memory table is the test kit's fake kernel (sdk/testkit/fake-backend.ts), named here, not by the runtime.
 import { fakeBackend } from '../../../sdk/testkit/fake-backend.js';
 import type { Parsed } from '../args.js';
-import { openConntrack, outputFormat, summary, utcOffset } from '../common.js';
+import { openTable, outputFormat, summary, utcOffset } from '../common.js';
 import { CliError } from '../errors.js';
 import { EXIT, type ExitCode } from '../../exit-codes.js';
 import { filterFromFlags } from '../filter.js';
@@ -17,10 +17,10 @@ import { lookupFromFlags } from '../tuple.js';
 export async function run(p: Parsed): Promise<ExitCode> {
   const output = outputFormat(p.opts.output, 'get');
   const lookup = lookupFromFlags(p.opts);
-  const ct = await openConntrack(p.opts.netns);
+  const ct = await openTable(p.opts.netns);
   let entry: Uint8Array | null;
   try {
-    entry = ct.getSync(lookup);
+    entry = await ct.get(lookup);
   } finally {
     ct.close();
   }
