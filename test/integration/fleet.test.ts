@@ -1,0 +1,104 @@
+// The fleet against a real `nats-server -js` (its own temp dir and port, stopped even on failure) and
+// three agents, one per throwaway network namespace (removed even on failure). conntrack -L in each
+// namespace is the oracle for what a fleet purge did and for what was there.
+import * as assert from 'uvu/assert';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { Conntrack } from '../../host/conntrack/conntrack.js';
+import type { Agent } from '../../host/fleet/agent.js';
+import { fanOut } from '../../host/fleet/operator.js';
+import { byHost, natsClient, readStream, startFlowingAgent, tempDir, udpSpecs, writePolicy } from '../helpers/fleet.js';
+import { natsSkipReason, startNats, type NatsServer } from '../helpers/nats.js';
+import { conntrackIn, kernelSuite, makeNetns, removeNetns } from '../helpers/netns.js';
+
+const FILE = 'test/integration/fleet.test.ts';
+const natsSkip = natsSkipReason();
+if (natsSkip) process.stdout.write(`SKIP ${FILE}: ${natsSkip}\n`);
+const { t, it: kernelIt, skip } = kernelSuite('fleet (nats + kernel)', FILE);
+const it = natsSkip ? t.skip : kernelIt;
+
+const HOSTS = ['edge-a', 'edge-b', 'edge-c'];
+const ABUSER = '203.0.113.7';
+
+interface World { nats: NatsServer; nc: NatsConnection; dir: ReturnType<typeof tempDir>; ns: string[]; ct: Conntrack[]; agents: Agent[] }
+let w: World | undefined;
+
+/** The fleet entry: edge-c's policy does not list purge-remote. */
+const fleetEntry = (ns: string, i: number) => ({
+  capabilities: { operations: ['read', 'delete'], scope: { zones: 'any' } },
+  netns: [ns],
+  plugins: i === 2 ? ['list'] : ['purge-remote'],
+});
+
+if (!skip && !natsSkip) {
+  t.before(async () => {
+    const world: Partial<World> = { ns: [], ct: [], agents: [] };
+    w = world as World;
+    world.dir = tempDir();
+    world.nats = await startNats();
+    world.nc = await natsClient(world.nats.url);
+    for (const [i, name] of HOSTS.entries()) {
+      const ns = makeNetns();
+      world.ns!.push(ns);
+      world.ct!.push(Conntrack.open({ netns: ns }));
+      const policy = writePolicy(world.dir.dir, name, fleetEntry(ns, i));
+      world.agents!.push(await startFlowingAgent({ nats: world.nats.url, name, policy, netns: ns }, world.ct![i]));
+    }
+  });
+  t.after(async () => {
+    if (!w) return;
+    for (const a of w.agents) await a.close().catch(() => undefined);
+    for (const c of w.ct) c.close();
+    for (const ns of w.ns) removeNetns(ns);
+    await w.nc?.close().catch(() => undefined);
+    await w.nats?.stop();
+    w.dir?.remove();
+  });
+}
+
+it('flows from all three hosts reach the stream: every record, Ctplug-Seq without a hole, no gap marker', async () => {
+  const { ct, agents, nc } = w!;
+  const N = 300;
+  for (const [i, c] of ct.entries()) {
+    c.createSync(udpSpecs(N, 5 + i));
+    c.flushSync({ zone: 5 + i });
+  }
+  await Promise.all(agents.map(async (a) => {
+    for (let i = 0; i < 100 && (a.publishers.flows.stats.records < N + 1); i++) await new Promise((r) => setTimeout(r, 100));
+    await a.flush();
+  }));
+  const hosts = byHost(await readStream(nc));
+  for (const [i, name] of HOSTS.entries()) {
+    const h = hosts.get(name);
+    assert.ok(h, `${name} published nothing`);
+    assert.equal(h!.gaps, [], `${name}: gap markers`);
+    assert.ok(h!.contiguous, `${name}: Ctplug-Seq has a hole: ${h!.seqs.join(',')}`);
+    const mine = h!.records.filter((r) => r.zone === 5 + i);
+    assert.is(mine.length, N, `${name}: records of zone ${5 + i}`);
+    assert.is(new Set(mine.map((r) => (r.orig as { dst: string }).dst)).size, N);
+  }
+});
+
+it('a fleet purge removes the address from all three tables and reports each host\'s count; the refusing host keeps its table', async () => {
+  const { ct, ns, nc } = w!;
+  for (const [i, c] of ct.entries()) {
+    c.createSync([...udpSpecs(10 + i, 1, ABUSER), ...udpSpecs(7, 1, '198.51.100.1', 1000)]);
+  }
+  const before = ns.map((n) => conntrackIn(n, ['-L', '-s', ABUSER]).trim().split('\n').filter(Boolean).length);
+  assert.equal(before, [10, 11, 12]);
+  const results = await fanOut(nc, 'run', { plugin: 'purge-remote', config: { addr: ABUSER } }, { timeoutMs: 20_000 });
+  const by = Object.fromEntries(results.map((r) => [r.host, r]));
+  assert.equal(Object.keys(by).sort(), HOSTS);
+  assert.is(by['edge-a'].status, 'ok');
+  assert.is(by['edge-a'].deleted, 10);
+  assert.is(by['edge-b'].status, 'ok');
+  assert.is(by['edge-b'].deleted, 11);
+  assert.is(by['edge-c'].status, 'refused');
+  assert.match(String(by['edge-c'].reason), /purge-remote.*clients\.fleet\.plugins/);
+  const after = ns.map((n) => conntrackIn(n, ['-L', '-s', ABUSER]).trim().split('\n').filter(Boolean).length);
+  assert.equal(after, [0, 0, 12], 'edge-a and edge-b purged, edge-c kept its table');
+  const others = ns.map((n) => conntrackIn(n, ['-L', '-s', '198.51.100.1']).trim().split('\n').filter(Boolean).length);
+  assert.equal(others, [7, 7, 7], 'nothing else was touched');
+  for (const c of ct) c.flushSync();
+});
+
+t.run();
