@@ -179,6 +179,7 @@ export class Agent {
     (await this.access.conntrack(this.netns)).close();
     this.nc = await openNats({ ...this.o, servers: this.o.nats, name: `ctplug-agent-${this.name}`, waitOnFirstConnect: true });
     this.js = jetstream(this.nc);
+    void this.watchConnection(this.nc);
     if (this.o.createStream !== false) await this.ensureStream();
     const boot = Date.now();
     const feed = (kind: DataKind, plugin: string, config: unknown) => {
@@ -211,6 +212,16 @@ export class Agent {
   get metricsAddress(): { address: string; port: number } | undefined {
     const a = this.server?.address();
     return a && typeof a === 'object' ? { address: a.address, port: a.port } : undefined;
+  }
+
+  /** Publishers hold still while NATS is away (their buffers are the bound, not the client's). */
+  private async watchConnection(nc: NatsConnection): Promise<void> {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect' || s.type === 'reconnect') {
+        this.log(s.type === 'disconnect' ? 'NATS connection lost; buffering' : 'NATS connection back');
+        for (const f of this.feeds) f.publisher.setOffline(s.type === 'disconnect');
+      }
+    }
   }
 
   private async ensureStream(): Promise<void> {

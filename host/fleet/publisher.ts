@@ -85,6 +85,8 @@ export class StreamPublisher {
   private backoffMs = 0;
   private timer?: NodeJS.Timeout;
   private closed = false;
+  /** The connection is down: nothing is handed to the client (it would queue without bound). */
+  private offline = false;
   private idle: (() => void)[] = [];
   private readonly counts = { records: 0, messages: 0, outageGaps: 0, overrunGaps: 0, lostRecords: 0, lostMessages: 0, retries: 0, lastLagMs: 0 };
   /** Observed after each ack: seal-to-ack seconds (metrics' histogram). */
@@ -193,7 +195,7 @@ export class StreamPublisher {
     if (this.partRecords && now - this.partSince >= this.o.lingerMs) this.seal();
     // The loss is reported as soon as there is room again, not only when more records come.
     if (this.lost.messages && this.bufferBytes < this.o.maxBufferBytes) this.markLoss();
-    if (now >= this.pausedUntil) {
+    if (now >= this.pausedUntil && !this.offline) {
       for (const p of this.queue) {
         if (this.sending >= this.o.inFlight) break;
         if (p.state === 'queued') this.send(p);
@@ -207,7 +209,7 @@ export class StreamPublisher {
     const now = Date.now();
     let wait = Infinity;
     if (this.partRecords) wait = Math.max(0, this.partSince + this.o.lingerMs - now);
-    if (this.queue.some((p) => p.state === 'queued')) wait = Math.min(wait, Math.max(0, this.pausedUntil - now));
+    if (!this.offline && this.queue.some((p) => p.state === 'queued')) wait = Math.min(wait, Math.max(0, this.pausedUntil - now));
     if (wait === Infinity) return;
     this.timer = setTimeout(() => { this.timer = undefined; this.kick(); }, wait);
   }
@@ -253,6 +255,19 @@ export class StreamPublisher {
   private settle(): void {
     if (this.queue.length || this.partRecords || this.lost.messages) return;
     for (const f of this.idle.splice(0)) f();
+  }
+
+  /**
+   * The NATS connection went away (true) or came back (false). While it is away nothing is sent:
+   * the client library would queue every publish in memory until it reconnects, past our bound.
+   */
+  setOffline(offline: boolean): void {
+    this.offline = offline;
+    if (!offline) {
+      this.pausedUntil = 0;
+      this.backoffMs = 0;
+      this.kick();
+    }
   }
 
   /** Seals what is gathered and resolves once everything is acked. */
