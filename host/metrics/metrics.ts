@@ -1,6 +1,7 @@
 // The agent's Prometheus metrics (prom-client 15: the text format, label escaping, histograms and
 // process metrics are its job, not ours). One Registry per agent, so an embedder's own registry is
 // left alone. Counts that live elsewhere (publisher stats, the last census) are read at scrape time.
+import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { PublisherStats } from '../fleet/publisher.js';
 import { type Census, splitCensusKey } from './census.js';
@@ -56,6 +57,12 @@ export class AgentMetrics {
     new Gauge({
       name: 'ctplug_census_timestamp_seconds', help: 'When the last census ended (epoch seconds)', labelNames: ['netns'], registers,
       collect() { this.reset(); for (const [netns, c] of self.censuses) this.set({ netns }, (c as Census & { at: number }).at / 1000); },
+    });
+    new Gauge({
+      name: 'ctplug_conntrack_max', help: 'net.netfilter.nf_conntrack_max: the table\'s size limit (one for the host)', registers,
+      collect() {
+        try { this.set(Number(readFileSync('/proc/sys/net/netfilter/nf_conntrack_max', 'utf8').trim())); } catch { /* nf_conntrack not loaded: no sample */ }
+      },
     });
     const fromPublishers = (name: string, help: string, read: (s: PublisherStats) => number, type: 'counter' | 'gauge') => {
       const collect = function (this: Counter<'subject'> | Gauge<'subject'>) {

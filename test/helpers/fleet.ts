@@ -4,11 +4,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Conntrack, CreateSpec } from '../../host/conntrack/conntrack.js';
 import { Agent, type AgentOptions } from '../../host/fleet/agent.js';
 import { tail, type StreamItem } from '../../host/fleet/operator.js';
-import type { DataKind } from '../../host/fleet/subjects.js';
+import { STREAM, type DataKind } from '../../host/fleet/subjects.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** Probe entries live in this zone; tests leave its records out. */
@@ -60,11 +61,26 @@ export function udpSpecs(n: number, zone: number, src = '10.1.0.1', base = 0): C
 }
 
 export async function natsClient(url: string): Promise<NatsConnection> {
-  return connect({ servers: url, name: 'ctplug-test' });
+  return connect({ servers: url, name: 'ctplug-test', maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+}
+
+/** Waits until JetStream answers on `nc` (after a server restart the client reconnects first). */
+export async function untilJetStream(nc: NatsConnection): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      const jsm = await jetstreamManager(nc, { timeout: 1000 });
+      await jsm.streams.info(STREAM);
+      return;
+    } catch (e) {
+      if (i >= 60) throw e;
+      await sleep(250);
+    }
+  }
 }
 
 /** Everything in the stream for `kind`, read until it has been quiet for `idleMs`. */
 export async function readStream(nc: NatsConnection, kind: DataKind = 'flows', idleMs = 1500): Promise<StreamItem[]> {
+  await untilJetStream(nc);
   const out: StreamItem[] = [];
   for await (const it of tail(nc, { kind, idleMs })) out.push(it);
   return out;

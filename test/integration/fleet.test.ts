@@ -148,4 +148,68 @@ it('nats-server stopped mid-burst: a small outage buffer reports counted gaps (p
   assert.ok(small.publishers.flows.stats.records >= before + 50, 'flows are published again after the restart');
 });
 
+/** Samples of one metric from the Prometheus text: [labels, value]. */
+function samples(text: string, name: string): { labels: Record<string, string>; value: number }[] {
+  const out: { labels: Record<string, string>; value: number }[] = [];
+  for (const l of text.split('\n')) {
+    const m = new RegExp(`^${name}(?:\\{(.*)\\})? (\\S+)$`).exec(l);
+    if (!m) continue;
+    const labels: Record<string, string> = {};
+    for (const kv of (m[1] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[kv[1]] = kv[2];
+    out.push({ labels, value: Number(m[2]) });
+  }
+  return out;
+}
+const sum = (xs: { value: number }[]) => xs.reduce((n, x) => n + x.value, 0);
+const lines = (ns: string, args: string[]) => conntrackIn(ns, ['-L', ...args]).split('\n').filter(Boolean).length;
+
+it('/metrics scraped during a burst: entries per zone and TCP state equal conntrack -L; events, published records and gaps equal the burst', async () => {
+  const { ct, ns, nats, dir } = w!;
+  const c = ct[1], n = ns[1];
+  c.flushSync();
+  c.createSync([...udpSpecs(30, 1), ...udpSpecs(20, 2, '10.3.0.1')]);
+  c.createSync(Array.from({ length: 12 }, (_, i) => ({ family: 'ipv4', protocol: 'tcp', src: '10.4.0.1', dst: '10.4.1.1', sport: 30000 + i, dport: 443, timeout: 300, zone: 2, state: i < 5 ? 'SYN_SENT' : 'ESTABLISHED' }) as const));
+  const agent = await startFlowingAgent({
+    nats: nats.url, name: 'edge-metrics', policy: writePolicy(dir.dir, 'edge-metrics'), netns: n,
+    metrics: { host: '127.0.0.1', port: 0 }, censusMs: 200,
+  }, c);
+  w!.agents.push(agent);
+  const url = `http://127.0.0.1:${agent.metricsAddress!.port}/metrics`;
+  const scrape = async () => (await fetch(url)).text();
+  const mine = (xs: ReturnType<typeof samples>) => xs.filter((s) => s.labels.host === 'edge-metrics');
+  await new Promise((r) => setTimeout(r, 500)); // a census after the probes are gone
+  const before = await scrape();
+  const eventsBefore = sum(mine(samples(before, 'ctplug_events_total')).filter((s) => s.labels.kind === 'DESTROY'));
+  const recordsBefore = sum(mine(samples(before, 'ctplug_nats_published_records_total')));
+
+  const ZONE = 40, CHUNK = 1000, CHUNKS = 6;
+  let midBurst = '';
+  for (let k = 0; k < CHUNKS; k++) {
+    c.createSync(udpSpecs(CHUNK, ZONE, '10.5.0.1', k * CHUNK));
+    c.flushSync({ zone: ZONE });
+    if (k === CHUNKS / 2) midBurst = await scrape();
+  }
+  for (const text of [midBurst]) {
+    const entries = samples(text, 'ctplug_conntrack_entries').filter((s) => s.labels.netns === n);
+    for (const z of [1, 2]) {
+      assert.is(sum(entries.filter((s) => s.labels.zone === String(z))), lines(n, ['-w', String(z)]), `zone ${z}: entries = conntrack -L -w ${z} | wc -l`);
+    }
+    for (const st of ['ESTABLISHED', 'SYN_SENT']) {
+      assert.is(sum(entries.filter((s) => s.labels.zone === '2' && s.labels.protocol === 'tcp' && s.labels.state === st)), lines(n, ['-w', '2', '-p', 'tcp', '--state', st]), `zone 2 tcp ${st}`);
+    }
+    assert.is(sum(entries.filter((s) => s.labels.zone === '1' && s.labels.protocol === 'udp')), 30);
+  }
+  const burst = CHUNK * CHUNKS;
+  for (let i = 0; i < 100 && agent.publishers.flows.stats.records < recordsBefore + burst; i++) await new Promise((r) => setTimeout(r, 100));
+  await agent.flush();
+  const after = await scrape();
+  assert.is(sum(mine(samples(after, 'ctplug_events_total')).filter((s) => s.labels.kind === 'DESTROY')) - eventsBefore, burst, 'DESTROY events counted = the burst');
+  assert.is(sum(mine(samples(after, 'ctplug_nats_published_records_total'))) - recordsBefore, burst, 'records acked by JetStream = the burst');
+  assert.is(sum(mine(samples(after, 'ctplug_nats_gaps_total'))), 0);
+  assert.is(sum(mine(samples(after, 'ctplug_event_overruns_total'))), 0);
+  assert.ok(samples(after, 'ctplug_conntrack_max').length === 1);
+  assert.ok(samples(after, 'ctplug_nats_publish_lag_seconds_count').length >= 1);
+  assert.is((await fetch(url.replace('/metrics', '/other'))).status, 404);
+});
+
 t.run();
