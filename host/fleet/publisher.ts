@@ -66,6 +66,8 @@ interface Pending {
 }
 
 const enc = new TextEncoder();
+/** Room kept for the one outage marker that may have to precede the next message. */
+const MARKER_RESERVE = 160;
 
 export class StreamPublisher {
   readonly boot: number;
@@ -156,7 +158,8 @@ export class StreamPublisher {
     this.parts = [];
     this.partBytes = 0;
     this.partRecords = 0;
-    if (this.bufferBytes + data.length > this.o.maxBufferBytes) {
+    const reserve = this.lost.messages || this.bufferBytes + data.length + MARKER_RESERVE > this.o.maxBufferBytes ? MARKER_RESERVE : 0;
+    if (this.bufferBytes + data.length + reserve > this.o.maxBufferBytes) {
       this.lost.records += records;
       this.lost.messages++;
       this.counts.lostRecords += records;
@@ -176,7 +179,7 @@ export class StreamPublisher {
     this.push(data, records, gap);
   }
 
-  /** The outage marker for what was not kept (markers are tiny: they may go past the bound). */
+  /** The outage marker for what was not kept (its room is reserved: the bound holds with it). */
   private markLoss(): void {
     if (!this.lost.messages) return;
     const g: GapMarker = { gap: 'outage', records: this.lost.records, messages: this.lost.messages };
@@ -193,8 +196,8 @@ export class StreamPublisher {
     if (this.closed) return;
     const now = Date.now();
     if (this.partRecords && now - this.partSince >= this.o.lingerMs) this.seal();
-    // The loss is reported as soon as there is room again, not only when more records come.
-    if (this.lost.messages && this.bufferBytes < this.o.maxBufferBytes) this.markLoss();
+    // The loss is reported once NATS is back and there is room, not only when more records come.
+    if (this.lost.messages && !this.offline && this.bufferBytes + MARKER_RESERVE <= this.o.maxBufferBytes) this.markLoss();
     if (now >= this.pausedUntil && !this.offline) {
       for (const p of this.queue) {
         if (this.sending >= this.o.inFlight) break;
