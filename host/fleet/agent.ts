@@ -132,11 +132,11 @@ class Feed {
     }
   }
 
-  /** events -o json lines carry "event":"NEW|UPDATE|DESTROY" (counted without parsing each line). */
+  /** events -o json lines start with "event":"new|update|destroy" (counted without parsing each line). */
   private countKinds(bytes: Uint8Array): void {
     const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
-    for (const m of text.matchAll(/"event":"(NEW|UPDATE|DESTROY)"/g)) {
-      this.agent.metrics.events.inc({ netns: this.agent.netnsLabel, kind: m[1], stream: 'events' });
+    for (const m of text.matchAll(/\{"event":"(new|update|destroy)"/g)) {
+      this.agent.metrics.events.inc({ netns: this.agent.netnsLabel, kind: m[1].toUpperCase(), stream: 'events' });
     }
   }
 
