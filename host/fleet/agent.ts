@@ -65,6 +65,9 @@ export const directAccess: ConntrackAccess = {
   conntrack: async (netns) => Conntrack.open({ netns }),
 };
 
+/** A feed's run is replaced once it has emitted this share of its output_bytes limit. */
+const ROTATE_AT = 0.9;
+
 /** One plugin run that feeds a data subject, restarted when it ends (each restart is a marked gap). */
 class Feed {
   private stop = new AbortController();
@@ -85,33 +88,51 @@ class Feed {
 
   private async loop(): Promise<void> {
     const a = this.agent;
-    const netns = a.netnsLabel;
+    let why = '';
     for (let restarts = 0; !this.stop.signal.aborted; restarts++) {
-      if (restarts) this.publisher.overrun(1); // the plugin was down: events in between are lost
+      if (restarts) this.publisher.restart(why); // events between the two runs may be missing
       this.seen.overruns = this.seen.resyncs = this.seen.events = 0;
       const host = a.access.host({ policy: a.policy.local, netns: a.netns });
+      // A run may emit at most its grant's output_bytes (policy limits): a long-lived feed is
+      // rotated before it reaches that, never left to have its output dropped.
+      const rotate = new AbortController();
+      const signal = AbortSignal.any([this.stop.signal, rotate.signal]);
       let result: 'ok' | 'failed' | 'timeout' = 'ok';
+      why = 'the run ended';
       try {
-        await host.run(builtinPlugin(this.plugin), {
-          config: this.config,
-          signal: this.stop.signal,
+        const plugin = await host.load(builtinPlugin(this.plugin), { config: this.config });
+        const cap = plugin.grant.limits.output_bytes * ROTATE_AT;
+        await plugin.run({
+          signal,
           onOutput: (bytes, release) => {
             this.publisher.write(bytes);
             if (this.kind === 'events') this.countKinds(bytes);
             release();
           },
-          onProgress: (s) => this.progress(s),
-          onLog: (l: PluginLogLine) => { if (l.level === 'error' || l.level === 'warn') a.log(`${this.plugin}: ${l.text}`); },
+          onProgress: (s) => {
+            this.progress(s);
+            if (s.emittedBytes >= cap && !rotate.signal.aborted) {
+              why = `rotated at ${s.emittedBytes} bytes of output (limits.output_bytes ${plugin.grant.limits.output_bytes})`;
+              rotate.abort();
+            }
+          },
+          onLog: (l: PluginLogLine) => {
+            if (l.source === 'host' && /output limit reached/.test(l.text)) why = `${l.text} (one batch went past the rotation point)`;
+            if (l.level === 'error' || l.level === 'warn') a.log(`${this.plugin}: ${l.text}`);
+          },
         });
       } catch (e) {
         if (e instanceof AbortError && this.stop.signal.aborted) break;
-        result = e instanceof PluginTimeoutError ? 'timeout' : 'failed';
-        a.log(`${this.plugin} ended: ${escapeText((e as Error).message)}; restarting in 1 s`);
+        if (!(e instanceof AbortError && rotate.signal.aborted)) {
+          result = e instanceof PluginTimeoutError ? 'timeout' : 'failed';
+          why = `the run failed: ${escapeText((e as Error).message)}`;
+          a.log(`${this.plugin} ended: ${escapeText((e as Error).message)}; restarting in 1 s`);
+        }
       } finally {
         await host.close();
       }
       a.metrics.run(this.plugin, result, result === 'timeout');
-      await new Promise((r) => setTimeout(r, 1000));
+      if (!rotate.signal.aborted) await new Promise((r) => setTimeout(r, 1000));
     }
   }
 

@@ -5,7 +5,9 @@
 //   - while NATS is away, messages wait in a buffer bounded in bytes; past the bound new records are
 //     counted, not kept, and the next message that fits is preceded by a GAP MARKER that says how
 //     many records and messages were lost ("outage");
-//   - a kernel overrun (events the kernel dropped) becomes a gap marker at that point ("overrun");
+//   - a kernel overrun (events the kernel dropped) becomes a gap marker at that point ("overrun"), and
+//     so does a restart of the plugin run that feeds the subject ("restart": events between the two
+//     runs may be missing; the kernel does not say how many);
 //   - every message carries Ctplug-Seq (1, 2, 3, ... per subject since Ctplug-Boot): a reader checks
 //     that nothing is missing between markers.
 import { headers, type MsgHdrs } from '@nats-io/nats-core';
@@ -29,12 +31,14 @@ export interface PublisherOptions {
 }
 
 export interface GapMarker {
-  gap: 'outage' | 'overrun';
+  gap: 'outage' | 'overrun' | 'restart';
   /** outage: records and messages not kept. */
   records?: number;
   messages?: number;
   /** overrun: times the kernel reported lost events (it does not say how many). */
   overruns?: number;
+  /** restart: why the feeding plugin run was restarted. */
+  why?: string;
 }
 
 export interface PublisherStats {
@@ -44,6 +48,7 @@ export interface PublisherStats {
   /** Gap markers published, by reason; records lost to outages. */
   outageGaps: number;
   overrunGaps: number;
+  restartGaps: number;
   lostRecords: number;
   lostMessages: number;
   /** Publishes that failed and were retried. */
@@ -90,7 +95,7 @@ export class StreamPublisher {
   /** The connection is down: nothing is handed to the client (it would queue without bound). */
   private offline = false;
   private idle: (() => void)[] = [];
-  private readonly counts = { records: 0, messages: 0, outageGaps: 0, overrunGaps: 0, lostRecords: 0, lostMessages: 0, retries: 0, lastLagMs: 0 };
+  private readonly counts = { records: 0, messages: 0, outageGaps: 0, overrunGaps: 0, restartGaps: 0, lostRecords: 0, lostMessages: 0, retries: 0, lastLagMs: 0 };
   /** Observed after each ack: seal-to-ack seconds (metrics' histogram). */
   onAck?: (lagSeconds: number) => void;
 
@@ -133,8 +138,17 @@ export class StreamPublisher {
 
   /** A kernel overrun: a marker in the stream at this point. */
   overrun(times = 1): void {
+    this.mark({ gap: 'overrun', overruns: times });
+  }
+
+  /** The feeding run was restarted: a marker at this point. */
+  restart(why: string): void {
+    this.mark({ gap: 'restart', why });
+  }
+
+  private mark(g: GapMarker): void {
     this.seal();
-    this.enqueue(this.marker({ gap: 'overrun', overruns: times }), 0, { gap: 'overrun', overruns: times }, true);
+    this.enqueue(this.marker(g), 0, g, true);
     this.kick();
   }
 
@@ -237,7 +251,7 @@ export class StreamPublisher {
       if (i >= 0) this.queue.splice(i, 1);
       this.bufferBytes -= p.data.length;
       this.backoffMs = 0;
-      if (p.gap) this.counts[p.gap.gap === 'outage' ? 'outageGaps' : 'overrunGaps']++;
+      if (p.gap) this.counts[`${p.gap.gap}Gaps`]++;
       else { this.counts.records += p.records; this.counts.messages++; }
       const lag = Date.now() - p.sealedAt;
       this.counts.lastLagMs = lag;

@@ -78,7 +78,7 @@ export class AgentMetrics {
     };
     fromPublishers('ctplug_nats_published_records_total', 'Records JetStream acknowledged', (s) => s.records, 'counter');
     fromPublishers('ctplug_nats_published_messages_total', 'Messages JetStream acknowledged (records are batched)', (s) => s.messages, 'counter');
-    fromPublishers('ctplug_nats_gaps_total', 'Gap markers published (outage: buffer full while NATS was away; overrun: kernel dropped events)', (s) => s.outageGaps + s.overrunGaps, 'counter');
+    fromPublishers('ctplug_nats_gaps_total', 'Gap markers published (outage: buffer full while NATS was away; overrun: kernel dropped events; restart: the feeding plugin run was restarted)', (s) => s.outageGaps + s.overrunGaps + s.restartGaps, 'counter');
     fromPublishers('ctplug_nats_lost_records_total', 'Records not kept because the outage buffer was full (each loss is in a gap marker)', (s) => s.lostRecords, 'counter');
     fromPublishers('ctplug_nats_publish_retries_total', 'Publishes that were not acknowledged and were sent again', (s) => s.retries, 'counter');
     fromPublishers('ctplug_nats_buffered_bytes', 'Bytes waiting for a JetStream acknowledgement', (s) => s.bufferedBytes, 'gauge');

@@ -21,10 +21,10 @@ export function tempDir(): { dir: string; remove: () => void } {
 }
 
 /** A policy: the agent's own plugins allowed everything; `fleet` as given (undefined: no entry). */
-export function writePolicy(dir: string, name: string, fleet?: unknown): string {
+export function writePolicy(dir: string, name: string, fleet?: unknown, limits?: Record<string, number>): string {
   const path = join(dir, `${name}.policy.json`);
   const doc: Record<string, unknown> = {
-    default: { capabilities: { operations: ['read', 'events'], scope: { zones: 'any' } } },
+    default: { capabilities: { operations: ['read', 'events'], scope: { zones: 'any' } }, ...(limits ? { limits } : {}) },
   };
   if (fleet !== undefined) doc.clients = { fleet };
   writeFileSync(path, JSON.stringify(doc));

@@ -148,6 +148,33 @@ it('nats-server stopped mid-burst: a small outage buffer reports counted gaps (p
   assert.ok(small.publishers.flows.stats.records >= before + 50, 'flows are published again after the restart');
 });
 
+it('a feed reaching its output_bytes limit is rotated: a "restart" gap marker, and records keep flowing', async () => {
+  const { ct, ns, nats, nc, dir } = w!;
+  const agent = await startFlowingAgent({
+    nats: nats.url, name: 'edge-rotate', policy: writePolicy(dir.dir, 'edge-rotate', undefined, { output_bytes: 40_000 }), netns: ns[2],
+  }, ct[2]);
+  w!.agents.push(agent);
+  for (let k = 0; k < 30; k++) {
+    ct[2].createSync(udpSpecs(10, 30, '10.6.0.1', k * 10));
+    ct[2].flushSync({ zone: 30 });
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  await new Promise((r) => setTimeout(r, 1000)); // the last rotated run is subscribed again
+  ct[2].createSync(udpSpecs(10, 31, '10.6.0.1'));
+  ct[2].flushSync({ zone: 31 });
+  for (let i = 0; i < 50 && !(agent.publishers.flows.stats.records > 0 && agent.publishers.flows.stats.bufferedMessages === 0); i++) await new Promise((r) => setTimeout(r, 100));
+  await agent.flush();
+  const h = byHost(await readStream(nc)).get('edge-rotate')!;
+  const restarts = h.gaps.filter((g) => g.gap === 'restart');
+  assert.ok(restarts.length >= 1, 'the run was rotated');
+  assert.match(String(restarts[0].why), /rotated at \d+ bytes of output \(limits\.output_bytes 40000\)/);
+  assert.ok(h.contiguous);
+  // ~300 records of ~250 bytes went through runs of at most 40 kB each; those after the last rotation arrive.
+  assert.ok(h.records.filter((r) => r.zone === 30).length >= 250, 'most records crossed the rotations (only those at a restart may be missing, and each such place is marked)');
+  for (let i = 0; i < 30 && byHost(await readStream(nc, 'flows', 500)).get('edge-rotate')!.records.filter((r) => r.zone === 31).length < 10; i++) await new Promise((r) => setTimeout(r, 200));
+  assert.is(byHost(await readStream(nc, 'flows', 500)).get('edge-rotate')!.records.filter((r) => r.zone === 31).length, 10, 'records after the rotations all arrive');
+});
+
 /** Samples of one metric from the Prometheus text: [labels, value]. */
 function samples(text: string, name: string): { labels: Record<string, string>; value: number }[] {
   const out: { labels: Record<string, string>; value: number }[] = [];
