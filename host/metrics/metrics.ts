@@ -3,8 +3,13 @@
 // left alone. Counts that live elsewhere (publisher stats, the last census) are read at scrape time.
 import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { PublisherStats } from '../fleet/publisher.js';
 import { type Census, splitCensusKey } from './census.js';
+
+/** What a stream publisher reports (fleet/publisher.ts PublisherStats has these and more). */
+export interface PublisherStats {
+  records: number; messages: number; outageGaps: number; overrunGaps: number; restartGaps: number;
+  lostRecords: number; retries: number; bufferedBytes: number; oldestUnackedMs: number;
+}
 
 export type RunResult = 'ok' | 'failed' | 'timeout' | 'refused';
 
