@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { CtError } from './conntrack/errors.js';
 import { packageRoot } from './paths.js';
 
-export const BUILTIN = ['list', 'match', 'purge-remote', 'stale', 'events', 'flowlog'] as const;
+export const BUILTIN = ['list', 'match', 'update', 'purge-remote', 'stale', 'events', 'flowlog'] as const;
 
 /** dist/plugins/<name>.manifest.json and its module; a CtError (kind 'environment', exit 4) when not built. */
 export function builtinPaths(name: string): { manifestPath: string; wasmPath: string } {

@@ -87,8 +87,8 @@ export interface CommandSpec {
 export const COMMANDS: Record<string, CommandSpec> = {
   list: { options: [...filterFlags('list'), 'output', 'netns'], summary: 'list entries (conntrack -L), through the first-party list plugin' },
   delete: { options: [...filterFlags('delete'), 'output', 'netns'], summary: 'delete matching entries (conntrack -D), through the match plugin' },
-  // -m and -u are new values here, not filters (sdk/filters.json does not list update for them).
-  update: { options: [...filterFlags('update'), 'mark', 'timeout', 'status', 'labelAdd', 'labelDel', 'output', 'netns'], summary: 'set the mark, timeout, status bits or labels of matching entries (conntrack -U)' },
+  // -m, -u and --state are new values here, not filters (sdk/filters.json does not list update for them).
+  update: { options: [...filterFlags('update'), 'mark', 'timeout', 'status', 'state', 'labelAdd', 'labelDel', 'output', 'netns'], summary: 'set the mark, timeout, status bits, labels or TCP state of matching entries (conntrack -U)' },
   events: { options: [...filterFlags('events'), 'eventMask', 'limit', 'duration', 'bufferSize', 'acct', 'timestamp', 'output', 'netns'], summary: 'show conntrack events as they happen (conntrack -E), through the events plugin' },
   flush: { options: [...filterFlags('flush'), 'netns'], summary: 'delete everything, or one zone/family/mark, in the kernel (conntrack -F)' },
   count: { options: [...filterFlags('count'), 'netns'], summary: 'count entries (conntrack -C)' },

@@ -13,6 +13,7 @@ import { parseManifest } from '../policy/manifest.js';
 import type { PolicyDocument } from '../policy/policy.js';
 import type { Plugin, PluginLogLine, PluginSource, RunResult } from '../runtime/plugin.js';
 import type { BackendSpec, RunStats } from '../runtime/protocol.js';
+import type { OpFailure } from '../scoped/gate.js';
 import { Progress } from './progress.js';
 
 function intersectZones(a: ZoneRange[] | 'any', b: ZoneRange[] | 'any' | undefined): ZoneRange[] | 'any' {
@@ -40,7 +41,9 @@ export function narrowScope(base: Scope, flags: Partial<Scope>): Scope {
   for (const [what, v] of [['zones', zones], ['families', families], ['protocols', protocols]] as const) {
     if (v !== 'any' && v.length === 0) throw new CtError('plugin', 'EINVAL', 'usage', `the filters select ${what} this plugin does not handle`);
   }
-  return { zones, families, protocols, mark: flags.mark ?? base.mark, markBits: base.markBits };
+  // The mark bits an update may change: the command's own (-m), within the manifest's.
+  const markBits = flags.markBits === undefined ? base.markBits : ((base.markBits ?? 0) & (flags.markBits ?? 0)) >>> 0;
+  return { zones, families, protocols, mark: flags.mark ?? base.mark, markBits };
 }
 
 export interface CliGrant {
@@ -53,6 +56,8 @@ export interface CliGrant {
 export interface PluginRun {
   plugin: string;
   stats: RunStats;
+  /** The first operations the kernel refused or failed. */
+  failures: OpFailure[];
   /** Newline-terminated records the plugin emitted (entries shown, for list/match). */
   lines: number;
   logs: PluginLogLine[];
@@ -104,13 +109,13 @@ async function runOnce(plugin: Plugin, config: unknown, io: RunIo): Promise<Plug
         return write(b, release);
       },
       onLog: io.onLog ?? defaultLog,
-      onProgress: progress || io.onStats ? (s) => { progress?.update(s.deleted + s.gone); io.onStats?.(s); } : undefined,
+      onProgress: progress || io.onStats ? (s) => { progress?.update((io.progress === 'updated' ? s.updated : s.deleted) + s.gone); io.onStats?.(s); } : undefined,
       signal: io.signal,
     });
   } finally {
     progress?.done();
   }
-  return { plugin: result.plugin, stats: result.stats, lines, logs: result.logs };
+  return { plugin: result.plugin, stats: result.stats, failures: result.failures, lines, logs: result.logs };
 }
 
 async function runLoaded(src: PluginSource, policy: PolicyDocument | string, config: unknown, netns: string | undefined, io: RunIo): Promise<PluginRun> {

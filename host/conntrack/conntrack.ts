@@ -2,7 +2,9 @@
 import { release } from 'node:os';
 import { AttrDecoder, type Encoder } from '../netlink/attr.js';
 import { NETLINK_NETFILTER, NLMSG_HDRLEN } from '../netlink/constants.js';
-import { NetlinkConnection, RECV_BUFFER_BYTES, type AsyncDumpOptions, type DumpBatch, type DumpProgress, emptyProgress } from '../netlink/connection.js';
+import {
+  NetlinkConnection, RECV_BUFFER_BYTES, type AsyncDumpOptions, type DumpBatch, type DumpCursor, type DumpProgress, emptyProgress,
+} from '../netlink/connection.js';
 import { errnoName } from '../netlink/errors.js';
 import { NFGENMSG_LEN, splitMessages } from '../netlink/message.js';
 import { openNetlinkSocket, type NetlinkSocketLike } from '../netlink/socket.js';
@@ -10,7 +12,7 @@ import { CTA_STATS_CPU, CTA_STATS_GLOBAL_ENTRIES, IPPROTO, TCP_STATES } from './
 import { CtError, TOLERATED, fromNetlink, invalid, invalid as invalidInput } from './errors.js';
 import { decodeFlow, type Flow } from './flow.js';
 import {
-  SETTABLE_STATUS, createRequest, cpuStatsRequest, deleteRequest, dumpRequest, flushRequest, getRequest, statsRequest, updateRequest,
+  SETTABLE_STATUS, createRequest, cpuStatsRequest, deleteRequest, dumpRequest, flushRequest, getRequest, stateProblem, statsRequest, updateRequest,
   type Change, type KernelFilter, type Lookup, type NewEntry,
 } from './request.js';
 import { LABEL_BYTES, labelsFromBits, parseLabels } from './labels.js';
@@ -191,6 +193,13 @@ export class Conntrack {
     return this.run('dump', () => this.conn.dumpSync((enc, seq) => dumpRequest(enc, seq, f), buf, onBatch, onRestart));
   }
 
+  /** The same dump pulled one buffer at a time (NetlinkConnection.dumpCursor): `next()` blocks for the next batch. */
+  dumpCursor(filter: KernelFilter, buf: Uint8Array = new Uint8Array(RECV_BUFFER_BYTES), onRestart?: () => void): DumpCursor {
+    const f = validateFilter(filter);
+    const c = this.run('dump', () => this.conn.dumpCursor((enc, seq) => dumpRequest(enc, seq, f), buf, onRestart));
+    return { progress: c.progress, next: () => this.run('dump', () => c.next()), stop: () => this.run('dump', () => c.stop()) };
+  }
+
   /**
    * The same dump without blocking the event loop or a thread (each buffer is received when the
    * socket is readable). Return false from `onBatch` to stop early. With `signal`, an abort rejects
@@ -250,11 +259,16 @@ export class Conntrack {
   }
 
   /**
-   * Changes mark bits, timeout, status bits and/or labels of entries as the kernel returned them, many per send.
+   * Changes mark bits, timeout, status bits, labels and/or the protocol state of entries as the kernel returned them, many per send.
    * An entry that vanished meanwhile counts as gone. `confirm`: as deleteSync.
    */
   updateSync(items: (Change & { entry: Uint8Array })[], onProgress?: (done: number) => void, confirm?: Confirm): BatchResult {
+    const probe = emptyScope();
     for (const it of items) {
+      if (it.state !== undefined && scanInto(it.entry, 0, it.entry.length, probe)) {
+        const why = stateProblem(probe.protocol, it.state);
+        if (why) throw invalidInput('update', why);
+      }
       if (it.mark !== undefined) parseU32(it.mark, 'mark');
       if (it.markMask !== undefined) parseU32(it.markMask, 'mark mask');
       if (it.timeout !== undefined) parseU32(it.timeout, 'timeout');
@@ -311,28 +325,31 @@ export class Conntrack {
     return tally('create', outcome.errnos, outcome.messages, (i) => i);
   }
 
-  /** Kernel-side delete of everything matching `filter` (all entries when empty). */
-  flushSync(filter: KernelFilter = {}): void {
-    const f = validateFilter(filter);
-    this.run('flush', () => this.conn.requestSync((enc, seq) => flushRequest(enc, seq, f)));
-  }
-
   /**
-   * Deletes one zone: in the kernel where it can filter by zone, else dump the zone and
-   * batch-delete. Returns how many entries were removed when known (the fallback path).
+   * Deletes every entry `filter` selects (all entries when empty), exactly, on any kernel: in the
+   * kernel where it honours every attribute of the filter (CTA_ZONE in a delete from Linux 6.8;
+   * older kernels ignore it there and would flush every zone), else as a dump with the filter, the
+   * zone judged here by the zone rule, and a batch delete of what it selected (confirmed with
+   * `confirm`, as deleteSync). Returns the fallback's batch result; undefined when the kernel did
+   * it in one request (it does not say how many entries that removed).
    */
-  deleteZoneSync(zone: number): BatchResult | undefined {
-    const z = parseZone(zone);
-    if (this.filtersDeleteByZone()) {
-      this.flushSync({ zone: z });
+  flushSync(filter: KernelFilter = {}, confirm?: Confirm): BatchResult | undefined {
+    const f = validateFilter(filter);
+    if (f.zone === undefined || this.filtersDeleteByZone()) {
+      this.run('flush', () => this.conn.requestSync((enc, seq) => flushRequest(enc, seq, f)));
       return undefined;
     }
     // Such kernels ignore CTA_ZONE in dumps as well: the zone is judged here, by the zone rule.
     const held: Uint8Array[] = [];
-    this.dumpSync({ zone: z }, new Uint8Array(RECV_BUFFER_BYTES), (b) => {
-      for (const m of splitMessages(b)) if (zoneOfEntry(m) === z) held.push(m.slice());
-    });
-    return this.deleteSync(held);
+    this.dumpSync(f, new Uint8Array(RECV_BUFFER_BYTES), (b) => {
+      for (const m of splitMessages(b)) if (zoneOfEntry(m) === f.zone) held.push(m.slice());
+    }, () => void (held.length = 0));
+    return this.deleteSync(held, undefined, confirm);
+  }
+
+  /** Deletes one zone (flushSync({ zone })); the count when known (the fallback path). */
+  deleteZoneSync(zone: number): BatchResult | undefined {
+    return this.flushSync({ zone: parseZone(zone) });
   }
 
   /** Whether this kernel honours CTA_ZONE in a filtered delete (kernelFiltersDeleteByZone). */

@@ -72,5 +72,10 @@ export const SCTP_STATES = [
 ] as const;
 export const DCCP_STATES = ['NONE', 'REQUEST', 'RESPOND', 'PARTOPEN', 'OPEN', 'CLOSEREQ', 'CLOSING', 'TIMEWAIT', 'IGNORE', 'INVALID'] as const;
 
+/** The protocols with a state, by number: its names, indexed as the kernel numbers the states. */
+export const STATE_NAMES = new Map<number, readonly string[]>([[IPPROTO.tcp, TCP_STATES], [IPPROTO.sctp, SCTP_STATES], [IPPROTO.dccp, DCCP_STATES]]);
+/** The state attribute inside every CTA_PROTOINFO_{TCP,SCTP,DCCP} nest. */
+export const CTA_PROTOINFO_STATE = 1;
+
 /** The classic MAX_CONNTRACK_ZONE_ID: the zone field is 16 bits. */
 export const MAX_ZONE = 65535;

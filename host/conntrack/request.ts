@@ -1,10 +1,10 @@
 // ctnetlink request builders. Each writes exactly one message into an Encoder.
-import type { Encoder } from '../netlink/attr.js';
+import { AttrDecoder, type Encoder } from '../netlink/attr.js';
 import { NLA_HDRLEN, NLA_TYPE_MASK, NLMSG_HDRLEN, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST } from '../netlink/constants.js';
 import { NFGENMSG_LEN, beginMessage, endMessage } from '../netlink/message.js';
 import {
-  AF_UNSPEC, CTA, CTA_NAT, CTA_TUPLE, CTA_PROTONAT, CTA_PROTOINFO, CTA_PROTOINFO_TCP, IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_GET,
-  IPCTNL_MSG_CT_GET_STATS, IPCTNL_MSG_CT_GET_STATS_CPU, IPCTNL_MSG_CT_NEW, IPPROTO, IPS, msgType,
+  AF_UNSPEC, CTA, CTA_NAT, CTA_TUPLE, CTA_PROTONAT, CTA_PROTOINFO, CTA_PROTOINFO_STATE, CTA_PROTOINFO_TCP, IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_GET,
+  IPCTNL_MSG_CT_GET_STATS, IPCTNL_MSG_CT_GET_STATS_CPU, IPCTNL_MSG_CT_NEW, IPPROTO, IPS, STATE_NAMES, msgType,
 } from './constants.js';
 import { type ScopeFields, ZONE_DIR } from './scope.js';
 import { encodeTuple, invertTuple, type Tuple } from './tuple.js';
@@ -78,9 +78,13 @@ export function confirmRequest(enc: Encoder, seq: number, msg: Uint8Array, base:
 }
 
 export interface Change {
-  /** New mark bits: mark = (old & ~markMask) | (mark & markMask). */
+  /**
+   * New mark bits. By default the masked bits replace: mark = (old & ~markMask) | (mark & markMask).
+   * With markXor, conntrack -U's rule: mark = (old & ~markMask) ^ mark (bits outside the mask toggle).
+   */
   mark?: number;
   markMask?: number;
+  markXor?: boolean;
   timeout?: number;
   /**
    * Status bits to set (IPS_*). The kernel only ever sets bits through an update, never clears
@@ -92,36 +96,59 @@ export interface Change {
    *  labels = (old & ~labelsMask) | (labels & labelsMask); no mask replaces all labels. */
   labels?: Uint8Array;
   labelsMask?: Uint8Array;
+  /** The entry's new protocol state (TCP, SCTP or DCCP, numbered as the kernel numbers them: STATE_NAMES). */
+  state?: number;
 }
 
 /** Status bits an update may set (ctnetlink_change_status: EXPECTED/CONFIRMED/DYING may not change,
  *  SEEN_REPLY and ASSURED can only be set, NAT/helper/offload bits are ignored). */
 export const SETTABLE_STATUS = IPS.SEEN_REPLY | IPS.ASSURED | IPS.FIXED_TIMEOUT;
 
-/** The payload [start, end) of the first top-level attribute `type` of an entry message, or undefined. */
-function topLevelAttr(msg: Uint8Array, base: number, type: number): [number, number] | undefined {
+/** The protocols whose state an update can set, with the CTA_PROTOINFO nest that carries it. */
+const STATE_NEST = new Map<number, number>([[IPPROTO.tcp, CTA_PROTOINFO.TCP], [IPPROTO.sctp, CTA_PROTOINFO.SCTP], [IPPROTO.dccp, CTA_PROTOINFO.DCCP]]);
+
+/** Why `state` cannot be set on an entry of `protocol`, or undefined. */
+export function stateProblem(protocol: number, state: number): string | undefined {
+  const names = STATE_NAMES.get(protocol);
+  if (!names) return `protocol ${protocol} has no state to set (tcp, sctp and dccp have)`;
+  return Number.isInteger(state) && state >= 0 && state < names.length ? undefined : `${state} is not a state of protocol ${protocol} (0..${names.length - 1})`;
+}
+
+/** The first top-level attribute `type` of the entry message at `msg[base...]`, as a decoder positioned on it, or undefined. */
+function topLevelAttr(msg: Uint8Array, base: number, type: number): AttrDecoder | undefined {
   const end = Math.min(msg.length, base + ((msg[base] | (msg[base + 1] << 8) | (msg[base + 2] << 16) | (msg[base + 3] << 24)) >>> 0));
-  for (let p = base + NLMSG_HDRLEN + NFGENMSG_LEN; p + 4 <= end; ) {
-    const alen = msg[p] | (msg[p + 1] << 8);
-    if (alen < 4 || p + alen > end) break;
-    if (((msg[p + 2] | (msg[p + 3] << 8)) & NLA_TYPE_MASK) === type) return [p + 4, p + alen];
-    p += (alen + 3) & ~3;
-  }
+  for (const d = new AttrDecoder(msg, base + NLMSG_HDRLEN + NFGENMSG_LEN, end); d.next(); ) if (d.type === type) return d;
   return undefined;
 }
 
 /** The top-level CTA_STATUS of an entry message, 0 when absent. */
 export function entryStatus(msg: Uint8Array, base = 0): number {
-  const at = topLevelAttr(msg, base, CTA.STATUS);
-  if (!at || at[1] - at[0] !== 4) return 0;
-  const p = at[0];
-  return ((msg[p] << 24) | (msg[p + 1] << 16) | (msg[p + 2] << 8) | msg[p + 3]) >>> 0;
+  const d = topLevelAttr(msg, base, CTA.STATUS);
+  return d?.length === 4 ? d.u32be()! : 0;
 }
 
 /** The CTA_LABELS bitmap of an entry message (as the kernel keeps it), undefined when it has none. */
 export function entryLabels(msg: Uint8Array, base = 0): Uint8Array | undefined {
-  const at = topLevelAttr(msg, base, CTA.LABELS);
-  return at && msg.slice(at[0], at[1]);
+  const d = topLevelAttr(msg, base, CTA.LABELS);
+  return d && msg.slice(d.start, d.end);
+}
+
+/**
+ * CTA_PROTOINFO setting the state of an entry of `protocol` (scanned into `e`). SCTP and DCCP
+ * carry the entry's own other attributes of its nest, which the kernel requires with a state
+ * (nlattr_to_sctp: both vtags; nlattr_to_dccp: the role); TCP sends the state alone, as conntrack -U does.
+ */
+function encodeState(enc: Encoder, msg: Uint8Array, base: number, protocol: number, state: number): void {
+  const nest = STATE_NEST.get(protocol)!;
+  enc.begin(CTA.PROTOINFO).begin(nest).u8(CTA_PROTOINFO_STATE, state);
+  const info = protocol === IPPROTO.tcp ? undefined : topLevelAttr(msg, base, CTA.PROTOINFO);
+  if (info) {
+    for (const p = info.children(); p.next(); ) {
+      if (p.type !== nest) continue;
+      for (const a = p.children(); a.next(); ) if (a.type !== CTA_PROTOINFO_STATE) enc.raw(a.rawAttr());
+    }
+  }
+  enc.end().end();
 }
 
 /** CT_NEW without CREATE: changes an existing entry, found by lookupAttrs. */
@@ -130,8 +157,8 @@ export function updateRequest(enc: Encoder, seq: number, msg: Uint8Array, base: 
   lookupAttrs(enc, msg, base, e);
   if (c.mark !== undefined) {
     const mask = c.markMask ?? 0xffffffff;
-    // The kernel computes (old & ~mask) ^ mark, so only bits inside the mask may be sent.
-    enc.u32be(CTA.MARK, (c.mark & mask) >>> 0).u32be(CTA.MARK_MASK, mask);
+    // The kernel computes (old & ~mask) ^ mark: masked, the given bits replace; unmasked (markXor), bits outside the mask toggle.
+    enc.u32be(CTA.MARK, (c.markXor ? c.mark : c.mark & mask) >>> 0).u32be(CTA.MARK_MASK, mask);
   }
   if (c.timeout !== undefined) enc.u32be(CTA.TIMEOUT, c.timeout);
   if (c.status !== undefined) enc.u32be(CTA.STATUS, (entryStatus(msg, base) | c.status) >>> 0);
@@ -139,6 +166,7 @@ export function updateRequest(enc: Encoder, seq: number, msg: Uint8Array, base: 
     enc.bytesAttr(CTA.LABELS, c.labels);
     if (c.labelsMask !== undefined) enc.bytesAttr(CTA.LABELS_MASK, c.labelsMask);
   }
+  if (c.state !== undefined) encodeState(enc, msg, base, e.protocol, c.state);
   endMessage(enc, at);
 }
 

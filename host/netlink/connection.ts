@@ -42,6 +42,16 @@ export interface DumpBatch {
   count: number;
 }
 
+/** A dump pulled one batch at a time (NetlinkConnection.dumpCursor). */
+export interface DumpCursor {
+  /** The next batch (a view, reused by the following call), or null when the dump is over. */
+  next(): DumpBatch | null;
+  /** Ends the dump early; what the kernel still sends is received and dropped. */
+  stop(): void;
+  /** Batches and entries handed out so far, and restarts. */
+  readonly progress: DumpProgress;
+}
+
 /** What one received buffer held: entries in [0, end); whether the dump finished; an error. */
 interface DumpChunk {
   end: number;
@@ -173,9 +183,44 @@ export class NetlinkConnection {
   }
 
   /**
-   * A dump, synchronously (the kernel answers at once). Its answers are received into `buf` and
-   * handed to `onBatch` in place. Return false from `onBatch` to stop early. On NLM_F_DUMP_INTR
-   * the dump is run again after `onRestart`.
+   * A dump, synchronously (the kernel answers at once), pulled one received buffer at a time:
+   * `next()` blocks until the next batch of entries (a view into `buf`, valid until the next call)
+   * and returns null once the dump is over; the caller may do other work between calls. `stop()`
+   * ends it early: the rest is received and dropped, so the socket stays usable. On
+   * NLM_F_DUMP_INTR the dump is run again after `onRestart`.
+   */
+  dumpCursor(build: (enc: Encoder, seq: number) => void, buf: Uint8Array, onRestart?: () => void): DumpCursor {
+    const progress = emptyProgress();
+    const steps = this.dumpProtocol(build, buf, progress, onRestart);
+    let step = steps.next();
+    let handedOut = false;
+    const answer = (a: boolean | null) => {
+      step = steps.next(a);
+      handedOut = false;
+    };
+    return {
+      progress,
+      next: () => {
+        if (handedOut) answer(true);
+        while (!step.done) {
+          if (step.value !== 'recv') {
+            handedOut = true;
+            return step.value;
+          }
+          step = steps.next(this.sock.recv(buf));
+        }
+        return null;
+      },
+      stop: () => {
+        if (handedOut) answer(false); // that batch was delivered: counted
+        while (!step.done) step = steps.next(step.value === 'recv' ? this.sock.recv(buf) : null);
+      },
+    };
+  }
+
+  /**
+   * A dump, synchronously. Its answers are received into `buf` and handed to `onBatch` in place.
+   * Return false from `onBatch` to stop early. On NLM_F_DUMP_INTR the dump is run again after `onRestart`.
    */
   dumpSync(
     build: (enc: Encoder, seq: number) => void,
@@ -183,11 +228,14 @@ export class NetlinkConnection {
     onBatch: (entries: Uint8Array, count: number) => boolean | void,
     onRestart?: () => void,
   ): DumpProgress {
-    const steps = this.dumpProtocol(build, buf, emptyProgress(), onRestart);
-    for (let step = steps.next(); ; ) {
-      if (step.done) return step.value;
-      step = steps.next(step.value === 'recv' ? this.sock.recv(buf) : onBatch(step.value.entries, step.value.count));
+    const c = this.dumpCursor(build, buf, onRestart);
+    for (let b; (b = c.next()); ) {
+      if (onBatch(b.entries, b.count) === false) {
+        c.stop();
+        break;
+      }
     }
+    return c.progress;
   }
 
   /**

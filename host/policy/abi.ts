@@ -39,6 +39,7 @@ export const EXPORT = {
   init: exported('ctplug_init'),
   onEntries: exported('ctplug_on_entries'),
   onEvents: exported('ctplug_on_events'),
+  onDumpDone: exported('ctplug_on_dump_done'),
   finish: exported('ctplug_finish'),
 };
 

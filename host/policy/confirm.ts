@@ -8,8 +8,8 @@
 // Adding a grant attribute (labels, status...) means adding it to `pinned` below as false.
 import type { Confirm } from '../conntrack/confirm.js';
 import type { ScopeFields } from '../conntrack/scope.js';
-import type { Mark, Scope } from './capabilities.js';
-import { checkMarkUpdate, type ScopeMatcher } from './enforce.js';
+import type { Scope } from './capabilities.js';
+import { checkMarkUpdate, type MarkChange, type ScopeMatcher } from './enforce.js';
 
 /** Whether the kernel's lookup of an entry of zone `zone` pins each attribute a grant can limit. */
 function pinned(zone: number): Record<'zones' | 'families' | 'protocols' | 'mark', boolean> {
@@ -27,7 +27,7 @@ function limited(scope: Scope): Record<'zones' | 'families' | 'protocols' | 'mar
  * the grant; for an update, `markChange(i)` gives request i's mark change, which must keep the
  * current mark inside the grant.
  */
-export function confirmationFor(scope: Scope, matcher: ScopeMatcher, markChange?: (index: number) => Mark | undefined): Confirm | undefined {
+export function confirmationFor(scope: Scope, matcher: ScopeMatcher, markChange?: (index: number) => MarkChange | undefined): Confirm | undefined {
   const lim = limited(scope);
   const needed = (held: ScopeFields) => {
     const pin = pinned(held.zone);
@@ -43,7 +43,7 @@ export function confirmationFor(scope: Scope, matcher: ScopeMatcher, markChange?
       if (why) return `the entry as it is now: ${why}`;
       const change = markChange?.(index);
       if (change) {
-        const next = checkMarkUpdate(current.mark, change.value, change.mask, scope, matcher);
+        const next = checkMarkUpdate(current.mark, change, scope, matcher);
         if (typeof next === 'string') return next;
       }
       return undefined;

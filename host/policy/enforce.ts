@@ -143,15 +143,27 @@ export function checkCreate(c: { family: number; protocol: number; zone?: number
   return matcher.why({ family: c.family, protocol: c.protocol, zone: c.zone ?? 0, mark: c.mark ?? 0 });
 }
 
+/** A mark change an update asks for: by default the masked bits replace (v1); `xor`: conntrack -U's rule, (old & ~mask) ^ value. */
+export interface MarkChange extends Mark {
+  xor?: boolean;
+}
+
+/** The mark an update leaves: (old & ~mask) | (value & mask), or with `xor` (old & ~mask) ^ value. */
+export function nextMark(old: number, c: MarkChange): number {
+  return (c.xor ? (old & ~c.mask) ^ c.value : (old & ~c.mask) | (c.value & c.mask)) >>> 0;
+}
+
 /**
- * An update may only change the mark bits the grant lists, and the entry must stay inside the
- * grant's mark filter afterwards (else a plugin could move entries out of its own reach or into
- * another tenant's). Returns the new mark, or the reason it is refused.
+ * An update may only change the mark bits the grant lists (the mask; with xor also the value's
+ * bits, which it toggles), and the entry must stay inside the grant's mark filter afterwards
+ * (else a plugin could move entries out of its own reach or into another tenant's). Returns the
+ * new mark, or the reason it is refused.
  */
-export function checkMarkUpdate(oldMark: number, mark: number, mask: number, scope: Scope, matcher: ScopeMatcher): number | string {
+export function checkMarkUpdate(oldMark: number, change: MarkChange, scope: Scope, matcher: ScopeMatcher): number | string {
   const allowed = scope.markBits ?? 0;
-  if ((mask & ~allowed) !== 0) return `mark bits ${hex(mask & ~allowed)} may not be changed (grant allows ${scope.markBits === null ? 'none' : hex(allowed)})`;
-  const next = ((oldMark & ~mask) | (mark & mask)) >>> 0;
+  const touched = (change.xor ? change.mask | change.value : change.mask) >>> 0;
+  if ((touched & ~allowed) !== 0) return `mark bits ${hex(touched & ~allowed)} may not be changed (grant allows ${scope.markBits === null ? 'none' : hex(allowed)})`;
+  const next = nextMark(oldMark, change);
   if (!matcher.markOk(next)) return `new mark ${hex(next)} would be outside the grant`;
   return next;
 }

@@ -1,42 +1,32 @@
 // The worker's conntrack backend: the kernel (through the native addon, in the plugin's netns)
 // or the test kit's fake kernel seeded with entry messages, so plugins can be tested without root.
-import type { EventFilter } from '../conntrack/bpf.js';
 import { Conntrack } from '../conntrack/conntrack.js';
-import { EventSource, type EventBatch, type EventKind, type EventReadOptions } from '../conntrack/events.js';
+import { type ConntrackOps, type EventStream, kernelOps } from '../conntrack/ops.js';
 import { splitMessages } from '../netlink/message.js';
 import type { BackendSpec } from './protocol.js';
 
-/** EventSource.read, plus null: no more events will ever come (the fake's script ended). */
-export interface Events {
-  read(buf: Uint8Array, opts: EventReadOptions): Promise<EventBatch | 'overrun' | null>;
-  /** After an overrun, before the resync dump: discard what is still queued (stale). */
-  drain?(): number;
-  close(): void;
-}
-
 export interface Backend {
-  ct: Conntrack;
-  events(kinds: EventKind[], filter: EventFilter): Events;
+  ops: ConntrackOps;
   /** The fake kernel's table after the run (the test kit diffs it to report what was deleted). */
   table?: () => Uint8Array;
 }
 
 export async function openBackend(spec: BackendSpec): Promise<Backend> {
   if (spec.kind === 'kernel') {
-    return { ct: Conntrack.open({ netns: spec.netns }), events: (kinds, filter) => EventSource.open({ netns: spec.netns, kinds, filter, bufferBytes: spec.eventBufferBytes }) };
+    return { ops: kernelOps(Conntrack.open({ netns: spec.netns }), { netns: spec.netns, eventBufferBytes: spec.eventBufferBytes }) };
   }
   // Loaded only on this path: the fake kernel is test-kit code, not part of the privileged path.
   const { FakeKernel } = await import('../../sdk/testkit/fake-kernel.js');
   const k = FakeKernel.fromMessages(splitMessages(spec.table), { release: spec.kernelRelease });
+  const ops = kernelOps(Conntrack.open({ socket: k.socket(), actionSocket: k.socket(), kernelRelease: spec.kernelRelease }));
   return {
-    ct: Conntrack.open({ socket: k.socket(), actionSocket: k.socket(), kernelRelease: spec.kernelRelease }),
-    events: () => scripted(spec.events ?? []),
+    ops: { ...ops, subscribe: () => scripted(spec.events ?? []) },
     table: () => Buffer.concat(k.messages()),
   };
 }
 
 /** Replays recorded event batches; no kernel filter (the host's scope re-check still applies). */
-function scripted(script: (Uint8Array | 'overrun')[]): Events {
+function scripted(script: (Uint8Array | 'overrun')[]): EventStream {
   let i = 0;
   return {
     async read(buf) {

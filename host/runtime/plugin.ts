@@ -19,6 +19,7 @@ import { checkModule } from './module-check.js';
 import { MODULE_LIMITS } from './module-limits.js';
 import { emptyStats, type BackendSpec, type FromWorker, type LogLine, type RunStats, type WorkerError, type WorkerInit } from './protocol.js';
 import { CallClock } from './watchdog.js';
+import type { OpFailure } from '../scoped/send.js';
 
 /** A plugin on disk (its manifest path) or in memory. */
 export type PluginSource = string | { manifest: Manifest | ManifestDocument; wasm: Uint8Array };
@@ -63,6 +64,8 @@ export interface RunOptions {
 export interface RunResult {
   plugin: string;
   stats: RunStats;
+  /** The first operations the kernel refused or failed (stats.failed counts them all). */
+  failures: OpFailure[];
   /** All output, when no onOutput callback was given. */
   output: Uint8Array;
   logs: PluginLogLine[];
@@ -243,7 +246,7 @@ export class Plugin {
             opts.onProgress?.(m.stats);
             break;
           case 'done':
-            finish(null, { plugin: this.name, stats: m.stats, output: Buffer.concat(output), logs, table: m.table && [...splitMessages(m.table)] });
+            finish(null, { plugin: this.name, stats: m.stats, failures: m.failures, output: Buffer.concat(output), logs, table: m.table && [...splitMessages(m.table)] });
             break;
           case 'failed':
             lastStats = m.stats;

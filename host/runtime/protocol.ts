@@ -2,6 +2,8 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { ErrorKind } from '../conntrack/errors.js';
 import type { Grant } from '../policy/grant.js';
+import type { OpFailure } from '../scoped/send.js';
+import { emptyOpStats, type OpStats } from '../scoped/stats.js';
 
 /** Where the worker's conntrack operations go: the kernel (in a netns) or an in-memory table. */
 export type BackendSpec =
@@ -31,44 +33,14 @@ export interface WorkerInit {
   fds: SharedArrayBuffer;
 }
 
-// A type (not an interface) so it is a Record<string, number>: errors carry it as `stats`.
-export type RunStats = {
-  /** Entries delivered to the plugin (after the scope re-check). */
-  entries: number;
-  /** Entries the kernel returned that the scope scanner dropped. */
-  filtered: number;
-  batches: number;
-  dumps: number;
-  deleted: number;
-  /** Deletes the kernel answered ENOENT: already gone. */
-  gone: number;
-  failed: number;
-  /**
-   * Deletes/updates not sent because the kernel's current entry failed the grant's confirmation
-   * (policy/confirm.ts): replaced by another entry, or no longer inside the grant.
-   */
-  changed: number;
-  created: number;
-  updated: number;
-  flushes: number;
-  /** Events delivered to ctplug_on_events (after the scope re-check). */
-  events: number;
-  /** Times the kernel dropped events (ENOBUFS); each is followed by a RESYNC dump when granted read. */
-  overruns: number;
-  /** RESYNC dumps run after overruns, and the wall time they took (ms, summed). */
-  resyncs: number;
-  resyncMs: number;
+/** What one run did: the gate's counts (scoped/stats.ts) plus its output and log lines. */
+export type RunStats = OpStats & {
   emittedBytes: number;
   logLines: number;
   droppedLogLines: number;
-  /** Hostcalls refused (E_BOUNDS, E_DENIED, E_SCOPE, E_INVAL, E_LIMIT, E_STATE). */
-  refused: number;
 };
 
-export const emptyStats = (): RunStats => ({
-  entries: 0, filtered: 0, batches: 0, dumps: 0, deleted: 0, gone: 0, failed: 0, changed: 0, created: 0, updated: 0, flushes: 0, events: 0, overruns: 0, resyncs: 0, resyncMs: 0,
-  emittedBytes: 0, logLines: 0, droppedLogLines: 0, refused: 0,
-});
+export const emptyStats = (): RunStats => ({ ...emptyOpStats(), emittedBytes: 0, logLines: 0, droppedLogLines: 0 });
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export interface LogLine {
@@ -92,5 +64,5 @@ export type FromWorker =
   | { type: 'log'; lines: LogLine[] }
   | { type: 'emit'; bytes: Uint8Array }
   | { type: 'progress'; stats: RunStats }
-  | { type: 'done'; stats: RunStats; table?: Uint8Array }
+  | { type: 'done'; stats: RunStats; failures: OpFailure[]; table?: Uint8Array }
   | { type: 'failed'; error: WorkerError; stats: RunStats };

@@ -161,6 +161,22 @@ export class Entry {
     const r = this.reply;
     return r.hasZone ? r.zone : 0;
   }
+  /**
+   * The entry's identity, hashed (FNV-1a, 64 bits): its id, zone (zoneId) and original tuple,
+   * the host's identity rule (host/conntrack/scope.ts identityKey). The id alone is a 32-bit hash
+   * the kernel may give two entries of a big table; with the zone and tuple it names one entry.
+   */
+  get identity(): u64 {
+    let h: u64 = 0xcbf29ce484222325;
+    const id = this.id, zone = <u32>this.zoneId;
+    for (let i = 0; i < 4; i++) h = (h ^ <u64>((id >> (8 * i)) & 0xff)) * 0x100000001b3;
+    for (let i = 0; i < 2; i++) h = (h ^ <u64>((zone >> (8 * i)) & 0xff)) * 0x100000001b3;
+    if (this.has(CTA_TUPLE_ORIG)) {
+      const p = <usize>unchecked(this.aPtr[CTA_TUPLE_ORIG]), n = <usize>unchecked(this.aLen[CTA_TUPLE_ORIG]);
+      for (let i: usize = 0; i < n; i++) h = (h ^ <u64>load<u8>(p + i)) * 0x100000001b3;
+    }
+    return h;
+  }
   get mark(): u32 { return this.u32attr(CTA_MARK, 0); }
   get hasMark(): bool { return this.has(CTA_MARK) && this.attrLen(CTA_MARK) >= 4; }
   get status(): u32 { return this.u32attr(CTA_STATUS, 0); }

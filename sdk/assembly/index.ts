@@ -5,7 +5,7 @@
 //   let f: Filter;
 //   Plugin.init((cfg) => { f = Filter.fromConfig(cfg); Plugin.dumpAll(f.kernelRequests()); });
 //   Plugin.onEntry((e: Entry): Verdict => f.matches(e) ? Verdict.Delete : Verdict.Keep);
-export { Plugin, CreateSpec, Verdict, InitFn, EntryFn, FinishFn, EventFn, SUBSCRIBE_NEW, SUBSCRIBE_UPDATE, SUBSCRIBE_DESTROY } from "./plugin";
+export { Plugin, CreateSpec, UpdateSpec, Verdict, InitFn, EntryFn, FinishFn, EventFn, DumpDoneFn, SUBSCRIBE_NEW, SUBSCRIBE_UPDATE, SUBSCRIBE_DESTROY } from "./plugin";
 export { Entry, EVENT_NEW, EVENT_UPDATE, EVENT_DESTROY } from "./entry";
 export { Tuple } from "./tuple";
 export { AttrIter, findAttr } from "./attr";

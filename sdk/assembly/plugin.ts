@@ -18,7 +18,7 @@ import {
   DUMP_REQUEST_FLAGS, DUMP_REQUEST_FLAGS_ZONE, DUMP_REQUEST_FLAGS_MARK, DUMP_REQUEST_ZONE,
   DUMP_REQUEST_MARK, DUMP_REQUEST_MARK_MASK, ABI_VERSION, ctplug_subscribe,
   DUMP_REQUEST_FLAGS_EVENT_NEW, DUMP_REQUEST_FLAGS_EVENT_UPDATE, DUMP_REQUEST_FLAGS_EVENT_DESTROY,
-  UPDATE_RECORD_FLAGS_MARK, UPDATE_RECORD_FLAGS_TIMEOUT, ctplug_flush,
+  ctplug_flush,
 } from "./abi";
 import { Entry } from "./entry";
 import { ByteBuf } from "./buf";
@@ -28,9 +28,18 @@ import { JsonValue, JsonKind, parseJson, jsonError } from "./json";
 import { fail, failStatus, logError } from "./log";
 import { NLMSG_HDRLEN, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP } from "./ctnetlink";
 import { align4 } from "./bytes";
-import { CreateSpec, flushStaged, noteAlloc, stageCreate, stageDelete, stagedCount, stageUpdate } from "./staged";
+import { CreateSpec, flushStaged, noteAlloc, stageCreate, stageDelete, stagedCount, stageUpdate, UpdateSpec } from "./staged";
 
-export { CreateSpec } from "./staged";
+export { CreateSpec, UpdateSpec } from "./staged";
+
+/** The UpdateSpec behind setMark/setTimeout, reset for each use (no allocation per entry). */
+let scratchUpdate: UpdateSpec | null = null;
+function oneUpdate(): UpdateSpec {
+  let u = scratchUpdate;
+  if (!u) { u = new UpdateSpec(); scratchUpdate = u; }
+  u.hasMark = false; u.mark = 0; u.markMask = 0xffffffff; u.markXor = true; u.hasTimeout = false; u.timeout = 0;
+  return u;
+}
 
 
 /**
@@ -64,6 +73,8 @@ export type EntryFn = (e: Entry) => Verdict;
 export type FinishFn = () => void;
 /** Per-event callback: e.eventType tells NEW / UPDATE / DESTROY. */
 export type EventFn = (e: Entry) => Verdict;
+/** After the index-th scheduled dump (0-based, in the order they were asked for) was delivered in full. */
+export type DumpDoneFn = (index: i32) => void;
 
 /** Output staging size (bytes handed to `emit` at once). */
 export const OUT_BYTES: i32 = 512 * 1024;
@@ -84,6 +95,7 @@ function dumpEverything(): i32 { return Plugin.dumpEverything(); }
 let entryFn: EntryFn | null = null;
 let finishFn: FinishFn | null = null;
 let eventFn: EventFn | null = null;
+let dumpDoneFn: DumpDoneFn | null = null;
 let curFlags: i32 = 0;
 
 const entry = new Entry();
@@ -135,6 +147,8 @@ export class Plugin {
   static get batchTime(): f64 { return batchTime; }
   /** Register the finish callback. */
   static onFinish(fn: FinishFn): void { finishFn = fn; }
+  /** Register the callback run when a scheduled dump has been delivered in full (dumps it schedules come next). */
+  static onDumpDone(fn: DumpDoneFn): void { dumpDoneFn = fn; }
 
   /** Schedule one dump. Returns OK or a negative status (also logged). */
   static dump(r: DumpRequest): i32 {
@@ -171,19 +185,34 @@ export class Plugin {
   }
 
   /**
+   * Queue a change of `e` (needs the "update" capability): mark (conntrack -U's rule), timeout,
+   * status bits, labels, protocol state; see UpdateSpec. Staged and handed to the host once per batch.
+   */
+  static update(e: Entry, u: UpdateSpec): void { stageUpdate(e, u); }
+  /**
    * Queue a mark change for `e` (needs the "update" capability): new mark =
    * (old & ~mask) | (mark & mask). Staged and handed to the host once per batch.
    */
   static setMark(e: Entry, mark: u32, mask: u32 = 0xffffffff): void {
-    stageUpdate(e, <u32>UPDATE_RECORD_FLAGS_MARK, mark, mask, 0);
+    Plugin.setMarkAndTimeout(e, mark, mask, 0, false);
   }
   /** Queue a new timeout (seconds from now) for `e` (needs "update"). */
   static setTimeout(e: Entry, seconds: u32): void {
-    stageUpdate(e, <u32>UPDATE_RECORD_FLAGS_TIMEOUT, 0, 0, seconds);
+    const u = oneUpdate();
+    u.hasTimeout = true;
+    u.timeout = seconds;
+    stageUpdate(e, u);
   }
-  /** Both at once. */
-  static setMarkAndTimeout(e: Entry, mark: u32, mask: u32, seconds: u32): void {
-    stageUpdate(e, <u32>(UPDATE_RECORD_FLAGS_MARK | UPDATE_RECORD_FLAGS_TIMEOUT), mark, mask, seconds);
+  /** Both at once (without a timeout when `withTimeout` is false). */
+  static setMarkAndTimeout(e: Entry, mark: u32, mask: u32, seconds: u32, withTimeout: bool = true): void {
+    const u = oneUpdate();
+    u.hasMark = true;
+    u.markXor = false;
+    u.mark = mark;
+    u.markMask = mask;
+    u.hasTimeout = withTimeout;
+    u.timeout = seconds;
+    stageUpdate(e, u);
   }
 
   /** Queue one entry for creation (needs "create"); false (logged) on a bad address. */
@@ -347,6 +376,15 @@ export function ctplug_on_entries(ptr: i32, len: i32, flags: i32): i32 {
 
 export function ctplug_on_events(ptr: i32, len: i32, flags: i32): i32 {
   return runBatch(ptr, len, flags, eventFn, true);
+}
+
+export function ctplug_on_dump_done(index: i32): i32 {
+  if (stopped) return STATUS_STOP;
+  const fn = dumpDoneFn;
+  if (fn) fn(index);
+  flushStaged();
+  if (failStatus != 0) return failStatus;
+  return stopped ? STATUS_STOP : STATUS_OK;
 }
 
 export function ctplug_finish(): i32 {

@@ -4,13 +4,17 @@
 // import `delete` (see plugin.ts).
 import {
   ctplug_delete, ctplug_update, ctplug_create, UPDATE_RECORD_SIZE, UPDATE_RECORD_FLAGS, UPDATE_RECORD_MARK,
-  UPDATE_RECORD_MARK_MASK, UPDATE_RECORD_TIMEOUT, CREATE_RECORD_SIZE, CREATE_RECORD_FAMILY, CREATE_RECORD_PROTOCOL,
+  UPDATE_RECORD_MARK_MASK, UPDATE_RECORD_TIMEOUT, UPDATE_RECORD_FLAGS_MARK, UPDATE_RECORD_FLAGS_MARK_XOR,
+  UPDATE_RECORD_FLAGS_TIMEOUT, UPDATE_RECORD_FLAGS_EXT, UPDATE_EXT_SIZE, UPDATE_EXT_FLAGS, UPDATE_EXT_FLAGS_STATUS,
+  UPDATE_EXT_FLAGS_LABELS, UPDATE_EXT_FLAGS_STATE, UPDATE_EXT_STATUS, UPDATE_EXT_STATE, UPDATE_EXT_LABELS,
+  UPDATE_EXT_LABELS_MASK, CREATE_RECORD_SIZE, CREATE_RECORD_FAMILY, CREATE_RECORD_PROTOCOL,
   CREATE_RECORD_TCP_STATE, CREATE_RECORD_FLAGS, CREATE_RECORD_FLAGS_ZONE, CREATE_RECORD_FLAGS_MARK,
   CREATE_RECORD_ZONE, CREATE_RECORD_SRC_PORT, CREATE_RECORD_DST_PORT, CREATE_RECORD_ICMP_ID,
   CREATE_RECORD_ICMP_TYPE, CREATE_RECORD_ICMP_CODE, CREATE_RECORD_MARK, CREATE_RECORD_TIMEOUT,
   CREATE_RECORD_STATUS, CREATE_RECORD_SRC, CREATE_RECORD_DST,
 } from "./abi";
 import { Entry } from "./entry";
+import { IPPROTO_TCP, IPPROTO_SCTP, IPPROTO_DCCP } from "./ctnetlink";
 import { parseAddr } from "./addr";
 import { logError, logWarn } from "./log";
 import { align4 } from "./bytes";
@@ -37,6 +41,49 @@ export class CreateSpec {
   timeout: u32 = 0;
   /** IPS_* bits; the host adds what the kernel requires (IPS_CONFIRMED). */
   status: u32 = 0;
+}
+
+/**
+ * A change to an entry (Plugin.update; needs the "update" capability): only what is set changes.
+ * The mark follows conntrack -U's rule, new = (old & ~markMask) ^ mark (bits of `mark` outside
+ * `markMask` toggle); with markXor false the masked bits replace: (old & ~markMask) | (mark & markMask).
+ */
+export class UpdateSpec {
+  hasMark: bool = false;
+  mark: u32 = 0;
+  markMask: u32 = 0xffffffff;
+  markXor: bool = true;
+  hasTimeout: bool = false;
+  timeout: u32 = 0;
+  /** IPS_* bits to set (SEEN_REPLY, ASSURED, FIXED_TIMEOUT); the kernel never clears one. */
+  status: u32 = 0;
+  /** Labels: new = (old & ~labelsMask) | (labels & labelsMask); bit n in byte n/8 at bit n%8. */
+  hasLabels: bool = false;
+  labels: StaticArray<u8> = new StaticArray<u8>(16);
+  labelsMask: StaticArray<u8> = new StaticArray<u8>(16);
+  /** The protocol state to set (tcp, sctp or dccp; numbered as the kernel numbers them). */
+  hasState: bool = false;
+  state: i32 = 0;
+
+  /** Whether applying this to `e` would leave it as it is (conntrack -U skips such entries). */
+  unchanged(e: Entry): bool {
+    if (this.hasMark) {
+      const old = e.mark;
+      const next = this.markXor ? (old & ~this.markMask) ^ this.mark : (old & ~this.markMask) | (this.mark & this.markMask);
+      if (next != old) return false;
+    }
+    if (this.hasTimeout && e.timeout != this.timeout) return false;
+    if (this.status != 0 && (e.status | this.status) != e.status) return false;
+    // Labels count as a change whatever they hold: conntrack -U updates (and counts) an entry
+    // given --label-add/--label-del even when its labels stay as they are.
+    if (this.hasLabels) return false;
+    if (this.hasState) {
+      const p = e.protocol;
+      const now = p == IPPROTO_TCP ? e.tcpState : p == IPPROTO_SCTP ? e.sctpState : p == IPPROTO_DCCP ? e.dccpState : -1;
+      if (now != this.state) return false;
+    }
+    return true;
+  }
 }
 
 /** Delete staging size when the host never told us its batch size via ctplug_alloc. */
@@ -112,18 +159,37 @@ export function stageDelete(e: Entry): void {
   stage.commit(n);
 }
 
-export function stageUpdate(e: Entry, flags: u32, mark: u32, mask: u32, timeout: u32): void {
+/** One UpdateRecord (+ UpdateExt when status, labels or state are set) and the entry's message. */
+export function stageUpdate(e: Entry, u: UpdateSpec): void {
   if (!updates) updates = staged(new Staged("update", (p: i32, n: i32): i32 => ctplug_update(p, n)));
   const stage = updates!;
-  const n = UPDATE_RECORD_SIZE + align4(e.len);
+  const ext = u.status != 0 || u.hasLabels || u.hasState;
+  const head = UPDATE_RECORD_SIZE + (ext ? UPDATE_EXT_SIZE : 0);
+  const n = head + align4(e.len);
   const r = stage.room(n);
   if (r == 0) { logWarn("entry larger than the update buffer; not updated"); return; }
   memory.fill(r, 0, <usize>n);
+  let flags: u32 = 0;
+  if (u.hasMark) flags |= <u32>(u.markXor ? UPDATE_RECORD_FLAGS_MARK_XOR : UPDATE_RECORD_FLAGS_MARK);
+  if (u.hasTimeout) flags |= <u32>UPDATE_RECORD_FLAGS_TIMEOUT;
+  if (ext) flags |= <u32>UPDATE_RECORD_FLAGS_EXT;
   store<u32>(r + <usize>UPDATE_RECORD_FLAGS, flags);
-  store<u32>(r + <usize>UPDATE_RECORD_MARK, mark);
-  store<u32>(r + <usize>UPDATE_RECORD_MARK_MASK, mask);
-  store<u32>(r + <usize>UPDATE_RECORD_TIMEOUT, timeout);
-  memory.copy(r + <usize>UPDATE_RECORD_SIZE, e.ptr, <usize>e.len);
+  store<u32>(r + <usize>UPDATE_RECORD_MARK, u.mark);
+  store<u32>(r + <usize>UPDATE_RECORD_MARK_MASK, u.markMask);
+  store<u32>(r + <usize>UPDATE_RECORD_TIMEOUT, u.timeout);
+  if (ext) {
+    const x = r + <usize>UPDATE_RECORD_SIZE;
+    let xf: u32 = 0;
+    if (u.status != 0) xf |= <u32>UPDATE_EXT_FLAGS_STATUS;
+    if (u.hasLabels) xf |= <u32>UPDATE_EXT_FLAGS_LABELS;
+    if (u.hasState) xf |= <u32>UPDATE_EXT_FLAGS_STATE;
+    store<u32>(x + <usize>UPDATE_EXT_FLAGS, xf);
+    store<u32>(x + <usize>UPDATE_EXT_STATUS, u.status);
+    store<u8>(x + <usize>UPDATE_EXT_STATE, <u8>u.state);
+    memory.copy(x + <usize>UPDATE_EXT_LABELS, changetype<usize>(u.labels), 16);
+    memory.copy(x + <usize>UPDATE_EXT_LABELS_MASK, changetype<usize>(u.labelsMask), 16);
+  }
+  memory.copy(r + <usize>head, e.ptr, <usize>e.len);
   stage.commit(n);
 }
 

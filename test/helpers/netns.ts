@@ -82,7 +82,7 @@ export function conntrackSuite(name: string, file: string) {
       env.ct?.close();
       removeNetns(env.ns);
     });
-    s.t.before.each(() => env.ct.flushSync());
+    s.t.before.each(() => { env.ct.flushSync(); });
   }
   return { ...s, env };
 }

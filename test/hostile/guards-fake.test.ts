@@ -6,6 +6,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Conntrack, type CreateSpec } from '../../host/conntrack/conntrack.js';
+import { flushRequest } from '../../host/conntrack/request.js';
+import { NetlinkConnection } from '../../host/netlink/connection.js';
 import { abi, field, flagBit } from '../../host/policy/abi.js';
 import { describeEntry } from '../../sdk/testkit/describe.js';
 import { FakeKernel } from '../../sdk/testkit/fake-kernel.js';
@@ -66,10 +68,17 @@ for (const release of ['6.7.0', '6.8.0']) {
   });
 }
 
-test('the fake kernel models the old kernels the gate is for: a zone-filtered flush on 6.7 empties the table', () => {
+test('the fake kernel models the old kernels the gate is for: a zone-filtered flush request on 6.7 empties the table', () => {
   const k = FakeKernel.fromSpecs(entries, { release: '6.7.0' });
-  Conntrack.open({ socket: k.socket(), kernelRelease: '6.7.0' }).flushSync({ zone: 5 });
+  new NetlinkConnection(k.socket()).requestSync((enc, seq) => flushRequest(enc, seq, { zone: 5 }));
   assert.is(k.size, 0);
+});
+
+test('Conntrack.flushSync({ zone }) on a 6.7 kernel removes that zone only, and says how many', () => {
+  const k = FakeKernel.fromSpecs(entries, { release: '6.7.0' });
+  const r = Conntrack.open({ socket: k.socket(), actionSocket: k.socket(), kernelRelease: '6.7.0' }).flushSync({ zone: 5 });
+  assert.is(r?.ok, 2);
+  assert.equal(zones(k.messages()), [7, 7, 9, 9]);
 });
 
 test.run();

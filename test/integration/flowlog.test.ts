@@ -35,7 +35,7 @@ if (!skip) {
     removeNetns(ns);
     cli.remove();
   });
-  t.before.each(() => ct.flushSync());
+  t.before.each(() => { ct.flushSync(); });
 }
 
 const flows: CreateSpec[] = [

@@ -36,7 +36,7 @@ if (!kernel.skip && !noNft) {
     net?.close();
     cli.remove();
   });
-  t.before.each(() => ct.flushSync());
+  t.before.each(() => { ct.flushSync(); });
 }
 
 it('ctplug events -o extended equals conntrack -E -o extended for kernel-made events of real UDP and TCP flows', async () => {

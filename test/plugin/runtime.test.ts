@@ -41,6 +41,25 @@ if (!['list', 'match', 'purge-remote', 'events'].every((n) => built(pluginPath(n
     assert.equal(r.deleted, [entries[0]]);
   });
 
+  test('update (conntrack -U): the XOR mark rule, unchanged entries skipped, the updated ones printed as the table now has them', async () => {
+    const udp = (sport: number, mark: number) => ({ family: 'ipv4' as const, protocol: 'udp' as const, src: '10.0.0.1', dst: '10.0.0.2', sport, dport: 53, timeout: 30, zone: 5, mark });
+    // (old & ~0xff00) ^ 0x300: 0x200 -> 0x300, 0x201 -> 0x301; 0x305 stays (unchanged: skipped); the tcp one is not selected.
+    const entries = [udp(1, 0x200), udp(2, 0x201), udp(3, 0x305), { ...udp(4, 0x200), protocol: 'tcp' as const, dport: 80, tcpState: 'ESTABLISHED' }];
+    const r = await runPlugin(man('update'), { entries, config: { proto: 'udp', set: { mark: 0x300, markMask: 0xff00 } } });
+    assert.is(r.stats.updated, 2);
+    const marks = (out: string) => lines(out).map((l) => [Number(l.match(/sport=(\d+)/)![1]), Number(l.match(/mark=(\d+)/)![1])]);
+    assert.equal(marks(r.output), [[1, 0x300], [2, 0x301]]);
+    assert.equal(r.logs.map((l) => l.text), ['2 flow entries have been updated.']);
+    // VALUE bits outside MASK toggle (conntrack's rule, not the masked replace): 0x201 with 0x301/0xff00 -> 0x300.
+    const xor = await runPlugin(man('update'), { entries, config: { sport: 2, set: { mark: 0x301, markMask: 0xff00 } } });
+    assert.equal(marks(xor.output), [[2, 0x300]]);
+    // Nothing to change: no update, no second pass, nothing printed.
+    const none = await runPlugin(man('update'), { entries, config: { sport: 3, set: { mark: 0x300, markMask: 0xff00 } } });
+    assert.is(none.stats.updated, 0);
+    assert.is(none.stats.dumps, 1);
+    assert.is(none.output, '');
+  });
+
   test('purge-remote through the runtime: reply-side address, zone list', async () => {
     const entries = [
       { family: 'ipv4' as const, protocol: 'tcp' as const, src: '10.0.0.1', dst: '203.0.113.7', sport: 1, dport: 443, timeout: 30, zone: 5, tcpState: 'ESTABLISHED' },

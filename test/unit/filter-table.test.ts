@@ -33,8 +33,8 @@ test('every flag row is an option, spelled as the table spells it, of exactly th
   for (const row of FLAG_ROWS) {
     assert.equal(OPTIONS[row.opt], row.cli);
     for (const verb of ['list', 'delete', 'update', 'events', 'flush', 'count'] as const) {
-      // update takes -m and -u as new values, not as filters
-      if (verb === 'update' && (row.key === 'mark' || row.key === 'status')) continue;
+      // update takes -m, -u and --state as new values, not as filters
+      if (verb === 'update' && (row.key === 'mark' || row.key === 'status' || row.key === 'state')) continue;
       assert.is(COMMANDS[verb].options.includes(row.opt), row.verbs.includes(verb), `${verb} ${row.key}`);
     }
     for (const long of row.cli.long) assert.equal(parseArgs([row.verbs[0], `--${long}`, 'v']).opts, { [row.opt]: 'v' });

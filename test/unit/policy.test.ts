@@ -168,19 +168,29 @@ test('checkCreate and checkMarkUpdate', () => {
   assert.is(checkCreate({ family: 2, protocol: 6, mark: 0x100 }, m), 'zone 0 is outside the grant');
   assert.is(checkCreate({ family: 2, protocol: 17, zone: 5, mark: 0x100 }, m), 'protocol udp is outside the grant');
   assert.is(checkCreate({ family: 2, protocol: 6, zone: 5 }, m), 'mark 0x0 is outside the grant');
-  assert.is(checkMarkUpdate(0x1aa, 0x55, 0xff, s, m), 0x155);
-  assert.is(checkMarkUpdate(0x1aa, 0x200, 0xf00, s, m), 'mark bits 0xf00 may not be changed (grant allows 0xff)');
+  assert.is(checkMarkUpdate(0x1aa, { value: 0x55, mask: 0xff }, s, m), 0x155);
+  assert.is(checkMarkUpdate(0x1aa, { value: 0x200, mask: 0xf00 }, s, m), 'mark bits 0xf00 may not be changed (grant allows 0xff)');
   const none = scope({ markBits: null });
-  assert.is(checkMarkUpdate(0, 1, 1, none, ScopeMatcher.of(none)), 'mark bits 0x1 may not be changed (grant allows none)');
+  assert.is(checkMarkUpdate(0, { value: 1, mask: 1 }, none, ScopeMatcher.of(none)), 'mark bits 0x1 may not be changed (grant allows none)');
 });
 
 test('checkMarkUpdate: the new mark must stay inside the grant\'s mark filter (mark 0x10/0xf0, markBits 0xff overlap in 0xf0)', () => {
   const s = scope({ mark: { value: 0x10, mask: 0xf0 }, markBits: 0xff });
   const m = ScopeMatcher.of(s);
-  assert.is(checkMarkUpdate(0x10, 0x0f, 0x0f, s, m), 0x1f, 'bits outside the filter: fine');
-  assert.is(checkMarkUpdate(0x1a, 0x15, 0xff, s, m), 0x15, 'filter bits kept: fine');
-  assert.is(checkMarkUpdate(0x10, 0x20, 0xf0, s, m), 'new mark 0x20 would be outside the grant');
-  assert.is(checkMarkUpdate(0x1a, 0x2a, 0xff, s, m), 'new mark 0x2a would be outside the grant');
+  assert.is(checkMarkUpdate(0x10, { value: 0x0f, mask: 0x0f }, s, m), 0x1f, 'bits outside the filter: fine');
+  assert.is(checkMarkUpdate(0x1a, { value: 0x15, mask: 0xff }, s, m), 0x15, 'filter bits kept: fine');
+  assert.is(checkMarkUpdate(0x10, { value: 0x20, mask: 0xf0 }, s, m), 'new mark 0x20 would be outside the grant');
+  assert.is(checkMarkUpdate(0x1a, { value: 0x2a, mask: 0xff }, s, m), 'new mark 0x2a would be outside the grant');
+});
+
+test('checkMarkUpdate with conntrack\'s rule (xor): the value\'s bits outside the mask are toggled, so they must be grantable too', () => {
+  const s = scope({ markBits: 0xff00 }), m = ScopeMatcher.of(s);
+  // conntrack -U -m 0x301/0xff00 on mark 0x200: (0x200 & ~0xff00) ^ 0x301 = 0x301
+  assert.is(checkMarkUpdate(0x200, { value: 0x301, mask: 0xff00, xor: true }, s, m), 'mark bits 0x1 may not be changed (grant allows 0xff00)');
+  const all = scope({ markBits: 0xffffffff });
+  assert.is(checkMarkUpdate(0x200, { value: 0x301, mask: 0xff00, xor: true }, all, ScopeMatcher.of(all)), 0x301);
+  assert.is(checkMarkUpdate(0x201, { value: 0x301, mask: 0xff00, xor: true }, all, ScopeMatcher.of(all)), 0x300);
+  assert.is(checkMarkUpdate(0x201, { value: 0x301, mask: 0xff00 }, all, ScopeMatcher.of(all)), 0x301, 'the v1 rule: the masked bits replace');
 });
 
 test('the kernel-version gate of zone-filtered deletes: 6.8 and later only', () => {

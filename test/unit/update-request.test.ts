@@ -16,6 +16,7 @@ import { emptyScope, scanInto } from '../../host/conntrack/scope.js';
 import { AttrDecoder, Encoder } from '../../host/netlink/attr.js';
 import { splitMessages } from '../../host/netlink/message.js';
 import { FakeKernel } from '../../sdk/testkit/fake-kernel.js';
+import { entryMessage } from '../helpers/ctmsg.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const LE = endianness() === 'LE';
@@ -169,6 +170,39 @@ test('fake kernel: status bits are set and kept, labels replaced under their mas
     return [];
   };
   assert.equal(labelsOf(dumpAll(ct)[0]), [3, 70]);
+});
+
+
+test('mark by conntrack -U\'s rule (markXor): the value goes unmasked, so the kernel toggles its bits outside the mask', () => {
+  const m = entry(0);
+  const xor = attrs(update(m, { mark: 0x301, markMask: 0xff00, markXor: true }));
+  assert.is(xor.get(CTA.MARK), '08000800' + '00000301');
+  assert.is(xor.get(CTA.MARK_MASK), '08001500' + '0000ff00');
+  // v1 (no markXor): only the masked bits are sent, so they replace.
+  assert.is(attrs(update(m, { mark: 0x301, markMask: 0xff00 })).get(CTA.MARK), '08000800' + '00000300');
+  // The fake kernel computes (old & ~mask) ^ mark, as ctnetlink_change_mark does: 7 -> 0x301 ^ 7 = 0x306.
+  const k = new FakeKernel();
+  const ct = Conntrack.open({ socket: k.socket(), actionSocket: k.socket() });
+  ct.createSync([{ protocol: 'udp', src: '10.0.0.1', dst: '10.0.0.2', sport: 1, dport: 2, timeout: 60, mark: 7 }]);
+  assert.is(ct.updateSync([{ entry: dumpAll(ct)[0], mark: 0x301, markMask: 0xff00, markXor: true }]).ok, 1);
+  assert.is(attrs(dumpAll(ct)[0]).get(CTA.MARK), '08000800' + '00000306');
+});
+
+test('state: TCP sends the state alone; SCTP and DCCP carry the entry\'s own vtags / role (the kernel requires them)', () => {
+  const tcp = new Encoder();
+  createRequest(tcp, 0, toNewEntry({ protocol: 'tcp', src: '10.0.0.1', dst: '10.0.0.2', sport: 1, dport: 2, timeout: 60, tcpState: 'ESTABLISHED' }));
+  const t = tcp.bytes().slice();
+  // CTA_PROTOINFO { CTA_PROTOINFO_TCP { STATE = TIME_WAIT (7) } }
+  assert.is(attrs(update(t, { state: 7 })).get(CTA.PROTOINFO), '10000480' + '0c000180' + '05000100' + '07000000');
+  // An SCTP entry as the kernel reports one: CTA_PROTOINFO_SCTP { STATE, VTAG_ORIGINAL, VTAG_REPLY }.
+  const info = new Encoder();
+  info.begin(CTA.PROTOINFO).begin(3).u8(1, 3).u32be(2, 0x11111111).u32be(3, 0x22222222).end().end();
+  const withInfo = entryMessage({ proto: 'sctp', src: '10.0.0.1', dst: '10.0.0.2', sport: 1, dport: 2, extra: [info.bytes().slice()] });
+  assert.is(attrs(update(withInfo, { state: 4 })).get(CTA.PROTOINFO), '20000480' + '1c000380' + '05000100' + '04000000' + '08000200' + '11111111' + '08000300' + '22222222');
+  // A protocol with no state: refused before anything is sent.
+  const k = FakeKernel.fromMessages([entry(0)]);
+  const ct = Conntrack.open({ socket: k.socket(), actionSocket: k.socket() });
+  assert.throws(() => ct.updateSync([{ entry: k.messages()[0], state: 3 }]), (e: unknown) => e instanceof CtError && /has no state to set/.test(e.message));
 });
 
 test.run();

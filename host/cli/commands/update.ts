@@ -1,146 +1,75 @@
-// `ctplug update`: set the mark and/or timeout of matching entries, like `conntrack -U`.
-// Selection is the match plugin's (sandboxed, granted read access to the filters' scope): it lists
-// the matching entries. The host then takes those entries from a kernel-filtered dump (the bytes
-// the kernel sent, never the plugin's) and updates them, many per request. Entries are matched by
-// id and original tuple (entry-key.ts), not by id alone.
-// -m M[/MASK] is the new mark (only the MASK bits change), -t the new timeout, -u BITS status bits
-// to set (ASSURED, SEEN_REPLY, FIXED_TIMEOUT: the kernel never clears them), --label-add/--label-del
-// connection labels. As with conntrack -U, -m and -u are new values here, not filters, and the
-// updated entries are printed as they are afterwards (-o text|extended|id|json), rendered by the
-// match plugin (the same worker as the selection) from a fresh dump of the updated entries.
-// Nothing matched: exit 1.
-import { LABEL_BYTES, parseLabels } from '../../conntrack/labels.js';
-import { SETTABLE_STATUS, type Change } from '../../conntrack/request.js';
-import { scanEntry } from '../../conntrack/scope.js';
-import { parseMark, parseStatus, parseU32 } from '../../conntrack/validate.js';
-import { splitMessages } from '../../netlink/message.js';
+// `ctplug update`: conntrack -U, through the first-party update plugin (plugins/update: match's
+// filters, Plugin.update), as delete goes through match with action "delete"; it is granted read and
+// update, and only the mark bits -m changes. The plugin selects with the filters, skips entries
+// the change would leave as they are, and stages an update for each of the others; the gate
+// re-derives every request from the entry's own bytes and checks it against the grant (the
+// filters' scope, and only the mark bits this command changes). Once its dumps are delivered the
+// plugin prints the updated entries as the kernel now has them (-o text|extended|id|json).
+// The new values, not filters: -m VALUE[/MASK] by conntrack's rule mark = (old & ~MASK) ^ VALUE;
+// -t the timeout; -u status bits to set (ASSURED, SEEN_REPLY, FIXED_TIMEOUT: the kernel never
+// clears one); --label-add/--label-del connection labels; --state (with -p tcp) the TCP state.
+// Nothing updated: "0 flow entries have been updated." and exit 1, as conntrack.
+import { LABEL_BYTES, labelBits, parseLabels } from '../../conntrack/labels.js';
+import { SETTABLE_STATUS } from '../../conntrack/request.js';
+import { parseMark, parseProtocol, parseStatus, parseTcpState, parseU32 } from '../../conntrack/validate.js';
 import { UsageError, type Parsed } from '../args.js';
-import { openConntrack, outputFormat, preflight, summary } from '../common.js';
-import { entryKey, jsonKey } from '../entry-key.js';
+import { outputFormat, preflight, summary } from '../common.js';
 import { CliError } from '../errors.js';
 import { EXIT, type ExitCode } from '../../exit-codes.js';
-import { filterFromFlags, type FlagFilter } from '../filter.js';
-import { openBuiltinPlugin, type BuiltinPlugin } from '../plugins.js';
-import { Progress } from '../progress.js';
+import { filterFromFlags } from '../filter.js';
+import { runBuiltinPlugin } from '../plugins.js';
 
 export async function run(p: Parsed): Promise<ExitCode> {
-  const { mark: newMark, timeout, status, labelAdd, labelDel, output: outputFlag, ...filterOpts } = p.opts;
+  const { mark, timeout, status, labelAdd, labelDel, state, output: outputFlag, ...filterOpts } = p.opts;
   const output = outputFormat(outputFlag, 'update', { single: true });
-  if (newMark === undefined && timeout === undefined && status === undefined && labelAdd === undefined && labelDel === undefined) {
-    throw new UsageError('update needs the new value: -m/--mark M[/MASK], -t/--timeout SECONDS, -u/--status BITS and/or --label-add/--label-del LABELS', 'update');
+  if (mark === undefined && timeout === undefined && status === undefined && labelAdd === undefined && labelDel === undefined && state === undefined) {
+    throw new UsageError('update needs the new value: -m/--mark M[/MASK], -t/--timeout SECONDS, -u/--status BITS, --state STATE (-p tcp) and/or --label-add/--label-del LABELS', 'update');
   }
-  const change: Change = {};
-  if (newMark !== undefined) {
-    const m = parseMark(newMark);
-    change.mark = (m.mark & m.mask) >>> 0;
-    change.markMask = m.mask;
+  const set: Record<string, number | number[]> = {};
+  let markBits = 0;
+  if (mark !== undefined) {
+    const m = parseMark(mark);
+    set.mark = m.mark;
+    set.markMask = m.mask;
+    markBits = (m.mark | m.mask) >>> 0; // what (old & ~MASK) ^ VALUE may change
   }
-  if (timeout !== undefined) change.timeout = parseU32(timeout, 'timeout');
+  if (timeout !== undefined) set.timeout = parseU32(timeout, 'timeout');
   if (status !== undefined) {
     const bits = parseStatus(status, false).bits;
     if (bits & ~SETTABLE_STATUS) {
       throw new UsageError(`-u ${status}: an update can only set SEEN_REPLY, ASSURED or FIXED_TIMEOUT (the kernel refuses or ignores the others, and never clears a bit)`, 'update');
     }
-    change.status = bits;
+    set.status = bits;
   }
   if (labelAdd !== undefined || labelDel !== undefined) {
     const add = labelAdd === undefined ? new Uint8Array(LABEL_BYTES) : parseLabels(labelAdd, 'label-add');
     const del = labelDel === undefined ? new Uint8Array(LABEL_BYTES) : parseLabels(labelDel, 'label-del');
     if (add.some((b, i) => b & del[i])) throw new UsageError('a label is both added and removed', 'update');
-    change.labels = add;
-    change.labelsMask = add.map((b, i) => b | del[i]);
+    set.labels = labelBits(add);
+    set.labelsMask = labelBits(add.map((b, i) => b | del[i]));
+  }
+  if (state !== undefined) {
+    // The new state, not a filter (conntrack -U --state): a TCP state, so the entries must be TCP ones.
+    if (filterOpts.proto === undefined || parseProtocol(filterOpts.proto).name !== 'tcp') {
+      throw new UsageError(`--state ${state}: the new state of TCP entries; give -p tcp`, 'update');
+    }
+    set.state = parseTcpState(state);
   }
   const f = filterFromFlags(filterOpts);
   await preflight(p.opts.netns);
-  // One worker for both plugin runs: the selection, and printing the updated entries afterwards.
-  const match = await openBuiltinPlugin('match', { operations: ['read'], scope: f.scope }, p.opts.netns);
-  try {
-    const selection = f.zoneOnly ? undefined : await select(match, f);
-    if (selection?.keys.size === 0) {
-      summary('0 flow entries have been updated.');
-      return EXIT.NOTHING_MATCHED;
-    }
-    const r = await apply(f, change, selection, p.opts.netns);
-    await printUpdated(match, r.done, f, output);
-    summary(`${r.updated} flow entries have been updated.`);
-    if (r.failed.length) {
-      const first = r.failed[0];
-      const hint = first.errno === 'ENOSPC' && change.labels
-        ? 'these entries have no room for labels: the kernel adds it only while a connlabel rule exists in the netns (iptables -m connlabel, nft ct label) when an entry is created'
-        : first.errno === 'EBUSY' && change.status !== undefined
-          ? 'the entry status changed meanwhile (the kernel takes the whole status word); run again'
-          : 'check the values given; run again if entries were changing';
-      throw new CliError(EXIT.KERNEL, `${r.failed.length} updates failed in the kernel: ${first.message}`, hint);
-    }
-    return r.updated > 0 ? EXIT.OK : EXIT.NOTHING_MATCHED;
-  } finally {
-    await match.close();
+  const r = await runBuiltinPlugin('update', { ...f.config, output, set }, {
+    operations: ['read', 'update'], scope: { ...f.scope, markBits },
+  }, p.opts.netns, { progress: 'updated' });
+  const updated = r.stats.updated;
+  summary(`${updated} flow entries have been updated.`);
+  if (r.stats.failed) {
+    const first = r.failures[0];
+    const hint = first?.errno === 'ENOSPC' && set.labels
+      ? 'these entries have no room for labels: the kernel adds it only while a connlabel rule exists in the netns (iptables -m connlabel, nft ct label) when an entry is created'
+      : first?.errno === 'EBUSY' && set.status !== undefined
+        ? 'the entry status changed meanwhile (the kernel takes the whole status word); run again'
+        : 'check the values given; run again if entries were changing';
+    throw new CliError(EXIT.KERNEL, `${r.stats.failed} updates failed in the kernel${first ? `: ${first.message}` : ''}`, hint);
   }
-}
-
-interface Selection {
-  /** entry-key.ts keys of the entries the plugin selected. */
-  keys: Set<string>;
-  /** Their ids: a cheap first test before an entry's key is built. */
-  ids: Set<number>;
-}
-
-/** 1. The plugin decides which entries match (with -w alone the kernel's zone dump is the selection). */
-async function select(match: BuiltinPlugin, f: FlagFilter): Promise<Selection> {
-  const sel: Selection = { keys: new Set(), ids: new Set() };
-  // Parsed as it comes (a selection of 1M entries is ~300 MB of JSON): only the keys are kept.
-  const text = new TextDecoder();
-  let partial = '';
-  const take = (chunk: string) => {
-    const lines = (partial + chunk).split('\n');
-    partial = lines.pop()!;
-    for (const line of lines) {
-      if (!line) continue;
-      const j = JSON.parse(line);
-      sel.keys.add(jsonKey(j));
-      sel.ids.add(j.id);
-    }
-  };
-  await match.run({ ...f.config, action: 'list', output: 'json' }, {
-    write: (b, release) => {
-      take(text.decode(b, { stream: true }));
-      release();
-    },
-  });
-  take(text.decode() + '\n');
-  return sel;
-}
-
-/** 2. The host takes the selected entries from the kernel's dump and updates them in batches. */
-async function apply(f: FlagFilter, change: Change, sel: Selection | undefined, netns: string | undefined) {
-  const { RECV_BUFFER_BYTES } = await import('../../netlink/connection.js');
-  const ct = await openConntrack(netns);
-  const progress = new Progress('updated', sel?.keys.size);
-  try {
-    const held: { entry: Uint8Array; id: number }[] = [];
-    ct.dumpSync(f.kernel, new Uint8Array(RECV_BUFFER_BYTES), (batch) => {
-      for (const m of splitMessages(batch)) {
-        const s = scanEntry(m);
-        if (s?.id === undefined) continue;
-        if (sel ? sel.ids.has(s.id) && sel.keys.has(entryKey(s.id, s.zone, s.origTuple)) : s.zone === f.kernel.zone) held.push({ entry: m.slice(), id: s.id });
-      }
-    }, () => void (held.length = 0));
-    const r = ct.updateSync(held.map((h) => ({ entry: h.entry, ...change })), (n) => progress.update(n));
-    const failed = new Set(r.failed.map((x) => x.index));
-    return { updated: r.ok, failed: r.failed, done: held.filter((_, i) => !failed.has(i)).map((h) => h.id) };
-  } finally {
-    progress.done();
-    ct.close();
-  }
-}
-
-/**
- * 3. The updated entries as the kernel now has them (one gone meanwhile is not printed). By id,
- * within the filters that an update cannot change, so an id shared with an entry outside the
- * selection (a hash collision) is not printed either.
- */
-async function printUpdated(match: BuiltinPlugin, ids: number[], f: FlagFilter, output: string): Promise<void> {
-  if (ids.length === 0) return;
-  const { label: _labels, ...unchanged } = f.config; // --label-add/--label-del may change labels
-  await match.run({ ...unchanged, action: 'list', output, id: ids });
+  return updated > 0 ? EXIT.OK : EXIT.NOTHING_MATCHED;
 }

@@ -1,9 +1,10 @@
-// The kernel work a plugin asks for, bounded. Deletes, updates, creates and flushes queued during
-// one export call are sent after it returns (the call may still trap: then nothing is sent);
-// dumps are scheduled for the run. Each verb has caps per call and per run, in operations and
-// in bytes of host memory; past one the hostcall gets E_LIMIT and nothing of it is queued. The
-// time the host spends sending runs on the call's deadline clock (watchdog.ts).
-import type { Change } from '../conntrack/request.js';
+// The kernel work an asker (a plugin's run, a client's session) requests, bounded. Deletes,
+// updates, creates and flushes queued during one call are sent after it returns (a plugin's call
+// may still trap: then nothing is sent); dumps are scheduled for the session. Each verb has caps
+// per call and per session ("run"), in operations and in bytes of host memory; past one the
+// request gets E_LIMIT and nothing of it is queued. For a plugin the time the host spends sending
+// runs on the call's deadline clock (runtime/watchdog.ts).
+import type { HeldChange } from '../conntrack/ops.js';
 import type { NewEntry } from '../conntrack/request.js';
 import type { DumpPlan } from '../policy/enforce.js';
 
@@ -11,7 +12,7 @@ export type Plan = Extract<DumpPlan, { ok: true }>;
 
 export type Op =
   | { kind: 'delete'; msgs: Uint8Array[] }
-  | { kind: 'update'; items: (Change & { entry: Uint8Array })[] }
+  | { kind: 'update'; items: HeldChange[] }
   | { kind: 'create'; entries: NewEntry[] }
   | { kind: 'flush'; plan: Plan };
 

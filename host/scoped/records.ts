@@ -1,11 +1,12 @@
-// Decoders for the fixed-size ABI records a plugin passes to hostcalls (DumpRequest, CreateRecord,
-// UpdateRecord). Offsets and flag bits come from sdk/abi.json. Callers have bounds-checked the
-// bytes; these only interpret them.
+// Decoders for the fixed-size ABI records a plugin (or a client) hands the gate: DumpRequest,
+// CreateRecord, UpdateRecord and its UpdateExt. Offsets and flag bits come from sdk/abi.json.
+// Callers have bounds-checked the bytes; these only interpret them.
 import type { CreateSpec } from '../conntrack/conntrack.js';
 import { FAMILIES, IPPROTO, TCP_STATES, type Family } from '../conntrack/constants.js';
 import type { EventKind } from '../conntrack/events.js';
+import { LABEL_BYTES } from '../conntrack/labels.js';
 import { SCOPE_PROTOCOLS } from '../policy/capabilities.js';
-import type { DumpRequest } from '../policy/enforce.js';
+import type { DumpRequest, MarkChange } from '../policy/enforce.js';
 import { abi, field, flagBit } from '../policy/abi.js';
 
 export const DUMP_REQUEST_SIZE = abi.records.DumpRequest.size;
@@ -19,7 +20,7 @@ const D = {
 };
 
 /** Flag bits a record sets that abi.json does not define (a plugin built for a newer ABI, or garbage). */
-export function unknownFlags(record: 'DumpRequest' | 'CreateRecord' | 'UpdateRecord', v: DataView, at: number): number {
+export function unknownFlags(record: 'DumpRequest' | 'CreateRecord' | 'UpdateRecord' | 'UpdateExt', v: DataView, at: number): number {
   const f = abi.records[record].fields.flags;
   const known = Object.values(f.bits ?? {}).reduce((a, b) => a | b, 0);
   const value = f.type === 'u8' ? v.getUint8(at + f.offset) : f.type === 'u16' ? v.getUint16(at + f.offset, true) : v.getUint32(at + f.offset, true);
@@ -92,14 +93,44 @@ const U = {
   flags: field('UpdateRecord', 'flags'), mark: field('UpdateRecord', 'mark'), markMask: field('UpdateRecord', 'markMask'),
   timeout: field('UpdateRecord', 'timeout'),
   MARK: flagBit('UpdateRecord', 'flags', 'MARK'), TIMEOUT: flagBit('UpdateRecord', 'flags', 'TIMEOUT'),
+  MARK_XOR: flagBit('UpdateRecord', 'flags', 'MARK_XOR'), EXT: flagBit('UpdateRecord', 'flags', 'EXT'),
 };
+const X = {
+  flags: field('UpdateExt', 'flags'), status: field('UpdateExt', 'status'), state: field('UpdateExt', 'state'),
+  labels: field('UpdateExt', 'labels'), labelsMask: field('UpdateExt', 'labelsMask'),
+  STATUS: flagBit('UpdateExt', 'flags', 'STATUS'), LABELS: flagBit('UpdateExt', 'flags', 'LABELS'), STATE: flagBit('UpdateExt', 'flags', 'STATE'),
+};
+export const UPDATE_EXT_SIZE = abi.records.UpdateExt.size;
 
-export interface UpdateRecord { mark?: { value: number; mask: number }; timeout?: number }
+export interface UpdateRecord {
+  mark?: MarkChange;
+  timeout?: number;
+  /** An UpdateExt follows the record. */
+  ext: boolean;
+  /** MARK and MARK_XOR both set: the record is invalid. */
+  twoMarks: boolean;
+}
 
 export function readUpdateRecord(v: DataView, at: number): UpdateRecord {
   const flags = v.getUint32(at + U.flags, true);
-  const r: UpdateRecord = {};
-  if (flags & U.MARK) r.mark = { value: v.getUint32(at + U.mark, true), mask: v.getUint32(at + U.markMask, true) };
+  const r: UpdateRecord = { ext: (flags & U.EXT) !== 0, twoMarks: (flags & U.MARK) !== 0 && (flags & U.MARK_XOR) !== 0 };
+  if (flags & (U.MARK | U.MARK_XOR)) r.mark = { value: v.getUint32(at + U.mark, true), mask: v.getUint32(at + U.markMask, true), xor: (flags & U.MARK_XOR) !== 0 };
   if (flags & U.TIMEOUT) r.timeout = v.getUint32(at + U.timeout, true);
   return r;
+}
+
+/** The fields an UpdateExt sets (absent: its flag was not set). */
+export interface UpdateExt { status?: number; labels?: Uint8Array; labelsMask?: Uint8Array; state?: number }
+
+export function readUpdateExt(v: DataView, at: number): UpdateExt {
+  const flags = v.getUint32(at + X.flags, true);
+  const bytes = (off: number) => new Uint8Array(v.buffer, v.byteOffset + at + off, LABEL_BYTES).slice();
+  const x: UpdateExt = {};
+  if (flags & X.STATUS) x.status = v.getUint32(at + X.status, true);
+  if (flags & X.LABELS) {
+    x.labels = bytes(X.labels);
+    x.labelsMask = bytes(X.labelsMask);
+  }
+  if (flags & X.STATE) x.state = v.getUint8(at + X.state);
+  return x;
 }
