@@ -15,7 +15,8 @@
 // module.enableCompileCache). esbuild keeps `import()` of bundled modules lazy in CJS: a command
 // still evaluates only the modules it uses.
 // Everything lands flat in dist/: plugin.ts resolves `./worker.js` relative to its own chunk.
-// The native addon (.node) and @wasmer/wasi stay external.
+// The native addon (.node), @wasmer/wasi and the fleet's NATS/Prometheus clients stay external
+// (dependencies, loaded only by `ctplug fleet`).
 // Typings: `tsc --emitDeclarationOnly` into dist/types, re-exported by dist/index.d.ts and
 // dist/testkit.d.ts. Type errors there (e.g. no @types/node installed) are reported, not fatal:
 // declarations are still emitted.
@@ -57,7 +58,7 @@ export async function bundle({ outdir = join(root, 'dist'), types = true, quiet 
     platform: 'node',
     target: 'node20',
     chunkNames: 'chunk-[hash]',
-    external: ['*.node', '@wasmer/wasi'],
+    external: ['*.node', '@wasmer/wasi', '@nats-io/*', 'prom-client'],
     logLevel: 'warning',
     metafile: true,
     legalComments: 'none',

@@ -67,6 +67,17 @@ const OTHER_OPTIONS = {
   config: { long: ['config'], value: 'JSON|@FILE', help: 'plugin config as JSON text, or @file to read it from a file' },
   policy: { long: ['policy'], value: 'FILE', help: 'operator policy (JSON) that grants the plugin its capabilities' },
   ctplugSpec: { long: ['ctplug-spec'], value: 'SPEC', help: 'plugin new: the ctplug the plugin depends on (default ^VERSION of this ctplug; or a version, or a path such as ./ctplug-0.1.0.tgz)' },
+  nats: { long: ['nats'], value: 'URL', help: 'fleet: NATS server URL(s), comma separated (nats://HOST:4222, tls://HOST:4222)' },
+  natsCreds: { long: ['nats-creds'], value: 'FILE', help: 'fleet: NATS credentials file (.creds: user JWT + nkey seed, from nsc)' },
+  natsNkey: { long: ['nats-nkey'], value: 'FILE', help: 'fleet: file holding an nkey seed (SU...) the server knows by its public key' },
+  natsCa: { long: ['nats-ca'], value: 'FILE', help: 'fleet: CA bundle that signed the NATS server\'s TLS certificate' },
+  natsCert: { long: ['nats-cert'], value: 'FILE', help: 'fleet: TLS client certificate (mutual TLS; with --nats-key)' },
+  natsKey: { long: ['nats-key'], value: 'FILE', help: 'fleet: TLS client key (with --nats-cert)' },
+  name: { long: ['name'], value: 'NAME', help: 'fleet agent: this host\'s fleet name (default: the hostname; letters, digits, _ and -)' },
+  hosts: { long: ['hosts'], value: 'PATTERN', help: 'fleet: which hosts: names separated by commas, * and ? as wildcards (default all); a name without wildcards must answer' },
+  metrics: { long: ['metrics'], value: 'ADDR:PORT', help: 'fleet agent: serve Prometheus /metrics here (e.g. 127.0.0.1:9477, :9477)' },
+  census: { long: ['census'], value: 'SECONDS', help: 'fleet agent: how often /metrics\' table census (entries by zone, protocol, TCP state) is taken (default 15)' },
+  natsBuffer: { long: ['nats-buffer'], value: 'BYTES', help: 'fleet agent: records kept per stream while NATS is away (default 64 MiB); past it, losses are counted in gap markers' },
   help: { short: 'h', long: ['help'], help: 'show help for the command' },
   version: { short: 'V', long: ['version'], help: 'print the version' },
 } satisfies Record<string, OptSpec>;
@@ -91,6 +102,9 @@ const CREATE_VALUES: OptKey[] = ['origZone', 'replyZone', 'timeout', 'state', 'o
 /** Filters too, read with -s/-d (host/cli/filter.ts folds them into the address). */
 const NETMASK_FLAGS: OptKey[] = ['maskSrc', 'maskDst'];
 
+/** How ctplug reaches NATS (fleet commands). */
+const NATS_AUTH: OptKey[] = ['natsCreds', 'natsNkey', 'natsCa', 'natsCert', 'natsKey'];
+
 export interface CommandSpec {
   options: OptKey[];
   /** Positional arguments, by name, all required. */
@@ -114,7 +128,15 @@ export const COMMANDS: Record<string, CommandSpec> = {
   'plugin inspect': { options: ['output'], positionals: ['FILE'], summary: 'ABI, imports, exports, capabilities, limits and sha256 of a plugin' },
   'plugin new': { options: ['ctplugSpec'], positionals: ['NAME'], summary: 'scaffold a plugin folder that builds and passes its test' },
   run: { options: ['plugin', 'config', 'policy', 'netns'], summary: 'run any plugin: ctplug --plugin FILE [--config JSON|@file] [--policy FILE]' },
+  'fleet agent': { options: ['nats', 'name', 'policy', 'netns', 'metrics', 'census', 'eventMask', 'natsBuffer', ...NATS_AUTH], summary: 'the fleet agent of this host: flows (and chosen events) to JetStream, fleet requests, /metrics' },
+  'fleet run': { options: ['nats', 'plugin', 'config', 'hosts', 'timeout', 'output', ...NATS_AUTH], summary: 'run a plugin on every host of the fleet (each host\'s policy decides), one line per host' },
+  'fleet count': { options: ['nats', 'hosts', 'timeout', 'output', ...NATS_AUTH], summary: 'entries on every host, in what each host lets the fleet read' },
+  'fleet stats': { options: ['nats', 'hosts', 'timeout', 'output', ...NATS_AUTH], summary: 'each host\'s agent: publishing, buffers, gaps' },
+  'fleet flows': { options: ['nats', 'hosts', 'output', 'limit', 'duration', 'eventMask', ...NATS_AUTH], summary: 'tail the fleet\'s flow records (or events, with -e) from JetStream: NDJSON or conntrack-style text' },
 };
+
+/** The `fleet` subcommands. */
+export const FLEET_COMMANDS = ['agent', 'run', 'count', 'stats', 'flows'];
 
 /** The tuple of an expectation's commands (get, delete: the expected flow; create: the master flow). */
 const EXPECT_TUPLE: OptKey[] = ['family', 'proto', 'src', 'dst', 'replySrc', 'replyDst', 'sport', 'dport', 'replySport', 'replyDport', 'icmpType', 'icmpCode', 'icmpId', 'netns'];
@@ -279,10 +301,19 @@ export function parseArgs(argv: string[]): Parsed {
       }
       if (sub !== 'inspect' && sub !== 'new') throw new UsageError(`unknown subcommand \`plugin ${sub}\`: use \`plugin inspect FILE\` or \`plugin new NAME\``, 'plugin');
       out.command = `plugin ${sub}`;
+    } else if (first === 'fleet') {
+      const sub = words.shift();
+      if (sub === undefined) {
+        if (!out.help) throw new UsageError(`\`ctplug fleet\` needs a subcommand: ${FLEET_COMMANDS.join(', ')}`, 'fleet');
+        out.command = 'fleet';
+        return out;
+      }
+      if (!FLEET_COMMANDS.includes(sub)) throw new UsageError(`unknown subcommand \`fleet ${sub}\`: use ${FLEET_COMMANDS.map((c) => `fleet ${c}`).join(', ')}`, 'fleet');
+      out.command = `fleet ${sub}`;
     } else if (COMMANDS[first]) {
       out.command = first;
     } else {
-      throw new UsageError(`unknown command ${JSON.stringify(first)}: use one of ${Object.keys(COMMANDS).filter((c) => !c.includes(' ')).join(', ')}, plugin`);
+      throw new UsageError(`unknown command ${JSON.stringify(first)}: use one of ${Object.keys(COMMANDS).filter((c) => !c.includes(' ')).join(', ')}, plugin, fleet`);
     }
   } else if (out.opts.plugin !== undefined) {
     out.command = 'run';

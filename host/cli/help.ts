@@ -55,6 +55,21 @@ const EXAMPLES: Record<string, string[]> = {
   get: ['ctplug get -p tcp -s 10.0.0.1 -d 10.0.0.2 --sport 40000 --dport 443 -w 5', 'ctplug get -p udp -r 10.0.0.2 -q 10.0.0.1 --reply-port-src 53 --reply-port-dst 5353'],
   'plugin inspect': ['ctplug plugin inspect dist/plugins/match.wasm', 'ctplug plugin inspect my-filter/build/my-filter.wasm -o json'],
   'plugin new': ['ctplug plugin new my-filter && cd my-filter && npm install && npm test', 'ctplug plugin new my-filter --ctplug-spec ./ctplug-0.1.0.tgz   # depend on a packed ctplug'],
+  'fleet agent': [
+    'ctplug fleet agent --nats nats://nats.example:4222 --nats-creds /etc/ctplug/agent.creds --policy /etc/ctplug/policy.json --metrics 127.0.0.1:9477',
+    'ctplug fleet agent --nats tls://nats.example:4222 --nats-ca ca.pem --name edge-17 --netns edge1 -e NEW,DESTROY --policy policy.json',
+  ],
+  'fleet run': [
+    'ctplug fleet run --nats nats://nats.example:4222 --plugin purge-remote --config \'{"addr":"203.0.113.7"}\'',
+    'ctplug fleet run --nats nats://nats.example:4222 --plugin purge-remote --config \'{"addr":"203.0.113.7","dry_run":true}\' --hosts \'edge-*\' -o json',
+    'ctplug fleet run --nats nats://nats.example:4222 --plugin ./my-filter/build/my-filter.wasm --hosts edge-1,edge-2 --timeout 10',
+  ],
+  'fleet count': ['ctplug fleet count --nats nats://nats.example:4222 --hosts \'edge-*\''],
+  'fleet stats': ['ctplug fleet stats --nats nats://nats.example:4222 -o json'],
+  'fleet flows': [
+    'ctplug fleet flows --nats nats://nats.example:4222                 # every host\'s finished flows, conntrack-style, until Ctrl-C',
+    'ctplug fleet flows --nats nats://nats.example:4222 --hosts edge-17 -o json --count 100',
+  ],
   run: [
     'ctplug --plugin dist/plugins/stale.wasm --config \'{"proto":"udp","unreplied":true,"timeout_lt":10}\' --policy policy.json',
     'ctplug --plugin ./my-filter/build/my-filter.wasm --config @cfg.json --policy policy.json --netns blue',
@@ -80,6 +95,20 @@ const NOTES: Record<string, string> = {
   get: 'One entry by its original tuple (-s/-d/--sport/--dport) or its reply tuple (-r/-q/--reply-port-*).\nNo such entry: exit 1.',
   'plugin inspect': 'Reads the module and its manifest (FILE.manifest.json or manifest.json next to it).',
   'plugin new': 'Creates ./NAME with the source, manifest, asconfig.json, package.json and a uvu test using the\nctplug test kit (ctplug/testkit). `npm install && npm test` there builds the plugin and passes with no edits.\nThe plugin depends on ctplug ^VERSION (this version); --ctplug-spec names anything else npm installs\n(a path is taken from the current folder).',
+  'fleet agent': 'Runs in the foreground until SIGINT/SIGTERM. Publishes flowlog records to the JetStream stream CTPLUG\n'
+    + '(subject ctplug.NAME.flows; -e KINDS adds ctplug.NAME.events), batched and acknowledged. While NATS is away\n'
+    + 'records wait in a buffer (--nats-buffer); past it they are counted and a gap marker says how many were lost;\n'
+    + 'kernel overruns become gap markers too. Answers fleet requests (ctplug.NAME.svc.run|count|stats, discoverable\n'
+    + 'with `nats micro ls`) within the policy\'s clients.fleet entry: {"capabilities":{...},"netns":[...],"plugins":[...]}.\n'
+    + 'A request beyond it is refused by this host. Needs what the CLI needs today (root) in direct mode.',
+  'fleet run': 'Finds the hosts (NATS service discovery), asks each on its own subject, waits up to --timeout, and prints\n'
+    + 'one line per host: ok (with its counts), refused (its policy said no, and why), failed, or no answer; then a\n'
+    + 'total on stderr. --plugin is a first-party name, or a module file: it is sent with its sha256, which the host\'s\n'
+    + 'clients.fleet.plugins must pin ("sha256:HEX"). Exit 0 when every host answered ok, 6 when some refused,\n'
+    + '7 when some failed or did not answer.',
+  'fleet flows': 'Reads the stream from its start and follows it (an ordered consumer: nothing is left on the server).\n'
+    + 'Gap markers are printed on stderr (and as records with "gap" in -o json): records are missing there, and the\n'
+    + 'marker says how many and why. -e reads the events stream instead.',
   run: 'The policy decides what the plugin may do (grant = manifest ∩ policy); asking for more is refused\nat load (exit 6). A first-party plugin (list, match, purge-remote, stale) given by name runs without\n--policy, granted what its manifest asks in the namespace.',
 };
 
@@ -101,6 +130,7 @@ function optionLines(keys: OptKey[]): string {
 }
 
 export function commandHelp(cmd: string): string {
+  if (cmd === 'fleet') return `Usage:\n${Object.keys(COMMANDS).filter((c) => c.startsWith('fleet ')).map((c) => `  ctplug ${c} [options]    ${COMMANDS[c].summary}`).join('\n')}\n\nRun \`ctplug fleet SUBCOMMAND --help\` for each.\n`;
   if (cmd === 'plugin') return `Usage:\n  ctplug plugin inspect FILE [-o json]\n  ctplug plugin new NAME\n\n${commandHelp('plugin inspect')}\n${commandHelp('plugin new')}`;
   const spec = COMMANDS[cmd];
   const parts = [`Usage: ${usageLine(cmd)}`, '', spec.summary.charAt(0).toUpperCase() + spec.summary.slice(1) + '.'];

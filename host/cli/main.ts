@@ -29,6 +29,11 @@ const COMMAND_MODULES: Record<string, () => Promise<{ run: Runner }>> = {
   'plugin inspect': () => import('./commands/inspect.js'),
   'plugin new': () => import('./commands/scaffold.js'),
   run: () => import('./commands/run.js'),
+  'fleet agent': () => import('./commands/fleet.js').then((m) => ({ run: m.agent })),
+  'fleet run': () => import('./commands/fleet.js').then((m) => ({ run: m.fanOutCommand('run') })),
+  'fleet count': () => import('./commands/fleet.js').then((m) => ({ run: m.fanOutCommand('count') })),
+  'fleet stats': () => import('./commands/fleet.js').then((m) => ({ run: m.fanOutCommand('stats') })),
+  'fleet flows': () => import('./commands/fleet.js').then((m) => ({ run: m.flows })),
 };
 
 /**
@@ -112,5 +117,6 @@ function guessCommand(argv: string[]): string | undefined {
   const i = argv.findIndex((a) => !a.startsWith('-'));
   if (i < 0) return undefined;
   if (argv[i] === 'plugin' && (argv[i + 1] === 'inspect' || argv[i + 1] === 'new')) return `plugin ${argv[i + 1]}`;
+  if (argv[i] === 'fleet' && COMMANDS[`fleet ${argv[i + 1]}`]) return `fleet ${argv[i + 1]}`;
   return COMMANDS[argv[i]] ? argv[i] : undefined;
 }
