@@ -34,7 +34,7 @@ export const EXIT_TABLE: readonly { code: ExitCode; name: string; meaning: strin
 ];
 
 export function exitTableText(indent = '  '): string {
-  return EXIT_TABLE.map((r) => `${indent}${String(r.code).padEnd(3)}${r.name.padEnd(17)}${r.meaning}`).join('\n');
+  return EXIT_TABLE.map((r) => `${indent}${String(r.code).padEnd(4)}${r.name.padEnd(17)}${r.meaning}`).join('\n');
 }
 
 const BY_KIND: Record<ErrorKind, ExitCode> = {
