@@ -13,7 +13,7 @@ import { NetlinkError, errnoName } from '../netlink/errors.js';
 import { NFGENMSG_LEN, splitMessages } from '../netlink/message.js';
 import { openNetlinkSocket, type NetlinkSocketLike } from '../netlink/socket.js';
 import { CTA_STATS_CPU, CTA_STATS_GLOBAL_ENTRIES } from './constants.js';
-import { CtError, TOLERATED, fromNetlink, invalid, invalid as invalidInput } from './errors.js';
+import { CtError, TOLERATED, fromNetlink, invalid } from './errors.js';
 import { decodeFlow, type Flow } from './flow.js';
 import { toNewEntry, type CreateSpec } from './new-entry.js';
 import { type KernelAbilities, type PlannedFilter, planDumps, planFlush, probeAnswer, probeFilter } from './kernel-filter.js';
@@ -27,6 +27,7 @@ import { emptyScope, scanInto, zoneOfEntry } from './scope.js';
 import { netnsPath, parseFamily, parsePort, parseU32, parseU8, parseZone } from './validate.js';
 
 export type { KernelFilter as DumpFilter } from './request.js';
+// Conntrack.create's vocabulary beside it, for callers that hold a Conntrack (tests, bench); host code imports new-entry.js.
 export { toNewEntry, type CreateSpec } from './new-entry.js';
 
 export interface BatchFailure {
@@ -258,7 +259,7 @@ export class Conntrack {
     for (const it of items) {
       if (it.state !== undefined && scanInto(it.entry, 0, it.entry.length, probe)) {
         const why = stateProblem(probe.protocol, it.state);
-        if (why) throw invalidInput('update', why);
+        if (why) throw invalid('update', why);
       }
       if (it.mark !== undefined) parseU32(it.mark, 'mark');
       if (it.markMask !== undefined) parseU32(it.markMask, 'mark mask');
@@ -266,14 +267,14 @@ export class Conntrack {
       if (it.status !== undefined) {
         const st = parseU32(it.status, 'status');
         if (st & ~SETTABLE_STATUS) {
-          throw invalidInput('update', `status bits 0x${(st & ~SETTABLE_STATUS).toString(16)} cannot be set by an update: the kernel lets only SEEN_REPLY, ASSURED and FIXED_TIMEOUT be set (and none cleared)`);
+          throw invalid('update', `status bits 0x${(st & ~SETTABLE_STATUS).toString(16)} cannot be set by an update: the kernel lets only SEEN_REPLY, ASSURED and FIXED_TIMEOUT be set (and none cleared)`);
         }
       }
       if (it.labels !== undefined || it.labelsMask !== undefined) {
         const ok = (b: unknown) => b instanceof Uint8Array && b.length > 0 && b.length <= LABEL_BYTES && b.length % 4 === 0;
-        if (!ok(it.labels)) throw invalidInput('update', `labels must be a bitmap of 4 to ${LABEL_BYTES} bytes (a multiple of 4)`);
+        if (!ok(it.labels)) throw invalid('update', `labels must be a bitmap of 4 to ${LABEL_BYTES} bytes (a multiple of 4)`);
         if (it.labelsMask !== undefined && (!ok(it.labelsMask) || it.labelsMask.length !== it.labels!.length)) {
-          throw invalidInput('update', 'the labels mask must be as long as the labels');
+          throw invalid('update', 'the labels mask must be as long as the labels');
         }
       }
     }

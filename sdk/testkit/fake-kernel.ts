@@ -15,7 +15,8 @@ import {
 } from '../../host/conntrack/constants.js';
 import { createRequest } from '../../host/conntrack/request.js';
 import { scanEntry, ZONE_DIR } from '../../host/conntrack/scope.js';
-import { kernelFiltersDeleteByZone, toNewEntry, type CreateSpec } from '../../host/conntrack/conntrack.js';
+import { kernelFiltersDeleteByZone } from '../../host/conntrack/conntrack.js';
+import { toNewEntry, type CreateSpec } from '../../host/conntrack/new-entry.js';
 import { FakeTable, type Row, tupleKey } from './fake-table.js';
 
 const EPERM = 1, ENOENT = 2, EBUSY = 16, EEXIST = 17, EINVAL = 22, EOPNOTSUPP = 95;
