@@ -18,7 +18,7 @@ import { decodeFlow, type Flow } from './flow.js';
 import { toNewEntry, type CreateSpec } from './new-entry.js';
 import { type KernelAbilities, type PlannedFilter, planDumps, planFlush, probeAnswer, probeFilter } from './kernel-filter.js';
 import {
-  SETTABLE_STATUS, createRequest, cpuStatsRequest, deleteRequest, dumpRequest, flushRequest, getRequest, stateProblem, statsRequest, updateRequest,
+  SETTABLE_STATUS, createRequest, cpuStatsRequest, deleteRequest, kernelDumpRequest, flushRequest, getRequest, stateProblem, statsRequest, updateRequest,
   type Change, type KernelFilter, type Lookup, type NewEntry,
 } from './request.js';
 import { LABEL_BYTES } from './labels.js';
@@ -141,7 +141,7 @@ export class Conntrack {
   /** kernel-filter.ts probeFilter: refused = understood, answered = ignored. */
   private probeCtaFilter(): boolean {
     try {
-      this.conn.dumpSync((enc, seq) => dumpRequest(enc, seq, probeFilter()), new Uint8Array(RECV_BUFFER_BYTES), () => undefined);
+      this.conn.dumpSync((enc, seq) => kernelDumpRequest(enc, seq, probeFilter()), new Uint8Array(RECV_BUFFER_BYTES), () => undefined);
       return false;
     } catch (e) {
       if (e instanceof NetlinkError && probeAnswer(e.code)) return true;
@@ -169,7 +169,7 @@ export class Conntrack {
   /** The same dump pulled one buffer at a time (NetlinkConnection.dumpCursor): `next()` blocks for the next batch. */
   dumpCursor(filter: KernelFilter, buf: Uint8Array = new Uint8Array(RECV_BUFFER_BYTES), onRestart?: () => void): DumpCursor {
     const plans = this.plan(filter);
-    const c = chainCursors(plans.map((p) => () => this.run('dump', () => this.conn.dumpCursor((enc, seq) => dumpRequest(enc, seq, p), buf, onRestart))));
+    const c = chainCursors(plans.map((p) => () => this.run('dump', () => this.conn.dumpCursor((enc, seq) => kernelDumpRequest(enc, seq, p), buf, onRestart))));
     return { progress: c.progress, next: () => this.run('dump', () => c.next()), stop: () => this.run('dump', () => c.stop()) };
   }
 
@@ -196,7 +196,7 @@ export class Conntrack {
           progress.batches = base.batches + part.batches;
           progress.restarts = base.restarts + part.restarts;
         };
-        const it = this.conn.dumpBatches((enc, seq) => dumpRequest(enc, seq, p), opts, part);
+        const it = this.conn.dumpBatches((enc, seq) => kernelDumpRequest(enc, seq, p), opts, part);
         try {
           for (let r = await it.next(); !r.done; r = await it.next()) {
             sum();
@@ -335,7 +335,7 @@ export class Conntrack {
     const held: Uint8Array[] = [];
     const buf = new Uint8Array(RECV_BUFFER_BYTES);
     for (const p of plan.dump) {
-      this.run('dump', () => this.conn.dumpSync((enc, seq) => dumpRequest(enc, seq, p), buf, (b) => {
+      this.run('dump', () => this.conn.dumpSync((enc, seq) => kernelDumpRequest(enc, seq, p), buf, (b) => {
         for (const m of splitMessages(b)) if (zoneOfEntry(m) === plan.zone) held.push(m.slice());
       }, () => void (held.length = 0)));
     }
