@@ -18,7 +18,7 @@ export { ByteBuf } from "./buf";
 export { renderText, renderJson, setRenderClock, setLabelNames, TEXT_EXTENDED, TEXT_ID, TEXT_LABELS, TEXT_EVENT, TEXT_KTIMESTAMP, JSON_EVENT, JSON_RESYNC } from "./render";
 export { renderXml, XML_HEADER, XML_FOOTER, XML_EVENT, XML_KTIMESTAMP, XML_WHEN } from "./render-xml";
 export { renderSave, SAVE_ADD, SAVE_DELETE, SAVE_EVENT } from "./render-save";
-export { Output, labelNamesFromConfig } from "./output";
+export { Output, labelNamesFromConfig, renderClockFromConfig, countFromConfig } from "./output";
 export { setUtcOffset, localTime, LocalTime, ctimeText } from "./local-time";
 export { JsonValue, JsonKind, parseJson, jsonError } from "./json";
 export { JsonWriter } from "./json-writer";
