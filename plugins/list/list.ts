@@ -19,8 +19,7 @@ Plugin.init((cfg: JsonValue) => {
   out = Output.fromConfig(cfg);
   xmlFooter = cfg.getBool("xml_footer", true);
   limit = countFromConfig(cfg, "limit");
-  // A refused dump (e.g. a zone outside the grant) fails the run rather than doing less than asked.
-  if (Plugin.dumpAll(filter.kernelRequests()) < 0) Plugin.fail("the host refused the dump (outside this plugin's grant?)");
+  Plugin.dumpAllOrFail(filter.kernelRequests()); // refused (a zone outside the grant?): the run fails
 });
 
 Plugin.onEntry((e: Entry): Verdict => {

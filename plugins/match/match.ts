@@ -26,8 +26,7 @@ Plugin.init((cfg: JsonValue) => {
     Plugin.fail("config: refusing to delete every entry without a filter; set \"all\": true to mean it");
   // conntrack -D prints every deleted entry too; "print": false keeps deletes quiet
   print = action != COUNT && cfg.getBool("print", true);
-  // A refused dump (e.g. a zone outside the grant) fails the run rather than doing less than asked.
-  if (Plugin.dumpAll(filter.kernelRequests()) < 0) Plugin.fail("the host refused the dump (outside this plugin's grant?)");
+  Plugin.dumpAllOrFail(filter.kernelRequests()); // refused (a zone outside the grant?): the run fails
 });
 
 Plugin.onEntry((e: Entry): Verdict => {

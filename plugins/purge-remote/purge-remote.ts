@@ -34,8 +34,7 @@ Plugin.init((cfg: JsonValue) => {
   renderClockFromConfig(cfg); // "now": epoch seconds, for delta-time= when timestamps are on
   dryRun = cfg.getBool("dry_run", false);
   print = cfg.getBool("print", dryRun);
-  // A refused dump (e.g. a zone outside the grant) fails the run rather than doing less than asked.
-  if (Plugin.dumpAll(filter.kernelRequests()) < 0) Plugin.fail("the host refused the dump (outside this plugin's grant?)");
+  Plugin.dumpAllOrFail(filter.kernelRequests()); // refused (a zone outside the grant?): the run fails
 });
 
 Plugin.onEntry((e: Entry): Verdict => {

@@ -28,8 +28,7 @@ Plugin.init((cfg: JsonValue) => {
   const m = cfg.getNumber("max_deletes", 0);
   if (m < 0 || Math.floor(m) != m) Plugin.fail("config: max_deletes must be a count");
   max = <u64>m;
-  // A refused dump (e.g. a zone outside the grant) fails the run rather than doing less than asked.
-  if (Plugin.dumpAll(filter.kernelRequests()) < 0) Plugin.fail("the host refused the dump (outside this plugin's grant?)");
+  Plugin.dumpAllOrFail(filter.kernelRequests()); // refused (a zone outside the grant?): the run fails
 });
 
 Plugin.onEntry((e: Entry): Verdict => {

@@ -75,9 +75,8 @@ Plugin.init((cfg: JsonValue) => {
   readChange(cfg);
   // conntrack -U prints every entry it updates; "print": false keeps it quiet
   print = cfg.getBool("print", true);
-  // A refused dump (e.g. a zone outside the grant) fails the run rather than doing less than asked.
   requests = filter.kernelRequests();
-  if (Plugin.dumpAll(requests) < 0) Plugin.fail("the host refused the dump (outside this plugin's grant?)");
+  Plugin.dumpAllOrFail(requests); // refused (a zone outside the grant?): the run fails
 });
 
 Plugin.onEntry((e: Entry): Verdict => {
@@ -104,7 +103,7 @@ Plugin.onDumpDone((index: i32) => {
   // After the last of the first pass's dumps (its updates are sent by now): the same dumps again, to print.
   if (printing || index != requests.length - 1 || updatedCount == 0 || !print) return;
   printing = true;
-  if (Plugin.dumpAll(requests) < 0) Plugin.fail("the host refused the dump (outside this plugin's grant?)");
+  Plugin.dumpAllOrFail(requests);
 });
 
 Plugin.onFinish(() => {

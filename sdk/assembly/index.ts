@@ -15,7 +15,7 @@ export { parseU32Text, u32Of } from "./filter-values";
 export { Cidr, PortRange, parseAddr } from "./addr";
 export { formatAddr } from "./addr-format";
 export { ByteBuf } from "./buf";
-export { renderText, renderJson, setRenderClock, setLabelNames, TEXT_EXTENDED, TEXT_ID, TEXT_LABELS, TEXT_EVENT, TEXT_KTIMESTAMP, JSON_EVENT, JSON_RESYNC } from "./render";
+export { renderText, renderJson, entryStateName, setRenderClock, setLabelNames, TEXT_EXTENDED, TEXT_ID, TEXT_LABELS, TEXT_EVENT, TEXT_KTIMESTAMP, JSON_EVENT, JSON_RESYNC } from "./render";
 export { renderXml, XML_HEADER, XML_FOOTER, XML_EVENT, XML_KTIMESTAMP, XML_WHEN } from "./render-xml";
 export { renderSave, SAVE_ADD, SAVE_DELETE, SAVE_EVENT } from "./render-save";
 export { Output, labelNamesFromConfig, renderClockFromConfig, countFromConfig } from "./output";
