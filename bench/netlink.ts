@@ -8,7 +8,7 @@ import { NETLINK_NETFILTER } from '../host/netlink/constants.js';
 import { Encoder } from '../host/netlink/attr.js';
 import { MessageReader } from '../host/netlink/message.js';
 import { openNetlinkSocket } from '../host/netlink/socket.js';
-import { dumpRequest } from '../host/conntrack/request.js';
+import { kernelDumpRequest } from '../host/conntrack/request.js';
 import { NLMSG_DONE } from '../host/netlink/constants.js';
 
 const N = Number(process.argv[2] ?? 100_000);
@@ -52,7 +52,7 @@ function specs(): CreateSpec[] {
 function recvDiscard(): number {
   const sock = openNetlinkSocket(NETLINK_NETFILTER, `/var/run/netns/${ns}`);
   const enc = new Encoder();
-  dumpRequest(enc, 1, { family: 0 });
+  kernelDumpRequest(enc, 1, { family: 0 });
   const buf = new Uint8Array(65536);
   let n = 0;
   sock.send(enc.bytes());

@@ -40,9 +40,9 @@ declare module './conntrack/conntrack.js' {
 Object.assign(Conntrack, { connect: (path: string, opts?: ConnectOptions) => RemoteConntrack.connect(path, opts) });
 export { RemoteConntrack, type ConnectOptions };
 export {
-  Conntrack, toNewEntry, kernelFiltersDeleteByZone, type BatchFailure, type BatchResult, type CreateSpec, type DumpFilter,
-  type OpenOptions,
+  Conntrack, kernelFiltersDeleteByZone, type BatchFailure, type BatchResult, type DumpFilter, type OpenOptions,
 } from './conntrack/conntrack.js';
+export { toNewEntry, type CreateSpec } from './conntrack/new-entry.js';
 export type { AsyncDumpOptions, DumpBatch, DumpProgress } from './netlink/connection.js';
 export type { Change, Lookup, NewEntry } from './conntrack/request.js';
 export type { FlowTuple, Tuple } from './conntrack/tuple.js';

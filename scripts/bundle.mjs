@@ -71,7 +71,7 @@ export async function bundle({ outdir = join(root, 'dist'), types = true, quiet 
     format: 'cjs',
     platform: 'node',
     target: 'node20',
-    external: ['*.node', '@wasmer/wasi'],
+    external: ['*.node', '@wasmer/wasi', '@nats-io/*', 'prom-client'],
     // import.meta.url (paths relative to the bundle: worker.js, plugins/) from the CJS file's name.
     define: { 'import.meta.url': '__ctplug_import_meta_url' },
     banner: { js: "var __ctplug_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },

@@ -1,6 +1,7 @@
 // Small pieces every command shares: opening conntrack in the namespace (directly, or through
 // `ctplug daemon` when this is a client: connect.ts), conntrack-style summary lines on stderr, the -o value.
-import type { BatchResult, Conntrack, CreateSpec } from '../conntrack/conntrack.js';
+import type { BatchResult, Conntrack } from '../conntrack/conntrack.js';
+import type { CreateSpec } from '../conntrack/new-entry.js';
 import type { KernelFilter, Lookup, NewEntry } from '../conntrack/request.js';
 import type { Operation } from '../policy/capabilities.js';
 import { daemonSocket } from './connect.js';

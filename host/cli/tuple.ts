@@ -1,6 +1,6 @@
 // Tuple flags (-s -d --sport --dport, -r -q --reply-port-*, --icmp-*) -> a validated entry for
 // create, or a lookup for get. Validation is host/conntrack's (toNewEntry, parseAddress).
-import { toNewEntry, type CreateSpec } from '../conntrack/conntrack.js';
+import { toNewEntry, type CreateSpec } from '../conntrack/new-entry.js';
 import type { Lookup, NewEntry } from '../conntrack/request.js';
 import { invertTuple } from '../conntrack/tuple.js';
 import { parseAddress, parseFamily, parsePort, parseStatus, parseZone } from '../conntrack/validate.js';

@@ -7,8 +7,8 @@
 // dumps, 256 flushes); this object opens a fresh session after SESSION_DUMPS dump-like calls, so a
 // long-lived embedder never reaches them (under a mark-limited grant, entries shown in an earlier
 // session then have to be shown again before they can be deleted).
-import type { BatchResult, CreateSpec } from '../conntrack/conntrack.js';
-import { toNewEntry } from '../conntrack/conntrack.js';
+import type { BatchResult } from '../conntrack/conntrack.js';
+import { toNewEntry, type CreateSpec } from '../conntrack/new-entry.js';
 import type { EventBatch, EventKind } from '../conntrack/events.js';
 import { decodeFlow, type Flow } from '../conntrack/flow.js';
 import type { HeldChange } from '../conntrack/ops.js';

@@ -13,12 +13,12 @@ import { NetlinkError, errnoName } from '../netlink/errors.js';
 import { NFGENMSG_LEN, splitMessages } from '../netlink/message.js';
 import { openNetlinkSocket, type NetlinkSocketLike } from '../netlink/socket.js';
 import { CTA_STATS_CPU, CTA_STATS_GLOBAL_ENTRIES } from './constants.js';
-import { CtError, TOLERATED, fromNetlink, invalid, invalid as invalidInput } from './errors.js';
+import { CtError, TOLERATED, fromNetlink, invalid } from './errors.js';
 import { decodeFlow, type Flow } from './flow.js';
 import { toNewEntry, type CreateSpec } from './new-entry.js';
 import { type KernelAbilities, type PlannedFilter, planDumps, planFlush, probeAnswer, probeFilter } from './kernel-filter.js';
 import {
-  SETTABLE_STATUS, createRequest, cpuStatsRequest, deleteRequest, dumpRequest, flushRequest, getRequest, stateProblem, statsRequest, updateRequest,
+  SETTABLE_STATUS, createRequest, cpuStatsRequest, deleteRequest, kernelDumpRequest, flushRequest, getRequest, stateProblem, statsRequest, updateRequest,
   type Change, type KernelFilter, type Lookup, type NewEntry,
 } from './request.js';
 import { LABEL_BYTES } from './labels.js';
@@ -27,6 +27,7 @@ import { emptyScope, scanInto, zoneOfEntry } from './scope.js';
 import { netnsPath, parseFamily, parsePort, parseU32, parseU8, parseZone } from './validate.js';
 
 export type { KernelFilter as DumpFilter } from './request.js';
+// Conntrack.create's vocabulary beside it, for callers that hold a Conntrack (tests, bench); host code imports new-entry.js.
 export { toNewEntry, type CreateSpec } from './new-entry.js';
 
 export interface BatchFailure {
@@ -140,7 +141,7 @@ export class Conntrack {
   /** kernel-filter.ts probeFilter: refused = understood, answered = ignored. */
   private probeCtaFilter(): boolean {
     try {
-      this.conn.dumpSync((enc, seq) => dumpRequest(enc, seq, probeFilter()), new Uint8Array(RECV_BUFFER_BYTES), () => undefined);
+      this.conn.dumpSync((enc, seq) => kernelDumpRequest(enc, seq, probeFilter()), new Uint8Array(RECV_BUFFER_BYTES), () => undefined);
       return false;
     } catch (e) {
       if (e instanceof NetlinkError && probeAnswer(e.code)) return true;
@@ -168,7 +169,7 @@ export class Conntrack {
   /** The same dump pulled one buffer at a time (NetlinkConnection.dumpCursor): `next()` blocks for the next batch. */
   dumpCursor(filter: KernelFilter, buf: Uint8Array = new Uint8Array(RECV_BUFFER_BYTES), onRestart?: () => void): DumpCursor {
     const plans = this.plan(filter);
-    const c = chainCursors(plans.map((p) => () => this.run('dump', () => this.conn.dumpCursor((enc, seq) => dumpRequest(enc, seq, p), buf, onRestart))));
+    const c = chainCursors(plans.map((p) => () => this.run('dump', () => this.conn.dumpCursor((enc, seq) => kernelDumpRequest(enc, seq, p), buf, onRestart))));
     return { progress: c.progress, next: () => this.run('dump', () => c.next()), stop: () => this.run('dump', () => c.stop()) };
   }
 
@@ -195,7 +196,7 @@ export class Conntrack {
           progress.batches = base.batches + part.batches;
           progress.restarts = base.restarts + part.restarts;
         };
-        const it = this.conn.dumpBatches((enc, seq) => dumpRequest(enc, seq, p), opts, part);
+        const it = this.conn.dumpBatches((enc, seq) => kernelDumpRequest(enc, seq, p), opts, part);
         try {
           for (let r = await it.next(); !r.done; r = await it.next()) {
             sum();
@@ -258,7 +259,7 @@ export class Conntrack {
     for (const it of items) {
       if (it.state !== undefined && scanInto(it.entry, 0, it.entry.length, probe)) {
         const why = stateProblem(probe.protocol, it.state);
-        if (why) throw invalidInput('update', why);
+        if (why) throw invalid('update', why);
       }
       if (it.mark !== undefined) parseU32(it.mark, 'mark');
       if (it.markMask !== undefined) parseU32(it.markMask, 'mark mask');
@@ -266,14 +267,14 @@ export class Conntrack {
       if (it.status !== undefined) {
         const st = parseU32(it.status, 'status');
         if (st & ~SETTABLE_STATUS) {
-          throw invalidInput('update', `status bits 0x${(st & ~SETTABLE_STATUS).toString(16)} cannot be set by an update: the kernel lets only SEEN_REPLY, ASSURED and FIXED_TIMEOUT be set (and none cleared)`);
+          throw invalid('update', `status bits 0x${(st & ~SETTABLE_STATUS).toString(16)} cannot be set by an update: the kernel lets only SEEN_REPLY, ASSURED and FIXED_TIMEOUT be set (and none cleared)`);
         }
       }
       if (it.labels !== undefined || it.labelsMask !== undefined) {
         const ok = (b: unknown) => b instanceof Uint8Array && b.length > 0 && b.length <= LABEL_BYTES && b.length % 4 === 0;
-        if (!ok(it.labels)) throw invalidInput('update', `labels must be a bitmap of 4 to ${LABEL_BYTES} bytes (a multiple of 4)`);
+        if (!ok(it.labels)) throw invalid('update', `labels must be a bitmap of 4 to ${LABEL_BYTES} bytes (a multiple of 4)`);
         if (it.labelsMask !== undefined && (!ok(it.labelsMask) || it.labelsMask.length !== it.labels!.length)) {
-          throw invalidInput('update', 'the labels mask must be as long as the labels');
+          throw invalid('update', 'the labels mask must be as long as the labels');
         }
       }
     }
@@ -334,7 +335,7 @@ export class Conntrack {
     const held: Uint8Array[] = [];
     const buf = new Uint8Array(RECV_BUFFER_BYTES);
     for (const p of plan.dump) {
-      this.run('dump', () => this.conn.dumpSync((enc, seq) => dumpRequest(enc, seq, p), buf, (b) => {
+      this.run('dump', () => this.conn.dumpSync((enc, seq) => kernelDumpRequest(enc, seq, p), buf, (b) => {
         for (const m of splitMessages(b)) if (zoneOfEntry(m) === plan.zone) held.push(m.slice());
       }, () => void (held.length = 0)));
     }

@@ -10,12 +10,15 @@ import { encodeFilter, type PlannedFilter } from './kernel-filter.js';
 import { encodeProtoExt, type ProtoExt } from './proto-ext.js';
 import { type ScopeFields, ZONE_DIR } from './scope.js';
 import { encodeTuple, invertTuple, type Tuple } from './tuple.js';
-import { familyNumber, type Family } from './validate.js';
+import { familyNumber } from './validate.js';
 
 export type { KernelFilter } from './kernel-filter.js';
 
-/** A dump with filter attributes as planned (kernel-filter.ts planDumps). */
-export function dumpRequest(enc: Encoder, seq: number, f: PlannedFilter): void {
+/**
+ * The kernel's dump request (IPCTNL_MSG_CT_GET + NLM_F_DUMP) with filter attributes as planned
+ * (kernel-filter.ts planDumps); not the ABI's DumpRequest record, which the gate narrows before planning.
+ */
+export function kernelDumpRequest(enc: Encoder, seq: number, f: PlannedFilter): void {
   const at = beginMessage(enc, msgType(IPCTNL_MSG_CT_GET), NLM_F_REQUEST | NLM_F_DUMP, seq, f.family);
   encodeFilter(enc, f);
   endMessage(enc, at);

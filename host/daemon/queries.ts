@@ -5,7 +5,8 @@
 // - GET: one entry by tuple; a lookup in a zone outside the grant is refused, and an entry found
 //   outside the grant (family, protocol, mark) is answered as not found: the same answer as none;
 // - STATS: per-CPU counters cover every zone, so only a grant that reads everything gets them.
-import { type Conntrack, toNewEntry } from '../conntrack/conntrack.js';
+import type { Conntrack } from '../conntrack/conntrack.js';
+import { toNewEntry } from '../conntrack/new-entry.js';
 import { RECV_BUFFER_BYTES } from '../netlink/connection.js';
 import { STATUS } from '../policy/abi.js';
 import type { Scope } from '../policy/capabilities.js';

@@ -17,7 +17,7 @@ import { readRegularFile } from '../policy/regular-file.js';
 import { abortedRun, ConfigError, errorOf, PluginHostError, PluginMemoryError, PluginTimeoutError } from './errors.js';
 import { checkModule } from './module-check.js';
 import { MODULE_LIMITS } from './module-limits.js';
-import { emptyStats, type BackendSpec, type FromWorker, type LogLine, type RunStats, type ToWorker, type WorkerError, type WorkerInit } from './protocol.js';
+import { emptyStats, type BackendSpec, type FromWorker, type LogLine, type RunStats, type ToWorker, type WorkerInit } from './protocol.js';
 import { CallClock } from './watchdog.js';
 import type { OpFailure } from '../scoped/send.js';
 

@@ -11,7 +11,7 @@
 import { align4 } from '../netlink/attr.js';
 import { NLMSG_HDRLEN } from '../netlink/constants.js';
 import { splitMessages } from '../netlink/message.js';
-import { toNewEntry } from '../conntrack/conntrack.js';
+import { toNewEntry } from '../conntrack/new-entry.js';
 import { type Awaitable, type ConntrackOps, type EventStream, type HeldChange, loop, type OpsCursor, then } from '../conntrack/ops.js';
 import { type NewEntry, SETTABLE_STATUS, stateProblem } from '../conntrack/request.js';
 import { emptyScope, entryFamily, scanInto } from '../conntrack/scope.js';

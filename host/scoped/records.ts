@@ -1,7 +1,7 @@
 // Decoders for the fixed-size ABI records a plugin (or a client) hands the gate: DumpRequest,
 // CreateRecord, UpdateRecord and its UpdateExt. Offsets and flag bits come from sdk/abi.json.
 // Callers have bounds-checked the bytes; these only interpret them.
-import type { CreateSpec } from '../conntrack/conntrack.js';
+import type { CreateSpec } from '../conntrack/new-entry.js';
 import { FAMILY_NAME, IPPROTO, TCP_STATES, type Family } from '../conntrack/constants.js';
 import type { EventKind } from '../conntrack/events.js';
 import { LABEL_BYTES } from '../conntrack/labels.js';

@@ -5,7 +5,7 @@
 //   {"kinds": ["new", "destroy"], "output": conntrack's -o list (extended, id, timestamp, xml, save, ...) or "json", ...filter keys}
 // XML: the document's header before the first event and its footer at the end, as conntrack -E -o xml.
 import {
-  Entry, Verdict, Plugin, Filter, JsonValue, Output, labelNamesFromConfig, checkConfigKeys, setRenderClock, setUtcOffset, u32Of, SAVE_ADD,
+  Entry, Verdict, Plugin, Filter, JsonValue, Output, checkConfigKeys, countFromConfig, SAVE_ADD,
   XML_HEADER, XML_FOOTER, SUBSCRIBE_NEW, SUBSCRIBE_UPDATE, SUBSCRIBE_DESTROY, logInfo, logWarn,
 } from "../../sdk/assembly";
 export * from "../../sdk/assembly/exports";
@@ -19,9 +19,7 @@ let limit: u64 = 0;
 Plugin.init((cfg: JsonValue) => {
   filter = Filter.fromConfig(cfg);
   checkConfigKeys(cfg, ["kinds", "output", "limit", "now", "utc_offset", "label_names"]);
-  setUtcOffset(<i64>cfg.getNumber("utc_offset", 0));
-  const now = cfg.get("now"); // epoch seconds, for delta-time= when timestamps are on
-  if (now) { const t = u32Of(now); if (t < 0) Plugin.fail("config: now must be epoch seconds"); else setRenderClock(<u64>t); }
+  out = Output.fromConfig(cfg); // output, utc_offset, label_names, now (delta-time= when timestamps are on)
   let kinds = 0;
   const k = cfg.get("kinds");
   if (k) {
@@ -35,12 +33,7 @@ Plugin.init((cfg: JsonValue) => {
       else Plugin.fail("config: kinds must be new, update or destroy (got " + item.toString() + ")");
     }
   }
-  out = Output.parse(cfg.getString("output", "text"));
-  if (out.error.length) Plugin.fail("config: " + out.error);
-  const names = labelNamesFromConfig(cfg); // labels= (-o labels)
-  if (names.length) Plugin.fail("config: " + names);
-  const lim = cfg.get("limit");
-  if (lim) { const n = u32Of(lim); if (n < 0) Plugin.fail("config: limit must be a count"); else limit = <u64>n; }
+  limit = countFromConfig(cfg, "limit");
   Plugin.subscribe(filter.kernelRequest(), kinds);
 });
 

@@ -10,7 +10,7 @@
 // both directions; a flow without counters cannot be judged and is logged anyway (warned once).
 import {
   Entry, Tuple, Verdict, Plugin, JsonValue, ByteBuf, DumpRequest, SUBSCRIBE_DESTROY, EVENT_DESTROY,
-  u32Of, protoName, familyName, TCP_STATE_NAMES, SCTP_STATE_NAMES, DCCP_STATE_NAMES, logInfo, logWarn,
+  u32Of, protoName, familyName, entryStateName, logInfo, logWarn,
 } from "../../sdk/assembly";
 export * from "../../sdk/assembly/exports";
 
@@ -71,16 +71,6 @@ function tuple(b: ByteBuf, t: Tuple): void {
   b.byte(125);
 }
 
-function stateOf(e: Entry): string {
-  let s = e.tcpState;
-  if (s >= 0) return s < TCP_STATE_NAMES.length ? TCP_STATE_NAMES[s] : "NONE";
-  s = e.sctpState;
-  if (s >= 0) return s < SCTP_STATE_NAMES.length ? SCTP_STATE_NAMES[s] : "NONE";
-  s = e.dccpState;
-  if (s >= 0) return s < DCCP_STATE_NAMES.length ? DCCP_STATE_NAMES[s] : "NONE";
-  return "";
-}
-
 Plugin.onEvent((e: Entry): Verdict => {
   if (e.eventType != EVENT_DESTROY) return Verdict.Keep;
   if (!anyZone && !zones[e.zone]) { skippedZone++; return Verdict.Keep; }
@@ -98,7 +88,7 @@ Plugin.onEvent((e: Entry): Verdict => {
   const orig = e.orig;
   b.ascii("{\"flow\":\"end\",\"family\":\"").ascii(familyName(e.family)).ascii("\",\"proto\":\"").ascii(protoName(orig.proto))
     .ascii("\",\"protonum\":").u32(<u32>orig.proto);
-  const st = stateOf(e);
+  const st = entryStateName(e);
   if (st.length) b.ascii(",\"state\":\"").ascii(st).byte(34);
   b.ascii(",\"orig\":"); tuple(b, orig);
   b.ascii(",\"reply\":"); tuple(b, e.reply);

@@ -2,7 +2,7 @@
 //   {"action": "list" | "delete" | "count", "print": bool, "output": conntrack's -o list or "json", ...filter keys}
 // Deleted entries print as conntrack -D prints them (XML without the document's header, -o save as -D lines).
 import {
-  Entry, Verdict, Plugin, Filter, JsonValue, Output, labelNamesFromConfig, SAVE_ADD, SAVE_DELETE, logInfo, checkConfigKeys, setRenderClock, setUtcOffset, u32Of,
+  Entry, Verdict, Plugin, Filter, JsonValue, Output, SAVE_ADD, SAVE_DELETE, logInfo, checkConfigKeys,
 } from "../../sdk/assembly";
 export * from "../../sdk/assembly/exports";
 
@@ -16,9 +16,7 @@ let matched: u64 = 0;
 Plugin.init((cfg: JsonValue) => {
   filter = Filter.fromConfig(cfg);
   checkConfigKeys(cfg, ["action", "print", "output", "all", "now", "utc_offset", "label_names"]);
-  setUtcOffset(<i64>cfg.getNumber("utc_offset", 0));
-  const now = cfg.get("now"); // epoch seconds, for delta-time= when timestamps are on
-  if (now) { const t = u32Of(now); if (t < 0) Plugin.fail("config: now must be epoch seconds"); else setRenderClock(<u64>t); }
+  out = Output.fromConfig(cfg); // output, utc_offset, label_names, now (delta-time= when timestamps are on)
   const a = cfg.getString("action", "list");
   if (a == "list") action = LIST;
   else if (a == "delete") action = DELETE;
@@ -28,12 +26,7 @@ Plugin.init((cfg: JsonValue) => {
     Plugin.fail("config: refusing to delete every entry without a filter; set \"all\": true to mean it");
   // conntrack -D prints every deleted entry too; "print": false keeps deletes quiet
   print = action != COUNT && cfg.getBool("print", true);
-  out = Output.parse(cfg.getString("output", "text"));
-  if (out.error.length) Plugin.fail("config: " + out.error);
-  const names = labelNamesFromConfig(cfg); // labels= (-o labels)
-  if (names.length) Plugin.fail("config: " + names);
-  // A refused dump (e.g. a zone outside the grant) fails the run rather than doing less than asked.
-  if (Plugin.dumpAll(filter.kernelRequests()) < 0) Plugin.fail("the host refused the dump (outside this plugin's grant?)");
+  Plugin.dumpAllOrFail(filter.kernelRequests()); // refused (a zone outside the grant?): the run fails
 });
 
 Plugin.onEntry((e: Entry): Verdict => {

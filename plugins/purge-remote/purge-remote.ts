@@ -1,7 +1,7 @@
 // purge-remote: delete every entry that involves one remote address (or prefix) in any
 // position -- original source/destination or reply source/destination -- in the given zones.
 //   {"addr": "203.0.113.7" | "2001:db8::/64" | [..], "zones": [5, 6] | "zone": 5, "dry_run": bool, "print": bool}
-import { Entry, Verdict, Plugin, Filter, Cidr, JsonValue, renderText, logInfo, u32Of, setRenderClock } from "../../sdk/assembly";
+import { Entry, Verdict, Plugin, Filter, Cidr, JsonValue, renderText, logInfo, renderClockFromConfig } from "../../sdk/assembly";
 export * from "../../sdk/assembly/exports";
 
 const filter = new Filter();
@@ -31,12 +31,10 @@ Plugin.init((cfg: JsonValue) => {
   if (a.isArray && a.length == 0) Plugin.fail("config: addr must not be empty");
   const z = cfg.has("zones") ? cfg.get("zones") : cfg.get("zone");
   if (z) { if (z.isArray) { for (let i = 0; i < z.length; i++) addZone(z.at(i)!); } else addZone(z); }
-  const now = cfg.get("now"); // epoch seconds, for delta-time= when timestamps are on
-  if (now) { const t = u32Of(now); if (t < 0) Plugin.fail("config: now must be epoch seconds"); else setRenderClock(<u64>t); }
+  renderClockFromConfig(cfg); // "now": epoch seconds, for delta-time= when timestamps are on
   dryRun = cfg.getBool("dry_run", false);
   print = cfg.getBool("print", dryRun);
-  // A refused dump (e.g. a zone outside the grant) fails the run rather than doing less than asked.
-  if (Plugin.dumpAll(filter.kernelRequests()) < 0) Plugin.fail("the host refused the dump (outside this plugin's grant?)");
+  Plugin.dumpAllOrFail(filter.kernelRequests()); // refused (a zone outside the grant?): the run fails
 });
 
 Plugin.onEntry((e: Entry): Verdict => {

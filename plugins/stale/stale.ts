@@ -3,7 +3,7 @@
 //   {"proto": "udp", "unreplied": true, "timeout_lt": 10}
 // Also takes every `match` filter key (zone, src, dport, ...). At least one staleness rule
 // (timeout_lt, state, status, unreplied, assured:false) is required.
-import { Entry, Verdict, Plugin, Filter, JsonValue, renderText, logInfo, IPS_SEEN_REPLY, IPS_ASSURED, checkConfigKeys, setRenderClock, u32Of } from "../../sdk/assembly";
+import { Entry, Verdict, Plugin, Filter, JsonValue, renderText, logInfo, IPS_SEEN_REPLY, IPS_ASSURED, checkConfigKeys, renderClockFromConfig } from "../../sdk/assembly";
 export * from "../../sdk/assembly/exports";
 
 let filter = new Filter();
@@ -15,8 +15,7 @@ let deleted: u64 = 0;
 Plugin.init((cfg: JsonValue) => {
   filter = Filter.fromConfig(cfg);
   checkConfigKeys(cfg, ["unreplied", "assured", "max_deletes", "dry_run", "print", "now"]);
-  const now = cfg.get("now"); // epoch seconds, for delta-time= when timestamps are on
-  if (now) { const t = u32Of(now); if (t < 0) Plugin.fail("config: now must be epoch seconds"); else setRenderClock(<u64>t); }
+  renderClockFromConfig(cfg); // "now": epoch seconds, for delta-time= when timestamps are on
   let rules = cfg.has("timeout_lt") || cfg.has("state") || cfg.has("status") ? 1 : 0;
   if (cfg.getBool("unreplied", false)) { filter.requireStatus(0, IPS_SEEN_REPLY); rules++; }
   const assured = cfg.get("assured");
@@ -29,8 +28,7 @@ Plugin.init((cfg: JsonValue) => {
   const m = cfg.getNumber("max_deletes", 0);
   if (m < 0 || Math.floor(m) != m) Plugin.fail("config: max_deletes must be a count");
   max = <u64>m;
-  // A refused dump (e.g. a zone outside the grant) fails the run rather than doing less than asked.
-  if (Plugin.dumpAll(filter.kernelRequests()) < 0) Plugin.fail("the host refused the dump (outside this plugin's grant?)");
+  Plugin.dumpAllOrFail(filter.kernelRequests()); // refused (a zone outside the grant?): the run fails
 });
 
 Plugin.onEntry((e: Entry): Verdict => {

@@ -8,8 +8,7 @@
 // match) so that match's manifest keeps asking for read and delete only, and each module imports
 // only the hostcalls its manifest asks for.
 import {
-  Entry, Verdict, Plugin, Filter, JsonValue, UpdateSpec, DumpRequest, Output, labelNamesFromConfig, SAVE_ADD, logInfo, checkConfigKeys,
-  setRenderClock, setUtcOffset, u32Of,
+  Entry, Verdict, Plugin, Filter, JsonValue, UpdateSpec, DumpRequest, Output, SAVE_ADD, logInfo, checkConfigKeys, u32Of,
 } from "../../sdk/assembly";
 export * from "../../sdk/assembly/exports";
 
@@ -72,19 +71,12 @@ function readChange(cfg: JsonValue): void {
 Plugin.init((cfg: JsonValue) => {
   filter = Filter.fromConfig(cfg);
   checkConfigKeys(cfg, ["set", "print", "output", "now", "label_names", "utc_offset"]);
-  setUtcOffset(<i64>cfg.getNumber("utc_offset", 0));
-  const now = cfg.get("now"); // epoch seconds, for delta-time= when timestamps are on
-  if (now) { const t = u32Of(now); if (t < 0) Plugin.fail("config: now must be epoch seconds"); else setRenderClock(<u64>t); }
+  out = Output.fromConfig(cfg); // output, utc_offset, label_names (labels=: the CLI asks for it when labels change), now
   readChange(cfg);
   // conntrack -U prints every entry it updates; "print": false keeps it quiet
   print = cfg.getBool("print", true);
-  out = Output.parse(cfg.getString("output", "text"));
-  if (out.error.length) Plugin.fail("config: " + out.error);
-  const names = labelNamesFromConfig(cfg); // labels= (-o labels; the CLI asks for it when labels change)
-  if (names.length) Plugin.fail("config: " + names);
-  // A refused dump (e.g. a zone outside the grant) fails the run rather than doing less than asked.
   requests = filter.kernelRequests();
-  if (Plugin.dumpAll(requests) < 0) Plugin.fail("the host refused the dump (outside this plugin's grant?)");
+  Plugin.dumpAllOrFail(requests); // refused (a zone outside the grant?): the run fails
 });
 
 Plugin.onEntry((e: Entry): Verdict => {
@@ -111,7 +103,7 @@ Plugin.onDumpDone((index: i32) => {
   // After the last of the first pass's dumps (its updates are sent by now): the same dumps again, to print.
   if (printing || index != requests.length - 1 || updatedCount == 0 || !print) return;
   printing = true;
-  if (Plugin.dumpAll(requests) < 0) Plugin.fail("the host refused the dump (outside this plugin's grant?)");
+  Plugin.dumpAllOrFail(requests);
 });
 
 Plugin.onFinish(() => {

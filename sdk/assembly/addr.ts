@@ -1,5 +1,4 @@
 // Address text parsing and CIDR / port-range matching (IPv4 and IPv6).
-import { be16 } from "./bytes";
 
 function digit(c: i32): i32 { return c >= 48 && c <= 57 ? c - 48 : -1; }
 function hexDigit(c: i32): i32 {
@@ -162,6 +161,3 @@ function parsePort(s: string, max: i32): i32 {
   for (let i = 0; i < s.length; i++) { const d = digit(s.charCodeAt(i)); if (d < 0) return -1; v = v * 10 + d; }
   return v <= max ? v : -1;
 }
-
-/** Read a big-endian u16 port at p (exported for plugins that walk tuples themselves). */
-export function portAt(p: usize): i32 { return <i32>be16(p); }

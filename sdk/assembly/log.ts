@@ -39,4 +39,3 @@ export function fail(msg: string, status: i32 = STATUS_E_INVAL): void {
   logError(msg);
   if (failStatus == 0) failStatus = status;
 }
-export function clearFailure(): void { failStatus = 0; }

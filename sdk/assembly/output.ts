@@ -4,8 +4,10 @@
 import { ByteBuf } from "./buf";
 import { Entry } from "./entry";
 import { JsonValue } from "./json";
-import { parseU32Text } from "./filter-values";
-import { setLabelNames, renderText, renderJson, TEXT_EXTENDED, TEXT_ID, TEXT_LABELS, TEXT_EVENT, TEXT_KTIMESTAMP, JSON_EVENT, JSON_RESYNC } from "./render";
+import { parseU32Text, u32Of } from "./filter-values";
+import { setUtcOffset } from "./local-time";
+import { fail } from "./log";
+import { setLabelNames, setRenderClock, renderText, renderJson, TEXT_EXTENDED, TEXT_ID, TEXT_LABELS, TEXT_EVENT, TEXT_KTIMESTAMP, JSON_EVENT, JSON_RESYNC } from "./render";
 import { renderXml, XML_EVENT, XML_KTIMESTAMP, XML_WHEN } from "./render-xml";
 import { renderSave, SAVE_EVENT } from "./render-save";
 
@@ -43,6 +45,21 @@ export class Output {
       else if (o.error.length == 0) o.error = "unknown output \"" + p + "\": use text, extended, id, labels, ktimestamp, timestamp, userspace, xml, save or json";
     }
     if (o.error.length == 0 && (o.save || o.json) && named > 1) o.error = "output " + (o.save ? "save" : "json") + " cannot be combined with other formats";
+    return o;
+  }
+
+  /**
+   * What a plugin that prints like conntrack reads from its config, in one call: "output" (parse),
+   * "utc_offset" (seconds east of UTC: local times of -o ktimestamp), "label_names" (labels=) and
+   * "now" (renderClockFromConfig). A bad value fails init with "config: ..." (Plugin.fail).
+   */
+  static fromConfig(cfg: JsonValue): Output {
+    setUtcOffset(<i64>cfg.getNumber("utc_offset", 0));
+    renderClockFromConfig(cfg);
+    const o = Output.parse(cfg.getString("output", "text"));
+    if (o.error.length) fail("config: " + o.error);
+    const names = labelNamesFromConfig(cfg);
+    if (names.length) fail("config: " + names);
     return o;
   }
 
@@ -99,4 +116,22 @@ export function labelNamesFromConfig(cfg: JsonValue): string {
   }
   setLabelNames(names);
   return "";
+}
+
+/** The "now" config key, epoch seconds: pins the clock of delta-time= (reproducible output). Fails init when not a u32. */
+export function renderClockFromConfig(cfg: JsonValue): void {
+  const now = cfg.get("now");
+  if (!now) return;
+  const t = u32Of(now);
+  if (t < 0) fail("config: now must be epoch seconds");
+  else setRenderClock(<u64>t);
+}
+
+/** A count config key such as "limit" (0 when absent). Fails init with "config: KEY must be a count" when not a u32. */
+export function countFromConfig(cfg: JsonValue, key: string): u64 {
+  const v = cfg.get(key);
+  if (!v) return 0;
+  const n = u32Of(v);
+  if (n < 0) { fail("config: " + key + " must be a count"); return 0; }
+  return <u64>n;
 }

@@ -167,6 +167,8 @@ export class Plugin {
     }
     return first;
   }
+  /** dumpAll, failing the run if the host refuses one (e.g. a zone outside the grant) rather than doing less than asked. */
+  static dumpAllOrFail(rs: Array<DumpRequest>): void { if (Plugin.dumpAll(rs) < 0) fail("the host refused the dump (outside this plugin's grant?)"); }
   /** Schedule a dump of everything the grant allows. */
   static dumpEverything(): i32 { return Plugin.dump(new DumpRequest()); }
 

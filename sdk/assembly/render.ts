@@ -41,6 +41,14 @@ function stateName(names: StaticArray<string>, s: i32): string {
   return s >= 0 && s < names.length ? unchecked(names[s]) : unchecked(names[0]);
 }
 
+/** The entry's protocol state by name (TCP, else SCTP, else DCCP; NONE when out of range), or "" when it has none. */
+export function entryStateName(e: Entry): string {
+  if (e.tcpState >= 0) return stateName(TCP_STATE_NAMES, e.tcpState);
+  if (e.sctpState >= 0) return stateName(SCTP_STATE_NAMES, e.sctpState);
+  if (e.dccpState >= 0) return stateName(DCCP_STATE_NAMES, e.dccpState);
+  return "";
+}
+
 function textTuple(b: ByteBuf, t: Tuple): void {
   if (t.family != 0) {
     b.ascii("src=").addr(t.src, t.addrLen).byte(32);
@@ -171,10 +179,8 @@ export function renderJson(b: ByteBuf, e: Entry, flags: i32 = 0): void {
   const orig = e.orig;
   b.ascii(",\"proto\":\"").ascii(protoName(orig.proto)).ascii("\",\"protonum\":").u32(<u32>orig.proto);
   if (e.hasTimeout) b.ascii(",\"timeout\":").u32(e.timeout);
-  const ts = e.tcpState;
-  if (ts >= 0) b.ascii(",\"state\":\"").ascii(stateName(TCP_STATE_NAMES, ts)).byte(34);
-  else if (e.sctpState >= 0) b.ascii(",\"state\":\"").ascii(stateName(SCTP_STATE_NAMES, e.sctpState)).byte(34);
-  else if (e.dccpState >= 0) b.ascii(",\"state\":\"").ascii(stateName(DCCP_STATE_NAMES, e.dccpState)).byte(34);
+  const st = entryStateName(e);
+  if (st.length) b.ascii(",\"state\":\"").ascii(st).byte(34);
   if (orig.present) { b.ascii(",\"orig\":"); jsonTuple(b, orig); }
   const reply = e.reply;
   if (reply.present) { b.ascii(",\"reply\":"); jsonTuple(b, reply); }

@@ -1,7 +1,7 @@
 // Turns a ctnetlink entry message back into the typed description plugin authors write in tests
 // ({ family, protocol, src, dst, sport, dport, zone, mark, ... }), for readable assertions. Read
 // with the host's flow decoder (decodeFlow), the one JS-side entry decoder.
-import type { CreateSpec } from '../../host/conntrack/conntrack.js';
+import type { CreateSpec } from '../../host/conntrack/new-entry.js';
 import { decodeFlow } from '../../host/conntrack/flow.js';
 
 /** The same shape as the CreateSpec a test author writes, with what the kernel always reports filled in. */

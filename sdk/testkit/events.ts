@@ -2,7 +2,7 @@
 //   runPlugin(manifest, { events: [[{ kind: 'new', protocol: 'udp', src: '10.0.0.1', dst: '10.0.0.2', sport: 5353, dport: 53, timeout: 30 }]] })
 // An event is the entry message with the header ctnetlink gives it: NEW is IPCTNL_MSG_CT_NEW with
 // NLM_F_CREATE|NLM_F_EXCL, UPDATE is IPCTNL_MSG_CT_NEW without, DESTROY is IPCTNL_MSG_CT_DELETE.
-import type { CreateSpec } from '../../host/conntrack/conntrack.js';
+import type { CreateSpec } from '../../host/conntrack/new-entry.js';
 import { IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_NEW, msgType } from '../../host/conntrack/constants.js';
 import { scanEntry } from '../../host/conntrack/scope.js';
 import { NLM_F_CREATE, NLM_F_EXCL } from '../../host/netlink/constants.js';

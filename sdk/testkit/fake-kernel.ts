@@ -2,6 +2,8 @@
 // conntrack table that answers dumps (with zone/mark/family filters), get, create, delete
 // (by tuple+zone+id, or filtered flush), stats and NOOP acks the way Linux does. It lets the
 // whole host stack, the plugin runtime and plugin authors' tests run with no root.
+// Past ~400 lines on purpose: one message dispatcher for every ctnetlink request the host sends, kept
+// together so a reader sees the whole fake; the table (fake-table.ts) and CTA_FILTER (fake-filter.ts) live apart.
 import { AttrDecoder, Encoder } from '../../host/netlink/attr.js';
 import {
   NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_NOOP, NLM_F_ACK, NLM_F_CAPPED, NLM_F_CREATE, NLM_F_DUMP, NLM_F_MULTI,
@@ -15,7 +17,9 @@ import {
 } from '../../host/conntrack/constants.js';
 import { createRequest } from '../../host/conntrack/request.js';
 import { scanEntry, ZONE_DIR } from '../../host/conntrack/scope.js';
-import { kernelFiltersDeleteByZone, toNewEntry, type CreateSpec } from '../../host/conntrack/conntrack.js';
+import { kernelFiltersDeleteByZone } from '../../host/conntrack/conntrack.js';
+import { toNewEntry, type CreateSpec } from '../../host/conntrack/new-entry.js';
+import { parseFilter, type TupleFilter } from './fake-filter.js';
 import { FakeTable, type Row, tupleKey } from './fake-table.js';
 
 const EPERM = 1, ENOENT = 2, EBUSY = 16, EEXIST = 17, EINVAL = 22, EOPNOTSUPP = 95;
@@ -44,9 +48,6 @@ export interface FakeKernelOptions {
   ctaFilter?: boolean;
 }
 
-/** CTA_FILTER_ORIG_FLAGS bits this fake knows (CTA_FILTER_F_ALL of 6.18 has 12). */
-const CTA_FILTER_F_ALL = 0xfff;
-const F_IP_SRC = 1, F_IP_DST = 2, F_PROTO_NUM = 8, F_SRC_PORT = 16, F_DST_PORT = 32;
 
 export class FakeKernel {
   private readonly table = new FakeTable();
@@ -415,58 +416,4 @@ function ack(req: Uint8Array, errno: number): Uint8Array {
   v.setInt32(NLMSG_HDRLEN, -errno, true);
   out.set(req.subarray(0, NLMSG_HDRLEN), NLMSG_HDRLEN + 4);
   return out;
-}
-
-/** A dump's CTA_FILTER on the original tuple, as ctnetlink_filter_match_tuple applies it. */
-interface TupleFilter {
-  matches(entry: Uint8Array): boolean;
-}
-
-/** The original tuple's fields of an entry or a request: [protocol, v4 src, v4 dst, sport, dport]. */
-function tupleFields(buf: Uint8Array, start: number, end: number): { proto?: number; src?: string; dst?: string; sport?: number; dport?: number } {
-  const out: { proto?: number; src?: string; dst?: string; sport?: number; dport?: number } = {};
-  for (const t = new AttrDecoder(buf, start, end); t.next(); ) {
-    if (t.type === 1) {
-      for (const a = t.children(); a.next(); ) {
-        const hex = Buffer.from(buf.subarray(a.start, a.end)).toString('hex');
-        if (a.type === 1 || a.type === 3) out.src = hex;
-        if (a.type === 2 || a.type === 4) out.dst = hex;
-      }
-    } else if (t.type === 2) {
-      for (const a = t.children(); a.next(); ) {
-        if (a.type === 1) out.proto = a.u8();
-        if (a.type === 2) out.sport = a.u16be();
-        if (a.type === 3) out.dport = a.u16be();
-      }
-    }
-  }
-  return out;
-}
-
-/** The request's CTA_FILTER (undefined: none), or the errno the kernel answers it with. */
-function parseFilter(family: number, attrs: Map<number, Uint8Array>): TupleFilter | number | undefined {
-  const f = attrs.get(CTA.FILTER);
-  if (!f) return undefined;
-  let flags = 0;
-  for (const d = new AttrDecoder(f, 4, f.length); d.next(); ) if (d.type === 1 && d.length === 4) flags = new DataView(f.buffer, f.byteOffset + d.start).getUint32(0, true);
-  if (flags & ~CTA_FILTER_F_ALL) return EINVAL;
-  if (family === 0) return EOPNOTSUPP;
-  const orig = attrs.get(CTA.TUPLE_ORIG);
-  const want = orig ? tupleFields(orig, 4, orig.length) : {};
-  return {
-    matches(entry) {
-      const s = scanEntry(entry);
-      if (!s || s.tupleOffset < 0) return false;
-      const len = entry[s.tupleOffset] | (entry[s.tupleOffset + 1] << 8);
-      const have = tupleFields(entry, s.tupleOffset + 4, s.tupleOffset + len);
-      if (flags & F_IP_SRC && have.src !== want.src) return false;
-      if (flags & F_IP_DST && have.dst !== want.dst) return false;
-      if (flags & F_PROTO_NUM && have.proto !== want.proto) return false;
-      if (have.proto === 6 || have.proto === 17) {
-        if (flags & F_SRC_PORT && have.sport !== want.sport) return false;
-        if (flags & F_DST_PORT && have.dport !== want.dport) return false;
-      }
-      return true;
-    },
-  };
 }

@@ -8,7 +8,7 @@
 // only the kernel is the fake one.
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import type { CreateSpec } from '../../host/conntrack/conntrack.js';
+import type { CreateSpec } from '../../host/conntrack/new-entry.js';
 import { scanEntry } from '../../host/conntrack/scope.js';
 import { splitMessages } from '../../host/netlink/message.js';
 import type { Limits } from '../../host/policy/limits.js';

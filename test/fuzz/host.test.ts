@@ -11,7 +11,7 @@ import { NetlinkConnection } from '../../host/netlink/connection.js';
 import { NetlinkError, parseAck } from '../../host/netlink/errors.js';
 import { MessageReader } from '../../host/netlink/message.js';
 import type { NetlinkSocketLike } from '../../host/netlink/socket.js';
-import { dumpRequest } from '../../host/conntrack/request.js';
+import { kernelDumpRequest } from '../../host/conntrack/request.js';
 import { decodeFlow } from '../../host/conntrack/flow.js';
 import { emptyScope, scanInto } from '../../host/conntrack/scope.js';
 import { packageRoot } from '../../host/paths.js';
@@ -75,7 +75,7 @@ function replaySocket(answer: Uint8Array): NetlinkSocketLike {
 function dumpThrough(d: Uint8Array): void {
   const conn = new NetlinkConnection(replaySocket(d));
   try {
-    conn.dumpSync((enc, seq) => dumpRequest(enc, seq, { family: 0 }), new Uint8Array(65536), (b) => void parseAll(b));
+    conn.dumpSync((enc, seq) => kernelDumpRequest(enc, seq, { family: 0 }), new Uint8Array(65536), (b) => void parseAll(b));
   } catch (e) {
     if (!(e instanceof NetlinkError)) throw e; // typed rejections are fine
   }

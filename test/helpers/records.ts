@@ -1,31 +1,12 @@
 // ABI records (sdk/abi.json) written from JS, for tests that speak to the gate as a plugin or a
-// client does: DumpRequest, UpdateRecord (+ extension), CreateRecord (+ extension).
-import { abi } from '../../host/policy/abi.js';
-
-type Fields = Record<string, number | Uint8Array>;
+// client does: DumpRequest, UpdateRecord (+ extension), CreateRecord (+ extension). The writer is the
+// daemon client's (host/wire/records.ts), under the names these tests use.
+import { flagBits, writeRecord } from '../../host/wire/records.js';
 
 /** One record of `name`: each field written at its offset and width (little-endian), flags as given. */
-export function record(name: string, fields: Fields, size = abi.records[name].size): Uint8Array {
-  const def = abi.records[name];
-  const out = new Uint8Array(size);
-  const v = new DataView(out.buffer);
-  for (const [k, value] of Object.entries(fields)) {
-    const f = def.fields[k];
-    if (!f) throw new Error(`no field ${name}.${k} in sdk/abi.json`);
-    if (value instanceof Uint8Array) out.set(value, f.offset);
-    else if (f.type === 'u8') v.setUint8(f.offset, value);
-    else if (f.type === 'u16') v.setUint16(f.offset, value, true);
-    else if (f.type === 'u32') v.setUint32(f.offset, value >>> 0, true);
-    else throw new Error(`field ${name}.${k} (${f.type}) takes bytes`);
-  }
-  return out;
-}
-
+export const record = writeRecord;
 /** The flag bits `names` of a record's flags field. */
-export function flags(name: string, ...names: string[]): number {
-  const bits = abi.records[name].fields.flags.bits!;
-  return names.reduce((a, n) => a | (bits[n] ?? (() => { throw new Error(`no flag ${name}.flags.${n}`); })()), 0);
-}
+export const flags = flagBits;
 
 export interface DumpRequestSpec { family?: number; protocol?: number; zone?: number; mark?: number; markMask?: number; events?: ('NEW' | 'UPDATE' | 'DESTROY')[] }
 

@@ -4,7 +4,7 @@ import { AttrDecoder, Encoder } from '../../host/netlink/attr.js';
 import { NLMSG_ERROR, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLM_F_DUMP, NLM_F_REQUEST } from '../../host/netlink/constants.js';
 import { errnoName, parseAck } from '../../host/netlink/errors.js';
 import { MessageReader, beginMessage, endMessage, splitMessages } from '../../host/netlink/message.js';
-import { dumpRequest, flushRequest, createRequest } from '../../host/conntrack/request.js';
+import { kernelDumpRequest, flushRequest, createRequest } from '../../host/conntrack/request.js';
 import { toNewEntry } from '../../host/conntrack/conntrack.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -25,7 +25,7 @@ test('messages: nlmsghdr + nfgenmsg, length patched, seq little-endian', () => {
 
 test('dump request with zone and mark filters is byte-exact', () => {
   const e = new Encoder();
-  dumpRequest(e, 7, { family: 10, zone: 5, mark: 1, markMask: 0xff });
+  kernelDumpRequest(e, 7, { family: 10, zone: 5, mark: 1, markMask: 0xff });
   assert.is(hex(e.bytes()), '2c000000' + '0101' + '0103' + '07000000' + '00000000' + '0a000000' + '0600120000050000' + '0800080000000001' + '08001500000000ff');
 });
 

@@ -3,7 +3,7 @@
 // `conntrack -I`, or -A as `list -o save` writes them) and/or `ctplug list -o json` NDJSON, created in batches through
 // Conntrack.createSync. A bad line is reported with its number and the rest are still created.
 import { readFileSync } from 'node:fs';
-import { toNewEntry } from '../../conntrack/conntrack.js';
+import { toNewEntry } from '../../conntrack/new-entry.js';
 import { IPS } from '../../conntrack/constants.js';
 import { entryLabels, type NewEntry } from '../../conntrack/request.js';
 import { parseFamily, parseZone } from '../../conntrack/validate.js';

@@ -5,10 +5,10 @@
 // (get, delete) or the master flow (create: the expected one is --tuple-*, its mask --mask-*).
 import { IPPROTO, type EventKind } from '../../conntrack/constants.js';
 import type { Expectation, ExpectTable, NewExpectation } from '../../conntrack/expect.js';
-import { toNewEntry } from '../../conntrack/conntrack.js';
+import { toNewEntry } from '../../conntrack/new-entry.js';
 import type { FlowTuple, Tuple } from '../../conntrack/tuple.js';
 import { parseFamily, parseU32 } from '../../conntrack/validate.js';
-import { AbortError } from '../../netlink/abort.js';
+import { AbortError } from '../../conntrack/errors.js';
 import { UsageError, type Opts, type Parsed } from '../args.js';
 import { notice, outputFormat, preflight, summary } from '../common.js';
 import { CliError } from '../errors.js';
