@@ -3,7 +3,7 @@
 import { toNewEntry, type CreateSpec } from '../conntrack/conntrack.js';
 import type { Lookup, NewEntry } from '../conntrack/request.js';
 import { invertTuple } from '../conntrack/tuple.js';
-import { parseAddress, parseFamily, parsePort, parseStatus, parseZone } from '../conntrack/validate.js';
+import { parseFamily, parseStatus, parseZone } from '../conntrack/validate.js';
 import { UsageError, type Opts } from './args.js';
 
 type Side = 'original' | 'reply';
@@ -64,16 +64,9 @@ export function entryFromFlags(o: Opts): NewEntry {
   const { orig, reply } = sides(o, 'create');
   if (o.timeout === undefined) throw new UsageError('create needs -t/--timeout SECONDS', 'create');
   if (orig) {
-    const entry = toNewEntry(createSpec(o, 'original'));
-    if (reply) {
-      const r = invertTuple(entry.tuple);
-      if (o.replySrc !== undefined) r.src = parseAddress(o.replySrc, entry.tuple.family, 'reply source address').bytes;
-      if (o.replyDst !== undefined) r.dst = parseAddress(o.replyDst, entry.tuple.family, 'reply destination address').bytes;
-      if (o.replySport !== undefined) r.sport = parsePort(o.replySport, 'reply source port');
-      if (o.replyDport !== undefined) r.dport = parsePort(o.replyDport, 'reply destination port');
-      entry.reply = r;
-    }
-    return entry;
+    const spec = createSpec(o, 'original');
+    if (reply) spec.reply = { src: o.replySrc, dst: o.replyDst, sport: o.replySport, dport: o.replyDport };
+    return toNewEntry(spec);
   }
   // Only the reply tuple: the original is its inverse (no NAT), as conntrack -I allows.
   const r = toNewEntry(createSpec(o, 'reply'));
