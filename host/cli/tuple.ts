@@ -28,11 +28,11 @@ function specOf(o: Opts, side: Side, command: string): CreateSpec {
     family: o.family === undefined ? undefined : parseFamily(o.family),
     protocol: o.proto!,
     src, dst,
-    sport: sport as unknown as number, // validated (and converted) by toNewEntry
-    dport: dport as unknown as number,
-    icmpType: o.icmpType as unknown as number,
-    icmpCode: o.icmpCode as unknown as number,
-    icmpId: o.icmpId as unknown as number,
+    sport,
+    dport,
+    icmpType: o.icmpType,
+    icmpCode: o.icmpCode,
+    icmpId: o.icmpId,
     timeout: 0,
   };
 }
@@ -43,15 +43,15 @@ function specOf(o: Opts, side: Side, command: string): CreateSpec {
  */
 function createSpec(o: Opts, side: Side): CreateSpec {
   const spec = specOf(o, side, 'create');
-  spec.timeout = o.timeout as unknown as number;
+  spec.timeout = o.timeout!; // entryFromFlags checked it is given
   spec.tcpState = o.state;
   spec.origVtag = o.origVtag;
   spec.replyVtag = o.replyVtag;
   spec.role = o.role;
-  spec.zone = o.zone as unknown as number;
-  spec.origZone = o.origZone as unknown as number;
-  spec.replyZone = o.replyZone as unknown as number;
-  spec.mark = o.mark as unknown as number;
+  spec.zone = o.zone;
+  spec.origZone = o.origZone;
+  spec.replyZone = o.replyZone;
+  spec.mark = o.mark;
   spec.status = o.status === undefined ? undefined : parseStatus(o.status, false).bits;
   spec.srcNat = o.srcNat;
   spec.dstNat = o.dstNat;

@@ -12,30 +12,33 @@ import {
   parseU32, parseU8, parseZone, type Family,
 } from './validate.js';
 
+/** Numbers as users give them: a number, or its text (`"53"`, `"0x10"`); toNewEntry checks both alike. */
+type Num = number | string;
+
 /** A flow to create, as users describe it. Validated by `toNewEntry`. */
 export interface CreateSpec {
   family?: Family;
-  protocol: string | number;
+  protocol: Num;
   src: string;
   dst: string;
-  sport?: number;
-  dport?: number;
-  icmpType?: number;
-  icmpCode?: number;
-  icmpId?: number;
+  sport?: Num;
+  dport?: Num;
+  icmpType?: Num;
+  icmpCode?: Num;
+  icmpId?: Num;
   /** The state (--state) of a tcp, sctp or dccp entry. */
   tcpState?: string;
   /** SCTP verification tags and the DCCP role (proto-ext.ts). */
-  origVtag?: number | string;
-  replyVtag?: number | string;
+  origVtag?: Num;
+  replyVtag?: Num;
   role?: string;
-  zone?: number;
+  zone?: Num;
   /** A directional zone (of the original or the reply tuple) instead of -w's zone; at most one. */
-  origZone?: number;
-  replyZone?: number;
-  mark?: number;
-  timeout: number;
-  status?: number;
+  origZone?: Num;
+  replyZone?: Num;
+  mark?: Num;
+  timeout: Num;
+  status?: Num;
   /** `IP`, `IP:PORT` or `[IPV6]:PORT`, as conntrack -I --src-nat / --dst-nat take them. */
   srcNat?: string;
   dstNat?: string;
@@ -45,7 +48,7 @@ export interface CreateSpec {
    * The reply tuple where it is not the original swapped (conntrack -I -r/-q/--reply-port-*):
    * what is given replies the swapped original's field; same family and protocol.
    */
-  reply?: { src?: string; dst?: string; sport?: number | string; dport?: number | string };
+  reply?: { src?: string; dst?: string; sport?: Num; dport?: Num };
 }
 
 /** Every IPS_* bit the kernel defines (uapi nf_conntrack_common.h); a create may name no other. */
