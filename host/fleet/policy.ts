@@ -89,8 +89,11 @@ export function loadFleetPolicy(path: string): FleetPolicy {
   return parseFleetPolicy(raw, path);
 }
 
-/** The policy a fleet run is checked against: the fleet entry for this plugin, the local limits. */
-export function fleetRunPolicy(fp: FleetPolicy, plugin: string): Policy {
+/**
+ * The policy a fleet run is checked against: the fleet entry for this plugin, the local limits
+ * (a document: loadPlugin parses it again; the daemon's clients have no part in a plugin's grant).
+ */
+export function fleetRunPolicy(fp: FleetPolicy, plugin: string): PolicyDocument {
   const limits = { ...fp.local.default?.limits, ...fp.local.plugins[plugin]?.limits };
-  return { ...fp.local, default: null, plugins: { [plugin]: { capabilities: fp.fleet!.capabilities, limits } } };
+  return { default: null, plugins: { [plugin]: { capabilities: fp.fleet!.capabilities, limits } } };
 }

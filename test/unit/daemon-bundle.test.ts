@@ -37,7 +37,7 @@ test('dist/daemon.js: netlink, conntrack, policy, scoped, wire, daemon only; its
     const allowed = ['host/netlink', 'host/conntrack', 'host/policy', 'host/scoped', 'host/wire', 'host/daemon', 'host/exit-codes.ts', 'host/paths.ts', 'sdk/abi.json'];
     assert.equal([...layers].filter((l) => !allowed.includes(l)), [], `the daemon bundle holds ${daemon.join(', ')}`);
     assert.ok(!daemon.some((f) => /host\/(runtime|cli|client)\/|wasm|worker|sdk\/assembly/.test(f)));
-    const direct = [...new Set([...inputsOf(meta, 'cli.js'), ...inputsOf(meta, 'worker.js')])];
+    const direct = [...new Set([...inputsOf(meta, 'cli.cjs'), ...inputsOf(meta, 'worker.js')])];
     console.log(`privileged code: daemon ${daemon.length} files, ${lines(daemon)} lines; direct mode (cli + worker) ${direct.length} files, ${lines(direct)} lines`);
     assert.ok(lines(daemon) < lines(direct));
   } finally {
