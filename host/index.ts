@@ -43,6 +43,8 @@ export {
   Conntrack, kernelFiltersDeleteByZone, type BatchFailure, type BatchResult, type DumpFilter, type OpenOptions,
 } from './conntrack/conntrack.js';
 export { toNewEntry, type CreateSpec } from './conntrack/new-entry.js';
+/** A saved `list -o json` record as the CreateSpec that recreates it (what `create --from` uses). */
+export { recordProblem, specFromRecord, type EntryRecord } from './conntrack/entry-record.js';
 export type { AsyncDumpOptions, DumpBatch, DumpProgress } from './netlink/connection.js';
 export type { Change, Lookup, NewEntry } from './conntrack/request.js';
 export type { FlowTuple, Tuple } from './conntrack/tuple.js';

@@ -3,7 +3,7 @@
 import { toNewEntry, type CreateSpec } from '../conntrack/new-entry.js';
 import type { Lookup, NewEntry } from '../conntrack/request.js';
 import { invertTuple } from '../conntrack/tuple.js';
-import { parseAddress, parseFamily, parsePort, parseStatus, parseZone } from '../conntrack/validate.js';
+import { parseFamily, parseStatus, parseZone } from '../conntrack/validate.js';
 import { UsageError, type Opts } from './args.js';
 
 type Side = 'original' | 'reply';
@@ -28,11 +28,11 @@ function specOf(o: Opts, side: Side, command: string): CreateSpec {
     family: o.family === undefined ? undefined : parseFamily(o.family),
     protocol: o.proto!,
     src, dst,
-    sport: sport as unknown as number, // validated (and converted) by toNewEntry
-    dport: dport as unknown as number,
-    icmpType: o.icmpType as unknown as number,
-    icmpCode: o.icmpCode as unknown as number,
-    icmpId: o.icmpId as unknown as number,
+    sport,
+    dport,
+    icmpType: o.icmpType,
+    icmpCode: o.icmpCode,
+    icmpId: o.icmpId,
     timeout: 0,
   };
 }
@@ -43,15 +43,15 @@ function specOf(o: Opts, side: Side, command: string): CreateSpec {
  */
 function createSpec(o: Opts, side: Side): CreateSpec {
   const spec = specOf(o, side, 'create');
-  spec.timeout = o.timeout as unknown as number;
+  spec.timeout = o.timeout!; // entryFromFlags checked it is given
   spec.tcpState = o.state;
   spec.origVtag = o.origVtag;
   spec.replyVtag = o.replyVtag;
   spec.role = o.role;
-  spec.zone = o.zone as unknown as number;
-  spec.origZone = o.origZone as unknown as number;
-  spec.replyZone = o.replyZone as unknown as number;
-  spec.mark = o.mark as unknown as number;
+  spec.zone = o.zone;
+  spec.origZone = o.origZone;
+  spec.replyZone = o.replyZone;
+  spec.mark = o.mark;
   spec.status = o.status === undefined ? undefined : parseStatus(o.status, false).bits;
   spec.srcNat = o.srcNat;
   spec.dstNat = o.dstNat;
@@ -64,16 +64,9 @@ export function entryFromFlags(o: Opts): NewEntry {
   const { orig, reply } = sides(o, 'create');
   if (o.timeout === undefined) throw new UsageError('create needs -t/--timeout SECONDS', 'create');
   if (orig) {
-    const entry = toNewEntry(createSpec(o, 'original'));
-    if (reply) {
-      const r = invertTuple(entry.tuple);
-      if (o.replySrc !== undefined) r.src = parseAddress(o.replySrc, entry.tuple.family, 'reply source address').bytes;
-      if (o.replyDst !== undefined) r.dst = parseAddress(o.replyDst, entry.tuple.family, 'reply destination address').bytes;
-      if (o.replySport !== undefined) r.sport = parsePort(o.replySport, 'reply source port');
-      if (o.replyDport !== undefined) r.dport = parsePort(o.replyDport, 'reply destination port');
-      entry.reply = r;
-    }
-    return entry;
+    const spec = createSpec(o, 'original');
+    if (reply) spec.reply = { src: o.replySrc, dst: o.replyDst, sport: o.replySport, dport: o.replyDport };
+    return toNewEntry(spec);
   }
   // Only the reply tuple: the original is its inverse (no NAT), as conntrack -I allows.
   const r = toNewEntry(createSpec(o, 'reply'));

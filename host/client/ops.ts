@@ -15,7 +15,7 @@ import { AbortError } from '../netlink/abort.js';
 import { MessageReader } from '../netlink/message.js';
 import { FLAG, FRAME, HEADER_SIZE, wire } from '../wire/frame.js';
 import {
-  createRecordOf, createRecordProblem, decodeResult, dumpRequestOf, messagesOf, updateRecordsOf, type WireResult,
+  createRecordOf, decodeResult, dumpRequestOf, messagesOf, updateRecordsOf, type WireResult,
 } from '../wire/records.js';
 import type { DaemonConnection, FrameStream } from './connection.js';
 
@@ -114,13 +114,7 @@ export function daemonOps(conn: DaemonConnection): ConntrackOps {
     },
     delete: (entries) => batched(conn, FRAME.DELETE, entries, (m) => messagesOf([m])),
     update: (items: HeldChange[]) => batched(conn, FRAME.UPDATE, items, (it) => updateRecordsOf([it])),
-    create(entries: NewEntry[]) {
-      for (const e of entries) {
-        const why = createRecordProblem(e);
-        if (why) throw new CtError('create', 'EOPNOTSUPP', 'usage', `through the daemon: ${why}`);
-      }
-      return batched(conn, FRAME.CREATE, entries, createRecordOf);
-    },
+    create: (entries: NewEntry[]) => batched(conn, FRAME.CREATE, entries, createRecordOf),
     async flush(filter: KernelFilter) {
       const r = decodeResult((await conn.request(FRAME.FLUSH, dumpRequestOf(filter))).payload);
       if (r.count === 0xffffffff) return undefined;

@@ -1,46 +1,58 @@
 // A new entry as users describe it (CreateSpec: the CLI's flags, the test kit, NDJSON records,
 // the gate's CreateRecord) validated into the request description the builders take (NewEntry).
-import { IPPROTO, TCP_STATES } from './constants.js';
+import { FAMILIES, IPPROTO, IPS, TCP_STATES } from './constants.js';
 import { invalid } from './errors.js';
 import { labelsFromBits, parseLabels } from './labels.js';
 import { protoExtOf } from './proto-ext.js';
 import type { NewEntry } from './request.js';
-import { icmpHasInverse, type Tuple } from './tuple.js';
+import { entryZone } from './scope.js';
+import { icmpHasInverse, invertTuple, type Tuple } from './tuple.js';
 import {
   PROTOCOLS_WITH_PORTS, parseAddress, parseFamily, parseMark, parseNatTarget, parsePort, parseProtocol, parseTcpState,
   parseU32, parseU8, parseZone, type Family,
 } from './validate.js';
 
+/** Numbers as users give them: a number, or its text (`"53"`, `"0x10"`); toNewEntry checks both alike. */
+type Num = number | string;
+
 /** A flow to create, as users describe it. Validated by `toNewEntry`. */
 export interface CreateSpec {
   family?: Family;
-  protocol: string | number;
+  protocol: Num;
   src: string;
   dst: string;
-  sport?: number;
-  dport?: number;
-  icmpType?: number;
-  icmpCode?: number;
-  icmpId?: number;
+  sport?: Num;
+  dport?: Num;
+  icmpType?: Num;
+  icmpCode?: Num;
+  icmpId?: Num;
   /** The state (--state) of a tcp, sctp or dccp entry. */
   tcpState?: string;
   /** SCTP verification tags and the DCCP role (proto-ext.ts). */
-  origVtag?: number | string;
-  replyVtag?: number | string;
+  origVtag?: Num;
+  replyVtag?: Num;
   role?: string;
-  zone?: number;
+  zone?: Num;
   /** A directional zone (of the original or the reply tuple) instead of -w's zone; at most one. */
-  origZone?: number;
-  replyZone?: number;
-  mark?: number;
-  timeout: number;
-  status?: number;
+  origZone?: Num;
+  replyZone?: Num;
+  mark?: Num;
+  timeout: Num;
+  status?: Num;
   /** `IP`, `IP:PORT` or `[IPV6]:PORT`, as conntrack -I --src-nat / --dst-nat take them. */
   srcNat?: string;
   dstNat?: string;
   /** Labels to set: `3,5` (or connlabel.conf names) or bit numbers. */
   labels?: string | number[];
+  /**
+   * The reply tuple where it is not the original swapped (conntrack -I -r/-q/--reply-port-*):
+   * what is given replies the swapped original's field; same family and protocol.
+   */
+  reply?: { src?: string; dst?: string; sport?: Num; dport?: Num };
 }
+
+/** Every IPS_* bit the kernel defines (uapi nf_conntrack_common.h); a create may name no other. */
+const KNOWN_STATUS = Object.values(IPS).reduce((a, b) => a | b, 0);
 
 /** Validates a CreateSpec into a request description; throws CtError('create', ...) on bad input. */
 export function toNewEntry(s: CreateSpec): NewEntry {
@@ -73,6 +85,9 @@ export function toNewEntry(s: CreateSpec): NewEntry {
     tcpState: proto.number !== IPPROTO.tcp ? undefined : s.tcpState === undefined ? TCP_STATES.indexOf('ESTABLISHED') : parseTcpState(s.tcpState),
     status: s.status === undefined ? undefined : parseU32(s.status, 'status'),
   };
+  const unknown = (entry.status ?? 0) & ~KNOWN_STATUS;
+  if (unknown) throw invalid('create', `status bits 0x${(unknown >>> 0).toString(16)} are no IPS_* bits the kernel defines`);
+  if (s.reply !== undefined) entry.reply = replyTuple(tuple, s.reply);
   if ((s.origVtag ?? s.replyVtag ?? s.role) !== undefined || (proto.number !== IPPROTO.tcp && s.tcpState !== undefined)) {
     const ext = protoExtOf(proto.name, { state: s.tcpState, origVtag: s.origVtag, replyVtag: s.replyVtag, role: s.role });
     if (ext.sctp) entry.sctp = ext.sctp;
@@ -100,4 +115,28 @@ function directionalZones(entry: NewEntry, s: CreateSpec): void {
   if (orig && reply !== undefined) throw invalid('create', `--orig-zone ${orig} cannot be combined with --reply-zone: ${why}`);
   entry.origZone = orig;
   entry.replyZone = reply;
+}
+
+/** The reply tuple: the original swapped, with what `r` gives instead (validated as the original is). */
+function replyTuple(orig: Tuple, r: NonNullable<CreateSpec['reply']>): Tuple {
+  const t = invertTuple(orig);
+  if (r.src !== undefined) t.src = parseAddress(r.src, orig.family, 'reply source address').bytes;
+  if (r.dst !== undefined) t.dst = parseAddress(r.dst, orig.family, 'reply destination address').bytes;
+  if (r.sport !== undefined) t.sport = parsePort(r.sport, 'reply source port');
+  if (r.dport !== undefined) t.dport = parsePort(r.dport, 'reply destination port');
+  return t;
+}
+
+/**
+ * What a capability check needs of an entry to be created (toNewEntry's output): its family and
+ * protocol (the reply tuple and NAT targets share them: toNewEntry builds the reply from the
+ * original and refuses a NAT address of another family), the zone it will be in by the zone rule
+ * (scope.ts entryZone; toNewEntry lets at most one of -w, --orig-zone, --reply-zone be non-zero,
+ * and a zero one is no zone), and its mark.
+ */
+export function newEntryScope(n: NewEntry): { family: number; protocol: number; zone: number; mark: number } {
+  const given = (z: number | undefined) => (z ? z : -1);
+  const zone = entryZone(given(n.zone), given(n.origZone), given(n.replyZone));
+  if (zone < 0) throw invalid('create', 'an entry has one zone: give -w, --orig-zone or --reply-zone, one of them');
+  return { family: FAMILIES[n.tuple.family], protocol: n.tuple.protocol, zone, mark: n.mark ?? 0 };
 }

@@ -47,13 +47,12 @@ export function getEntry(gate: ScopedConntrack, ct: Conntrack, f: Frame, send: S
   if (f.payload.length !== CREATE_RECORD_SIZE) return new Refusal(E_INVAL, `a GET carries one ${CREATE_RECORD_SIZE}-byte CreateRecord`);
   const rec = readCreateRecord(new DataView(f.payload.buffer, f.payload.byteOffset, f.payload.length), 0);
   if (typeof rec === 'string') return new Refusal(E_INVAL, rec);
-  let tuple;
+  let tuple, zone;
   try {
-    tuple = toNewEntry({ ...rec.spec, timeout: 0 }).tuple;
+    ({ tuple, zone } = toNewEntry({ ...rec.spec, timeout: 0 }));
   } catch (e) {
     return new Refusal(E_INVAL, (e as Error).message);
   }
-  const zone = rec.spec.zone;
   const zones = gate.grant.scope.zones;
   if (zones !== 'any' && !zones.some((z) => z.from <= (zone ?? 0) && (zone ?? 0) <= z.to)) return new Refusal(E_SCOPE, `zone ${zone ?? 0} is outside the grant`);
   const entry = ct.getSync({ tuple, direction: f.flags & FLAG.REPLY ? 'reply' : 'original', zone });

@@ -11,7 +11,7 @@
 import { align4 } from '../netlink/attr.js';
 import { NLMSG_HDRLEN } from '../netlink/constants.js';
 import { splitMessages } from '../netlink/message.js';
-import { toNewEntry } from '../conntrack/new-entry.js';
+import { newEntryScope, toNewEntry } from '../conntrack/new-entry.js';
 import { type Awaitable, type ConntrackOps, type EventStream, type HeldChange, loop, type OpsCursor, then } from '../conntrack/ops.js';
 import { type NewEntry, SETTABLE_STATUS, stateProblem } from '../conntrack/request.js';
 import { emptyScope, entryFamily, scanInto } from '../conntrack/scope.js';
@@ -23,7 +23,7 @@ import { checkCreate, checkMarkUpdate, eventFilter, planDump, ScopeMatcher } fro
 import type { Grant } from '../policy/grant.js';
 import { OpQueue, type Plan, type Verb } from './op-queue.js';
 import {
-  CREATE_RECORD_SIZE, DUMP_REQUEST_SIZE, readCreateRecord, readDumpRequest, readEventKinds, readUpdateExt, readUpdateRecord, unknownFlags,
+  CREATE_EXT_SIZE, CREATE_RECORD_SIZE, createRecordHasExt, DUMP_REQUEST_SIZE, readCreateRecord, readDumpRequest, readEventKinds, readUpdateExt, readUpdateRecord, unknownFlags,
   type UpdateExt, UPDATE_EXT_SIZE, UPDATE_RECORD_SIZE,
 } from './records.js';
 import { type Note, type OpFailure, perFilter, sendOp } from './send.js';
@@ -189,29 +189,49 @@ export class ScopedConntrack {
     return items.length;
   }
 
-  /** CreateRecords back to back, each validated now (a record no kernel request can be built from is E_INVAL here, not a failed send later). */
+  /**
+   * CreateRecords back to back, each followed by its CreateExt when EXT is set. Each is validated
+   * now by toNewEntry, the validator direct mode uses (a record no kernel request can be built from
+   * is E_INVAL here, not a failed send later), and the entry it builds, reply tuple and NAT
+   * included, must lie inside the grant (newEntryScope: family, protocol, zone by the zone rule, mark).
+   */
   create(bytes: Uint8Array): Admitted {
     const denied = this.denied('create');
     if (denied) return denied;
     const len = bytes.length;
-    if (len === 0 || len % CREATE_RECORD_SIZE !== 0) return new Refusal(E_INVAL, `length ${len} is not a multiple of ${CREATE_RECORD_SIZE} (CreateRecord)`);
-    const cap = this.overCap('create', len / CREATE_RECORD_SIZE, len);
-    if (cap) return cap;
+    if (len === 0) return new Refusal(E_INVAL, 'no CreateRecord');
+    const over = this.queue.refusal('create', 0, len);
+    if (over) return new Refusal(E_LIMIT, over);
     const v = view(bytes);
     const entries: NewEntry[] = [];
-    for (let at = 0; at < len; at += CREATE_RECORD_SIZE) {
+    for (let at = 0; at < len; ) {
+      if (at + CREATE_RECORD_SIZE > len) return new Refusal(E_INVAL, `bytes ${at}..${len} are not a whole ${CREATE_RECORD_SIZE}-byte CreateRecord`);
       const bad = unknownFlags('CreateRecord', v, at);
       if (bad) return new Refusal(E_INVAL, `unknown CreateRecord flag bits 0x${bad.toString(16)}`);
-      const r = readCreateRecord(v, at);
+      let extAt = -1, next = at + CREATE_RECORD_SIZE;
+      if (createRecordHasExt(v, at)) {
+        if (next + CREATE_EXT_SIZE > len) return new Refusal(E_INVAL, `the CreateRecord at ${at} sets EXT but ${len - next} bytes follow, not a ${CREATE_EXT_SIZE}-byte CreateExt`);
+        const badExt = unknownFlags('CreateExt', v, next);
+        if (badExt) return new Refusal(E_INVAL, `unknown CreateExt flag bits 0x${badExt.toString(16)}`);
+        extAt = next;
+        next += CREATE_EXT_SIZE;
+      }
+      const r = readCreateRecord(v, at, extAt);
       if (typeof r === 'string') return new Refusal(E_INVAL, r);
-      const why = checkCreate({ family: r.family, protocol: r.protocol, zone: r.spec.zone, mark: r.spec.mark }, this.matcher);
-      if (why) return new Refusal(E_SCOPE, why);
+      let entry: NewEntry, scope: ReturnType<typeof newEntryScope>;
       try {
-        entries.push(toNewEntry(r.spec));
+        entry = toNewEntry(r.spec);
+        scope = newEntryScope(entry);
       } catch (e) {
         return new Refusal(E_INVAL, (e as Error).message);
       }
+      const why = checkCreate(scope, this.matcher);
+      if (why) return new Refusal(E_SCOPE, why);
+      entries.push(entry);
+      at = next;
     }
+    const cap = this.overCap('create', entries.length, len);
+    if (cap) return cap;
     this.queue.push({ kind: 'create', entries }, entries.length, len);
     return entries.length;
   }

@@ -1,10 +1,11 @@
 // Records written from typed values, for whoever speaks the ABI from outside Wasm: the daemon
-// client (KernelFilter -> DumpRequest, NewEntry -> CreateRecord, HeldChange -> UpdateRecord +
+// client (KernelFilter -> DumpRequest, NewEntry -> CreateRecord + CreateExt, HeldChange -> UpdateRecord +
 // message) and the daemon's replies (Result, Failure, Error of abi.json `wire`). One generic
 // writer and reader over the record definitions; the gate's decoders (scoped/records.ts) read the
 // same offsets from the same file.
 import { align4 } from '../netlink/attr.js';
-import { FAMILIES, TCP_STATES } from '../conntrack/constants.js';
+import { FAMILIES, IPPROTO, TCP_STATES } from '../conntrack/constants.js';
+import { invertTuple } from '../conntrack/tuple.js';
 import { LABEL_BYTES } from '../conntrack/labels.js';
 import type { HeldChange } from '../conntrack/ops.js';
 import type { KernelFilter, NewEntry } from '../conntrack/request.js';
@@ -69,28 +70,52 @@ export function dumpRequestOf(f: KernelFilter & { protocol?: number; events?: st
   });
 }
 
-/** Why a NewEntry cannot travel as a CreateRecord (what the record has no field for), or undefined. */
-export function createRecordProblem(e: NewEntry): string | undefined {
-  const extra = [e.reply && 'a reply tuple', e.origZone !== undefined && 'an original-direction zone', e.replyZone !== undefined && 'a reply-direction zone',
-    e.srcNat && 'source NAT', e.dstNat && 'destination NAT', e.labels && 'labels'].filter(Boolean);
-  return extra.length ? `a CreateRecord cannot carry ${extra.join(', ')}` : undefined;
-}
-
-/** A NewEntry as a CreateRecord (createRecordProblem first: what the record cannot carry is refused there). */
+/** A NewEntry as a CreateRecord, followed by a CreateExt when it sets more than the record's fields (everything toNewEntry builds travels). */
 export function createRecordOf(e: NewEntry): Uint8Array {
   const t = e.tuple;
-  const names = [...(e.zone !== undefined ? ['ZONE'] : []), ...(e.mark !== undefined ? ['MARK'] : [])];
+  const ext = createExtOf(e);
+  const names = [...(e.zone !== undefined ? ['ZONE'] : []), ...(e.mark !== undefined ? ['MARK'] : []), ...(ext ? ['EXT'] : [])];
+  const tcpState = e.tcpState ?? 0; // 0 (NONE) cannot be said here: 0 is "ESTABLISHED, the default"; createExtOf sends it as STATE
+  if (tcpState >= TCP_STATES.length) throw new RangeError(`tcp state ${tcpState}`);
   const fields: Fields = {
     family: FAMILIES[t.family], protocol: t.protocol, flags: flagBits('CreateRecord', ...names),
-    zone: e.zone ?? 0, mark: e.mark ?? 0, timeout: e.timeout, status: e.status ?? 0,
-    tcpState: e.tcpState === undefined ? 0 : e.tcpState, src: t.src, dst: t.dst,
+    zone: e.zone ?? 0, mark: e.mark ?? 0, timeout: e.timeout, status: e.status ?? 0, tcpState, src: t.src, dst: t.dst,
   };
   if (t.sport !== undefined) fields.srcPort = t.sport;
   if (t.dport !== undefined) fields.dstPort = t.dport;
   if (t.icmpType !== undefined) Object.assign(fields, { icmpType: t.icmpType, icmpCode: t.icmpCode ?? 0, icmpId: t.icmpId ?? 0 });
-  if (e.tcpState !== undefined && e.tcpState >= TCP_STATES.length) throw new RangeError(`tcp state ${e.tcpState}`);
-  return writeRecord('CreateRecord', fields);
+  const rec = writeRecord('CreateRecord', fields);
+  return ext ? Buffer.concat([rec, ext]) : rec;
 }
+
+/** The CreateExt of `e`, or undefined when the CreateRecord says it all. */
+function createExtOf(e: NewEntry): Uint8Array | undefined {
+  const names: string[] = [];
+  const f: Fields = {};
+  const set = (name: string, values: Fields) => {
+    names.push(name);
+    Object.assign(f, values);
+  };
+  if (e.srcNat) set('SRC_NAT', { srcNat: e.srcNat.addr });
+  if (e.srcNat?.port !== undefined) set('SRC_NAT_PORT', { srcNatPort: e.srcNat.port });
+  if (e.dstNat) set('DST_NAT', { dstNat: e.dstNat.addr });
+  if (e.dstNat?.port !== undefined) set('DST_NAT_PORT', { dstNatPort: e.dstNat.port });
+  const r = e.reply, inv = r && invertTuple(e.tuple);
+  if (r && inv && (!sameBytes(r.src, inv.src) || !sameBytes(r.dst, inv.dst) || r.sport !== inv.sport || r.dport !== inv.dport)) {
+    set('REPLY', { replySrc: r.src, replyDst: r.dst, replySrcPort: r.sport ?? 0, replyDstPort: r.dport ?? 0 });
+  }
+  if (e.origZone !== undefined) set('ORIG_ZONE', { origZone: e.origZone });
+  if (e.replyZone !== undefined) set('REPLY_ZONE', { replyZone: e.replyZone });
+  if (e.labels) set('LABELS', { labels: padded(e.labels) });
+  const state = e.tuple.protocol === IPPROTO.tcp ? (e.tcpState === 0 ? 0 : undefined) : (e.sctp?.state ?? e.dccp?.state);
+  if (state !== undefined) set('STATE', { state });
+  if (e.sctp?.vtagOrig !== undefined) set('VTAG_ORIG', { vtagOrig: e.sctp.vtagOrig });
+  if (e.sctp?.vtagReply !== undefined) set('VTAG_REPLY', { vtagReply: e.sctp.vtagReply });
+  if (e.dccp?.role !== undefined) set('ROLE', { role: e.dccp.role });
+  return names.length ? writeRecord('CreateExt', { flags: flagBits('CreateExt', ...names), ...f }) : undefined;
+}
+
+const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** Held changes as (UpdateRecord, UpdateExt when status/labels/state change, entry message padded to 4)*. */
 export function updateRecordsOf(items: HeldChange[]): Uint8Array {

@@ -135,9 +135,10 @@ test('flush is narrowed to the grant: "all zones" flushes only granted zones', a
 });
 
 test('create outside the grant is E_SCOPE; malformed records E_INVAL', async () => {
-  const rec = (zone: number, protocol = 17) => {
+  const rec = (zone: number, protocol = 17, tcpState = 0) => {
     const b = new Uint8Array(64), v = new DataView(b.buffer);
     v.setUint8(field('CreateRecord', 'family'), 2); v.setUint8(field('CreateRecord', 'protocol'), protocol);
+    v.setUint8(field('CreateRecord', 'tcpState'), tcpState);
     v.setUint8(field('CreateRecord', 'flags'), 1); v.setUint16(field('CreateRecord', 'zone'), zone, true);
     v.setUint32(field('CreateRecord', 'timeout'), 30, true);
     return b;
@@ -147,7 +148,7 @@ test('create outside the grant is E_SCOPE; malformed records E_INVAL', async () 
            (call $report (call $create (i32.const 64) (i32.const 64)))
            (call $report (call $create (i32.const 0) (i32.const 63)))
            (call $report (call $create (i32.const 0) (i32.const 128))) (i32.const 0)`,
-    extra: `(data (i32.const 0) ${dataString(rec(9))}) (data (i32.const 64) ${dataString(rec(5, 99))})`,
+    extra: `(data (i32.const 0) ${dataString(rec(9))}) (data (i32.const 64) ${dataString(rec(5, 6, 200))})`,
   }, { capabilities: { operations: ['create'], scope: { zones: [5] } } });
   assert.equal(r.codes, [E_SCOPE, E_INVAL, E_INVAL, E_SCOPE]);
   assert.is(r.stats.created, 0);

@@ -4,7 +4,8 @@
 // `list -o json` record becomes create flags again.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { entryFromJson, optsFromJson, optsFromLine } from '../../host/cli/commands/create.js';
+import { optsFromLine } from '../../host/cli/commands/create.js';
+import { specFromRecord } from '../../host/conntrack/entry-record.js';
 import { entryFromFlags } from '../../host/cli/tuple.js';
 import { toNewEntry, type CreateSpec } from '../../host/conntrack/conntrack.js';
 import { CTA, CTA_TUPLE } from '../../host/conntrack/constants.js';
@@ -123,41 +124,39 @@ const DNAT = { family: 'ipv4', proto: 'tcp', timeout: 599, state: 'ESTABLISHED',
 const SNAT6 = { family: 'ipv6', proto: 'udp', timeout: 30, orig: { src: '2001:db8::1', dst: '2001:db8::2', sport: 1000, dport: 53 }, reply: { src: '2001:db8::2', dst: '2001:db8::7', sport: 53, dport: 1000 }, flags: ['CONFIRMED', 'SRC_NAT', 'SRC_NAT_DONE', 'DST_NAT_DONE'], zone: 0 };
 
 test('restore: NAT flags become --src-nat/--dst-nat (exact port), not a hand-made reply tuple', () => {
-  const d = optsFromJson(DNAT);
+  const d = specFromRecord(DNAT);
   assert.is(d.dstNat, '192.168.1.5:8080');
   assert.is(d.srcNat, undefined);
-  assert.is(d.replySrc, undefined, 'the kernel derives the reply from the NAT');
-  assert.is(entryFromJson(DNAT, undefined), undefined, 'NAT records take the flag path');
-  const s = optsFromJson(SNAT6);
+  assert.is(d.reply, undefined, 'the kernel derives the reply from the NAT');
+  const s = specFromRecord(SNAT6);
   assert.is(s.srcNat, '[2001:db8::7]:1000');
-  assert.equal(entryFromFlags(s).srcNat, { addr: toNewEntry({ protocol: 'udp', src: '2001:db8::7', dst: '2001:db8::7', sport: 1, dport: 1, timeout: 1 }).tuple.src, port: 1000 });
+  assert.equal(toNewEntry(s).srcNat, { addr: toNewEntry({ protocol: 'udp', src: '2001:db8::7', dst: '2001:db8::7', sport: 1, dport: 1, timeout: 1 }).tuple.src, port: 1000 });
   // A reply that is not the inverse without NAT flags is still given as a tuple.
-  const plain = optsFromJson({ ...DNAT, flags: ['CONFIRMED'] });
+  const plain = specFromRecord({ ...DNAT, flags: ['CONFIRMED'] });
   assert.is(plain.dstNat, undefined);
-  assert.is(plain.replySrc, '192.168.1.5');
+  assert.is(plain.reply?.src, '192.168.1.5');
   // NAT flags that do not explain the reply (SRC_NAT, but the reply source changed): the tuple.
-  const odd = optsFromJson({ ...DNAT, flags: ['CONFIRMED', 'SRC_NAT'] });
+  const odd = specFromRecord({ ...DNAT, flags: ['CONFIRMED', 'SRC_NAT'] });
   assert.is(odd.srcNat, undefined);
-  assert.is(odd.replySrc, '192.168.1.5');
+  assert.is(odd.reply?.src, '192.168.1.5');
   // ICMP: the id travels as the NAT port only when NAT changed it.
   const icmp = { family: 'ipv4', proto: 'icmp', timeout: 30, orig: { src: '10.0.0.1', dst: '10.0.0.4', type: 8, code: 0, id: 7 }, reply: { src: '10.0.0.4', dst: '172.16.0.1', type: 0, code: 0, id: 99 }, flags: ['SRC_NAT'] };
-  assert.is(optsFromJson(icmp).srcNat, '172.16.0.1:99');
-  assert.is(optsFromJson({ ...icmp, reply: { ...icmp.reply, id: 7 } }).srcNat, '172.16.0.1');
+  assert.is(specFromRecord(icmp).srcNat, '172.16.0.1:99');
+  assert.is(specFromRecord({ ...icmp, reply: { ...icmp.reply, id: 7 } }).srcNat, '172.16.0.1');
 });
 
 test('restore: labels and directional zones of a record are kept', () => {
   const rec = { family: 'ipv4', proto: 'udp', timeout: 30, orig: { src: '10.1.0.1', dst: '10.1.0.2', sport: 1, dport: 2, zone: 5 }, reply: { src: '10.1.0.2', dst: '10.1.0.1', sport: 2, dport: 1 }, flags: ['CONFIRMED'], zone: 0, labels: [5, 70] };
-  assert.is(entryFromJson(rec, undefined), undefined, 'directional zones take the flag path');
-  const e = entryFromFlags(optsFromJson(rec));
+  const e = toNewEntry(specFromRecord(rec));
   assert.is(e.origZone, 5);
   assert.is(e.replyZone, undefined);
   assert.equal(labelBits(e.labels!), [5, 70]);
-  const r = entryFromFlags(optsFromJson({ ...rec, orig: { ...rec.orig, zone: undefined }, reply: { ...rec.reply, zone: 6 } }));
+  const r = toNewEntry(specFromRecord({ ...rec, orig: { ...rec.orig, zone: undefined }, reply: { ...rec.reply, zone: 6 } }));
   assert.is(r.replyZone, 6);
-  // The fast path keeps labels too; an empty list is no labels.
-  const fast = entryFromJson({ ...rec, orig: { ...rec.orig, zone: undefined } }, undefined)!;
-  assert.equal(labelBits(fast.labels!), [5, 70]);
-  assert.is(entryFromJson({ ...rec, orig: { ...rec.orig, zone: undefined }, labels: [] }, undefined)!.labels, undefined);
+  assert.is(toNewEntry(specFromRecord({ ...rec, orig: { ...rec.orig, zone: undefined }, labels: [] })).labels, undefined, 'an empty list is no labels');
+  // --to-zone keeps the direction.
+  assert.is(toNewEntry(specFromRecord(rec, 9)).origZone, 9);
+  assert.is(toNewEntry(specFromRecord({ ...rec, orig: { ...rec.orig, zone: undefined } }, 9)).zone, 9);
 });
 
 test.run();

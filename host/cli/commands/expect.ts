@@ -110,7 +110,7 @@ function newFromFlags(o: Opts): NewExpectation {
   }
   const family = o.family === undefined ? undefined : parseFamily(o.family);
   const tuple = (src: string, dst: string, sport: string | undefined, dport: string | undefined) =>
-    toNewEntry({ family, protocol: o.proto!, src, dst, sport: sport as unknown as number, dport: dport as unknown as number, icmpType: o.icmpType as unknown as number, icmpCode: o.icmpCode as unknown as number, icmpId: o.icmpId as unknown as number, timeout: 0 }).tuple;
+    toNewEntry({ family, protocol: o.proto!, src, dst, sport, dport, icmpType: o.icmpType, icmpCode: o.icmpCode, icmpId: o.icmpId, timeout: 0 }).tuple;
   const master = tuple(o.src!, o.dst!, o.sport, o.dport);
   return {
     master,
