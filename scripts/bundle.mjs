@@ -80,7 +80,9 @@ export async function bundle({ outdir = join(root, 'dist'), types = true, quiet 
     legalComments: 'none',
   });
   const outs = [...Object.values(result.metafile.outputs), ...Object.values(cli.metafile.outputs)];
-  writeFileSync(join(dist, 'meta.json'), JSON.stringify(result.metafile));
+  // One metafile for both builds (test/unit/daemon-bundle.test.ts compares the daemon with cli.cjs + worker.js).
+  const meta = { inputs: { ...result.metafile.inputs, ...cli.metafile.inputs }, outputs: { ...result.metafile.outputs, ...cli.metafile.outputs } };
+  writeFileSync(join(dist, 'meta.json'), JSON.stringify(meta));
   const kib = (outs.reduce((n, o) => n + o.bytes, 0) / 1024).toFixed(0);
   log(`bundle: ${Object.keys(entryPoints).length + 1} entries, ${outs.length} files, ${kib} KiB in ${Date.now() - t0} ms\n`);
 
