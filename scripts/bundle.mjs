@@ -80,7 +80,7 @@ export async function bundle({ outdir = join(root, 'dist'), types = true, quiet 
     legalComments: 'none',
   });
   const outs = [...Object.values(result.metafile.outputs), ...Object.values(cli.metafile.outputs)];
-  // One metafile for both builds (test/unit/daemon-bundle.test.ts compares the daemon with cli.cjs + worker.js).
+  // Both builds' metafiles in one (test/unit/daemon-bundle.test.ts reads what each entry holds).
   const meta = { inputs: { ...result.metafile.inputs, ...cli.metafile.inputs }, outputs: { ...result.metafile.outputs, ...cli.metafile.outputs } };
   writeFileSync(join(dist, 'meta.json'), JSON.stringify(meta));
   const kib = (outs.reduce((n, o) => n + o.bytes, 0) / 1024).toFixed(0);

@@ -67,8 +67,9 @@ for (const layer of layers) {
     const num = (k) => Number((out.match(new RegExp(`${k}:\\s+(\\d+)`)) || [])[1] ?? NaN);
     const total = num('Total'), ok = num('Passed'), skip = num('Skipped');
     const ms = Date.now() - t0;
-    if (Number.isNaN(total) || r.status !== 0) {
-      // A file that crashed before uvu's summary still counts as (at least) one failure.
+    if (Number.isNaN(total) || r.status !== 0 || ok < total) {
+      // A file that crashed before uvu's summary still counts as (at least) one failure; a failing
+      // before() hook leaves uvu's exit status 0 with fewer passed than its total.
       const f = Number.isNaN(total) ? 1 : Math.max(1, total - ok);
       failed += f; passed += Number.isNaN(ok) ? 0 : ok;
       if (!Number.isNaN(skip)) { if (ci) failed += skip; else skipped += skip; }

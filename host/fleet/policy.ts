@@ -9,7 +9,7 @@
 // layering (default.limits, plugins.NAME.limits). No entry: every fleet request is refused.
 // An agent that is a daemon client is bounded by the daemon's entry for its uid as well.
 import type { FleetEntry } from '../policy/clients.js';
-import { loadPolicy, parsePolicy, policyForPlugin, type Policy } from '../policy/policy.js';
+import { loadPolicy, parsePolicy, type Policy, type PolicyDocument } from '../policy/policy.js';
 
 export { OWN_NETNS } from '../policy/clients.js';
 export type { FleetEntry } from '../policy/clients.js';
@@ -32,7 +32,11 @@ export function loadFleetPolicy(path: string): FleetPolicy {
   return fleetPolicy(loadPolicy(path), path);
 }
 
-/** The policy a fleet run is checked against: the fleet entry for this plugin, the local limits. */
-export function fleetRunPolicy(fp: FleetPolicy, plugin: string): Policy {
-  return policyForPlugin(fp.local, plugin, fp.fleet!.capabilities);
+/**
+ * The policy a fleet run is checked against: the fleet entry for this plugin, the local limits
+ * (a document: loadPlugin parses it again; the daemon's clients have no part in a plugin's grant).
+ */
+export function fleetRunPolicy(fp: FleetPolicy, plugin: string): PolicyDocument {
+  const limits = { ...fp.local.default?.limits, ...fp.local.plugins[plugin]?.limits };
+  return { default: null, plugins: { [plugin]: { capabilities: fp.fleet!.capabilities, limits } } };
 }

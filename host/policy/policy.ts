@@ -60,17 +60,6 @@ export function parsePolicy(raw: unknown, source = 'policy', ids: IdResolver = s
   return policy;
 }
 
-/**
- * `policy` narrowed to one plugin: exactly `capabilities` for `plugin` (no default: what is given is
- * what is allowed), with the limits `policy` layers for it. A parsed policy (Host takes it as it is).
- */
-export function policyForPlugin(policy: Policy, plugin: string, capabilities: Capabilities): Policy {
-  const limits = { ...policy.default?.limits, ...policy.plugins[plugin]?.limits };
-  const narrowed: Policy = { ...policy, default: null, plugins: { [plugin]: { capabilities, limits } } };
-  parsed.add(narrowed);
-  return narrowed;
-}
-
 export function loadPolicy(path: string): Policy {
   let raw: unknown;
   try {

@@ -29,6 +29,8 @@ export function bundledCli(name: string) {
   return {
     /** The bundled cli.cjs, for tests that spawn it themselves (pipes, signals). */
     entry: join(dir, 'cli.cjs'),
+    /** The bundled daemon.js (`ctplug daemon`: bin/ctplug.js sends it there), for tests that start a daemon. */
+    daemon: join(dir, 'daemon.js'),
     async build(): Promise<void> {
       if (!existsSync('dist/plugins/list.wasm') || !existsSync('dist/plugins/match.wasm')) {
         throw new Error('dist/plugins/{list,match}.wasm are missing: run `npm run build` (npm install does it) before the tests');

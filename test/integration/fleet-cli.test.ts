@@ -77,7 +77,7 @@ if (!skip && !natsSkip) {
 it('fleet run: one line per host with its count, the total on stderr, exit 0; the entries are gone (conntrack -L)', async () => {
   ct!.createSync([...udpSpecs(9, 3, '203.0.113.9'), ...udpSpecs(4, 3, '10.9.0.1', 500)]);
   const r = await ctplug(['fleet', 'run', '--nats', nats!.url, '--plugin', 'purge-remote', '--config', '{"addr":"203.0.113.9"}', '--timeout', '20']);
-  assert.is(r.code, 0, r.stderr);
+  assert.is(r.code, 0, r.stderr + r.stdout);
   assert.match(r.stdout, /^edge-cli\s+ok\s+deleted 9, entries \d+\n$/, r.stdout);
   assert.match(r.stderr, /ctplug fleet run: 1 hosts \(1 ok\); total 9 entries deleted/);
   assert.is(conntrackIn(ns, ['-L', '-s', '203.0.113.9']).trim(), '');

@@ -9,6 +9,7 @@ import { fleetRunPolicy, parseFleetPolicy } from '../../host/fleet/policy.js';
 import { hostMatcher, namedHosts } from '../../host/fleet/operator.js';
 import { computeGrant } from '../../host/policy/grant.js';
 import { parseManifest } from '../../host/policy/manifest.js';
+import { parsePolicy } from '../../host/policy/policy.js';
 
 interface Stored { seq: number; gap?: string; text: string; id: string }
 
@@ -73,8 +74,11 @@ t('NATS away: records wait within the bound, the rest is counted; one outage mar
   // One marker per place records were dropped (a small message that still fitted splits the loss).
   const gaps = stored.filter((s) => s.gap);
   assert.ok(gaps.length >= 1);
-  assert.is(gaps.reduce((n, g) => n + (JSON.parse(g.text) as { records: number }).records, 0), lost);
-  assert.is(numbers(stored).length + lost, 215, 'published + counted lost = written');
+  // A publish still in flight when NATS went away may fail after `lost` was read: count at the end.
+  const lostInAll = p.stats.lostRecords;
+  assert.ok(lostInAll >= lost);
+  assert.is(gaps.reduce((n, g) => n + (JSON.parse(g.text) as { records: number }).records, 0), lostInAll);
+  assert.is(numbers(stored).length + lostInAll, 215, 'published + counted lost = written');
   assert.equal(stored.map((s) => s.seq), stored.map((_, i) => i + 1), 'no hole in Ctplug-Seq');
   // The marker stands where the loss was: after the kept records, before the ones written after.
   const at = stored.indexOf(gaps[gaps.length - 1]);
@@ -153,11 +157,11 @@ f('bad fleet entries are one clear policy error', () => {
 f('a fleet run\'s grant is manifest ∩ the fleet entry (not the default), limits from the policy', () => {
   const fp = parseFleetPolicy({ default: { capabilities: { operations: ['read', 'delete', 'flush'] }, limits: { timeout_ms: 500 } }, clients: { fleet: FLEET } });
   const manifest = parseManifest({ name: 'purge-remote', version: '1', abi: 1, module: 'x.wasm', sha256: 'b'.repeat(64), capabilities: { operations: ['read', 'delete'], scope: { zones: 'any' } } });
-  const g = computeGrant(manifest, fleetRunPolicy(fp, 'purge-remote'));
+  const g = computeGrant(manifest, parsePolicy(fleetRunPolicy(fp, 'purge-remote')));
   assert.equal(g.scope.zones, [{ from: 1, to: 2 }]);
   assert.is(g.limits.timeout_ms, 500);
   const flusher = parseManifest({ name: 'purge-remote', version: '1', abi: 1, module: 'x.wasm', sha256: 'b'.repeat(64), capabilities: { operations: ['flush'] } });
-  assert.throws(() => computeGrant(flusher, fleetRunPolicy(fp, 'purge-remote')), /operations/);
+  assert.throws(() => computeGrant(flusher, parsePolicy(fleetRunPolicy(fp, 'purge-remote'))), /operations/);
 });
 
 f('--hosts patterns', () => {
