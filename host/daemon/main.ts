@@ -37,6 +37,7 @@ Usage: ctplug daemon [--socket PATH] [--policy FILE] [--user NAME] [--max-client
                       [--nats-creds FILE] [--nats-nkey FILE] [--nats-ca FILE] [--nats-cert FILE] [--nats-key FILE]]
 
   --socket PATH        Unix socket to serve (default ${DEFAULT_SOCKET}); clients: CTPLUG_SOCKET=PATH or --connect PATH
+                       (socket-activated: where the socket unit listens, for the fleet agent to connect)
   --policy FILE        operator policy whose "clients" say who may connect and with what (default ${DEFAULT_POLICY})
   --user NAME|UID[:GID] started as root, drop to this user (default: the "ctplug" user)
   --max-clients N      connections served at once (default 64; 16 per uid)

@@ -86,7 +86,7 @@ if (!skip && !natsSkip) {
     nc = await natsClient(nats.url);
     ns = makeNetns();
     ns2 = makeNetns();
-    d = await startTestDaemon(cli.entry.replace(/cli\.cjs$/, 'daemon.js'), {
+    d = await startTestDaemon(cli.daemon, {
       // The agent's own feeds (flowlog) run under the default, through the daemon as well.
       default: { capabilities: { operations: ['read', 'events'], scope: { zones: [1] } } },
       clients: {
