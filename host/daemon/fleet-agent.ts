@@ -15,7 +15,7 @@ import { EXIT } from '../exit-codes.js';
 
 /** The agent's flags `ctplug daemon` takes and hands on, by the daemon's name -> the agent's. */
 export const AGENT_FLAGS: Record<string, string> = {
-  '--nats': '--nats', '--name': '--name', '--metrics': '--metrics', '--agent-netns': '--netns',
+  '--nats': '--nats', '--name': '--name', '--metrics': '--metrics', '--census': '--census', '--agent-netns': '--netns',
   '--nats-creds': '--nats-creds', '--nats-nkey': '--nats-nkey', '--nats-ca': '--nats-ca', '--nats-cert': '--nats-cert', '--nats-key': '--nats-key',
 };
 

@@ -33,7 +33,7 @@ const NOBODY = 65534;
 const HELP = `ctplug daemon: the privileged half of ctplug (CAP_NET_ADMIN), serving unprivileged clients.
 
 Usage: ctplug daemon [--socket PATH] [--policy FILE] [--user NAME] [--max-clients N] [--event-buffer BYTES]
-                     [--nats URL [--name NAME] [--metrics ADDR:PORT] [--agent-user NAME|UID[:GID]] [--agent-netns NS]
+                     [--nats URL [--name NAME] [--metrics ADDR:PORT] [--census S] [--agent-user NAME|UID[:GID]] [--agent-netns NS]
                       [--nats-creds FILE] [--nats-nkey FILE] [--nats-ca FILE] [--nats-cert FILE] [--nats-key FILE]]
 
   --socket PATH        Unix socket to serve (default ${DEFAULT_SOCKET}); clients: CTPLUG_SOCKET=PATH or --connect PATH
@@ -47,7 +47,8 @@ The fleet (README "Fleet"): with --nats the daemon runs \`ctplug fleet agent --c
 itself, a separate process without capabilities, its client like any other (restarted if it dies):
   --nats URL           NATS server(s) of the fleet; the other flags below need it
   --name NAME          this host's fleet name (default: the hostname)
-  --metrics ADDR:PORT  the agent serves Prometheus /metrics here
+  --metrics ADDR:PORT  the agent serves Prometheus /metrics here (also this daemon's requests and refusals by client)
+  --census SECONDS     how often the agent takes its census for /metrics (default 15)
   --agent-user NAME|UID[:GID] started as root, the agent's user (default 65534, nobody); the policy's
                        "clients" entry for that uid bounds the fleet on top of clients.fleet
   --agent-netns NS     the namespace whose flows the agent publishes (default the daemon's own)
@@ -91,7 +92,7 @@ function parseFlags(argv: string[]): Flags | 'help' {
     else throw new UsageError(`unknown option ${JSON.stringify(argv[i])} (see ctplug daemon --help)`);
   }
   if ((f.agent.length || f.agentUser !== undefined) && !f.agent.includes('--nats')) {
-    throw new UsageError('the fleet flags (--name, --metrics, --agent-user, --agent-netns, --nats-*) need --nats URL');
+    throw new UsageError('the fleet flags (--name, --metrics, --census, --agent-user, --agent-netns, --nats-*) need --nats URL');
   }
   return f;
 }

@@ -277,6 +277,8 @@ export class Agent {
       const ct = await this.access.conntrack(this.netns);
       try {
         this.metrics.census(this.netnsLabel, await takeCensus(ct));
+        // Through the daemon: its own counters by client entry, on the census' session.
+        if (ct instanceof RemoteConntrack) this.metrics.daemon(await ct.clientCounters());
       } finally {
         ct.close();
       }

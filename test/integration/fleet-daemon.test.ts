@@ -13,7 +13,7 @@ import { serviceSubject } from '../../host/fleet/subjects.js';
 import { bundledCli } from '../helpers/cli.js';
 import { CLIENT_UID, procCaps, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { natsClient, sleep } from '../helpers/fleet.js';
-import { natsSkipReason, startNats, type NatsServer } from '../helpers/nats.js';
+import { freePort, natsSkipReason, startNats, type NatsServer } from '../helpers/nats.js';
 import { conntrackIn, kernelSuite, listingLines, makeNetns, removeNetns, seedNetns } from '../helpers/netns.js';
 
 const FILE = 'test/integration/fleet-daemon.test.ts';
@@ -33,6 +33,7 @@ let nc: NatsConnection | undefined;
 /** `ns`: in both grants; `ns2`: in clients.fleet only, not in the daemon's entry for uid 65534. */
 let ns = '', ns2 = '';
 let d: TestDaemon | undefined;
+let metricsPort = 0;
 
 /** Zone 1 (both grants): 4 entries of ADDR, 2 of others; zone 2 (neither): 3 of ADDR. */
 const SPECS: CreateSpec[] = [
@@ -86,6 +87,7 @@ if (!skip && !natsSkip) {
     nc = await natsClient(nats.url);
     ns = makeNetns();
     ns2 = makeNetns();
+    metricsPort = await freePort();
     d = await startTestDaemon(cli.daemon, {
       // The agent's own feeds (flowlog) run under the default, through the daemon as well.
       default: { capabilities: { operations: ['read', 'events'], scope: { zones: [1] } } },
@@ -93,7 +95,7 @@ if (!skip && !natsSkip) {
         fleet: { capabilities: { operations: ['read', 'delete'], scope: { zones: [1] } }, netns: [ns, ns2], plugins: ['purge-remote', pin(PINNED)] },
         [`uid:${CLIENT_UID}`]: { capabilities: { operations: ['read', 'delete', 'events'], scope: { zones: [1] } }, netns: [ns] },
       },
-    }, ['--nats', nats.url, '--name', HOST, '--agent-netns', ns]);
+    }, ['--nats', nats.url, '--name', HOST, '--agent-netns', ns, '--metrics', `127.0.0.1:${metricsPort}`, '--census', '1']);
     await untilAnswering();
   });
   t.after(async () => {
@@ -167,6 +169,29 @@ it('fleet run --plugin FILE: a third-party module pinned by its sha256 runs (thr
   const after = table(ns);
   assert.equal(after.filter((l) => /zone=1\b/.test(l)), [], 'zone 1 emptied');
   assert.is(after.length, before.length - 6, 'zone 2 (outside both grants) untouched');
+});
+
+it('/metrics shows the daemon\'s own counters for the agent\'s entry: its refusals are exactly those the daemon logged', async () => {
+  // Refused as the test before did: a namespace outside uid 65534's entry (logged by the daemon).
+  const r = await request('count', { netns: [ns2] });
+  assert.is(r.status, 'refused');
+  const logged = () => d!.log().split('\n').filter((l) => l.includes(`(uid:${CLIENT_UID}): refused:`)).length;
+  const sample = (text: string, name: string) => {
+    const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(`client="uid:${CLIENT_UID}"`) && l.includes(`host="${HOST}"`));
+    return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+  };
+  let text = '';
+  // The agent reads the daemon's counters with each census (every second here).
+  for (let i = 0; i < 100; i++) {
+    text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    if (sample(text, 'ctplug_daemon_client_refusals_total') === logged()) break;
+    await sleep(200);
+  }
+  assert.ok(logged() >= 4, d!.log());
+  assert.is(sample(text, 'ctplug_daemon_client_refusals_total'), logged(), text);
+  assert.ok(sample(text, 'ctplug_daemon_client_requests_total')! > logged(), text);
+  // Its grant does not read everything: it sees its own entry only.
+  assert.not.match(text, /ctplug_daemon_client_requests_total\{client="(?!uid:65534)/);
 });
 
 it('the agent dying is logged and it is restarted, again unprivileged, and answers again', async () => {
