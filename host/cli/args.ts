@@ -129,8 +129,8 @@ export const COMMANDS: Record<string, CommandSpec> = {
   'plugin new': { options: ['ctplugSpec'], positionals: ['NAME'], summary: 'scaffold a plugin folder that builds and passes its test' },
   run: { options: ['plugin', 'config', 'policy', 'netns'], summary: 'run any plugin: ctplug --plugin FILE [--config JSON|@file] [--policy FILE]' },
   'fleet agent': { options: ['nats', 'name', 'policy', 'netns', 'metrics', 'census', 'eventMask', 'natsBuffer', ...NATS_AUTH], summary: 'the fleet agent of this host: flows (and chosen events) to JetStream, fleet requests, /metrics' },
-  'fleet run': { options: ['nats', 'plugin', 'config', 'hosts', 'timeout', 'output', ...NATS_AUTH], summary: 'run a plugin on every host of the fleet (each host\'s policy decides), one line per host' },
-  'fleet count': { options: ['nats', 'hosts', 'timeout', 'output', ...NATS_AUTH], summary: 'entries on every host, in what each host lets the fleet read' },
+  'fleet run': { options: ['nats', 'plugin', 'config', 'hosts', 'netns', 'timeout', 'output', ...NATS_AUTH], summary: 'run a plugin on every host of the fleet (each host\'s policy decides), one line per host' },
+  'fleet count': { options: ['nats', 'hosts', 'netns', 'timeout', 'output', ...NATS_AUTH], summary: 'entries on every host, in what each host lets the fleet read' },
   'fleet stats': { options: ['nats', 'hosts', 'timeout', 'output', ...NATS_AUTH], summary: 'each host\'s agent: publishing, buffers, gaps' },
   'fleet flows': { options: ['nats', 'hosts', 'output', 'limit', 'duration', 'eventMask', ...NATS_AUTH], summary: 'tail the fleet\'s flow records (or events, with -e) from JetStream: NDJSON or conntrack-style text' },
 };

@@ -58,10 +58,12 @@ const EXAMPLES: Record<string, string[]> = {
   'fleet agent': [
     'ctplug fleet agent --nats nats://nats.example:4222 --nats-creds /etc/ctplug/agent.creds --policy /etc/ctplug/policy.json --metrics 127.0.0.1:9477',
     'ctplug fleet agent --nats tls://nats.example:4222 --nats-ca ca.pem --name edge-17 --netns edge1 -e NEW,DESTROY --policy policy.json',
+    'ctplug fleet agent --connect /run/ctplug/ctplug.sock --nats nats://nats.example:4222 --policy /etc/ctplug/policy.json   # unprivileged: a client of ctplug daemon',
   ],
   'fleet run': [
     'ctplug fleet run --nats nats://nats.example:4222 --plugin purge-remote --config \'{"addr":"203.0.113.7"}\'',
     'ctplug fleet run --nats nats://nats.example:4222 --plugin purge-remote --config \'{"addr":"203.0.113.7","dry_run":true}\' --hosts \'edge-*\' -o json',
+    'ctplug fleet run --nats nats://nats.example:4222 --plugin ./my-filter.wasm --netns edge1 --config \'{}\'   # a module pinned by sha256 in the hosts\' clients.fleet.plugins',
     'ctplug fleet run --nats nats://nats.example:4222 --plugin ./my-filter/build/my-filter.wasm --hosts edge-1,edge-2 --timeout 10',
   ],
   'fleet count': ['ctplug fleet count --nats nats://nats.example:4222 --hosts \'edge-*\''],

@@ -91,6 +91,12 @@ export class RemoteConntrack {
     return JSON.parse(Buffer.from(f.payload).toString('utf8')) as Record<string, number>[];
   }
 
+  /** The daemon's requests and refusals by client entry (all of them for a grant that reads everything, else ours). */
+  async clientCounters(): Promise<Record<string, { requests: number; refusals: number }>> {
+    const f = await (await this.session(false)).request(FRAME.CLIENTS, new Uint8Array(0));
+    return JSON.parse(Buffer.from(f.payload).toString('utf8')) as Record<string, { requests: number; refusals: number }>;
+  }
+
   /** One entry by tuple (+ zone), or null (also when it exists outside the grant). */
   async get(lookup: Lookup): Promise<Uint8Array | null> {
     const t = lookup.tuple;

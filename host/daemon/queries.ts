@@ -4,7 +4,9 @@
 //   own delivery (the kernel's global counter only for a grant that reads everything);
 // - GET: one entry by tuple; a lookup in a zone outside the grant is refused, and an entry found
 //   outside the grant (family, protocol, mark) is answered as not found: the same answer as none;
-// - STATS: per-CPU counters cover every zone, so only a grant that reads everything gets them.
+// - STATS: per-CPU counters cover every zone, so only a grant that reads everything gets them;
+// - CLIENTS: the daemon's requests and refusals by client entry (the agent's /metrics shows them):
+//   every entry's for a grant that reads everything, else the client's own only.
 import type { Conntrack } from '../conntrack/conntrack.js';
 import { toNewEntry } from '../conntrack/new-entry.js';
 import { RECV_BUFFER_BYTES } from '../netlink/connection.js';
@@ -66,6 +68,12 @@ export function getEntry(gate: ScopedConntrack, ct: Conntrack, f: Frame, send: S
     }
   }
   send(FRAME.DONE, f.id, 0, ok(found));
+}
+
+export function clientCounters(gate: ScopedConntrack, counters: Map<string, { requests: number; refusals: number }>, own: string): Uint8Array {
+  const all = !gate.denied('dump') && everything(gate.grant.scope);
+  const seen = Object.fromEntries([...counters].filter(([k]) => all || k === own));
+  return Buffer.from(JSON.stringify(seen));
 }
 
 export function statsReply(gate: ScopedConntrack, ct: Conntrack, id: number, send: Send): Refusal | void {

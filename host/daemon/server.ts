@@ -10,7 +10,7 @@ import type { Clients } from '../policy/clients.js';
 import { encodeFrame, FRAME } from '../wire/frame.js';
 import { encodeError } from '../wire/records.js';
 import { peerCredentials } from './peer.js';
-import { Session } from './session.js';
+import { type ClientCounters, Session } from './session.js';
 
 export interface DaemonOptions {
   /** Listen on this path (created 0666: who may do what is the policy's to say), or on `fd`. */
@@ -35,6 +35,7 @@ export const MAX_PER_UID = 16;
 
 export function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
   const sessions = new Set<Session>();
+  const counters: ClientCounters = new Map();
   const perUid = new Map<number, number>();
   const maxClients = o.maxClients ?? MAX_CLIENTS, maxPerUid = o.maxPerUid ?? MAX_PER_UID;
   const refuse = (sock: Socket, why: string) => {
@@ -54,7 +55,7 @@ export function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
     const n = perUid.get(peer.uid) ?? 0;
     if (n >= maxPerUid) return refuse(sock, `uid ${peer.uid} has ${n} connections open (at most ${maxPerUid})`);
     perUid.set(peer.uid, n + 1);
-    const s: Session = new Session(sock, peer, { clients: o.clients, open: o.open, log: o.log, eventBufferBytes: o.eventBufferBytes }, () => {
+    const s: Session = new Session(sock, peer, { clients: o.clients, counters, open: o.open, log: o.log, eventBufferBytes: o.eventBufferBytes }, () => {
       if (sessions.delete(s)) perUid.set(peer.uid, (perUid.get(peer.uid) ?? 1) - 1);
     });
     sessions.add(s);

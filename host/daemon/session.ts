@@ -23,7 +23,7 @@ import { emptyOpStats } from '../scoped/stats.js';
 import { encodeFrame, type Frame, FrameError, FrameReader, FRAME, HEADER_SIZE, wire } from '../wire/frame.js';
 import { encodeError, encodeResult, readRecord } from '../wire/records.js';
 import { sessionKernel, type SessionKernel } from './kernel.js';
-import { countEntries, getEntry, statsReply } from './queries.js';
+import { clientCounters, countEntries, getEntry, statsReply } from './queries.js';
 import { Streams } from './streams.js';
 
 const { E_INVAL, E_DENIED, E_STATE } = STATUS;
@@ -39,8 +39,12 @@ export const HELLO_TIMEOUT_MS = 5000;
 /** HELLO is a small JSON document. */
 const MAX_HELLO_BYTES = 64 * 1024;
 
+/** Requests and refusals by policy client entry key ("none": peers without one), for the whole daemon. */
+export type ClientCounters = Map<string, { requests: number; refusals: number }>;
+
 export interface SessionEnv {
   clients: Clients;
+  counters: ClientCounters;
   /** Opens a Conntrack in a namespace (undefined: the daemon's own). */
   open(netns: string | undefined): Conntrack;
   log(line: string): void;
@@ -128,8 +132,17 @@ export class Session {
     });
   }
 
+  /** This client's line in the daemon's counters. */
+  private get counted(): { requests: number; refusals: number } {
+    const key = this.entry?.key ?? 'none';
+    let c = this.env.counters.get(key);
+    if (!c) this.env.counters.set(key, (c = { requests: 0, refusals: 0 }));
+    return c;
+  }
+
   private async handle(f: Frame): Promise<void> {
     if (this.closed) return;
+    this.counted.requests++;
     if (!this.gate) {
       if (f.type !== FRAME.HELLO) return this.fatal(E_STATE, 'the first frame must be HELLO');
       return this.hello(f);
@@ -155,6 +168,7 @@ export class Session {
       case FRAME.COUNT: return this.answer(f.id, () => countEntries(gate, kernel.ct, f.payload));
       case FRAME.GET: return this.answer(f.id, () => getEntry(gate, kernel.ct, f, this.send));
       case FRAME.STATS: return this.answer(f.id, () => statsReply(gate, kernel.ct, f.id, this.send));
+      case FRAME.CLIENTS: return this.reply(FRAME.CLIENTS_REPLY, f.id, clientCounters(gate, this.env.counters, this.entry!.key));
       default: return this.fatal(E_INVAL, `frame type ${f.type} is not a request`);
     }
   }
@@ -227,6 +241,7 @@ export class Session {
   }
 
   private refuse(id: number, r: Refusal): void {
+    this.counted.refusals++;
     this.error(id, r.status, r.why);
   }
 
@@ -237,6 +252,7 @@ export class Session {
   /** One ERROR frame (id 0), then the connection ends. */
   fatal(status: number, why: string): void {
     if (this.closed) return;
+    this.counted.refusals++;
     this.env.log(`${this.who}: refused: ${why}`);
     this.error(0, status, why);
     this.closed = true;

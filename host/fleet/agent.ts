@@ -6,13 +6,15 @@
 //   3. the request/reply service (service.ts) behind NATS micro discovery (micro.ts);
 //   4. /metrics (host/metrics), with a periodic census of the table.
 // It reaches conntrack only through the library (Host, Conntrack) given by `access`: directly (root,
-// as the CLI today) or, with the daemon, as its client. Nothing else changes between the two.
+// as the CLI) or as a client of `ctplug daemon` (daemonAccess: unprivileged, and bounded by the
+// daemon's entry for its uid on top of clients.fleet). Nothing else changes between the two.
 import type { Server } from 'node:http';
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { builtinPlugin } from '../builtin.js';
 import { Conntrack } from '../conntrack/conntrack.js';
 import type { EventKind } from '../conntrack/constants.js';
+import { RemoteConntrack } from '../client/remote.js';
 import { AbortError } from '../netlink/abort.js';
 import { escapeText } from '../policy/untrusted-text.js';
 import { PluginTimeoutError } from '../runtime/errors.js';
@@ -64,6 +66,14 @@ export const directAccess: ConntrackAccess = {
   host: (opts) => new Host(opts),
   conntrack: async (netns) => Conntrack.open({ netns }),
 };
+
+/** Through `ctplug daemon` at `socket`: this process needs no privilege; the daemon enforces its grant for our uid. */
+export function daemonAccess(socket: string): ConntrackAccess {
+  return {
+    host: (opts) => new Host({ ...opts, connect: socket }),
+    conntrack: (netns) => RemoteConntrack.connect(socket, { netns }),
+  };
+}
 
 /** A feed's run is replaced once it has emitted this share of its output_bytes limit. */
 const ROTATE_AT = 0.9;
@@ -267,6 +277,8 @@ export class Agent {
       const ct = await this.access.conntrack(this.netns);
       try {
         this.metrics.census(this.netnsLabel, await takeCensus(ct));
+        // Through the daemon: its own counters by client entry, on the census' session.
+        if (ct instanceof RemoteConntrack) this.metrics.daemon(await ct.clientCounters());
       } finally {
         ct.close();
       }

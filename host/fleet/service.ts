@@ -2,19 +2,22 @@
 // `clients.fleet` entry (fleet/policy.ts) decides: a plugin outside `plugins`, a namespace outside
 // `netns`, or an operation the entry does not grant is REFUSED by this host, and the reply says so.
 // Nothing in a request widens the grant: it names a plugin, a config, optionally fewer namespaces.
+// An agent that is a client of `ctplug daemon` is bounded by the daemon's entry for its uid too: what
+// the daemon refuses (an operation, a zone, a namespace beyond that entry) is refused here as well.
 //   run    { plugin: "purge-remote" | "sha256:HEX", module?: { manifest, wasm: BASE64 }, config, netns?: [..], timeout_ms? }
 //   count  { netns?: [..] }                 entries in the fleet's read scope, by zone
 //   stats  {}                               the agent: publishing, runs, kernel counters where granted
 // Replies are per host: { host, op, status: "ok" | "refused" | "failed", ... }.
 import { builtinPlugin, BUILTIN } from '../builtin.js';
 import type { Conntrack } from '../conntrack/conntrack.js';
+import { CtError } from '../conntrack/errors.js';
 import { GrantError, ManifestError, PluginError, PolicyError } from '../policy/errors.js';
 import type { Operation } from '../policy/capabilities.js';
 import { escapeText } from '../policy/untrusted-text.js';
 import { PluginTimeoutError } from '../runtime/errors.js';
 import type { Host, HostOptions } from '../runtime/host.js';
 import { sha256 } from '../runtime/module-check.js';
-import type { PluginSource } from '../runtime/plugin.js';
+import type { Plugin, PluginSource } from '../runtime/plugin.js';
 import type { RunStats } from '../runtime/protocol.js';
 import { takeCensus } from '../metrics/census.js';
 import type { AgentMetrics } from '../metrics/metrics.js';
@@ -24,8 +27,12 @@ import type { ServiceOp } from './subjects.js';
 /** How the agent reaches conntrack: directly (root) or through the daemon; the rest is the same. */
 export interface ConntrackAccess {
   host(opts: Omit<HostOptions, 'netns'> & { netns?: string }): Host;
-  conntrack(netns?: string): Promise<Conntrack>;
+  /** A table to dump (census, count): a Conntrack, or a RemoteConntrack through the daemon. */
+  conntrack(netns?: string): Promise<Pick<Conntrack, 'dump' | 'close'>>;
 }
+
+/** The daemon refused (its policy's entry for the agent's uid): this host refuses, as for its own policy. */
+const refusedByDaemon = (e: unknown): e is CtError => e instanceof CtError && e.op === 'daemon' && e.kind === 'privilege';
 
 export interface ServiceContext {
   name: string;
@@ -97,27 +104,43 @@ async function run(ctx: ServiceContext, req: Record<string, unknown>): Promise<O
   const signal = AbortSignal.timeout(timeout);
   const results: Record<string, unknown>[] = [];
   const total: Record<string, number> = Object.fromEntries(SUMMED.map((k) => [k, 0]));
-  for (const n of nss) {
-    const host = ctx.access.host({ policy: fleetRunPolicy(ctx.policy, name), netns: ns(n) });
-    const chunks: Uint8Array[] = [];
-    let kept = 0;
-    try {
-      const r = await host.run(src, {
-        config: req.config ?? {}, signal,
-        onOutput: (b, release) => { if (kept < MAX_OUTPUT_BYTES) { chunks.push(b.slice(0, MAX_OUTPUT_BYTES - kept)); kept += Math.min(b.length, MAX_OUTPUT_BYTES - kept); } release(); },
-      }).finally(() => host.close());
-      ctx.metrics.run(name, 'ok');
-      for (const k of SUMMED) total[k] += r.stats[k];
-      const output = Buffer.concat(chunks).toString('utf8');
-      results.push({ netns: n, ...Object.fromEntries(SUMMED.map((k) => [k, r.stats[k]])), ...(output ? { output } : {}) });
-    } catch (e) {
-      if (e instanceof GrantError || e instanceof PolicyError || e instanceof ManifestError) {
-        ctx.metrics.run(name, 'refused');
-        refuse(e.message);
-      }
-      ctx.metrics.run(name, e instanceof PluginTimeoutError ? 'timeout' : 'failed', e instanceof PluginTimeoutError);
-      throw e;
+  // Checked and loaded in every namespace before it runs in any: a namespace this host (or the
+  // daemon) refuses is found before anything was deleted elsewhere.
+  const loaded: { n: string; host: Host; plugin: Plugin }[] = [];
+  try {
+    for (const n of nss) {
+      const host = ctx.access.host({ policy: fleetRunPolicy(ctx.policy, name), netns: ns(n) });
+      loaded.push({ n, host, plugin: await host.load(src, { config: req.config ?? {} }).catch(async (e) => { await host.close(); throw e; }) });
     }
+  } catch (e) {
+    await Promise.all(loaded.map((l) => l.host.close()));
+    if (e instanceof GrantError || e instanceof PolicyError || e instanceof ManifestError || refusedByDaemon(e)) {
+      ctx.metrics.run(name, 'refused');
+      refuse((e as Error).message);
+    }
+    ctx.metrics.run(name, 'failed');
+    throw e;
+  }
+  try {
+    for (const { n, plugin } of loaded) {
+      const chunks: Uint8Array[] = [];
+      let kept = 0;
+      try {
+        const r = await plugin.run({
+          signal,
+          onOutput: (b, release) => { if (kept < MAX_OUTPUT_BYTES) { chunks.push(b.slice(0, MAX_OUTPUT_BYTES - kept)); kept += Math.min(b.length, MAX_OUTPUT_BYTES - kept); } release(); },
+        });
+        ctx.metrics.run(name, 'ok');
+        for (const k of SUMMED) total[k] += r.stats[k];
+        const output = Buffer.concat(chunks).toString('utf8');
+        results.push({ netns: n, ...Object.fromEntries(SUMMED.map((k) => [k, r.stats[k]])), ...(output ? { output } : {}) });
+      } catch (e) {
+        ctx.metrics.run(name, e instanceof PluginTimeoutError ? 'timeout' : 'failed', e instanceof PluginTimeoutError);
+        throw e;
+      }
+    }
+  } finally {
+    await Promise.all(loaded.map((l) => l.host.close()));
   }
   return { plugin: name, ...total, netns: results };
 }
@@ -128,7 +151,7 @@ async function count(ctx: ServiceContext, req: Record<string, unknown>): Promise
   const results: { netns: string; entries: number; zones: Record<string, number> }[] = [];
   let total = 0;
   for (const n of nss) {
-    const ct = await ctx.access.conntrack(ns(n));
+    const ct = await ctx.access.conntrack(ns(n)).catch((e) => (refusedByDaemon(e) ? refuse(e.message) : Promise.reject(e)));
     try {
       const c = await takeCensus(ct, ctx.policy.fleet!.capabilities.scope);
       const zones: Record<string, number> = {};

@@ -55,7 +55,7 @@ function tcpState(b: Uint8Array, at: number, len: number): number {
 }
 
 /** Tallies the entries inside `scope` (default: everything). */
-export async function takeCensus(ct: Conntrack, scope?: Scope, signal?: AbortSignal): Promise<Census> {
+export async function takeCensus(ct: Pick<Conntrack, 'dump'>, scope?: Scope, signal?: AbortSignal): Promise<Census> {
   const t0 = performance.now();
   const all: Scope = scope ?? { zones: 'any', families: 'any', protocols: 'any', mark: null, markBits: null };
   const plan = planDump({ family: 0, protocol: 0 }, all);

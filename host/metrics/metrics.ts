@@ -11,12 +11,17 @@ export interface PublisherStats {
   lostRecords: number; retries: number; bufferedBytes: number; oldestUnackedMs: number;
 }
 
+/** What `ctplug daemon` counts per client entry (its CLIENTS reply). */
+export interface DaemonClientCounts { requests: number; refusals: number }
+
 export type RunResult = 'ok' | 'failed' | 'timeout' | 'refused';
 
 export class AgentMetrics {
   readonly registry = new Registry();
   private readonly censuses = new Map<string, Census>();
   private readonly publishers = new Map<string, () => PublisherStats>();
+  /** The daemon's own counters by client entry, as last read (an agent that is a daemon client). */
+  private daemonClients: Record<string, DaemonClientCounts> = {};
   readonly events: Counter<'netns' | 'kind' | 'stream'>;
   readonly overruns: Counter<'netns' | 'plugin'>;
   readonly resyncs: Counter<'netns' | 'plugin'>;
@@ -81,6 +86,13 @@ export class AgentMetrics {
       if (type === 'counter') new Counter({ name, help, labelNames: ['subject'], registers, collect });
       else new Gauge({ name, help, labelNames: ['subject'], registers, collect });
     };
+    // The daemon's counters (it loads no prom-client): read with each census, shown as they were read.
+    const fromDaemon = (name: string, help: string, read: (c: DaemonClientCounts) => number) => new Counter({
+      name, help, labelNames: ['client'], registers,
+      collect() { this.reset(); for (const [client, c] of Object.entries(self.daemonClients)) this.inc({ client }, read(c)); },
+    });
+    fromDaemon('ctplug_daemon_client_requests_total', 'Requests the ctplug daemon received, by client entry of its policy (the agent\'s own entry unless its grant reads everything)', (c) => c.requests);
+    fromDaemon('ctplug_daemon_client_refusals_total', 'Requests and connections the ctplug daemon refused, by client entry of its policy', (c) => c.refusals);
     fromPublishers('ctplug_nats_published_records_total', 'Records JetStream acknowledged', (s) => s.records, 'counter');
     fromPublishers('ctplug_nats_published_messages_total', 'Messages JetStream acknowledged (records are batched)', (s) => s.messages, 'counter');
     fromPublishers('ctplug_nats_gaps_total', 'Gap markers published (outage: buffer full while NATS was away; overrun: kernel dropped events; restart: the feeding plugin run was restarted)', (s) => s.outageGaps + s.overrunGaps + s.restartGaps, 'counter');
@@ -92,6 +104,10 @@ export class AgentMetrics {
 
   census(netns: string, c: Census): void {
     this.censuses.set(netns, { ...c, at: Date.now() } as Census);
+  }
+
+  daemon(clients: Record<string, DaemonClientCounts>): void {
+    this.daemonClients = clients;
   }
 
   publisher(subject: string, stats: () => PublisherStats): void {

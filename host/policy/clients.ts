@@ -11,8 +11,13 @@
 // a name that does not resolve is a policy error, not an entry that silently matches nobody.
 // `netns` lists the `ip netns` names the client may open its session in; "." is the daemon's own
 // namespace (not a valid `ip netns` name). Absent: ["."].
+// One more key, `fleet`, is not a connecting client but what the fleet (NATS requests, host/fleet/)
+// may ask of this host: `capabilities` and `netns` as above, plus `plugins`, the first-party names
+// and `sha256:<64 hex>` pins it may run. The fleet agent reaches conntrack directly (root) or as a
+// daemon client; then the daemon's entry for the agent's uid bounds it too (both must allow).
 import { spawnSync } from 'node:child_process';
 import { type Capabilities, checkKeys, isObject, parseCapabilities, type CapabilitiesDocument } from './capabilities.js';
+import { NAME_RE as PLUGIN_NAME_RE } from './manifest.js';
 import { quoteText } from './untrusted-text.js';
 
 export interface ClientEntry {
@@ -24,10 +29,22 @@ export interface ClientEntry {
 
 export interface ClientEntryDocument { capabilities: CapabilitiesDocument; netns?: string[] }
 
-/** The `clients` section, parsed and with names resolved: by uid, and the group entries in order. */
+/** `clients.fleet`: what fleet requests may do here. */
+export interface FleetEntry {
+  capabilities: Capabilities;
+  netns: string[];
+  /** First-party plugin names and `sha256:HEX` pins. */
+  plugins: string[];
+}
+
+export interface FleetEntryDocument extends ClientEntryDocument { plugins: string[] }
+
+/** The `clients` section, parsed and with names resolved: by uid, the group entries in order, the fleet's. */
 export interface Clients {
   byUid: Map<number, ClientEntry>;
   groups: { gid: number; entry: ClientEntry }[];
+  /** null: the fleet may do nothing here. */
+  fleet: FleetEntry | null;
 }
 
 /** Who is at the other end of a connection, as the kernel reports it. */
@@ -47,6 +64,9 @@ export const systemIds: IdResolver = { uid: (n) => getent('passwd', n), gid: (n)
 const KEY_RE = /^(uid|gid|user|group):(.+)$/;
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$/;
 const NETNS_RE = /^[A-Za-z0-9_.-]+$/;
+const PIN_RE = /^sha256:[0-9a-f]{64}$/;
+/** The key of the fleet's entry. */
+export const FLEET_KEY = 'fleet';
 /** The daemon's own network namespace in a client's `netns` list. */
 export const OWN_NETNS = '.';
 
@@ -61,9 +81,9 @@ function parseNetns(v: unknown, where: string, fail: Fail): string[] {
   return [...new Set(v as string[])];
 }
 
-function parseEntry(key: string, v: unknown, where: string, fail: Fail): ClientEntry {
-  if (!isObject(v)) fail(`${where} must be an object with "capabilities" and optional "netns"`);
-  checkKeys(v, ['capabilities', 'netns'], where, fail);
+function parseEntry(key: string, v: unknown, where: string, fail: Fail, extra: string[] = []): ClientEntry {
+  if (!isObject(v)) fail(`${where} must be an object with "capabilities"${extra.map((k) => `, "${k}"`).join('')} and optional "netns"`);
+  checkKeys(v, ['capabilities', 'netns', ...extra], where, fail);
   // The issue's example writes netns inside capabilities; either place, not both.
   let caps = v.capabilities;
   let netns = v.netns;
@@ -76,14 +96,29 @@ function parseEntry(key: string, v: unknown, where: string, fail: Fail): ClientE
   return { key, capabilities: parseCapabilities(caps, `${where}.capabilities`, fail), netns: parseNetns(netns, `${where}.netns`, fail) };
 }
 
+function parseFleetEntry(v: unknown, fail: Fail): FleetEntry {
+  const where = `clients.${FLEET_KEY}`;
+  const e = parseEntry(FLEET_KEY, v, where, fail, ['plugins']);
+  const plugins = (v as Record<string, unknown>).plugins;
+  if (!Array.isArray(plugins)) fail(`${where}.plugins must be a list of plugin names or "sha256:HEX" pins (what the fleet may run here)`);
+  for (const [i, p] of (plugins as unknown[]).entries()) {
+    if (typeof p !== 'string' || !(PLUGIN_NAME_RE.test(p) || PIN_RE.test(p))) fail(`${where}.plugins[${i}]: ${quoteText(p)} is neither a plugin name nor "sha256:" and 64 lowercase hex digits`);
+  }
+  return { capabilities: e.capabilities, netns: e.netns, plugins: [...new Set(plugins as string[])] };
+}
+
 export function parseClients(v: unknown, fail: Fail, ids: IdResolver = systemIds): Clients {
-  const clients: Clients = { byUid: new Map(), groups: [] };
+  const clients: Clients = { byUid: new Map(), groups: [], fleet: null };
   if (v === undefined) return clients;
-  if (!isObject(v)) fail('"clients" must be an object keyed by uid:N, gid:N, user:NAME or group:NAME');
+  if (!isObject(v)) fail('"clients" must be an object keyed by uid:N, gid:N, user:NAME, group:NAME or "fleet"');
   for (const [key, e] of Object.entries(v)) {
+    if (key === FLEET_KEY) {
+      clients.fleet = parseFleetEntry(e, fail);
+      continue;
+    }
     const where = `clients.${quoteText(key)}`;
     const m = KEY_RE.exec(key);
-    if (!m) fail(`${where}: a client key is uid:N, gid:N, user:NAME or group:NAME`);
+    if (!m) fail(`${where}: a client key is uid:N, gid:N, user:NAME, group:NAME or "fleet"`);
     const [, kind, value] = m!;
     let id: number | undefined;
     if (kind === 'uid' || kind === 'gid') {
@@ -112,7 +147,10 @@ export function clientEntryFor(clients: Clients, peer: PeerCredentials): ClientE
   return clients.groups.find((g) => groups.has(g.gid))?.entry;
 }
 
-/** Whether any entry names a namespace other than the daemon's own (then setns needs CAP_SYS_ADMIN). */
+/**
+ * Whether any connecting client's entry names a namespace other than the daemon's own (then setns
+ * needs CAP_SYS_ADMIN). The fleet entry does not count: the daemon serves the agent by its uid's entry.
+ */
 export function namesOtherNetns(clients: Clients): boolean {
   const entries = [...clients.byUid.values(), ...clients.groups.map((g) => g.entry)];
   return entries.some((e) => e.netns.some((n) => n !== OWN_NETNS));

@@ -3,11 +3,12 @@
 //     "plugins": { "zone-gc": { "capabilities": {...}, "limits": {...} } } }
 // A plugin entry replaces the default's capabilities (no merging: what is written is what is allowed);
 // limits are layered DEFAULT_LIMITS <- default.limits <- plugins[name].limits.
-// The daemon reads one more section, "clients" (clients.ts): who may connect and with what.
+// One more section, "clients" (clients.ts): who may connect to the daemon and with what (uid:N ...),
+// and what the fleet may ask of this host ("fleet", read by the fleet agent).
 import { readFileSync } from 'node:fs';
 import { PolicyError } from './errors.js';
 import { type Capabilities, type CapabilitiesDocument, checkKeys, isObject, parseCapabilities } from './capabilities.js';
-import { type ClientEntryDocument, type Clients, type IdResolver, parseClients, systemIds } from './clients.js';
+import { type ClientEntryDocument, type Clients, type FleetEntryDocument, type IdResolver, parseClients, systemIds } from './clients.js';
 import { type Limits, DEFAULT_LIMITS, parseLimits } from './limits.js';
 import { NAME_RE } from './manifest.js';
 import { quoteText } from './untrusted-text.js';
@@ -22,8 +23,8 @@ export interface PolicyDocument {
   $comment?: string;
   default?: PolicyEntryDocument | null;
   plugins?: Record<string, PolicyEntryDocument>;
-  /** Daemon clients by `uid:N`, `gid:N`, `user:NAME`, `group:NAME` (clients.ts). */
-  clients?: Record<string, ClientEntryDocument>;
+  /** Daemon clients by `uid:N`, `gid:N`, `user:NAME`, `group:NAME`, and the fleet's entry (clients.ts). */
+  clients?: Record<string, ClientEntryDocument> & { fleet?: FleetEntryDocument };
 }
 
 /** What a plugin name is allowed under a policy; null when the policy says nothing about it. */

@@ -21,8 +21,8 @@ export interface WireDef {
 export const wire = (abi as unknown as { wire: WireDef }).wire;
 
 const FRAME_NAMES = [
-  'HELLO', 'DUMP', 'DELETE', 'UPDATE', 'CREATE', 'FLUSH', 'SUBSCRIBE', 'COUNT', 'STATS', 'GET', 'STOP', 'CREDIT',
-  'WELCOME', 'RESULT', 'ERROR', 'ENTRIES', 'DONE', 'EVENTS', 'OVERRUN', 'STATS_REPLY',
+  'HELLO', 'DUMP', 'DELETE', 'UPDATE', 'CREATE', 'FLUSH', 'SUBSCRIBE', 'COUNT', 'STATS', 'GET', 'STOP', 'CREDIT', 'CLIENTS',
+  'WELCOME', 'RESULT', 'ERROR', 'ENTRIES', 'DONE', 'EVENTS', 'OVERRUN', 'STATS_REPLY', 'CLIENTS_REPLY',
 ] as const;
 export type FrameName = (typeof FRAME_NAMES)[number];
 /** Frame type codes by name (abi.json wire.frames); a name the code uses and abi.json lacks fails at load. */

@@ -87,7 +87,7 @@ it('well-framed garbage after HELLO (random payloads for every request type): re
   const before = listingLines(conntrackIn(ns, ['-L']));
   const { Rng } = await import('../fuzz/mutate.js');
   const rng = new Rng(0x14da3);
-  const types = [FRAME.DUMP, FRAME.DELETE, FRAME.UPDATE, FRAME.CREATE, FRAME.FLUSH, FRAME.SUBSCRIBE, FRAME.COUNT, FRAME.STATS, FRAME.GET, FRAME.STOP, FRAME.CREDIT];
+  const types = [FRAME.DUMP, FRAME.DELETE, FRAME.UPDATE, FRAME.CREATE, FRAME.FLUSH, FRAME.SUBSCRIBE, FRAME.COUNT, FRAME.STATS, FRAME.GET, FRAME.STOP, FRAME.CREDIT, FRAME.CLIENTS];
   const n = process.env.CTPLUG_LONG === '1' ? 200_000 : 20_000;
   let sent = 0, sessions = 0, answered = 0;
   while (sent < n) {

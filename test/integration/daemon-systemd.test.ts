@@ -12,6 +12,7 @@ import * as assert from 'uvu/assert';
 import type { CreateSpec } from '../../host/conntrack/conntrack.js';
 import { bundledCli } from '../helpers/cli.js';
 import { CLIENT_UID, DAEMON_UID, procCaps, unprivileged } from '../helpers/daemon.js';
+import { natsSkipReason, startNats } from '../helpers/nats.js';
 import { conntrackIn, kernelSuite, listingLines, makeNetns, removeNetns, seedNetns } from '../helpers/netns.js';
 
 const { t, it, skip } = kernelSuite('daemon: the systemd units (kernel)', 'test/integration/daemon-systemd.test.ts');
@@ -34,7 +35,8 @@ const service = () => unit('systemd/ctplug.service', 'Service');
 const capList = (v: string) => v.split(/\s+/).filter(Boolean).map((c) => `+${c.replace(/^CAP_/, '').toLowerCase()}`).join(',');
 
 /** Runs the daemon as the service unit says, on a socket-activated fd; resolves with its pid and stop(). */
-async function asService(policy: object): Promise<{ pid: number; socket: string; log: () => string; exited: Promise<number | null>; stop: () => Promise<void> }> {
+/** `extra`: more daemon flags; `named`: also --socket PATH (where the "socket unit" listens: the fleet agent connects there). */
+async function asService(policy: object, extra: string[] = [], named = false): Promise<{ pid: number; socket: string; log: () => string; exited: Promise<number | null>; stop: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'ctplug-systemd-'));
   chmodSync(dir, 0o755);
   const socket = join(dir, 'ctplug.sock');
@@ -48,7 +50,7 @@ async function asService(policy: object): Promise<{ pid: number; socket: string;
   const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
   const s = service();
   assert.is(s.NoNewPrivileges, 'yes');
-  const exec = s.ExecStart.replace('/usr/bin/env ctplug daemon', '').replace('/etc/ctplug/policy.json', join(dir, 'policy.json')).trim().split(/\s+/);
+  const exec = [...s.ExecStart.replace('/usr/bin/env ctplug daemon', '').replace('/etc/ctplug/policy.json', join(dir, 'policy.json')).trim().split(/\s+/), ...extra, ...(named ? ['--socket', socket] : [])];
   const setpriv = [`--reuid=${DAEMON_UID}`, `--regid=${DAEMON_UID}`, '--clear-groups', `--inh-caps=-all,${capList(s.AmbientCapabilities)}`,
     `--ambient-caps=-all,${capList(s.AmbientCapabilities)}`, `--bounding-set=-all,${capList(s.CapabilityBoundingSet)}`, '--no-new-privs'];
   // LISTEN_PID is the daemon's own pid: the shell's, which exec keeps.
@@ -125,6 +127,46 @@ it('a policy naming no namespace: the unit`s CAP_SYS_ADMIN is more than needed, 
     assert.match(d.log(), /^ctplug: the daemon does not start: it holds capabilities it does not need/m);
   } finally {
     await d.stop();
+  }
+});
+
+it('with --nats under the unit: the daemon runs the fleet agent as its own user with no capability, a client answering on NATS', async () => {
+  const natsSkip = natsSkipReason();
+  if (natsSkip) throw new Error(natsSkip);
+  const nats = await startNats();
+  const d = await asService({
+    default: { capabilities: { operations: ['read', 'events'], scope: { zones: [1] } } },
+    clients: {
+      fleet: { capabilities: { operations: ['read'], scope: { zones: [1] } }, netns: [ns], plugins: [] },
+      [`uid:${DAEMON_UID}`]: { capabilities: { operations: ['read', 'events'], scope: { zones: [1] } }, netns: [ns] },
+    },
+  }, ['--nats', nats.url, '--name', 'edge-unit', '--agent-netns', ns], true);
+  let agent = 0;
+  try {
+    assert.ok(await serving(d), d.log());
+    for (let i = 0; i < 150 && !/ctplug agent edge-unit: publishing/.test(d.log()); i++) await new Promise((r) => setTimeout(r, 100));
+    agent = Number(/fleet agent started \(pid (\d+)\)/.exec(d.log())?.[1]);
+    assert.ok(agent && agent !== d.pid, d.log());
+    assert.match(d.log(), /ctplug agent edge-unit: publishing to ctplug\.edge-unit\.\* .*; through the daemon at /, d.log());
+    // Unprivileged, the daemon cannot change uid: the agent is its user, with nothing it could inherit.
+    const status = readFileSync(`/proc/${agent}/status`, 'utf8');
+    assert.match(status, new RegExp(`^Uid:\\s+${DAEMON_UID}\\s`, 'm'));
+    assert.match(status, /^NoNewPrivs:\s+1$/m);
+    const caps = procCaps(agent);
+    assert.equal([caps.CapEff, caps.CapPrm, caps.CapInh, caps.CapAmb], [0n, 0n, 0n, 0n]);
+    // It counts through the daemon: one zone-1 entry of the two (zone 2 is outside both grants).
+    const { connect } = await import('@nats-io/transport-node');
+    const nc = await connect({ servers: nats.url });
+    try {
+      const reply = JSON.parse(new TextDecoder().decode((await nc.request('ctplug.edge-unit.svc.count', '{}', { timeout: 20_000 })).data));
+      assert.equal([reply.status, reply.entries], ['ok', 1], JSON.stringify(reply));
+    } finally {
+      await nc.close();
+    }
+  } finally {
+    await d.stop();
+    if (agent) spawnSync('kill', ['-9', String(agent)]); // gone already, unless the daemon failed to stop it
+    await nats.stop();
   }
 });
 

@@ -1,6 +1,6 @@
 // The privileged process's code (issue 14): dist/daemon.js and the chunks it loads hold the
 // netlink, conntrack, policy, capability gate, wire and daemon layers and nothing else: no plugin
-// runtime, no Wasm, no CLI, no daemon client. Read from the bundler's metafile; the size of that
+// runtime, no Wasm, no CLI, no daemon client, no fleet (NATS, metrics). Read from the bundler's metafile; the size of that
 // code (source lines) is printed next to what runs privileged in direct mode (CLI + worker).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,7 +37,12 @@ test('dist/daemon.js: netlink, conntrack, policy, scoped, wire, daemon only; its
     const allowed = ['host/netlink', 'host/conntrack', 'host/policy', 'host/scoped', 'host/wire', 'host/daemon', 'host/exit-codes.ts', 'host/paths.ts', 'sdk/abi.json'];
     assert.equal([...layers].filter((l) => !allowed.includes(l)), [], `the daemon bundle holds ${daemon.join(', ')}`);
     assert.ok(!daemon.some((f) => /host\/(runtime|cli|client)\/|wasm|worker|sdk\/assembly/.test(f)));
+    // `ctplug daemon --nats` runs the fleet agent as a child process: neither NATS, prom-client nor
+    // the agent's code is in the daemon, only the few lines that spawn and watch it.
+    assert.ok(daemon.includes('host/daemon/fleet-agent.ts'));
+    assert.equal(daemon.filter((f) => /node_modules|host\/(fleet|metrics)\/|nats|prom-client/.test(f)), []);
     const direct = [...new Set([...inputsOf(meta, 'cli.cjs'), ...inputsOf(meta, 'worker.js')])];
+    assert.ok(direct.includes('host/cli/main.ts'), 'the CLI bundle is in the metafile');
     console.log(`privileged code: daemon ${daemon.length} files, ${lines(daemon)} lines; direct mode (cli + worker) ${direct.length} files, ${lines(direct)} lines`);
     assert.ok(lines(daemon) < lines(direct));
   } finally {

@@ -134,7 +134,7 @@ const f = suite('fleet policy');
 
 const FLEET = { capabilities: { operations: ['read', 'delete'], scope: { zones: [1, 2] } }, netns: ['edge1'], plugins: ['purge-remote', 'sha256:' + 'a'.repeat(64)] };
 
-f('clients.fleet is taken out of the policy; the rest parses as before', () => {
+f('clients.fleet is read from the one policy parse; the rest of the policy as before', () => {
   const fp = parseFleetPolicy({ default: { capabilities: { operations: ['events'] } }, clients: { fleet: FLEET } });
   assert.equal(fp.fleet!.netns, ['edge1']);
   assert.equal(fp.fleet!.plugins, FLEET.plugins);

@@ -8,7 +8,8 @@ import { CliError } from '../errors.js';
 import { EXIT, type ExitCode } from '../../exit-codes.js';
 import { BUILTIN } from '../../builtin.js';
 import { parseEventKinds } from '../../conntrack/validate.js';
-import { Agent } from '../../fleet/agent.js';
+import { Agent, daemonAccess } from '../../fleet/agent.js';
+import { daemonSocket } from '../connect.js';
 import { openNats, type NatsAuth } from '../../fleet/connection.js';
 import { fanOut, tail, type HostResult } from '../../fleet/operator.js';
 import { loadManifest } from '../../policy/manifest.js';
@@ -53,14 +54,17 @@ export async function agent(p: Parsed): Promise<ExitCode> {
     bufferBytes = Number(p.opts.natsBuffer);
     if (!Number.isInteger(bufferBytes) || bufferBytes < 4096 || bufferBytes > 2 ** 32) throw new UsageError(`--nats-buffer ${JSON.stringify(p.opts.natsBuffer)}: give bytes, 4096 to 4 GiB`, p.command);
   }
+  // A client of `ctplug daemon` (--connect PATH, CTPLUG_SOCKET, or the default socket for a non-root
+  // user), as every ctplug command: then the agent holds no privilege at all.
+  const socket = daemonSocket();
   const a = new Agent({
-    ...auth(p), nats: servers(p), name: p.opts.name, policy: p.opts.policy, netns: p.opts.netns, metrics, bufferBytes,
+    ...auth(p), access: socket === undefined ? undefined : daemonAccess(socket), nats: servers(p), name: p.opts.name, policy: p.opts.policy, netns: p.opts.netns, metrics, bufferBytes,
     censusMs: seconds(p.opts.census, '--census', p.command, 15) * 1000,
     events: p.opts.eventMask === undefined ? undefined : parseEventKinds(p.opts.eventMask),
   });
   await a.start();
   const m = a.metricsAddress;
-  process.stderr.write(`ctplug agent ${a.name}: publishing to ctplug.${a.name}.* and answering ctplug.${a.name}.svc.*${m ? `; /metrics on ${m.address}:${m.port}` : ''}\n`);
+  process.stderr.write(`ctplug agent ${a.name}: publishing to ctplug.${a.name}.* and answering ctplug.${a.name}.svc.*${m ? `; /metrics on ${m.address}:${m.port}` : ''}${socket === undefined ? '' : `; through the daemon at ${escapeText(socket)}`}\n`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop).once('SIGTERM', stop);
@@ -100,11 +104,17 @@ function line(r: HostResult, op: string): string {
 /** fleet run / count / stats: fan out, one line per host (or NDJSON with -o json), a total. */
 export function fanOutCommand(op: 'run' | 'count' | 'stats') {
   return async (p: Parsed): Promise<ExitCode> => {
-    const body = op === 'run' ? { ...pluginRequest(p.opts.plugin, p.command), config: readConfig(p.opts.config) } : {};
+    const body: Record<string, unknown> = op === 'run' ? { ...pluginRequest(p.opts.plugin, p.command), config: readConfig(p.opts.config) } : {};
+    // Fewer namespaces than each host's clients.fleet.netns (names, comma separated): a host lacking one refuses.
+    if (p.opts.netns !== undefined && op !== 'stats') {
+      const names = p.opts.netns.split(',').map((n) => n.trim());
+      if (names.some((n) => !/^[A-Za-z0-9_.-]+$/.test(n) || n === '..')) throw new UsageError(`--netns ${JSON.stringify(p.opts.netns)}: give \`ip netns\` names separated by commas ("." is each agent's own)`, p.command);
+      body.netns = names;
+    }
     const json = p.opts.output === 'json';
     if (p.opts.output !== undefined && !json && p.opts.output !== 'text') throw new UsageError(`-o ${JSON.stringify(p.opts.output)}: use text or json`, p.command);
     const timeoutS = seconds(p.opts.timeout, '--timeout', p.command, 30);
-    if (op === 'run') (body as Record<string, unknown>).timeout_ms = Math.round(timeoutS * 1000);
+    if (op === 'run') body.timeout_ms = Math.round(timeoutS * 1000);
     const nc = await connect(p);
     const tty = Boolean(process.stderr.isTTY) && !process.env.CI;
     let results: HostResult[];
