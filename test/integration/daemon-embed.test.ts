@@ -24,7 +24,7 @@ if (!skip) {
     ns = makeNetns();
     await cli.build();
     // A small event buffer, so a subscriber that stops reading overruns its own socket soon.
-    d = await startTestDaemon(cli.entry.replace(/cli\.js$/, 'daemon.js'), {
+    d = await startTestDaemon(cli.entry.replace(/cli\.cjs$/, 'daemon.js'), {
       clients: { [`uid:${me}`]: { capabilities: { operations: ['read', 'delete', 'events'], scope: { zones: [1] } }, netns: [ns] } },
     }, ['--event-buffer', String(4 * 1024 * 1024)]);
   });

@@ -36,7 +36,7 @@ if (!skip) {
     ns = makeNetns();
     seedNetns(ns, SPECS);
     await cli.build();
-    d = await startTestDaemon(cli.entry.replace(/cli\.js$/, 'daemon.js'), policy());
+    d = await startTestDaemon(cli.entry.replace(/cli\.cjs$/, 'daemon.js'), policy());
   });
   t.after(async () => {
     await d?.stop();
@@ -215,7 +215,7 @@ it('HELLO is checked: wrong version, unknown key, a second HELLO, a request befo
 
 it('the daemon stopping under a running client (which holds no capability): one line on stderr, exit 4; no daemon at all: the same', async () => {
   // A daemon of its own, stopped while an unprivileged `ctplug events` is subscribed to it.
-  const own = await startTestDaemon(cli.entry.replace(/cli\.js$/, 'daemon.js'), policy());
+  const own = await startTestDaemon(cli.entry.replace(/cli\.cjs$/, 'daemon.js'), policy());
   try {
     const argv = [...unprivileged(), 'env', `CTPLUG_SOCKET=${own.socket}`, process.execPath, cli.entry, 'events', '--netns', ns];
     const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });

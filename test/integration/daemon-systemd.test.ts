@@ -52,7 +52,7 @@ async function asService(policy: object): Promise<{ pid: number; socket: string;
   const setpriv = [`--reuid=${DAEMON_UID}`, `--regid=${DAEMON_UID}`, '--clear-groups', `--inh-caps=-all,${capList(s.AmbientCapabilities)}`,
     `--ambient-caps=-all,${capList(s.AmbientCapabilities)}`, `--bounding-set=-all,${capList(s.CapabilityBoundingSet)}`, '--no-new-privs'];
   // LISTEN_PID is the daemon's own pid: the shell's, which exec keeps.
-  const child = spawn('sh', ['-c', 'LISTEN_PID=$$ LISTEN_FDS=1 exec setpriv "$@"', 'sh', ...setpriv, '--', process.execPath, cli.entry.replace(/cli\.js$/, 'daemon.js'), ...exec], {
+  const child = spawn('sh', ['-c', 'LISTEN_PID=$$ LISTEN_FDS=1 exec setpriv "$@"', 'sh', ...setpriv, '--', process.execPath, cli.entry.replace(/cli\.cjs$/, 'daemon.js'), ...exec], {
     stdio: ['ignore', 'ignore', 'pipe', fd],
   });
   server.close();

@@ -37,7 +37,7 @@ if (!skip) {
     ns = makeNetns();
     twin = makeNetns();
     await cli.build();
-    d = await startTestDaemon(cli.entry.replace(/cli\.js$/, 'daemon.js'), {
+    d = await startTestDaemon(cli.entry.replace(/cli\.cjs$/, 'daemon.js'), {
       clients: {
         [`uid:${CLIENT_UID}`]: { capabilities: { operations: ['read', 'delete'], scope: { zones: [1] } }, netns: [ns] },
         [`uid:${OPERATOR_UID}`]: { capabilities: { operations: ['read', 'delete', 'create', 'flush', 'update'], scope: { zones: [1], markBits: 0xff } }, netns: [ns] },
