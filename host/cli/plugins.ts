@@ -188,7 +188,9 @@ export async function openBuiltinPlugin(name: string, grant: CliGrant, netns: st
 
 /** openBuiltinPlugin, one run with `config`, close. */
 export async function runBuiltinPlugin(name: string, config: Record<string, unknown>, grant: CliGrant, netns: string | undefined, io: RunIo = {}): Promise<PluginRun> {
-  const plugin = await openBuiltinPlugin(name, grant, netns, io.backend ?? (io.narrow ? { kind: 'kernel', netns, narrow: io.narrow } : undefined));
+  // Kernel-side tuple narrowing is a direct-mode backend option; through the daemon the daemon plans the dumps.
+  const narrow = io.narrow && daemonSocket() === undefined ? { kind: 'kernel' as const, netns, narrow: io.narrow } : undefined;
+  const plugin = await openBuiltinPlugin(name, grant, netns, io.backend ?? narrow);
   try {
     return await plugin.run(config, io);
   } finally {
