@@ -2,7 +2,6 @@
 // a -z dump (conntrack/tables.ts), which the plugin ABI has no request for. The plugin gets them as
 // its table (an in-memory backend, as `get` does) and filters and prints them as any listing. They
 // are held whole until printed (some 300 bytes an entry): these are inspection commands.
-import { fakeBackend } from '../../sdk/testkit/fake-backend.js';
 import type { TableDumpKind } from '../conntrack/tables.js';
 import type { Family } from '../conntrack/validate.js';
 import { runBuiltinPlugin, type PluginRun } from './plugins.js';
@@ -12,5 +11,5 @@ export async function listHeld(kind: TableDumpKind, netns: string | undefined, f
   const parts: Uint8Array[] = [];
   dumpTableSync(netns, kind, family, (batch) => void parts.push(batch.slice()));
   const table = Buffer.concat(parts);
-  return runBuiltinPlugin('list', config, { operations: ['read'], scope: {} }, undefined, { backend: fakeBackend(table) });
+  return runBuiltinPlugin('list', config, { operations: ['read'], scope: {} }, undefined, { backend: { kind: 'held', table } });
 }

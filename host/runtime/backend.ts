@@ -3,6 +3,7 @@
 // whose module the spec names (the test kit's fake kernel: sdk/testkit/fake-backend.ts), loaded only
 // on that path and never named here: the runtime does not import the test kit.
 import { Conntrack } from '../conntrack/conntrack.js';
+import { heldOps } from '../conntrack/held-ops.js';
 import { type ConntrackOps, kernelOps } from '../conntrack/ops.js';
 import type { BackendSpec, FakeBackendSpec } from './protocol.js';
 import { DaemonConnection } from '../client/connection.js';
@@ -23,6 +24,7 @@ export async function openBackend(spec: BackendSpec, grant: Grant): Promise<Back
     const conn = await DaemonConnection.open(spec.socket, { netns: spec.netns, capabilities: { operations: grant.operations, scope: grant.scope } });
     return { ops: daemonOps(conn), close: () => conn.close() };
   }
+  if (spec.kind === 'held') return { ops: heldOps(spec.table), close() {} };
   if (spec.kind === 'kernel') {
     const ct = Conntrack.open({ netns: spec.netns });
     return { ops: kernelOps(ct, { netns: spec.netns, eventBufferBytes: spec.eventBufferBytes, narrow: spec.narrow }), close: () => ct.close() };

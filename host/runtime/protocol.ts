@@ -12,6 +12,8 @@ export type BackendSpec =
   /** `narrow`: exact original-tuple fields every dump is narrowed to in the kernel (the CLI's exact filters; kernel-filter.ts). */
   | { kind: 'kernel'; netns?: string; eventBufferBytes?: number; narrow?: TupleMatch }
   | FakeBackendSpec
+  /** held: entries the host already fetched, served read-only (conntrack/held-ops.ts: `get`, the dying table, -z). */
+  | { kind: 'held'; table: Uint8Array }
   /**
    * daemon: the privileged operations go to `ctplug daemon` at `socket` (a session per run, opened
    * with the plugin's grant; the daemon enforces the client's own grant on top).

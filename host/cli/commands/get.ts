@@ -4,8 +4,6 @@
 // checks the entry against the flags: a kernel that keeps a protocol without its tracker (DCCP on
 // Linux >= 6.16) answers a lookup with ports by the entry without them, which is then not shown
 // ("0 flow entries have been shown.", exit 1). No such entry: its error, exit 1.
-// The in-memory table is the test kit's fake kernel (sdk/testkit/fake-backend.ts), named here, not by the runtime.
-import { fakeBackend } from '../../../sdk/testkit/fake-backend.js';
 import type { Parsed } from '../args.js';
 import { openTable, outputFormat, summary, utcOffset } from '../common.js';
 import { CliError } from '../errors.js';
@@ -31,7 +29,7 @@ export async function run(p: Parsed): Promise<ExitCode> {
   // the ICMP filter keys are the original tuple's; a lookup by the reply tuple gave the reply's
   if (lookup.direction === 'reply') for (const k of ['icmp_type', 'icmp_code', 'icmp_id']) delete config[k];
   // conntrack -G -o xml writes the document's header and no footer
-  const r = await runBuiltinPlugin('list', { ...config, output, utc_offset: utcOffset(), xml_footer: false }, { operations: ['read'], scope: {} }, undefined, { backend: fakeBackend(entry) });
+  const r = await runBuiltinPlugin('list', { ...config, output, utc_offset: utcOffset(), xml_footer: false }, { operations: ['read'], scope: {} }, undefined, { backend: { kind: 'held', table: entry } });
   summary(`${r.lines} flow entries have been shown.`);
   return r.lines ? EXIT.OK : EXIT.NOTHING_MATCHED;
 }
