@@ -20,7 +20,7 @@ import { CLIENT_UID, startTestDaemon, unprivileged } from '../test/helpers/daemo
 const N = Number(process.argv[2] ?? 100_000);
 const ROUNDS = Number(process.argv[3] ?? 3);
 const BUNDLE = join('dist', `.bench-daemon-${process.pid}`);
-const CLI = join(BUNDLE, 'cli.js');
+const CLI = join(BUNDLE, 'cli.cjs');
 const ns = `ctplug-bench-daemon-${process.pid}`;
 const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

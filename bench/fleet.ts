@@ -56,7 +56,7 @@ async function startAgent(name: string, fleet: boolean): Promise<AgentProc> {
   cts.push(ct);
   const port = await freePort();
   const policy = writePolicy(dir.dir, name, fleet ? { capabilities: { operations: ['read', 'delete'], scope: { zones: 'any' } }, netns: [ns], plugins: ['purge-remote'] } : undefined);
-  const proc = spawn(process.execPath, [join(dist, 'cli.js'), 'fleet', 'agent', '--nats', nats.url, '--name', name, '--policy', policy, '--netns', ns, '--metrics', `127.0.0.1:${port}`, '--census', '3600'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, [join(dist, 'cli.cjs'), 'fleet', 'agent', '--nats', nats.url, '--name', name, '--policy', policy, '--netns', ns, '--metrics', `127.0.0.1:${port}`, '--census', '3600'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   proc.stderr!.setEncoding('utf8').on('data', (d) => (err += d));
   agents.push(proc);
