@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { kernelSuite } from './netns.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -13,6 +14,17 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export function natsSkipReason(): string | undefined {
   if (spawnSync('nats-server', ['--version']).status !== 0) return 'nats-server is not installed: apt-get install -y nats-server';
   return undefined;
+}
+
+/**
+ * kernelSuite for files that also need nats-server: `it` skips, saying why, when either the kernel
+ * or nats-server is missing (CI counts skips as failures); `skip` is the first reason.
+ */
+export function natsKernelSuite(name: string, file: string) {
+  const natsSkip = natsSkipReason();
+  if (natsSkip) process.stdout.write(`SKIP ${file}: ${natsSkip}\n`);
+  const s = kernelSuite(name, file);
+  return { t: s.t, it: natsSkip ? s.t.skip : s.it, skip: s.skip ?? natsSkip };
 }
 
 export async function freePort(): Promise<number> {

@@ -7,15 +7,12 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { Conntrack } from '../../host/conntrack/conntrack.js';
 import { bundledCli } from '../helpers/cli.js';
 import { listen, type Listener } from '../helpers/events.js';
-import { freePort, natsSkipReason, startNats, type NatsServer } from '../helpers/nats.js';
-import { conntrackIn, kernelSuite, makeNetns, removeNetns } from '../helpers/netns.js';
+import { freePort, natsKernelSuite, startNats, type NatsServer } from '../helpers/nats.js';
+import { conntrackIn, makeNetns, removeNetns } from '../helpers/netns.js';
 import { natsClient, probe, sleep, tempDir, udpSpecs, writePolicy } from '../helpers/fleet.js';
 
 const FILE = 'test/integration/fleet-cli.test.ts';
-const natsSkip = natsSkipReason();
-if (natsSkip) process.stdout.write(`SKIP ${FILE}: ${natsSkip}\n`);
-const { t, it: kernelIt, skip } = kernelSuite('fleet CLI (nats + kernel)', FILE);
-const it = natsSkip ? t.skip : kernelIt;
+const { t, it, skip } = natsKernelSuite('fleet CLI (nats + kernel)', FILE);
 const cli = bundledCli('fleet-cli-test');
 
 let nats: NatsServer | undefined;
@@ -37,7 +34,7 @@ function ctplug(args: string[]): Promise<{ code: number; stdout: string; stderr:
   });
 }
 
-if (!skip && !natsSkip) {
+if (!skip) {
   t.before(async () => {
     await cli.build();
     nats = await startNats();

@@ -13,14 +13,11 @@ import { serviceSubject } from '../../host/fleet/subjects.js';
 import { bundledCli } from '../helpers/cli.js';
 import { CLIENT_UID, procCaps, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { natsClient, sleep } from '../helpers/fleet.js';
-import { freePort, natsSkipReason, startNats, type NatsServer } from '../helpers/nats.js';
-import { conntrackIn, kernelSuite, listingLines, makeNetns, removeNetns, seedNetns } from '../helpers/netns.js';
+import { freePort, natsKernelSuite, startNats, type NatsServer } from '../helpers/nats.js';
+import { conntrackIn, listingLines, makeNetns, removeNetns, seedNetns } from '../helpers/netns.js';
 
 const FILE = 'test/integration/fleet-daemon.test.ts';
-const natsSkip = natsSkipReason();
-if (natsSkip) process.stdout.write(`SKIP ${FILE}: ${natsSkip}\n`);
-const { t, it: kernelIt, skip } = kernelSuite('fleet agent beside the daemon (nats + kernel)', FILE);
-const it = natsSkip ? t.skip : kernelIt;
+const { t, it, skip } = natsKernelSuite('fleet agent beside the daemon (nats + kernel)', FILE);
 const cli = bundledCli('fleet-daemon-test');
 const HOST = 'edge-d';
 const ADDR = '203.0.113.7';
@@ -80,7 +77,7 @@ async function untilAnswering(): Promise<void> {
   }
 }
 
-if (!skip && !natsSkip) {
+if (!skip) {
   t.before(async () => {
     await cli.build();
     nats = await startNats();

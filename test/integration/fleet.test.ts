@@ -7,14 +7,11 @@ import { Conntrack } from '../../host/conntrack/conntrack.js';
 import type { Agent } from '../../host/fleet/agent.js';
 import { fanOut } from '../../host/fleet/operator.js';
 import { byHost, natsClient, readStream, startFlowingAgent, tempDir, udpSpecs, writePolicy } from '../helpers/fleet.js';
-import { natsSkipReason, startNats, type NatsServer } from '../helpers/nats.js';
-import { conntrackIn, kernelSuite, makeNetns, removeNetns } from '../helpers/netns.js';
+import { natsKernelSuite, startNats, type NatsServer } from '../helpers/nats.js';
+import { conntrackIn, makeNetns, removeNetns } from '../helpers/netns.js';
 
 const FILE = 'test/integration/fleet.test.ts';
-const natsSkip = natsSkipReason();
-if (natsSkip) process.stdout.write(`SKIP ${FILE}: ${natsSkip}\n`);
-const { t, it: kernelIt, skip } = kernelSuite('fleet (nats + kernel)', FILE);
-const it = natsSkip ? t.skip : kernelIt;
+const { t, it, skip } = natsKernelSuite('fleet (nats + kernel)', FILE);
 
 const HOSTS = ['edge-a', 'edge-b', 'edge-c'];
 const ABUSER = '203.0.113.7';
@@ -29,7 +26,7 @@ const fleetEntry = (ns: string, i: number) => ({
   plugins: i === 2 ? ['list'] : ['purge-remote'],
 });
 
-if (!skip && !natsSkip) {
+if (!skip) {
   t.before(async () => {
     const world: Partial<World> = { ns: [], ct: [], agents: [] };
     w = world as World;
